@@ -1,0 +1,1 @@
+// Placeholder: fetches pinned helm/kubectl binaries (issue 3).
