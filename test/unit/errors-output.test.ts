@@ -1,0 +1,111 @@
+import {PassThrough} from 'node:stream'
+import {afterEach, describe, expect, it} from 'vitest'
+
+import {
+  CancelledError, ConfigError, EXIT, InternalError, PrerequisiteError, RemoteError, TimeoutError, ToolError, UsageError, causeChain, toIdpError,
+} from '../../src/lib/cli/errors.js'
+import {Output, table} from '../../src/lib/cli/output.js'
+import {clearSecretsForTests, redact, redactArgv, redactValue, registerSecret} from '../../src/lib/cli/redact.js'
+
+function capture(): {stream: PassThrough; text: () => string} {
+  const stream = new PassThrough()
+  const chunks: Buffer[] = []
+  stream.on('data', (c: Buffer) => chunks.push(c))
+  return {stream, text: () => Buffer.concat(chunks).toString('utf8')}
+}
+
+describe('error taxonomy', () => {
+  it('maps each class to its exit code and JSON code', () => {
+    const cases: Array<[Error & {exitCode: number; code: string}, number, string]> = [
+      [new InternalError('x'), 1, 'INTERNAL'],
+      [new UsageError('x'), 2, 'USAGE'],
+      [new ConfigError('x'), 3, 'CONFIG'],
+      [new PrerequisiteError('x'), 4, 'PREREQUISITE'],
+      [new ToolError('x', {tool: 'helm', argv: []}), 5, 'TOOL'],
+      [new RemoteError('x'), 6, 'REMOTE'],
+      [new TimeoutError('x'), 7, 'TIMEOUT'],
+      [new CancelledError(), 130, 'CANCELLED'],
+    ]
+    for (const [error, exit, code] of cases) {
+      expect(error.exitCode).toBe(exit)
+      expect(error.code).toBe(code)
+      expect(error.name).toBe(error.constructor.name)
+    }
+    expect(EXIT.cancelled).toBe(130)
+  })
+
+  it('wraps unknown errors as internal errors with a report hint and keeps the cause', () => {
+    const original = new TypeError('boom')
+    const wrapped = toIdpError(original)
+    expect(wrapped).toBeInstanceOf(InternalError)
+    expect(wrapped.exitCode).toBe(1)
+    expect(wrapped.hint).toMatch(/bug/u)
+    expect(wrapped.cause).toBe(original)
+  })
+
+  it('lists the cause chain', () => {
+    const root = new Error('connection refused')
+    const mid = new RemoteError('kube API unreachable', {cause: root})
+    const top = new TimeoutError('namespace not ready', {cause: mid})
+    expect(causeChain(top)).toEqual(['kube API unreachable', 'connection refused'])
+  })
+})
+
+describe('JSON envelope', () => {
+  it('writes exactly one success document on stdout and nothing else', () => {
+    const out = capture()
+    const err = capture()
+    const output = new Output({json: true, verbose: false, stdout: out.stream, stderr: err.stream})
+    output.info('progress line')
+    output.warn('something odd')
+    output.result({answer: 42})
+    output.result({again: true})
+    expect(JSON.parse(out.text())).toEqual({status: 0, result: {answer: 42}, warnings: ['something odd']})
+    expect(err.text()).toBe('')
+  })
+
+  it('writes the error envelope with code, message, hint and details', () => {
+    const out = capture()
+    const output = new Output({json: true, verbose: false, stdout: out.stream, stderr: capture().stream})
+    output.error(new ToolError('helm exited with code 1', {tool: 'helm', argv: ['install', 'x'], exitCode: 1}, {hint: 'check the chart'}))
+    const doc = JSON.parse(out.text())
+    expect(doc.status).toBe(5)
+    expect(doc.error).toMatchObject({code: 'TOOL', message: 'helm exited with code 1', hint: 'check the chart', details: {tool: 'helm', exitCode: 1}})
+  })
+
+  it('prints human errors on stderr with hint and causes', () => {
+    const out = capture()
+    const err = capture()
+    const output = new Output({json: false, verbose: false, stdout: out.stream, stderr: err.stream})
+    output.error(new PrerequisiteError('helm not found', {hint: 'install helm', cause: new Error('ENOENT')}))
+    expect(out.text()).toBe('')
+    expect(err.text()).toContain('Error: helm not found')
+    expect(err.text()).toContain('caused by: ENOENT')
+    expect(err.text()).toContain('hint: install helm')
+  })
+})
+
+describe('redaction', () => {
+  afterEach(() => clearSecretsForTests())
+
+  it('masks registered secrets everywhere output goes', () => {
+    registerSecret('ghp_supersecretvalue1234567890abcd')
+    const out = capture()
+    const output = new Output({json: true, verbose: false, stdout: out.stream, stderr: capture().stream})
+    output.warn('token ghp_supersecretvalue1234567890abcd leaked?')
+    output.result({nested: {value: 'x ghp_supersecretvalue1234567890abcd'}})
+    expect(out.text()).not.toContain('supersecret')
+    expect(out.text()).toContain('***')
+  })
+
+  it('masks secret flags in argv and credential fields in text', () => {
+    expect(redactArgv(['login', '--auth-token', 'abc123', '--password=hunter22', '--name', 'x'])).toEqual(['login', '--auth-token', '***', '--password=***', '--name', 'x'])
+    expect(redact('    token: eyJhbGciOi.abc')).toBe('    token: ***')
+    expect(redact('https://user:pa55@example.com/repo.git')).toBe('https://***@example.com/repo.git')
+    expect(redactValue({users: [{user: {token: 'abc', name: 'me'}}]})).toEqual({users: [{user: {token: '***', name: 'me'}}]})
+  })
+
+  it('renders aligned tables', () => {
+    expect(table(['A', 'BB'], [['xxx', 'y']])).toBe('A    BB\nxxx  y')
+  })
+})
