@@ -50,7 +50,12 @@ export interface PlanStep {
   id: string
   title: string
   action: Action
-  /** Steps that must have completed before this one starts. */
+  /**
+   * Steps that must have completed before this one starts. Absent: the step depends on the
+   * step before it in `steps` (plans read top to bottom, so the safe default is sequential).
+   * `[]`: no dependencies, the step may start at once. Planners mark parallelism explicitly,
+   * e.g. `terraform apply` and `vcluster create` both with `dependsOn: ['namespace']`.
+   */
   dependsOn?: string[]
   /**
    * Steps this one may run at the same time as (informational for dry-run; the executor runs
@@ -91,4 +96,6 @@ export interface ApplyResult {
   steps: StepRecord[]
   /** Filled when undo was skipped (--keep-on-failure): commands that clean up by hand. */
   cleanup?: string[]
+  /** Failures of optional steps, one line each (redacted); the plan went on without them. */
+  warnings?: string[]
 }

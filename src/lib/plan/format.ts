@@ -1,0 +1,158 @@
+/**
+ * How plans look to people (--dry-run) and to scripts (--json). Kept free of listr2 and execa so
+ * a dry run loads nothing heavy. Everything leaving here is redacted.
+ */
+import {redact, redactArgv, redactValue} from '../cli/redact.js'
+import type {ToolName} from '../tools/types.js'
+import {effectiveDependencies} from './graph.js'
+import type {Action, Plan, PlanStep, ToolAction} from './types.js'
+
+const SAFE_WORD = /^[\w@%+=:,./-]+$/u
+
+/** Quote argv for a POSIX shell: words with anything beyond safe characters get single quotes. */
+export function shellQuote(argv: readonly string[]): string {
+  return argv.map((arg) => (arg === '' ? "''" : SAFE_WORD.test(arg) ? arg : `'${arg.replaceAll("'", `'\\''`)}'`)).join(' ')
+}
+
+/**
+ * A tool action as one command line a person can paste: `cd DIR && KUBECONFIG=... tool argv`.
+ * Secrets come out as *** (the reader substitutes them). Stdin cannot be shown on one line, so
+ * it is noted in a trailing comment.
+ */
+export function commandLine(action: ToolAction): string {
+  const parts: string[] = []
+  if (action.cwd) parts.push(`cd ${shellQuote([action.cwd])} &&`)
+  if (action.kubeconfig) parts.push(`KUBECONFIG=${shellQuote([action.kubeconfig])}`)
+  for (const [name, value] of Object.entries(action.env ?? {})) parts.push(`${name}=${shellQuote([redact(value)])}`)
+  parts.push(shellQuote([action.tool, ...redactArgv(action.argv)]))
+  if (action.input !== undefined) parts.push(`# reads ${Buffer.byteLength(action.input)} bytes on stdin`)
+  return parts.join(' ')
+}
+
+/**
+ * One line per action: the command line of a tool action, a shell comment for API and local work
+ * (so a list of clean-up commands stays safe to paste into a shell).
+ */
+export function describeAction(action: Action): string {
+  if (action.kind === 'tool') return commandLine(action)
+  const where = action.kind === 'api' ? `${action.target} API` : 'local'
+  return `# ${where} ${action.op}: ${redact(action.summary)}`
+}
+
+/**
+ * The numbered steps of a plan for --dry-run:
+ *
+ *     Plan: Bring up pr-1
+ *     1. Create namespace shop-pr-1  [kubectl]
+ *          $ kubectl create namespace shop-pr-1
+ *          undo: $ kubectl delete namespace shop-pr-1
+ */
+export function formatPlan(plan: Plan): string {
+  const numbers = new Map(plan.steps.map((step, index) => [step.id, index + 1]))
+  const width = String(plan.steps.length).length
+  const pad = ' '.repeat(width + 4)
+  const lines = [`Plan: ${redact(plan.summary)} (${plan.steps.length} step${plan.steps.length === 1 ? '' : 's'})`]
+  plan.steps.forEach((step, index) => {
+    const notes: string[] = []
+    if (step.dependsOn && step.dependsOn.length > 0) notes.push(`(after ${step.dependsOn.map((id) => numbers.get(id) ?? id).join(', ')})`)
+    else if (step.dependsOn && index > 0) notes.push('(independent)')
+    if (step.concurrentWith && step.concurrentWith.length > 0) notes.push(`(runs with ${step.concurrentWith.map((id) => numbers.get(id) ?? id).join(', ')})`)
+    if (step.optional) notes.push('(optional)')
+    lines.push([`${String(index + 1).padStart(width)}. ${redact(step.title)}`, `[${tag(step.action)}]`, ...notes].join('  '))
+    lines.push(...actionLines(step.action).map((line) => `${pad}${line}`))
+    for (const undo of step.undo ?? []) lines.push(`${pad}undo: ${actionLines(undo)[0]}`)
+  })
+  return lines.join('\n')
+}
+
+function tag(action: Action): string {
+  if (action.kind === 'tool') return action.tool
+  return action.kind === 'api' ? `${action.target} API` : 'local'
+}
+
+function actionLines(action: Action): string[] {
+  if (action.kind !== 'tool') return [`${action.op}: ${redact(action.summary)}`]
+  const lines = [`$ ${shellQuote([action.tool, ...redactArgv(action.argv)])}`]
+  const context: string[] = []
+  if (action.cwd) context.push(`in ${action.cwd}`)
+  if (action.kubeconfig) context.push(`KUBECONFIG=${action.kubeconfig}`)
+  if (action.env && Object.keys(action.env).length > 0) context.push(`env ${Object.keys(action.env).join(', ')}`)
+  if (action.input !== undefined) context.push(`stdin ${Buffer.byteLength(action.input)} bytes`)
+  if (action.timeoutMs !== undefined) context.push(`timeout ${Math.round(action.timeoutMs / 1000)}s`)
+  if (context.length > 0) lines.push(`  (${context.join('; ')})`)
+  return lines
+}
+
+/** A step of the JSON plan: dependencies made explicit, tool and argv also at step level. */
+export interface JsonPlanStep extends PlanStep {
+  dependsOn: string[]
+  tool?: ToolName
+  argv?: string[]
+}
+
+export interface JsonPlan extends Plan {
+  steps: JsonPlanStep[]
+}
+
+/**
+ * The plan as `result.plan` under --json: plain JSON, redacted, every step's effective
+ * `dependsOn` spelled out (so scripts need not know the sequential-by-default rule), and each
+ * tool step carrying `tool` and `argv` next to its action for convenience.
+ */
+export function planForJson(plan: Plan): JsonPlan {
+  const deps = effectiveDependencies(plan)
+  const steps = plan.steps.map((step): JsonPlanStep => {
+    const action = jsonAction(step.action)
+    return {
+      id: step.id,
+      title: redact(step.title),
+      ...(action.kind === 'tool' ? {tool: action.tool, argv: [...action.argv]} : {}),
+      action,
+      dependsOn: deps.get(step.id) ?? [],
+      ...(step.concurrentWith ? {concurrentWith: [...step.concurrentWith]} : {}),
+      ...(step.undo ? {undo: step.undo.map((undo) => jsonAction(undo))} : {}),
+      ...(step.optional ? {optional: true} : {}),
+    }
+  })
+  return {
+    version: plan.version,
+    kind: plan.kind,
+    summary: redact(plan.summary),
+    steps,
+    ...(plan.metadata ? {metadata: toJson(redactValue(plan.metadata))} : {}),
+  }
+}
+
+function jsonAction(action: Action): Action {
+  if (action.kind === 'tool') {
+    return {
+      ...toJson(action),
+      argv: redactArgv(action.argv),
+      ...(action.env ? {env: Object.fromEntries(Object.entries(action.env).map(([k, v]) => [k, redact(v)]))} : {}),
+      ...(action.input === undefined ? {} : {input: redact(action.input)}),
+      ...(action.cwd === undefined ? {} : {cwd: redact(action.cwd)}),
+    }
+  }
+  return {...toJson(action), summary: redact(action.summary), ...(action.params ? {params: maskSecretObjects(redactValue(toJson(action.params)))} : {})}
+}
+
+/** Kubernetes Secrets carry their values under arbitrary keys; mask them all. */
+function maskSecretObjects(value: Record<string, unknown>): Record<string, unknown> {
+  const walk = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map((item) => walk(item))
+    if (!v || typeof v !== 'object') return v
+    const object = v as Record<string, unknown>
+    const out: Record<string, unknown> = {}
+    const isSecret = object.kind === 'Secret'
+    for (const [k, child] of Object.entries(object)) {
+      out[k] = isSecret && (k === 'data' || k === 'stringData') && child && typeof child === 'object' ? Object.fromEntries(Object.keys(child).map((key) => [key, '***'])) : walk(child)
+    }
+    return out
+  }
+  return walk(value) as Record<string, unknown>
+}
+
+/** A deep copy through JSON: drops undefined, functions and class identity. */
+function toJson<T>(value: T): T {
+  return JSON.parse(JSON.stringify(value)) as T
+}

@@ -1,0 +1,109 @@
+/**
+ * A local record of what an apply did, so a later run can resume or clean up. The truth about
+ * what exists lives in the cluster (labels); the journal only helps (DESIGN.md section 3).
+ */
+import {randomBytes} from 'node:crypto'
+import {mkdir, readFile, rename, rm, writeFile} from 'node:fs/promises'
+import path from 'node:path'
+
+import {InternalError} from '../cli/errors.js'
+import type {JsonPlan} from './format.js'
+import type {StepRecord} from './types.js'
+
+export const JOURNAL_VERSION = 1
+
+export type JournalStatus = 'running' | 'complete' | 'failed' | 'cancelled'
+
+export interface Journal {
+  version: typeof JOURNAL_VERSION
+  key: string
+  status: JournalStatus
+  startedAt: string
+  updatedAt: string
+  /** The plan as applied, redacted (the same form as `result.plan` under --json). */
+  plan: JsonPlan
+  /** One record per step, in plan order. */
+  steps: StepRecord[]
+  /** Set after a failure when something was left behind: the commands that clean it up. */
+  cleanup?: string[]
+}
+
+const KEY = /^[A-Za-z0-9][\w.-]{0,199}$/u
+
+export function journalPath(dir: string, key: string): string {
+  if (!KEY.test(key)) throw new InternalError(`Invalid journal key "${key}".`, {hint: 'A journal key is a file name: letters, digits, ".", "_" and "-".'})
+  return path.join(dir, `${key}.json`)
+}
+
+/** The journal written by an earlier apply, or undefined when there is none. */
+export async function loadJournal(dir: string, key: string): Promise<Journal | undefined> {
+  const file = journalPath(dir, key)
+  let text: string
+  try {
+    text = await readFile(file, 'utf8')
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw error
+  }
+  let journal: Journal
+  try {
+    journal = JSON.parse(text) as Journal
+  } catch (error) {
+    throw new InternalError(`The journal ${file} is not valid JSON.`, {cause: error, hint: `Delete ${file}; it only helps resume and the cluster holds the real state.`})
+  }
+  if (journal?.version !== JOURNAL_VERSION || !Array.isArray(journal.steps)) {
+    throw new InternalError(`The journal ${file} has an unknown format (version ${JSON.stringify(journal?.version)}).`, {hint: `Delete ${file}; it only helps resume and the cluster holds the real state.`})
+  }
+  return journal
+}
+
+/** Write the whole file at once (temp file + rename) so a crash never leaves half a journal. */
+export async function writeJournal(dir: string, journal: Journal): Promise<void> {
+  await writeAtomically(journalPath(dir, journal.key), `${JSON.stringify(journal, null, 2)}\n`)
+}
+
+async function writeAtomically(file: string, text: string): Promise<void> {
+  await mkdir(path.dirname(file), {recursive: true, mode: 0o700})
+  const temp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`
+  try {
+    await writeFile(temp, text, {mode: 0o600})
+    await rename(temp, file)
+  } catch (error) {
+    await rm(temp, {force: true})
+    throw error
+  }
+}
+
+/**
+ * Serialises journal writes: steps finish concurrently, each change queues a snapshot, and the
+ * file always ends as the last snapshot. A failing write must not fail the apply (the journal
+ * is a convenience), so the first error is kept for the caller to report as a warning.
+ */
+export class JournalWriter {
+  private chain: Promise<void> = Promise.resolve()
+  error: unknown
+
+  constructor(
+    readonly dir: string,
+    readonly key: string,
+  ) {
+    journalPath(dir, key)
+  }
+
+  get file(): string {
+    return journalPath(this.dir, this.key)
+  }
+
+  write(journal: Journal): void {
+    const text = `${JSON.stringify(journal, null, 2)}\n`
+    this.chain = this.chain.then(
+      () => writeAtomically(this.file, text),
+    ).catch((error: unknown) => {
+      this.error ??= error
+    })
+  }
+
+  async flush(): Promise<void> {
+    await this.chain
+  }
+}
