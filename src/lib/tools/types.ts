@@ -18,6 +18,11 @@ export interface RunOptions {
   allowedExitCodes?: number[]
   /** Called for each output line (already redacted), e.g. for progress. */
   onLine?: (line: string, stream: 'stdout' | 'stderr') => void
+  /**
+   * stdout carries credentials the caller needs verbatim (e.g. `vcluster connect --print`
+   * writes a kubeconfig): return it unredacted. It is still never logged nor passed to onLine.
+   */
+  rawStdout?: boolean
 }
 
 export interface RunResult {

@@ -1,0 +1,260 @@
+import {readFile, rename, rm, writeFile} from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import {parse, stringify} from 'yaml'
+
+import {PrerequisiteError} from '../cli/errors.js'
+import {ensurePrivateDir} from '../cli/paths.js'
+import {registerSecret} from '../cli/redact.js'
+
+/**
+ * Kubeconfig handling the way kubectl does it (KUBECONFIG list of files, else ~/.kube/config;
+ * the first file that defines a name wins), with two rules of idp's own: a context is always
+ * picked by name, never the current one by accident, and the user's files are only read.
+ */
+type Entry = Record<string, unknown>
+
+interface Named {
+  entry: Entry
+  /** The file that defined it; relative paths inside are relative to this file. */
+  source: string
+}
+
+export interface Kubeconfig {
+  /** Files that existed and were read, in order. */
+  files: string[]
+  clusters: Map<string, Named>
+  users: Map<string, Named>
+  contexts: Map<string, Named>
+  currentContext?: string
+}
+
+export interface ResolvedCluster {
+  name: string
+  server: string
+  certificateAuthorityData?: string
+  certificateAuthority?: string
+  insecureSkipTlsVerify?: boolean
+  tlsServerName?: string
+  proxyUrl?: string
+}
+
+export interface ResolvedUser {
+  name: string
+  token?: string
+  tokenFile?: string
+  clientCertificateData?: string
+  clientCertificate?: string
+  clientKeyData?: string
+  clientKey?: string
+  username?: string
+  password?: string
+  /** An exec credential plugin or auth-provider is configured (idp does not run it itself). */
+  usesPlugin: boolean
+}
+
+export interface ResolvedContext {
+  name: string
+  namespace?: string
+  source: string
+  cluster: ResolvedCluster
+  user: ResolvedUser
+}
+
+/** The kubeconfig files kubectl would read: an explicit file, else KUBECONFIG, else ~/.kube/config. */
+export function kubeconfigPaths(options: {kubeconfigPath?: string; env?: NodeJS.ProcessEnv} = {}): string[] {
+  const env = options.env ?? process.env
+  if (options.kubeconfigPath) return [path.resolve(expandHome(options.kubeconfigPath, env))]
+  const list = (env.KUBECONFIG ?? '').split(path.delimiter).filter(Boolean)
+  if (list.length > 0) return list.map((p) => path.resolve(expandHome(p, env)))
+  return [path.join(env.HOME || os.homedir(), '.kube', 'config')]
+}
+
+function expandHome(p: string, env: NodeJS.ProcessEnv): string {
+  return p === '~' || p.startsWith('~/') ? path.join(env.HOME || os.homedir(), p.slice(1)) : p
+}
+
+function asEntries(value: unknown): Array<{name: string; body: Entry}> {
+  if (!Array.isArray(value)) return []
+  return value.flatMap((item) => {
+    if (!item || typeof item !== 'object') return []
+    const {name} = item as Entry
+    if (typeof name !== 'string') return []
+    const key = Object.keys(item as Entry).find((k) => k !== 'name')
+    const body = key ? (item as Entry)[key] : {}
+    return [{name, body: (body && typeof body === 'object' ? body : {}) as Entry}]
+  })
+}
+
+export async function readKubeconfig(options: {kubeconfigPath?: string; env?: NodeJS.ProcessEnv} = {}): Promise<Kubeconfig> {
+  const config: Kubeconfig = {files: [], clusters: new Map(), users: new Map(), contexts: new Map()}
+  for (const file of kubeconfigPaths(options)) {
+    let text: string
+    try {
+      text = await readFile(file, 'utf8')
+    } catch (error) {
+      // kubectl skips missing files of a KUBECONFIG list; an explicitly named file must exist.
+      if (options.kubeconfigPath) {
+        throw new PrerequisiteError(`Cannot read the kubeconfig ${file}: ${(error as Error).message}`, {
+          hint: 'Fix the `kubeconfig` path of this cluster in .idp.yml, or remove it to use KUBECONFIG / ~/.kube/config.',
+        })
+      }
+      continue
+    }
+    let doc: Entry
+    try {
+      doc = (parse(text) ?? {}) as Entry
+    } catch (error) {
+      throw new PrerequisiteError(`The kubeconfig ${file} is not valid YAML: ${(error as Error).message.split('\n')[0]}`, {
+        hint: 'Check it with `kubectl config view`, or point KUBECONFIG at a valid file.',
+      })
+    }
+    config.files.push(file)
+    for (const [field, map] of [
+      ['clusters', config.clusters],
+      ['users', config.users],
+      ['contexts', config.contexts],
+    ] as const) {
+      for (const {name, body} of asEntries(doc[field])) if (!map.has(name)) map.set(name, {entry: body, source: file})
+    }
+    if (!config.currentContext && typeof doc['current-context'] === 'string' && doc['current-context']) config.currentContext = doc['current-context']
+  }
+  for (const {entry} of config.users.values()) registerUserSecrets(entry)
+  return config
+}
+
+/** Credentials in a kubeconfig user entry are secrets wherever they might be printed. */
+export function registerUserSecrets(user: Entry): void {
+  for (const key of ['token', 'password', 'client-key-data']) registerSecret(str(user[key]))
+  const provider = user['auth-provider'] as Entry | undefined
+  const providerConfig = (provider?.config ?? {}) as Entry
+  for (const key of ['id-token', 'refresh-token', 'access-token', 'client-secret']) registerSecret(str(providerConfig[key]))
+}
+
+function str(value: unknown): string | undefined {
+  return typeof value === 'string' && value !== '' ? value : undefined
+}
+
+function where(config: Kubeconfig): string {
+  return config.files.length > 0 ? config.files.join(', ') : 'no kubeconfig file found'
+}
+
+/** The context named `name`; a PrerequisiteError listing the available ones when it does not exist. */
+export function selectContext(config: Kubeconfig, name: string): ResolvedContext {
+  const context = config.contexts.get(name)
+  if (!context) {
+    const available = [...config.contexts.keys()]
+    throw new PrerequisiteError(`Kube context "${name}" not found (${where(config)}).`, {
+      hint:
+        available.length > 0
+          ? `Available contexts: ${available.join(', ')}. Set clusters.<name>.context in .idp.yml to one of them, pass --context, or add the context to your kubeconfig.`
+          : 'No contexts are defined. Create one (e.g. `kind create cluster`, or your cloud CLI\'s "update-kubeconfig"), or set KUBECONFIG to a file that has it.',
+      details: {context: name, available},
+    })
+  }
+  const clusterName = str(context.entry.cluster)
+  const userName = str(context.entry.user)
+  const cluster = clusterName ? config.clusters.get(clusterName) : undefined
+  if (!cluster || !str(cluster.entry.server)) {
+    throw new PrerequisiteError(`Kube context "${name}" refers to cluster "${clusterName ?? ''}", which is missing or has no server (${where(config)}).`, {
+      hint: 'Repair the context with `kubectl config set-context` / `kubectl config set-cluster`, or pick another context.',
+    })
+  }
+  const user = userName ? config.users.get(userName) : undefined
+  const u = user?.entry ?? {}
+  const c = cluster.entry
+  const abs = (value: unknown, source: string) => (str(value) ? path.resolve(path.dirname(source), str(value)!) : undefined)
+  return {
+    name,
+    namespace: str(context.entry.namespace),
+    source: context.source,
+    cluster: {
+      name: clusterName!,
+      server: str(c.server)!,
+      certificateAuthorityData: str(c['certificate-authority-data']),
+      certificateAuthority: abs(c['certificate-authority'], cluster.source),
+      insecureSkipTlsVerify: c['insecure-skip-tls-verify'] === true,
+      tlsServerName: str(c['tls-server-name']),
+      proxyUrl: str(c['proxy-url']),
+    },
+    user: {
+      name: userName ?? '',
+      token: str(u.token),
+      tokenFile: user ? abs(u.tokenFile, user.source) : undefined,
+      clientCertificateData: str(u['client-certificate-data']),
+      clientCertificate: user ? abs(u['client-certificate'], user.source) : undefined,
+      clientKeyData: str(u['client-key-data']),
+      clientKey: user ? abs(u['client-key'], user.source) : undefined,
+      username: str(u.username),
+      password: str(u.password),
+      usesPlugin: Boolean(u.exec || u['auth-provider']),
+    },
+  }
+}
+
+/** Load the kubeconfig and pick a context by name, in one step. */
+export async function resolveContext(options: {context: string; kubeconfigPath?: string; env?: NodeJS.ProcessEnv}): Promise<ResolvedContext> {
+  return selectContext(await readKubeconfig(options), options.context)
+}
+
+/** Relative file references stop working once the entry moves to another directory: make them absolute. */
+function absolutePaths(entry: Entry, source: string, keys: string[]): Entry {
+  const out: Entry = structuredClone(entry)
+  for (const key of keys) {
+    const value = str(out[key])
+    if (value) out[key] = path.resolve(path.dirname(source), value)
+  }
+  const exec = out.exec as Entry | undefined
+  const command = str(exec?.command)
+  // kubectl resolves an exec command with a path separator relative to the kubeconfig's directory.
+  if (exec && command && command.includes('/') && !path.isAbsolute(command)) exec.command = path.resolve(path.dirname(source), command)
+  return out
+}
+
+export interface PrivateKubeconfig {
+  file: string
+  context: string
+  server: string
+  namespace?: string
+}
+
+/**
+ * Copy one context (with its cluster and user) into a private, minified kubeconfig (0600)
+ * that idp hands to every child tool as KUBECONFIG. The user's own files are never written.
+ */
+export async function writePrivateKubeconfig(options: {context: string; kubeconfigPath?: string; file: string; env?: NodeJS.ProcessEnv}): Promise<PrivateKubeconfig> {
+  const config = await readKubeconfig(options)
+  const resolved = selectContext(config, options.context)
+  const context = config.contexts.get(options.context)!
+  const cluster = config.clusters.get(resolved.cluster.name)!
+  const user = resolved.user.name ? config.users.get(resolved.user.name) : undefined
+  const contextBody: Entry = {cluster: resolved.cluster.name, user: resolved.user.name}
+  if (resolved.namespace) contextBody.namespace = resolved.namespace
+  for (const [key, value] of Object.entries(context.entry)) if (!(key in contextBody) && key !== 'namespace') contextBody[key] = value
+  const doc = {
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [{name: resolved.cluster.name, cluster: absolutePaths(cluster.entry, cluster.source, ['certificate-authority'])}],
+    users: [{name: resolved.user.name, user: user ? absolutePaths(user.entry, user.source, ['client-certificate', 'client-key', 'tokenFile']) : {}}],
+    contexts: [{name: options.context, context: contextBody}],
+    'current-context': options.context,
+    preferences: {},
+  }
+  const file = path.resolve(options.file)
+  if (config.files.includes(file)) {
+    throw new PrerequisiteError(`Refusing to write the private kubeconfig over ${file}, which is one of your kubeconfig files.`, {
+      hint: 'idp never modifies your kubeconfig; choose another target file.',
+    })
+  }
+  await ensurePrivateDir(path.dirname(file))
+  const temporary = `${file}.${process.pid}.tmp`
+  try {
+    await rm(temporary, {force: true})
+    await writeFile(temporary, stringify(doc), {mode: 0o600})
+    await rename(temporary, file)
+  } catch (error) {
+    await rm(temporary, {force: true})
+    throw error
+  }
+  return {file, context: options.context, server: resolved.cluster.server, namespace: resolved.namespace}
+}

@@ -1,0 +1,106 @@
+import type {RunOptions, ToolRunner} from './types.js'
+
+/**
+ * argocd argv builders (pure), checked against the real flag surface (argocd 2.10-3.x). The
+ * auth token never goes in argv: the CLI reads ARGOCD_AUTH_TOKEN (and ARGOCD_SERVER).
+ */
+export interface ArgocdGlobals {
+  /** Talk to the cluster directly (KUBECONFIG) instead of an Argo CD API server. */
+  core?: boolean
+  server?: string
+  grpcWeb?: boolean
+  insecure?: boolean
+  plaintext?: boolean
+}
+
+function globalArgs(g: ArgocdGlobals | undefined): string[] {
+  if (!g) return []
+  return [
+    ...(g.core ? ['--core'] : []),
+    ...(g.server ? ['--server', g.server] : []),
+    ...(g.grpcWeb ? ['--grpc-web'] : []),
+    ...(g.insecure ? ['--insecure'] : []),
+    ...(g.plaintext ? ['--plaintext'] : []),
+  ]
+}
+
+export interface ArgocdAppCreateOptions {
+  name: string
+  project: string
+  repo: string
+  path: string
+  revision?: string
+  destServer?: string
+  destNamespace: string
+  /** Namespace of the Application object (apps-in-any-namespace). */
+  appNamespace?: string
+  valuesFiles?: string[]
+  helmSet?: Record<string, string>
+  labels?: Record<string, string>
+  autoSync?: boolean
+  createNamespace?: boolean
+  globals?: ArgocdGlobals
+}
+
+export function argocdAppCreateArgs(o: ArgocdAppCreateOptions): string[] {
+  const args = ['app', 'create', o.name, '--upsert', '--project', o.project, '--repo', o.repo, '--path', o.path]
+  if (o.revision) args.push('--revision', o.revision)
+  args.push('--dest-server', o.destServer ?? 'https://kubernetes.default.svc', '--dest-namespace', o.destNamespace)
+  if (o.appNamespace) args.push('--app-namespace', o.appNamespace)
+  for (const file of o.valuesFiles ?? []) args.push('--values', file)
+  for (const key of Object.keys(o.helmSet ?? {}).sort()) args.push('--helm-set', `${key}=${o.helmSet![key]}`)
+  for (const key of Object.keys(o.labels ?? {}).sort()) args.push('--label', `${key}=${o.labels![key]}`)
+  if (o.autoSync) args.push('--sync-policy', 'automated', '--auto-prune', '--self-heal')
+  if (o.createNamespace) args.push('--sync-option', 'CreateNamespace=true')
+  return [...args, ...globalArgs(o.globals)]
+}
+
+export function argocdAppSyncArgs(o: {name: string; prune?: boolean; timeoutSeconds?: number; appNamespace?: string; globals?: ArgocdGlobals}): string[] {
+  return [
+    'app',
+    'sync',
+    o.name,
+    ...(o.prune ? ['--prune'] : []),
+    ...(o.timeoutSeconds ? ['--timeout', String(o.timeoutSeconds)] : []),
+    ...(o.appNamespace ? ['--app-namespace', o.appNamespace] : []),
+    ...globalArgs(o.globals),
+  ]
+}
+
+/** Wait for sync and health. `--timeout 0` would wait forever, so a timeout is required. */
+export function argocdAppWaitArgs(o: {name: string; timeoutSeconds: number; health?: boolean; sync?: boolean; appNamespace?: string; globals?: ArgocdGlobals}): string[] {
+  return [
+    'app',
+    'wait',
+    o.name,
+    ...(o.sync ?? true ? ['--sync'] : []),
+    ...(o.health ?? true ? ['--health'] : []),
+    '--timeout',
+    String(Math.max(1, Math.round(o.timeoutSeconds))),
+    ...(o.appNamespace ? ['--app-namespace', o.appNamespace] : []),
+    ...globalArgs(o.globals),
+  ]
+}
+
+export function argocdAppGetArgs(o: {name: string; refresh?: boolean; appNamespace?: string; globals?: ArgocdGlobals}): string[] {
+  return ['app', 'get', o.name, '--output', 'json', ...(o.refresh ? ['--refresh'] : []), ...(o.appNamespace ? ['--app-namespace', o.appNamespace] : []), ...globalArgs(o.globals)]
+}
+
+export function argocdAppDeleteArgs(o: {name: string; wait?: boolean; cascade?: boolean; appNamespace?: string; globals?: ArgocdGlobals}): string[] {
+  return [
+    'app',
+    'delete',
+    o.name,
+    '--yes',
+    ...(o.cascade === false ? ['--cascade=false'] : []),
+    ...(o.wait ? ['--wait'] : []),
+    ...(o.appNamespace ? ['--app-namespace', o.appNamespace] : []),
+    ...globalArgs(o.globals),
+  ]
+}
+
+/** `argocd app get -o json` (the Application, without kind/apiVersion). */
+export async function argocdAppGet(runner: ToolRunner, o: Parameters<typeof argocdAppGetArgs>[0], options: RunOptions = {}): Promise<Record<string, any>> {
+  const {stdout} = await runner.run('argocd', argocdAppGetArgs(o), options)
+  return JSON.parse(stdout) as Record<string, any>
+}

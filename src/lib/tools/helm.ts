@@ -1,0 +1,107 @@
+import type {RunOptions, ToolRunner} from './types.js'
+import {helmMajor} from './versions.js'
+
+export {helmMajor} from './versions.js'
+
+/**
+ * helm argv builders (pure). Helm 4 renamed `--atomic` to `--rollback-on-failure` and made
+ * `--wait` take an optional strategy, so builders that differ take the major version; a bare
+ * `--wait` means "watcher" on helm 4 and plain waiting on helm 3.
+ */
+export type HelmMajor = 3 | 4
+
+/** `--set` splits on commas and treats backslashes as escapes; keep values literal. */
+function escapeSetValue(value: string): string {
+  return value.replace(/\\/gu, '\\\\').replace(/,/gu, '\\,')
+}
+
+function setArgs(set: Record<string, string> | undefined): string[] {
+  if (!set) return []
+  return Object.keys(set)
+    .sort()
+    .flatMap((key) => ['--set', `${key}=${escapeSetValue(set[key]!)}`])
+}
+
+export interface HelmUpgradeInstallOptions {
+  release: string
+  chart: string
+  namespace: string
+  values?: string[]
+  set?: Record<string, string>
+  /** Wait for resources to be ready (default true). */
+  wait?: boolean
+  /** A Go duration, e.g. "5m0s". */
+  timeout?: string
+  /** Roll back on failure (helm 4 `--rollback-on-failure`, helm 3 `--atomic`); default true. */
+  rollbackOnFailure?: boolean
+  createNamespace?: boolean
+  /** Chart version constraint (for repository charts). */
+  version?: string
+  major: HelmMajor
+}
+
+export function helmUpgradeInstallArgs(o: HelmUpgradeInstallOptions): string[] {
+  const args = ['upgrade', '--install', o.release, o.chart, '--namespace', o.namespace]
+  if (o.createNamespace) args.push('--create-namespace')
+  if (o.version) args.push('--version', o.version)
+  for (const file of o.values ?? []) args.push('--values', file)
+  args.push(...setArgs(o.set))
+  if (o.wait ?? true) args.push('--wait')
+  if (o.rollbackOnFailure ?? true) args.push(o.major >= 4 ? '--rollback-on-failure' : '--atomic')
+  if (o.timeout) args.push('--timeout', o.timeout)
+  return args
+}
+
+export function helmUninstallArgs(o: {release: string; namespace: string; wait?: boolean; timeout?: string; /** helm >= 3.17 */ ignoreNotFound?: boolean}): string[] {
+  const args = ['uninstall', o.release, '--namespace', o.namespace]
+  if (o.ignoreNotFound) args.push('--ignore-not-found')
+  if (o.wait) args.push('--wait')
+  if (o.timeout) args.push('--timeout', o.timeout)
+  return args
+}
+
+export function helmStatusArgs(o: {release: string; namespace: string}): string[] {
+  return ['status', o.release, '--namespace', o.namespace, '--output', 'json']
+}
+
+export function helmHistoryArgs(o: {release: string; namespace: string; max?: number}): string[] {
+  return ['history', o.release, '--namespace', o.namespace, '--output', 'json', ...(o.max ? ['--max', String(o.max)] : [])]
+}
+
+export function helmRollbackArgs(o: {release: string; namespace: string; revision?: number; wait?: boolean; timeout?: string}): string[] {
+  const args = ['rollback', o.release, ...(o.revision === undefined ? [] : [String(o.revision)]), '--namespace', o.namespace]
+  if (o.wait) args.push('--wait')
+  if (o.timeout) args.push('--timeout', o.timeout)
+  return args
+}
+
+export function helmListArgs(o: {namespace?: string; selector?: string} = {}): string[] {
+  return ['list', ...(o.namespace ? ['--namespace', o.namespace] : ['--all-namespaces']), ...(o.selector ? ['--selector', o.selector] : []), '--output', 'json']
+}
+
+export function helmTemplateArgs(o: {release: string; chart: string; namespace: string; values?: string[]; set?: Record<string, string>}): string[] {
+  return ['template', o.release, o.chart, '--namespace', o.namespace, ...(o.values ?? []).flatMap((file) => ['--values', file]), ...setArgs(o.set)]
+}
+
+/** The major version of the helm on PATH (for the builders above). */
+export async function detectHelmMajor(runner: ToolRunner): Promise<HelmMajor> {
+  return helmMajor((await runner.require('helm')).version)
+}
+
+export interface HelmReleaseStatus {
+  name: string
+  namespace: string
+  version: number
+  info?: {status?: string; description?: string}
+}
+
+/** A release's status, or undefined when it does not exist. */
+export async function helmStatus(runner: ToolRunner, o: {release: string; namespace: string}, options: RunOptions = {}): Promise<HelmReleaseStatus | undefined> {
+  try {
+    const {stdout} = await runner.run('helm', helmStatusArgs(o), options)
+    return JSON.parse(stdout) as HelmReleaseStatus
+  } catch (error) {
+    if (/release: not found/iu.test(String((error as {facts?: {stderrTail?: string}}).facts?.stderrTail ?? ''))) return undefined
+    throw error
+  }
+}

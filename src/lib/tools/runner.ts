@@ -1,0 +1,412 @@
+import {execa} from 'execa'
+import {constants as fsConstants} from 'node:fs'
+import {access, stat} from 'node:fs/promises'
+import path from 'node:path'
+
+import {CancelledError, PrerequisiteError, TimeoutError, ToolError} from '../cli/errors.js'
+import {redact, redactArgv, registerSecret, SECRET_ENV_VARS} from '../cli/redact.js'
+import {hintFor} from './hints.js'
+import type {RunOptions, ToolInfo, ToolName, ToolRunner} from './types.js'
+import {meetsMinimum, TOOL_SPECS} from './versions.js'
+
+/**
+ * The only module that starts processes. Everything idp runs goes through here so that PATH
+ * lookup, versions, KUBECONFIG, redaction, timeouts and process-tree clean-up are done once.
+ */
+export interface ToolRunnerOptions {
+  /** Extra environment for every child (merged over process.env). */
+  env?: Record<string, string | undefined>
+  /** PATH to search (default: process.env.PATH); also given to children. */
+  pathEnv?: string
+  /** Receives one redacted line per command started and finished (for --verbose). */
+  logger?: (line: string) => void
+  /** Time between SIGTERM and SIGKILL when stopping a process tree. */
+  killGraceMs?: number
+  /** Time allowed for `tool --version`. */
+  versionTimeoutMs?: number
+}
+
+const STDERR_TAIL_LINES = 20
+const isWindows = process.platform === 'win32'
+// eslint-disable-next-line no-control-regex -- ANSI colour codes are control characters by definition.
+const ANSI = /\u001B\[[0-9;?]*[A-Za-z]/gu
+
+export function stripAnsi(text: string): string {
+  return text.replace(ANSI, '')
+}
+
+/** An argv as a copy-pastable shell line (already redacted by the caller). */
+export function formatCommand(tool: string, argv: readonly string[]): string {
+  return [tool, ...argv].map((arg) => (/^[\w@%+=:,./-]+$/u.test(arg) ? arg : `'${arg.replace(/'/gu, `'\\''`)}'`)).join(' ')
+}
+
+const SECRET_ENV_NAME = /TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|PRIVATE_KEY|API_KEY/iu
+
+function isSecretEnv(name: string): boolean {
+  return SECRET_ENV_VARS.includes(name) || SECRET_ENV_NAME.test(name)
+}
+
+/**
+ * Find `name` on PATH like a shell would, except that empty, `.` and relative entries are
+ * skipped: a binary planted in the repository being worked on must never run.
+ */
+export async function findExecutable(name: string, pathEnv: string | undefined): Promise<string | undefined> {
+  const extensions = isWindows ? ['', ...(process.env.PATHEXT ?? '.EXE;.CMD;.BAT').split(';').filter(Boolean)] : ['']
+  for (const dir of (pathEnv ?? '').split(path.delimiter)) {
+    if (dir === '' || dir === '.' || !path.isAbsolute(dir)) continue
+    for (const extension of extensions) {
+      const candidate = path.join(dir, name + extension)
+      try {
+        const info = await stat(candidate)
+        if (!info.isFile()) continue
+        if (!isWindows) await access(candidate, fsConstants.X_OK)
+        return candidate
+      } catch {}
+    }
+  }
+  return undefined
+}
+
+// ---- Process trees -----------------------------------------------------------------------
+
+/** Children started detached, in their own process group (pgid = pid), so the group can be killed. */
+interface ActiveChild {
+  pid: number
+  cancel: (signal: NodeJS.Signals) => void
+}
+
+const active = new Set<ActiveChild>()
+let handlersInstalled = false
+
+function groupAlive(pid: number): boolean {
+  try {
+    process.kill(isWindows ? pid : -pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+function signalGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(isWindows ? pid : -pid, signal)
+  } catch {}
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** SIGTERM the whole group, SIGKILL what is left after the grace period, and wait until it is gone. */
+async function terminateGroup(pid: number, graceMs: number): Promise<void> {
+  signalGroup(pid, 'SIGTERM')
+  const deadline = Date.now() + graceMs
+  while (groupAlive(pid) && Date.now() < deadline) await sleep(25)
+  if (!groupAlive(pid)) return
+  signalGroup(pid, 'SIGKILL')
+  const killDeadline = Date.now() + 2000
+  while (groupAlive(pid) && Date.now() < killDeadline) await sleep(25)
+}
+
+function onProcessSignal(signal: NodeJS.Signals): void {
+  for (const child of active) child.cancel(signal)
+  // Our listener replaced Node's default (exit on the signal). When nobody else listens (a
+  // library user, not BaseCommand), restore the default once the children are stopped.
+  if (process.listenerCount(signal) === 1) {
+    const started = Date.now()
+    const reraise = () => {
+      if (active.size > 0 && Date.now() - started < 10_000) {
+        setTimeout(reraise, 25)
+        return
+      }
+      uninstallHandlers()
+      process.kill(process.pid, signal)
+    }
+    reraise()
+  }
+}
+
+function onProcessExit(): void {
+  // Synchronous last resort (e.g. process.exit on a second Ctrl-C): no waiting possible.
+  for (const child of active) signalGroup(child.pid, 'SIGTERM')
+}
+
+function installHandlers(): void {
+  if (handlersInstalled) return
+  handlersInstalled = true
+  process.on('SIGINT', onProcessSignal)
+  process.on('SIGTERM', onProcessSignal)
+  process.on('exit', onProcessExit)
+}
+
+function uninstallHandlers(): void {
+  if (!handlersInstalled) return
+  handlersInstalled = false
+  process.off('SIGINT', onProcessSignal)
+  process.off('SIGTERM', onProcessSignal)
+  process.off('exit', onProcessExit)
+}
+
+// ---- Spawning -----------------------------------------------------------------------------
+
+interface SpawnOptions {
+  cwd?: string
+  env: Record<string, string | undefined>
+  input?: string
+  timeoutMs?: number
+  signal?: AbortSignal
+  graceMs: number
+  onLine?: (line: string, stream: 'stdout' | 'stderr') => void
+}
+
+interface SpawnOutcome {
+  exitCode?: number
+  signal?: string
+  stdout: string
+  stderr: string
+  durationMs: number
+  stoppedBy?: 'timeout' | 'abort' | 'signal'
+  stopSignal?: NodeJS.Signals
+  spawnError?: string
+}
+
+function lineSplitter(emit: (line: string) => void): {push: (chunk: Buffer | string) => void; flush: () => void} {
+  let pending = ''
+  return {
+    push(chunk) {
+      pending += chunk.toString()
+      const lines = pending.split(/\r?\n/u)
+      pending = lines.pop() ?? ''
+      for (const line of lines) emit(line)
+    },
+    flush() {
+      if (pending) emit(pending)
+      pending = ''
+    },
+  }
+}
+
+async function spawnTree(file: string, args: readonly string[], options: SpawnOptions): Promise<SpawnOutcome> {
+  const started = Date.now()
+  const subprocess = execa(file, [...args], {
+    cwd: options.cwd,
+    env: options.env,
+    extendEnv: true,
+    ...(options.input === undefined ? {stdin: 'ignore' as const} : {input: options.input}),
+    detached: !isWindows,
+    reject: false,
+    windowsHide: true,
+    stripFinalNewline: true,
+  })
+
+  let stoppedBy: SpawnOutcome['stoppedBy']
+  let stopSignal: NodeJS.Signals | undefined
+  let terminating: Promise<void> | undefined
+  const stop = (why: NonNullable<SpawnOutcome['stoppedBy']>, signal?: NodeJS.Signals) => {
+    if (stoppedBy) return
+    stoppedBy = why
+    stopSignal = signal
+    if (subprocess.pid !== undefined) terminating = terminateGroup(subprocess.pid, options.graceMs)
+  }
+
+  const child: ActiveChild | undefined = subprocess.pid === undefined ? undefined : {pid: subprocess.pid, cancel: (signal) => stop('signal', signal)}
+  if (child) {
+    active.add(child)
+    installHandlers()
+  }
+  const timer = options.timeoutMs ? setTimeout(() => stop('timeout'), options.timeoutMs) : undefined
+  const onAbort = () => stop('abort')
+  options.signal?.addEventListener('abort', onAbort, {once: true})
+
+  const splitters: Array<{flush: () => void}> = []
+  if (options.onLine) {
+    const onLine = options.onLine
+    for (const name of ['stdout', 'stderr'] as const) {
+      const splitter = lineSplitter((line) => onLine(redact(stripAnsi(line)), name))
+      subprocess[name]?.on('data', (chunk: Buffer) => splitter.push(chunk))
+      splitters.push(splitter)
+    }
+  }
+
+  try {
+    const result = await subprocess
+    for (const splitter of splitters) splitter.flush()
+    await terminating
+    return {
+      exitCode: result.exitCode,
+      signal: result.signal,
+      stdout: String(result.stdout ?? ''),
+      stderr: String(result.stderr ?? ''),
+      durationMs: Date.now() - started,
+      stoppedBy,
+      stopSignal,
+      spawnError: result.failed && result.exitCode === undefined && !result.signal && !stoppedBy ? result.shortMessage : undefined,
+    }
+  } finally {
+    if (timer) clearTimeout(timer)
+    options.signal?.removeEventListener('abort', onAbort)
+    if (child) active.delete(child)
+    if (active.size === 0) uninstallHandlers()
+  }
+}
+
+// ---- Errors -------------------------------------------------------------------------------
+
+function tailLines(text: string, count: number): string {
+  const lines = stripAnsi(text).replace(/\s+$/u, '').split(/\r?\n/u)
+  return lines.slice(-count).join('\n')
+}
+
+/**
+ * The line of a tool's output that says what went wrong: helm/kubectl `Error: ...`, git
+ * `fatal: ...`, terraform's boxed `│ Error: ...`, vcluster's `HH:MM:SS fatal ...`, argocd's
+ * JSON log `{"level":"fatal","msg":...}`; otherwise the last non-empty line.
+ */
+export function headline(output: string): string {
+  const lines = stripAnsi(output)
+    .split(/\r?\n/u)
+    .map((line) => line.replace(/^[\s│╷╵|]+/u, '').trim())
+    .filter(Boolean)
+  for (const line of lines) {
+    if (line.startsWith('{') && line.includes('"level"')) {
+      try {
+        const entry = JSON.parse(line) as {level?: string; msg?: string}
+        if ((entry.level === 'fatal' || entry.level === 'error') && entry.msg) return entry.msg
+      } catch {}
+    }
+  }
+  const marked = lines.find((line) => /^(?:Error|error|fatal|FATAL|ERROR)\b:?/u.test(line) || /^\d{2}:\d{2}:\d{2} fatal /u.test(line))
+  const chosen = marked ?? lines.at(-1) ?? ''
+  return chosen.replace(/^\d{2}:\d{2}:\d{2} fatal /u, '')
+}
+
+function toolError(tool: ToolName, argv: string[], outcome: SpawnOutcome): ToolError {
+  const stderr = redact(stripAnsi(outcome.stderr))
+  // argocd prints flag errors on stdout; use it when stderr is silent.
+  const evidence = stderr.trim() ? stderr : redact(stripAnsi(outcome.stdout))
+  const stderrTail = tailLines(evidence, STDERR_TAIL_LINES)
+  const what = outcome.exitCode === undefined ? `was killed by ${outcome.signal ?? 'a signal'}` : `exited with code ${outcome.exitCode}`
+  const line = headline(evidence)
+  const hint =
+    hintFor(tool, argv, evidence) ?? `Run \`${formatCommand(tool, argv)}\` yourself to investigate (secrets shown as *** must be filled in), or re-run idp with --verbose.`
+  return new ToolError(`${tool} ${what}${line ? `: ${line}` : ''}`, {tool, argv, exitCode: outcome.exitCode, signal: outcome.signal, stderrTail}, {hint})
+}
+
+function formatMs(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`
+}
+
+// ---- The runner ---------------------------------------------------------------------------
+
+const versionCache = new Map<string, Promise<ToolInfo>>()
+
+export function clearToolCacheForTests(): void {
+  versionCache.clear()
+}
+
+export function createToolRunner(options: ToolRunnerOptions = {}): ToolRunner {
+  const pathEnv = options.pathEnv ?? process.env.PATH ?? ''
+  const graceMs = options.killGraceMs ?? 3000
+  const log = options.logger ?? (() => {})
+
+  function baseEnv(extra: Record<string, string | undefined> = {}): Record<string, string | undefined> {
+    const env: Record<string, string | undefined> = {...options.env, ...extra}
+    if (options.pathEnv !== undefined) env.PATH = options.pathEnv
+    for (const [name, value] of Object.entries(env)) if (value && isSecretEnv(name)) registerSecret(value)
+    return env
+  }
+
+  async function probe(tool: ToolName): Promise<ToolInfo> {
+    const spec = TOOL_SPECS[tool]
+    const base = {tool, minimum: spec.minimumText, installHint: spec.installHint}
+    const file = await findExecutable(tool, pathEnv)
+    if (!file) return {...base, status: 'missing'}
+    const outcome = await spawnTree(file, spec.versionArgs, {env: baseEnv(), timeoutMs: options.versionTimeoutMs ?? 10_000, graceMs})
+    const version = outcome.exitCode === 0 ? spec.parseVersion(outcome.stdout, outcome.stderr) : undefined
+    if (!version) return {...base, status: 'unknown-version', path: file}
+    return {...base, status: meetsMinimum(version, spec.minimum) ? 'ok' : 'too-old', path: file, version}
+  }
+
+  const runner: ToolRunner = {
+    resolve(tool) {
+      const key = `${pathEnv}\u0000${tool}`
+      let cached = versionCache.get(key)
+      if (!cached) {
+        cached = probe(tool)
+        versionCache.set(key, cached)
+      }
+      return cached
+    },
+
+    async require(tool) {
+      const info = await runner.resolve(tool)
+      if (info.status === 'missing') {
+        throw new PrerequisiteError(`${tool} is not installed: it was not found on PATH (idp never runs tools from the current directory).`, {
+          hint: info.installHint,
+          details: {tool, minimum: info.minimum},
+        })
+      }
+      if (info.status === 'too-old') {
+        throw new PrerequisiteError(`${tool} ${info.version} at ${info.path} is too old: idp needs ${tool} ${info.minimum}.`, {
+          hint: info.installHint,
+          details: {tool, version: info.version, path: info.path, minimum: info.minimum},
+        })
+      }
+      if (info.status === 'unknown-version') log(`warning: could not read the version of ${info.path}; assuming it is compatible (${tool} ${info.minimum}).`)
+      return info
+    },
+
+    async run(tool, args, runOptions: RunOptions = {}) {
+      const argv = redactArgv(args)
+      if (runOptions.signal?.aborted) throw new CancelledError(`Cancelled before running ${formatCommand(tool, argv)}.`)
+      const info = await runner.require(tool)
+      const extra: Record<string, string | undefined> = {...runOptions.env}
+      if (runOptions.kubeconfig) extra.KUBECONFIG = runOptions.kubeconfig
+      if (tool === 'terraform') extra.TF_IN_AUTOMATION = '1'
+      // A prompt for credentials would hang a non-interactive run; fail instead.
+      if (tool === 'git') extra.GIT_TERMINAL_PROMPT ??= '0'
+      const env = baseEnv(extra)
+
+      const shownEnv = Object.keys(extra)
+        .map((name) => `${name}=${isSecretEnv(name) ? '***' : redact(extra[name] ?? '')}`)
+        .join(' ')
+      log(`$ ${formatCommand(tool, argv)}${runOptions.cwd ? `  (in ${runOptions.cwd})` : ''}${shownEnv ? `  [env ${shownEnv}]` : ''}`)
+
+      const outcome = await spawnTree(info.path!, args, {
+        cwd: runOptions.cwd,
+        env,
+        input: runOptions.input,
+        timeoutMs: runOptions.timeoutMs,
+        signal: runOptions.signal,
+        graceMs,
+        onLine: runOptions.onLine && (runOptions.rawStdout ? (line, stream) => stream === 'stderr' && runOptions.onLine!(line, stream) : runOptions.onLine),
+      })
+      log(`  ${tool} ${outcome.stoppedBy ? `stopped (${outcome.stoppedBy})` : `exited ${outcome.exitCode ?? outcome.signal}`} after ${outcome.durationMs}ms`)
+
+      const command = formatCommand(tool, argv)
+      if (outcome.stoppedBy === 'timeout') {
+        throw new TimeoutError(`${tool} did not finish within ${formatMs(runOptions.timeoutMs!)} and was stopped: ${command}`, {
+          hint: `Its whole process tree was stopped. Look at what it was waiting for (output below with --verbose), or allow more time.`,
+          details: {tool, argv, timeoutMs: runOptions.timeoutMs, stderrTail: tailLines(redact(outcome.stderr), STDERR_TAIL_LINES)},
+        })
+      }
+      if (outcome.stoppedBy) {
+        throw new CancelledError(`Cancelled${outcome.stopSignal ? ` by ${outcome.stopSignal}` : ''}: stopped ${command}.`, {details: {tool, argv}})
+      }
+      if (outcome.spawnError) {
+        throw new ToolError(`Could not start ${tool} (${info.path}): ${redact(outcome.spawnError)}`, {tool, argv}, {hint: info.installHint})
+      }
+      const exitCode = outcome.exitCode ?? -1
+      if (outcome.exitCode === undefined || (exitCode !== 0 && !(runOptions.allowedExitCodes ?? []).includes(exitCode))) {
+        throw toolError(tool, argv, outcome)
+      }
+      return {
+        tool,
+        argv,
+        exitCode,
+        stdout: runOptions.rawStdout ? outcome.stdout : redact(outcome.stdout),
+        stderr: redact(outcome.stderr),
+        durationMs: outcome.durationMs,
+      }
+    },
+  }
+  return runner
+}
