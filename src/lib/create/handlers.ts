@@ -1,0 +1,143 @@
+import {lstat, rm, rmdir} from 'node:fs/promises'
+import path from 'node:path'
+
+import type {StepHandler} from '../plan/apply.js'
+import type {ToolRunner} from '../tools/types.js'
+import {gitPushArgs, gitRemoteAddArgs} from '../tools/git.js'
+import {CREATE_OPS} from './plan.js'
+import {deleteInWorkspace, type FetchSpec, type FileStep, planSkeleton, renameInWorkspace, type SkeletonResult, writeSkeleton} from './skeleton.js'
+
+/**
+ * The local and API work of an `idp create` plan. State shared between steps (what was
+ * written, the repository GitHub created) lives in the closure, one per run.
+ */
+
+export interface CreatedRepository {
+  owner: string
+  name: string
+  htmlUrl: string
+  cloneUrl: string
+  ownerType: string
+}
+
+/** What publishing needs; the command wires it to src/lib/github (Octokit) when --publish is set. */
+export interface Publisher {
+  createRepository(options: {owner?: string; name: string; visibility: 'private' | 'internal' | 'public'; description?: string}): Promise<CreatedRepository>
+  deleteRepository(owner: string, name: string): Promise<boolean>
+  /** Environment for `git push` (auth header), never argv. */
+  pushEnv(): Record<string, string>
+}
+
+export interface CreateRunState {
+  /** Absolute paths this run created, in order. */
+  created: string[]
+  repository?: CreatedRepository
+  catalog?: {path: string; exists: boolean; registerUrl?: string}
+}
+
+export interface CreateHandlerOptions {
+  runner: ToolRunner
+  publisher?: Publisher
+  state?: CreateRunState
+  /** Test hook: called after each fetch step is written (a failure here exercises the clean-up). */
+  afterFetch?: (spec: FetchSpec) => Promise<void>
+}
+
+/** Render every fetch step in memory (template errors surface here, before any write). */
+export async function prerender(steps: FileStep[], targetDir: string): Promise<Map<FetchSpec, SkeletonResult>> {
+  const planned = new Map<FetchSpec, SkeletonResult>()
+  for (const step of steps) if (step.kind === 'fetch') planned.set(step, await planSkeleton(step, targetDir))
+  return planned
+}
+
+export async function renderAll(steps: FileStep[], targetDir: string, created: string[], afterFetch?: (spec: FetchSpec) => Promise<void>): Promise<string[]> {
+  const planned = await prerender(steps, targetDir)
+  const files = new Set<string>()
+  for (const step of steps) {
+    if (step.kind === 'fetch') {
+      const result = planned.get(step) as SkeletonResult
+      await writeSkeleton(result.ops, targetDir, {replace: step.replace, created})
+      for (const file of result.files) files.add(file)
+      await afterFetch?.(step)
+    } else if (step.kind === 'delete') {
+      for (const removed of await deleteInWorkspace(step, targetDir)) {
+        for (const file of files) if (file === removed || file.startsWith(`${removed}/`)) files.delete(file)
+      }
+    } else {
+      await renameInWorkspace(step, targetDir)
+      for (const {from, to} of step.files) if (files.delete(from)) files.add(to)
+    }
+  }
+  return [...files]
+}
+
+/** Remove what this run created: the target directory itself, or only the created paths (newest first). */
+export async function removeCreated(targetDir: string, created: readonly string[], removeTarget: boolean, removeGit = false): Promise<void> {
+  if (removeTarget) {
+    await rm(targetDir, {recursive: true, force: true})
+    return
+  }
+  for (const p of [...created].reverse()) {
+    const info = await lstat(p).catch(() => undefined)
+    if (!info) continue
+    if (info.isDirectory()) await rmdir(p).catch(() => rm(p, {recursive: true, force: true}))
+    else await rm(p, {force: true})
+  }
+  // git init ran in a directory that existed before without a .git: that .git is this run's too.
+  if (removeGit) await rm(path.join(targetDir, '.git'), {recursive: true, force: true})
+}
+
+export function createHandlers(options: CreateHandlerOptions): {handlers: Record<string, StepHandler>; state: CreateRunState} {
+  const state: CreateRunState = options.state ?? {created: []}
+  const handlers: Record<string, StepHandler> = {
+    [CREATE_OPS.render]: async (action) => {
+      const params = action.params as {targetDir: string; files: FileStep[]}
+      try {
+        const files = await renderAll(params.files, params.targetDir, state.created, options.afterFetch)
+        return {files: files.length}
+      } catch (error) {
+        // A failed step is not undone by the executor; remove what this step wrote itself.
+        await removeCreated(params.targetDir, state.created, false)
+        throw error
+      }
+    },
+    [CREATE_OPS.undoRender]: async (action) => {
+      const params = action.params as {targetDir: string; removeTarget: boolean; removeGit?: boolean}
+      await removeCreated(params.targetDir, state.created, params.removeTarget, params.removeGit ?? false)
+      return {removed: params.removeTarget ? params.targetDir : state.created.length}
+    },
+    [CREATE_OPS.catalog]: async (action) => {
+      const params = action.params as {dir: string; catalogInfoPath: string; registerUrl?: string}
+      const file = path.join(params.dir, params.catalogInfoPath.replace(/^\/+/u, ''))
+      const exists = await lstat(file).then(
+        () => true,
+        () => false,
+      )
+      state.catalog = {path: file, exists, registerUrl: params.registerUrl}
+      if (!exists) throw new Error(`${params.catalogInfoPath.replace(/^\/+/u, '')} was not generated, so there is nothing to register in the Backstage catalog.`)
+      return {path: file, registerUrl: params.registerUrl}
+    },
+  }
+  if (options.publisher) {
+    const publisher = options.publisher
+    handlers[CREATE_OPS.createRepo] = async (action) => {
+      const p = action.params as {owner?: string; name: string; visibility: 'private' | 'internal' | 'public'; description?: string}
+      state.repository = await publisher.createRepository(p)
+      return {htmlUrl: state.repository.htmlUrl, owner: state.repository.owner, ownerType: state.repository.ownerType}
+    }
+    handlers[CREATE_OPS.deleteRepo] = async (action) => {
+      const p = action.params as {owner?: string; name: string}
+      const owner = state.repository?.owner ?? p.owner
+      if (!owner) return {deleted: false}
+      return {deleted: await publisher.deleteRepository(owner, state.repository?.name ?? p.name)}
+    }
+    handlers[CREATE_OPS.push] = async (action, ctx) => {
+      const p = action.params as {dir: string; branch: string}
+      if (!state.repository) throw new Error('No repository was created to push to.')
+      await options.runner.run('git', gitRemoteAddArgs({url: state.repository.cloneUrl}), {cwd: p.dir, signal: ctx.signal})
+      await options.runner.run('git', gitPushArgs({branch: p.branch}), {cwd: p.dir, signal: ctx.signal, env: publisher.pushEnv()})
+      return {remote: state.repository.cloneUrl}
+    }
+  }
+  return {handlers, state}
+}

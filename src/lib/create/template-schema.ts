@@ -1,0 +1,116 @@
+import {readFile} from 'node:fs/promises'
+import {isMap, LineCounter, parseDocument} from 'yaml'
+import {z} from 'zod'
+
+import {ConfigError, type ConfigProblem} from '../cli/errors.js'
+
+/**
+ * A Backstage `scaffolder.backstage.io/v1beta3` Template, as far as idp reads it. Unknown keys
+ * are kept (Backstage templates carry UI hints and metadata idp does not use).
+ */
+const propertySchema = z.looseObject({
+  type: z.union([z.string(), z.array(z.string())]).optional(),
+  title: z.string().optional(),
+  description: z.string().optional(),
+  default: z.unknown().optional(),
+  enum: z.array(z.unknown()).optional(),
+  enumNames: z.array(z.string()).optional(),
+  pattern: z.string().optional(),
+  minLength: z.number().optional(),
+  maxLength: z.number().optional(),
+  minimum: z.number().optional(),
+  maximum: z.number().optional(),
+  items: z.looseObject({type: z.string().optional(), enum: z.array(z.unknown()).optional()}).optional(),
+  'ui:field': z.string().optional(),
+  'ui:widget': z.string().optional(),
+  'ui:options': z.record(z.string(), z.unknown()).optional(),
+})
+
+const pageSchema = z.looseObject({
+  title: z.string().optional(),
+  description: z.string().optional(),
+  required: z.array(z.string()).optional(),
+  properties: z.record(z.string(), propertySchema).optional(),
+})
+
+const stepSchema = z.looseObject({
+  id: z.string().optional(),
+  name: z.string().optional(),
+  action: z.string().min(1),
+  input: z.record(z.string(), z.unknown()).optional(),
+  if: z.union([z.string(), z.boolean()]).optional(),
+  each: z.unknown().optional(),
+})
+
+export const templateSchema = z.looseObject({
+  apiVersion: z.literal('scaffolder.backstage.io/v1beta3'),
+  kind: z.literal('Template'),
+  metadata: z.looseObject({
+    name: z.string().min(1),
+    title: z.string().optional(),
+    description: z.string().optional(),
+    tags: z.array(z.string()).optional(),
+  }),
+  spec: z.looseObject({
+    owner: z.string().optional(),
+    type: z.string().optional(),
+    parameters: z.union([pageSchema, z.array(pageSchema)]).optional(),
+    steps: z.array(stepSchema),
+    output: z.record(z.string(), z.unknown()).optional(),
+  }),
+})
+
+export type PropertySchema = z.infer<typeof propertySchema>
+export type ParameterPage = z.infer<typeof pageSchema>
+export type TemplateStep = z.infer<typeof stepSchema>
+export type TemplateDocument = z.infer<typeof templateSchema>
+
+/** Parse and validate a template.yaml. Every problem is reported with file:line:col. */
+export async function readTemplateFile(file: string): Promise<TemplateDocument> {
+  let text: string
+  try {
+    text = await readFile(file, 'utf8')
+  } catch (error) {
+    throw new ConfigError(`Cannot read template ${file}.`, [], {cause: error, hint: 'Check that the template directory contains a template.yaml.'})
+  }
+  return parseTemplateText(text, file)
+}
+
+export function parseTemplateText(text: string, file = 'template.yaml'): TemplateDocument {
+  const lineCounter = new LineCounter()
+  const doc = parseDocument(text, {lineCounter, prettyErrors: false, uniqueKeys: true})
+  const hint = 'A template is a Backstage Template (apiVersion: scaffolder.backstage.io/v1beta3, kind: Template) with spec.parameters and spec.steps.'
+  if (doc.errors.length > 0) {
+    const problems: ConfigProblem[] = doc.errors.map((e) => {
+      const pos = lineCounter.linePos(e.pos[0])
+      return {file, line: pos.line, column: pos.col, path: '', message: e.message.split('\n')[0] ?? e.message}
+    })
+    throw new ConfigError(`${file}:${problems[0]?.line}:${problems[0]?.column}: invalid YAML: ${problems[0]?.message}`, problems, {hint})
+  }
+  const data = doc.toJS() as unknown
+  const parsed = templateSchema.safeParse(data)
+  if (parsed.success) return parsed.data
+  const problems: ConfigProblem[] = parsed.error.issues.map((issue) => {
+    const keyPath = issue.path.map(String)
+    const position = positionOf(doc, lineCounter, keyPath)
+    return {file, ...position, path: keyPath.join('.'), message: issue.message}
+  })
+  const first = problems[0]
+  const where = first?.line ? `${file}:${first.line}:${first.column}` : file
+  throw new ConfigError(`${where}: ${first?.path ? `${first.path}: ` : ''}${first?.message ?? 'invalid template'}${problems.length > 1 ? ` (and ${problems.length - 1} more problem${problems.length > 2 ? 's' : ''})` : ''}`, problems, {hint})
+}
+
+function positionOf(doc: ReturnType<typeof parseDocument>, lineCounter: LineCounter, keyPath: string[]): {line?: number; column?: number} {
+  // Point at the deepest node that exists on the path (a missing key points at its parent).
+  for (let depth = keyPath.length; depth >= 0; depth--) {
+    const node = doc.getIn(keyPath.slice(0, depth), true) as {range?: [number, number, number]} | undefined
+    const target = depth === 0 ? doc.contents : node
+    const range = (target as {range?: [number, number, number]} | null | undefined)?.range
+    if (range) {
+      const pos = lineCounter.linePos(range[0])
+      return {line: pos.line, column: pos.col}
+    }
+    if (depth === 0 && isMap(doc.contents)) break
+  }
+  return {}
+}
