@@ -1,0 +1,120 @@
+import os from 'node:os'
+import path from 'node:path'
+
+import {ConfigError, UsageError} from '../cli/errors.js'
+import {assertDnsLabel, dnsLabelProblem} from '../cli/names.js'
+import {parseDuration} from './duration.js'
+import type {EnvironmentConfig, IdpConfig} from './schema.js'
+import {closest} from './suggest.js'
+import {expandTemplate, type TemplateVars} from './template.js'
+import {globToRegExp} from './validate.js'
+
+export interface EnvironmentMatch {
+  /** The key in `environments` that matched: the name itself or a pattern such as `pr-*`. */
+  key: string
+  pattern: boolean
+  settings: EnvironmentConfig
+}
+
+type Scalar = string | number | boolean
+
+/** One environment with defaults applied, templates expanded and local paths made absolute. */
+export interface ResolvedEnvironment {
+  name: string
+  key: string
+  pattern: boolean
+  service: string
+  cluster: {alias: string; context: string; kubeconfig?: string}
+  driver: 'vcluster' | 'namespace'
+  namespace: string
+  ttl?: string
+  ttlMs?: number
+  protected: boolean
+  url?: string
+  helm?: {chart: string; values: string[]; set: Record<string, Scalar>}
+  terraform?: {dir: string; vars: Record<string, Scalar>; workspace: string}
+  vcluster?: {values: string[]; chartVersion?: string}
+  /** The values the templates were expanded with. */
+  vars: TemplateVars
+}
+
+export interface ResolveEnvironmentOptions {
+  /** Directory of the config file; local paths are resolved against it. Without it they stay as written. */
+  root?: string
+  /** pr, sha, branch (env and service come from the name and the config). */
+  vars?: TemplateVars
+}
+
+/**
+ * The settings for environment `name`: an exact key beats a pattern; among matching patterns the
+ * most specific wins (most literal characters, then fewest `*`, then the first in the file).
+ */
+export function matchEnvironment(config: IdpConfig, name: string): EnvironmentMatch | undefined {
+  const envs = Object.entries(config.environments)
+  const exact = envs.find(([key]) => key === name)
+  if (exact) return {key: exact[0], pattern: false, settings: exact[1]}
+  const stars = (key: string) => key.split('*').length - 1
+  const best = envs
+    .map(([key, settings], order) => ({key, settings, order}))
+    .filter(({key}) => key.includes('*') && globToRegExp(key).test(name))
+    .sort((a, b) => b.key.length - stars(b.key) - (a.key.length - stars(a.key)) || stars(a.key) - stars(b.key) || a.order - b.order)[0]
+  return best && {key: best.key, pattern: true, settings: best.settings}
+}
+
+export function resolveEnvironment(config: IdpConfig, name: string, options: ResolveEnvironmentOptions = {}): ResolvedEnvironment {
+  assertDnsLabel(name, 'environment name')
+  const match = matchEnvironment(config, name)
+  if (!match) {
+    const keys = Object.keys(config.environments)
+    const suggestion = closest(name, keys.filter((key) => !key.includes('*')))
+    throw new UsageError(
+      keys.length === 0 ? `No environment "${name}": .idp.yml defines no environments.` : `No environment "${name}" in .idp.yml. Configured: ${keys.join(', ')}.${suggestion ? ` Did you mean ${suggestion}?` : ''}`,
+      {hint: keys.length === 0 ? 'Add an environments: section to .idp.yml (see .idp.yml.example).' : 'Use a configured name, or one a pattern matches (pr-* matches pr-123); or add the environment to .idp.yml.'},
+    )
+  }
+  const {key, pattern, settings} = match
+  const where = (field: string) => `environments.${key}.${field}`
+  const prFromName = /^pr-(\d+)$/u.exec(name)?.[1]
+  const vars: TemplateVars = {...options.vars, env: name, service: config.service.name}
+  if (vars.pr === undefined && prFromName) vars.pr = prFromName
+
+  const cluster = config.clusters[settings.cluster]
+  if (!cluster) throw new ConfigError(`${where('cluster')}: unknown cluster "${settings.cluster}".`, [], {hint: 'Run `idp config validate` to see every problem in .idp.yml.'})
+
+  const local = (file: string) => (options.root ? path.resolve(options.root, file) : file)
+  // A chart is a local path only when it looks like one; `repo/chart` and oci:// refs stay as they are.
+  const chart = (ref: string) => (/^(\.{1,2}\/|\/)/u.test(ref) || ref === '.' ? local(ref) : ref)
+  const expandAll = (values: Record<string, Scalar>, field: string) =>
+    Object.fromEntries(Object.entries(values).map(([k, v]) => [k, typeof v === 'string' ? expandTemplate(v, vars, `${where(field)}.${k}`) : v]))
+
+  const namespace = expandTemplate(settings.namespace, vars, where('namespace'))
+  const problem = dnsLabelProblem(namespace)
+  if (problem) {
+    throw new UsageError(`Namespace "${namespace}" for environment "${name}" (from ${where('namespace')} "${settings.namespace}") is not a DNS-1123 label: ${problem}.`, {
+      hint: 'Change the namespace template in .idp.yml, or use values that are lower-case letters, digits and "-".',
+    })
+  }
+
+  return {
+    name,
+    key,
+    pattern,
+    service: config.service.name,
+    cluster: {alias: settings.cluster, context: cluster.context, ...(cluster.kubeconfig ? {kubeconfig: local(expandHome(cluster.kubeconfig))} : {})},
+    driver: settings.driver,
+    namespace,
+    ...(settings.ttl ? {ttl: settings.ttl, ttlMs: parseDuration(settings.ttl)} : {}),
+    protected: settings.protected,
+    ...(settings.url ? {url: expandTemplate(settings.url, vars, where('url'))} : {}),
+    ...(settings.helm ? {helm: {chart: chart(settings.helm.chart), values: settings.helm.values.map(local), set: expandAll(settings.helm.set, 'helm.set')}} : {}),
+    ...(settings.terraform
+      ? {terraform: {dir: local(settings.terraform.dir), vars: expandAll(settings.terraform.vars, 'terraform.vars'), workspace: expandTemplate(settings.terraform.workspace, vars, where('terraform.workspace'))}}
+      : {}),
+    ...(settings.vcluster ? {vcluster: {values: settings.vcluster.values.map(local), ...(settings.vcluster.chartVersion ? {chartVersion: settings.vcluster.chartVersion} : {})}} : {}),
+    vars,
+  }
+}
+
+function expandHome(file: string): string {
+  return file === '~' || file.startsWith('~/') ? path.join(os.homedir(), file.slice(1)) : file
+}
