@@ -21,9 +21,10 @@ export type RendererName = 'default' | 'simple' | 'silent'
  * document and stderr stays quiet for scripts), plain lines in CI or when stderr is not a
  * terminal (logs keep no cursor movements), the animated list on a terminal.
  */
-export function chooseRenderer(context: {json: boolean; isTTY: boolean; ci: boolean}): RendererName {
+export function chooseRenderer(context: {json: boolean; isTTY: boolean; ci: boolean; columns?: number}): RendererName {
   if (context.json) return 'silent'
-  return context.isTTY && !context.ci ? 'default' : 'simple'
+  // A terminal of width 0 (a pty nobody sized, as in some CI runners) cannot show the animation.
+  return context.isTTY && !context.ci && context.columns !== 0 ? 'default' : 'simple'
 }
 
 export interface StepContext {
@@ -129,11 +130,13 @@ export async function applyPlan(plan: Plan, options: ApplyOptions): Promise<Appl
     save()
     const view = createView(options.renderer, stderr)
     const gates = new Map(plan.steps.map((step) => [step.id, deferred<Gate>()]))
+    const attached = plan.steps.map(() => deferred<void>())
     const sinks = new Map<string, (line: string) => void>()
 
     const listr = view.listr(
-      plan.steps.map((step) => ({
+      plan.steps.map((step, index) => ({
         task: async (_ctx: unknown, task: TaskView) => {
+          attached[index]!.resolve()
           const gate = await gates.get(step.id)!.promise
           task.title = redact(step.title)
           if (gate.kind === 'skip') {
@@ -152,6 +155,9 @@ export async function applyPlan(plan: Plan, options: ApplyOptions): Promise<Appl
       true,
     )
     const rendering = listr.run().catch(() => undefined)
+    // The default renderer loads its modules before it starts tasks; steps wait for it so the
+    // screen shows them in the order they ran (or go on without it if listr2 gave up).
+    await Promise.race([Promise.all(attached.map((a) => a.promise)), rendering])
 
     const output = (id: string, line: string) => {
       if (options.verbose) sinks.get(id)?.(redact(line))
@@ -212,6 +218,8 @@ export async function applyPlan(plan: Plan, options: ApplyOptions): Promise<Appl
       }
       if (running.size === 0) break
       await Promise.race(running)
+      // Let listr2 report the step that ended before the next one starts, so plain logs read in order.
+      await new Promise((resolve) => setImmediate(resolve))
     }
 
     const cancelled = controller.signal.aborted
