@@ -3,11 +3,11 @@ import {constants as fsConstants} from 'node:fs'
 import {access, stat} from 'node:fs/promises'
 import path from 'node:path'
 
-import {CancelledError, PrerequisiteError, TimeoutError, ToolError} from '../cli/errors.js'
+import {CancelledError, TimeoutError, ToolError} from '../cli/errors.js'
 import {redact, redactArgv, registerSecret, SECRET_ENV_VARS} from '../cli/redact.js'
-import {hintFor} from './hints.js'
+import {formatCommand, STDERR_TAIL_LINES, stripAnsi, tailLines, toolError} from './tool-error.js'
 import type {RunOptions, ToolInfo, ToolName, ToolRunner} from './types.js'
-import {meetsMinimum, TOOL_SPECS} from './versions.js'
+import {assertUsable, TOOL_SPECS, toolInfo} from './versions.js'
 
 /**
  * The only module that starts processes. Everything idp runs goes through here so that PATH
@@ -26,20 +26,7 @@ export interface ToolRunnerOptions {
   versionTimeoutMs?: number
 }
 
-const STDERR_TAIL_LINES = 20
 const isWindows = process.platform === 'win32'
-// eslint-disable-next-line no-control-regex -- ANSI colour codes are control characters by definition.
-const ANSI = /\u001B\[[0-9;?]*[A-Za-z]/gu
-
-export function stripAnsi(text: string): string {
-  return text.replace(ANSI, '')
-}
-
-/** An argv as a copy-pastable shell line (already redacted by the caller). */
-export function formatCommand(tool: string, argv: readonly string[]): string {
-  return [tool, ...argv].map((arg) => (/^[\w@%+=:,./-]+$/u.test(arg) ? arg : `'${arg.replace(/'/gu, `'\\''`)}'`)).join(' ')
-}
-
 const SECRET_ENV_NAME = /TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|PRIVATE_KEY|API_KEY/iu
 
 function isSecretEnv(name: string): boolean {
@@ -248,48 +235,6 @@ async function spawnTree(file: string, args: readonly string[], options: SpawnOp
   }
 }
 
-// ---- Errors -------------------------------------------------------------------------------
-
-function tailLines(text: string, count: number): string {
-  const lines = stripAnsi(text).replace(/\s+$/u, '').split(/\r?\n/u)
-  return lines.slice(-count).join('\n')
-}
-
-/**
- * The line of a tool's output that says what went wrong: helm/kubectl `Error: ...`, git
- * `fatal: ...`, terraform's boxed `│ Error: ...`, vcluster's `HH:MM:SS fatal ...`, argocd's
- * JSON log `{"level":"fatal","msg":...}`; otherwise the last non-empty line.
- */
-export function headline(output: string): string {
-  const lines = stripAnsi(output)
-    .split(/\r?\n/u)
-    .map((line) => line.replace(/^[\s│╷╵|]+/u, '').trim())
-    .filter(Boolean)
-  for (const line of lines) {
-    if (line.startsWith('{') && line.includes('"level"')) {
-      try {
-        const entry = JSON.parse(line) as {level?: string; msg?: string}
-        if ((entry.level === 'fatal' || entry.level === 'error') && entry.msg) return entry.msg
-      } catch {}
-    }
-  }
-  const marked = lines.find((line) => /^(?:Error|error|fatal|FATAL|ERROR)\b:?/u.test(line) || /^\d{2}:\d{2}:\d{2} fatal /u.test(line))
-  const chosen = marked ?? lines.at(-1) ?? ''
-  return chosen.replace(/^\d{2}:\d{2}:\d{2} fatal /u, '')
-}
-
-function toolError(tool: ToolName, argv: string[], outcome: SpawnOutcome): ToolError {
-  const stderr = redact(stripAnsi(outcome.stderr))
-  // argocd prints flag errors on stdout; use it when stderr is silent.
-  const evidence = stderr.trim() ? stderr : redact(stripAnsi(outcome.stdout))
-  const stderrTail = tailLines(evidence, STDERR_TAIL_LINES)
-  const what = outcome.exitCode === undefined ? `was killed by ${outcome.signal ?? 'a signal'}` : `exited with code ${outcome.exitCode}`
-  const line = headline(evidence)
-  const hint =
-    hintFor(tool, argv, evidence) ?? `Run \`${formatCommand(tool, argv)}\` yourself to investigate (secrets shown as *** must be filled in), or re-run idp with --verbose.`
-  return new ToolError(`${tool} ${what}${line ? `: ${line}` : ''}`, {tool, argv, exitCode: outcome.exitCode, signal: outcome.signal, stderrTail}, {hint})
-}
-
 function formatMs(ms: number): string {
   return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`
 }
@@ -316,13 +261,10 @@ export function createToolRunner(options: ToolRunnerOptions = {}): ToolRunner {
 
   async function probe(tool: ToolName): Promise<ToolInfo> {
     const spec = TOOL_SPECS[tool]
-    const base = {tool, minimum: spec.minimumText, installHint: spec.installHint}
     const file = await findExecutable(tool, pathEnv)
-    if (!file) return {...base, status: 'missing'}
+    if (!file) return toolInfo(tool)
     const outcome = await spawnTree(file, spec.versionArgs, {env: baseEnv(), timeoutMs: options.versionTimeoutMs ?? 10_000, graceMs})
-    const version = outcome.exitCode === 0 ? spec.parseVersion(outcome.stdout, outcome.stderr) : undefined
-    if (!version) return {...base, status: 'unknown-version', path: file}
-    return {...base, status: meetsMinimum(version, spec.minimum) ? 'ok' : 'too-old', path: file, version}
+    return toolInfo(tool, {path: file, version: outcome.exitCode === 0 ? spec.parseVersion(outcome.stdout, outcome.stderr) : undefined})
   }
 
   const runner: ToolRunner = {
@@ -337,19 +279,7 @@ export function createToolRunner(options: ToolRunnerOptions = {}): ToolRunner {
     },
 
     async require(tool) {
-      const info = await runner.resolve(tool)
-      if (info.status === 'missing') {
-        throw new PrerequisiteError(`${tool} is not installed: it was not found on PATH (idp never runs tools from the current directory).`, {
-          hint: info.installHint,
-          details: {tool, minimum: info.minimum},
-        })
-      }
-      if (info.status === 'too-old') {
-        throw new PrerequisiteError(`${tool} ${info.version} at ${info.path} is too old: idp needs ${tool} ${info.minimum}.`, {
-          hint: info.installHint,
-          details: {tool, version: info.version, path: info.path, minimum: info.minimum},
-        })
-      }
+      const info = assertUsable(await runner.resolve(tool))
       if (info.status === 'unknown-version') log(`warning: could not read the version of ${info.path}; assuming it is compatible (${tool} ${info.minimum}).`)
       return info
     },

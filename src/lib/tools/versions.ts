@@ -1,4 +1,5 @@
-import type {ToolName} from './types.js'
+import {PrerequisiteError} from '../cli/errors.js'
+import type {ToolInfo, ToolName} from './types.js'
 
 /**
  * What idp needs of each tool: how to ask its version, how to read the answer, the oldest
@@ -105,4 +106,30 @@ export function meetsMinimum(version: string, minimum: readonly [number, number]
 export function helmMajor(version: string | undefined): 3 | 4 {
   const major = Number.parseInt(version ?? '', 10)
   return major >= 4 ? 4 : 3
+}
+
+/** The ToolInfo of a binary at `path` reporting `version` (undefined: unreadable). */
+export function toolInfo(tool: ToolName, found?: {path: string; version?: string}): ToolInfo {
+  const spec = TOOL_SPECS[tool]
+  const base = {tool, minimum: spec.minimumText, installHint: spec.installHint}
+  if (!found) return {...base, status: 'missing'}
+  if (!found.version) return {...base, status: 'unknown-version', path: found.path}
+  return {...base, status: meetsMinimum(found.version, spec.minimum) ? 'ok' : 'too-old', path: found.path, version: found.version}
+}
+
+/** A PrerequisiteError (exit 4) when the tool is missing or too old; the info otherwise. */
+export function assertUsable(info: ToolInfo): ToolInfo {
+  if (info.status === 'missing') {
+    throw new PrerequisiteError(`${info.tool} is not installed: it was not found on PATH (idp never runs tools from the current directory).`, {
+      hint: info.installHint,
+      details: {tool: info.tool, minimum: info.minimum},
+    })
+  }
+  if (info.status === 'too-old') {
+    throw new PrerequisiteError(`${info.tool} ${info.version} at ${info.path} is too old: idp needs ${info.tool} ${info.minimum}.`, {
+      hint: info.installHint,
+      details: {tool: info.tool, version: info.version, path: info.path, minimum: info.minimum},
+    })
+  }
+  return info
 }

@@ -1,0 +1,63 @@
+import {ToolError} from '../cli/errors.js'
+import {redact} from '../cli/redact.js'
+import {hintFor} from './hints.js'
+import type {ToolName} from './types.js'
+
+/**
+ * Turning a failed tool run into a ToolError, shared by the real runner and the recording
+ * runner of the tests so both fail the same way.
+ */
+export const STDERR_TAIL_LINES = 20
+
+// eslint-disable-next-line no-control-regex -- ANSI colour codes are control characters by definition.
+const ANSI = /\u001B\[[0-9;?]*[A-Za-z]/gu
+
+export function stripAnsi(text: string): string {
+  return text.replace(ANSI, '')
+}
+
+/** An argv as a copy-pastable shell line (already redacted by the caller). */
+export function formatCommand(tool: string, argv: readonly string[]): string {
+  return [tool, ...argv].map((arg) => (/^[\w@%+=:,./-]+$/u.test(arg) ? arg : `'${arg.replace(/'/gu, `'\\''`)}'`)).join(' ')
+}
+
+export function tailLines(text: string, count: number): string {
+  const lines = stripAnsi(text).replace(/\s+$/u, '').split(/\r?\n/u)
+  return lines.slice(-count).join('\n')
+}
+
+/**
+ * The line of a tool's output that says what went wrong: helm/kubectl `Error: ...`, git
+ * `fatal: ...`, terraform's boxed `│ Error: ...`, vcluster's `HH:MM:SS fatal ...`, argocd's
+ * JSON log `{"level":"fatal","msg":...}`; otherwise the last non-empty line.
+ */
+export function headline(output: string): string {
+  const lines = stripAnsi(output)
+    .split(/\r?\n/u)
+    .map((line) => line.replace(/^[\s│╷╵|]+/u, '').trim())
+    .filter(Boolean)
+  for (const line of lines) {
+    if (line.startsWith('{') && line.includes('"level"')) {
+      try {
+        const entry = JSON.parse(line) as {level?: string; msg?: string}
+        if ((entry.level === 'fatal' || entry.level === 'error') && entry.msg) return entry.msg
+      } catch {}
+    }
+  }
+  const marked = lines.find((line) => /^(?:Error|error|fatal|FATAL|ERROR)\b:?/u.test(line) || /^\d{2}:\d{2}:\d{2} fatal /u.test(line))
+  const chosen = marked ?? lines.at(-1) ?? ''
+  return chosen.replace(/^\d{2}:\d{2}:\d{2} fatal /u, '')
+}
+
+export function toolError(tool: ToolName, argv: string[], outcome: {exitCode?: number; signal?: string; stdout: string; stderr: string}): ToolError {
+  const stderr = redact(stripAnsi(outcome.stderr))
+  // argocd prints flag errors on stdout; use it when stderr is silent.
+  const evidence = stderr.trim() ? stderr : redact(stripAnsi(outcome.stdout))
+  const stderrTail = tailLines(evidence, STDERR_TAIL_LINES)
+  const what = outcome.exitCode === undefined ? `was killed by ${outcome.signal ?? 'a signal'}` : `exited with code ${outcome.exitCode}`
+  const line = headline(evidence)
+  const hint =
+    hintFor(tool, argv, evidence) ?? `Run \`${formatCommand(tool, argv)}\` yourself to investigate (secrets shown as *** must be filled in), or re-run idp with --verbose.`
+  return new ToolError(`${tool} ${what}${line ? `: ${line}` : ''}`, {tool, argv, exitCode: outcome.exitCode, signal: outcome.signal, stderrTail}, {hint})
+}
+
