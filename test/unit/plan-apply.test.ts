@@ -383,6 +383,33 @@ describe('applyPlan failure handling', () => {
     expect(journal?.steps.map((s) => s.status)).toEqual(['undone', 'failed', 'skipped'])
   })
 
+  it('lets steps already running finish after a failure, then undoes them too', async () => {
+    const aFailed = deferred()
+    const runner = new FakeRunner()
+      .on('kubectl a', async () => {
+        aFailed.resolve()
+        throw toolFailure('kubectl', ['a'], 'boom')
+      })
+      .on('kubectl b', async () => {
+        await aFailed.promise
+      })
+      .on('kubectl c', async () => {
+        throw toolFailure('kubectl', ['c'], 'also boom')
+      })
+    const plan = planOf(
+      tool('a', ['a'], {dependsOn: []}),
+      tool('b', ['b'], {dependsOn: [], undo: [{kind: 'tool', tool: 'kubectl', argv: ['undo-b']}]}),
+      tool('c', ['c'], {dependsOn: []}),
+      tool('d', ['d'], {dependsOn: ['b']}),
+    )
+    const error = await rejection(applyPlan(plan, options(runner, {concurrency: 3})))
+    expect(error.message).toBe('kubectl exited with code 1')
+    expect(error.details).toMatchObject({step: 'a', undone: ['b'], otherFailures: [{step: 'c', error: 'kubectl exited with code 1'}]})
+    expect(runner.log).toContain('end kubectl b')
+    expect(runner.log).not.toContain('start kubectl d')
+    expect(runner.log.at(-1)).toBe('end kubectl undo-b')
+  })
+
   it('turns a failing optional step into a warning and still runs its dependents', async () => {
     const runner = new FakeRunner().on('kubectl comment', async () => {
       throw new Error('GitHub said 502')
@@ -461,8 +488,10 @@ describe('applyPlan rendering', () => {
         const lines = text.trimEnd().split('\n').map((line) => line.replace(/^[^\w\s"$]+ /u, ''))
         expect(lines).toEqual([
           'Step a',
+          '$ kubectl a',
           'Step a',
           'Step b',
+          '$ kubectl b',
           'Step b [FAILED: kubectl exited with code 1]',
           'Step c [SKIPPED: not run: "Step b" failed]',
           'Evidence for "Step b" (collected before undo):',

@@ -93,7 +93,8 @@ export async function applyPlan(plan: Plan, options: ApplyOptions): Promise<Appl
   const deps = validatePlan(plan, Object.keys(handlers))
   if (options.signal?.aborted) throw cancelledError(options.signal)
 
-  const concurrency = Math.max(1, Math.floor(options.concurrency ?? 4))
+  const requested = options.concurrency ?? 4
+  const concurrency = Number.isNaN(requested) || requested < 1 ? 1 : Math.floor(requested)
   const stderr = options.stderr ?? process.stderr
   const jsonPlan = planForJson(plan)
   const steps = new Map(plan.steps.map((step) => [step.id, step]))
@@ -132,6 +133,8 @@ export async function applyPlan(plan: Plan, options: ApplyOptions): Promise<Appl
     const gates = new Map(plan.steps.map((step) => [step.id, deferred<Gate>()]))
     const attached = plan.steps.map(() => deferred<void>())
     const sinks = new Map<string, (line: string) => void>()
+    // Lines a step printed before its task was on screen (the command line comes first thing).
+    const pendingLines = new Map<string, string[]>()
 
     const listr = view.listr(
       plan.steps.map((step, index) => ({
@@ -144,6 +147,7 @@ export async function applyPlan(plan: Plan, options: ApplyOptions): Promise<Appl
             return
           }
           view.started(task.title)
+          for (const line of pendingLines.get(step.id) ?? []) task.output = line
           sinks.set(step.id, (line) => {
             task.output = line
           })
@@ -160,7 +164,10 @@ export async function applyPlan(plan: Plan, options: ApplyOptions): Promise<Appl
     await Promise.race([Promise.all(attached.map((a) => a.promise)), rendering])
 
     const output = (id: string, line: string) => {
-      if (options.verbose) sinks.get(id)?.(redact(line))
+      if (!options.verbose) return
+      const sink = sinks.get(id)
+      if (sink) sink(redact(line))
+      else pendingLines.set(id, [...(pendingLines.get(id) ?? []), redact(line)])
     }
 
     const execute = async (step: PlanStep): Promise<StepOutcome> => {
