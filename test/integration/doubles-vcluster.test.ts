@@ -124,7 +124,7 @@ describe('vcluster double: lifecycle against a Kubernetes API', () => {
     expect(connected.code, connected.stderr).toBe(0)
     const docs = parseAllDocuments(connected.stdout)
     expect(docs).toHaveLength(1)
-    const printed = docs[0].toJSON()
+    const printed = docs[0]?.toJSON()
     expect(Object.keys(printed)).toEqual(facts.outputs.connectPrint.keys)
     expect(printed['current-context']).toBe('vcluster_demo_vcluster-demo_host')
 
@@ -140,7 +140,7 @@ describe('vcluster double: lifecycle against a Kubernetes API', () => {
     const vcKubeconfig = path.join(dir, 'vc.kubeconfig')
     fs.writeFileSync(vcKubeconfig, connected.stdout)
     const viaServerFlag = await vc(['connect', 'demo', '--print', '--server', 'vc.example.test:8443'])
-    expect(parseAllDocuments(viaServerFlag.stdout)[0].toJSON().clusters[0].cluster.server).toBe('https://vc.example.test:8443')
+    expect(parseAllDocuments(viaServerFlag.stdout)[0]?.toJSON().clusters[0].cluster.server).toBe('https://vc.example.test:8443')
 
     expect((await vc(['pause', 'demo', '-n', 'vcluster-demo'])).code).toBe(0)
     expect(JSON.parse((await vc(['list', '--output', 'json'])).stdout)[0].Status).toBe('Paused')
