@@ -8,41 +8,32 @@ import {CancelledError, InternalError, ToolError} from '../../src/lib/cli/errors
 import {applyPlan, type ApplyOptions, chooseRenderer, type StepHandler} from '../../src/lib/plan/apply.js'
 import {loadJournal} from '../../src/lib/plan/journal.js'
 import type {Plan, PlanStep} from '../../src/lib/plan/types.js'
-import type {RunOptions, RunResult, ToolName, ToolRunner} from '../../src/lib/tools/types.js'
+import type {RunOptions, RunResult, ToolName} from '../../src/lib/tools/types.js'
+import {RecordingRunner, type ScriptedResult} from '../support/recording-runner.js'
 
-/** A recording ToolRunner: logs start/end of each command; per-command behaviour is scripted. */
-class FakeRunner implements ToolRunner {
-  readonly events: string[] = []
-  readonly calls: Array<{tool: ToolName; argv: string[]; options: RunOptions}> = []
-  readonly scripts = new Map<string, (options: RunOptions) => Promise<Partial<RunResult> | void>>()
-
-  constructor(readonly log: string[] = []) {}
-
-  on(command: string, script: (options: RunOptions) => Promise<Partial<RunResult> | void>): this {
-    this.scripts.set(command, script)
-    return this
+/** The shared RecordingRunner, also logging when each command starts and ends (to check order). */
+class FakeRunner extends RecordingRunner {
+  constructor(readonly log: string[] = []) {
+    super()
   }
 
-  async run(tool: ToolName, argv: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+  /** Script `tool arg...` (matched as a prefix); the script gets the run options (signal, cwd...). */
+  on(command: string, script: (options: RunOptions) => Promise<ScriptedResult | void>): this {
+    const [tool, ...prefix] = command.split(' ')
+    return this.when(tool as ToolName, prefix, async (call) => (await script(call.options)) ?? {})
+  }
+
+  override async run(tool: ToolName, argv: readonly string[], options: RunOptions = {}): Promise<RunResult> {
     const command = [tool, ...argv].join(' ')
-    this.calls.push({tool, argv: [...argv], options})
     this.log.push(`start ${command}`)
     try {
-      const scripted = await this.scripts.get(command)?.(options)
+      const result = await super.run(tool, argv, options)
       this.log.push(`end ${command}`)
-      return {tool, argv: [...argv], exitCode: 0, stdout: '', stderr: '', durationMs: 1, ...scripted}
+      return result
     } catch (error) {
       this.log.push(`fail ${command}`)
       throw error
     }
-  }
-
-  async resolve(): Promise<never> {
-    throw new Error('not used')
-  }
-
-  async require(): Promise<never> {
-    throw new Error('not used')
   }
 }
 
@@ -86,7 +77,7 @@ class Sink extends Writable {
   }
 }
 
-function options(runner: ToolRunner, extra: Partial<ApplyOptions> = {}): ApplyOptions {
+function options(runner: RecordingRunner, extra: Partial<ApplyOptions> = {}): ApplyOptions {
   return {runner, renderer: 'silent', ...extra}
 }
 
