@@ -1,0 +1,3 @@
+module github.com/${{ values.repoOwner }}/${{ values.repoName }}
+
+go 1.22
