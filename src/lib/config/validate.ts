@@ -44,8 +44,6 @@ export function checkConfigText(text: string, file?: string): ConfigCheck {
       ...position(error.pos[0]),
       path: '',
       message: `YAML syntax error: ${error.message.replace(/\s+/gu, ' ').trim()}`,
-      expected: 'valid YAML',
-      found: error.code,
     }))
     return {problems}
   }
