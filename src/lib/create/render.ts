@@ -151,13 +151,13 @@ const safeRuntime = Object.freeze({
 function safeGlobals(): Record<string, (...args: any[]) => unknown> {
   return {
     range: allow((start: number, stop?: number, step?: number) => {
-      let [from, to, by] = stop === undefined ? [0, Number(start), 1] : [Number(start), Number(stop), Number(step) || 1]
+      const [first, to, by] = stop === undefined ? [0, Number(start), 1] : [Number(start), Number(stop), Number(step) || 1]
+      let from = first
       if (!Number.isFinite(from) || !Number.isFinite(to) || !Number.isFinite(by)) return []
       if (Math.abs((to - from) / by) > MAX_RANGE) throw new TemplateSecurityError(`range() larger than ${MAX_RANGE} items.`)
       const out: number[] = []
       if (by > 0) for (; from < to; from += by) out.push(from)
       else for (; from > to; from += by) out.push(from)
-      void to
       return out
     }),
     cycler: allow((...items: unknown[]) => {

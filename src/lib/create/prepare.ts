@@ -1,0 +1,170 @@
+import {readdir, stat} from 'node:fs/promises'
+import path from 'node:path'
+
+import {PrerequisiteError, UsageError} from '../cli/errors.js'
+import {assertDnsLabel} from '../cli/names.js'
+import type {Plan} from '../plan/types.js'
+import type {ToolRunner} from '../tools/types.js'
+import {prerender} from './handlers.js'
+import {allParameters, assertComplete, type Page, parameterPages, parseSetFlags, readValuesFile, type ResolvedValues, resolveValues} from './parameters.js'
+import {planCreate} from './plan.js'
+import {catalogRegisterUrl, interpretSteps, type SkippedAction} from './steps.js'
+import type {LoadedTemplate} from './sources.js'
+
+/**
+ * Everything `idp create` decides before it changes anything: parameters, name, target
+ * directory, the interpreted steps, the pre-rendered files and the plan. Every check that can
+ * fail (bad name, invalid template, missing parameter, non-empty directory, template errors)
+ * fails here, before the first write.
+ */
+
+/** The part of `.idp.yml` create reads; structural so it does not depend on the schema module. */
+export interface CreateConfigLike {
+  repo?: {owner?: string; visibility?: 'private' | 'internal' | 'public'; defaultBranch?: string; publish?: boolean}
+  backstage?: {baseUrl?: string}
+}
+
+export interface PrepareInput {
+  template: LoadedTemplate
+  /** NAME argument. */
+  name?: string
+  /** --dir, absolute. */
+  baseDir: string
+  set?: readonly string[]
+  valuesFile?: string
+  force?: boolean
+  config?: CreateConfigLike
+  /** The wizard, on a TTY only; receives what is known and returns the completed values. */
+  ask?: (pages: Page[], resolved: ResolvedValues) => Promise<Record<string, unknown>>
+  git: {branch?: string; authorName?: string; authorEmail?: string; configName?: string; configEmail?: string}
+  publish?: {requested: boolean; token?: string; owner?: string; visibility?: 'private' | 'internal' | 'public'; apiUrl: string; serverUrl: string}
+  warn?: (message: string) => void
+}
+
+export interface PreparedCreate {
+  plan: Plan
+  name: string
+  directory: string
+  template: {name: string; title?: string; source: string; ref: string; path: string}
+  values: Record<string, unknown>
+  skipped: Array<Omit<SkippedAction, 'warn'>>
+  files: string[]
+  branch: string
+  catalogRegisterUrl?: string
+  publish?: {owner?: string; name: string; visibility: string}
+}
+
+export const DEFAULT_AUTHOR = {name: 'idp', email: 'idp@localhost'}
+
+async function targetState(dir: string): Promise<{exists: boolean; empty: boolean; hasGit: boolean}> {
+  const info = await stat(dir).catch(() => undefined)
+  if (!info) return {exists: false, empty: true, hasGit: false}
+  if (!info.isDirectory()) throw new UsageError(`${dir} exists and is not a directory.`, {hint: 'Choose another NAME or --dir.'})
+  const entries = await readdir(dir)
+  return {exists: true, empty: entries.length === 0, hasGit: entries.includes('.git')}
+}
+
+/** Secret parameters (ui:field Secret, ui:widget password) never appear in output. */
+export function maskSecrets(pages: Page[], values: Record<string, unknown>): Record<string, unknown> {
+  const out = {...values}
+  for (const param of allParameters(pages)) {
+    if ((param.schema['ui:field'] === 'Secret' || param.schema['ui:widget'] === 'password') && out[param.key] !== undefined) out[param.key] = '***'
+  }
+  return out
+}
+
+export async function prepareCreate(input: PrepareInput): Promise<PreparedCreate> {
+  const {template} = input
+  if (input.name !== undefined) assertDnsLabel(input.name, 'name')
+  const pages = parameterPages(template.doc)
+  const fileValues = input.valuesFile ? await readValuesFile(input.valuesFile) : undefined
+  const resolved = resolveValues({pages, fileValues, valuesFile: input.valuesFile, setValues: parseSetFlags(input.set ?? []), name: input.name, repoOwner: input.config?.repo?.owner})
+  for (const key of resolved.unknown) input.warn?.(`Template ${template.name} has no parameter "${key}"; it is passed on but no prompt or check applies.`)
+  const values = input.ask ? await input.ask(pages, resolved) : resolved.values
+  assertComplete(pages, values)
+
+  const nameValue = input.name ?? ['name', 'component_id'].map((k) => values[k]).find((v): v is string => typeof v === 'string' && v !== '')
+  if (!nameValue) throw new UsageError('Missing NAME: the directory (and service) name.', {hint: 'Run `idp create NAME --template TEMPLATE`, e.g. idp create my-svc --template typescript-service.'})
+  const name = assertDnsLabel(nameValue, 'name')
+  const directory = path.resolve(input.baseDir, name)
+  const target = await targetState(directory)
+  if (!target.empty && !input.force) {
+    throw new UsageError(`${directory} already exists and is not empty.`, {hint: 'Choose another NAME or --dir, or pass --force to render into it (existing files are kept unless the template replaces them).'})
+  }
+
+  const configBranch = input.config?.repo?.defaultBranch
+  const interpreted = interpretSteps(template, {parameters: values, defaultBranch: input.git.branch ?? configBranch ?? 'main'})
+  for (const skip of interpreted.skipped) if (skip.warn) input.warn?.(`Step "${skip.id}" (${skip.action}) skipped: ${skip.reason}.`)
+  if (!interpreted.files.some((f) => f.kind === 'fetch')) input.warn?.(`Template ${template.name} has no fetch:template or fetch:plain step; the new repository will be empty.`)
+
+  // Render everything once now: a template error stops here, with nothing written.
+  const rendered = await prerender(interpreted.files, directory)
+  const files = [...new Set([...rendered.values()].flatMap((r) => r.files))]
+
+  const pub = interpreted.publish
+  const branch = input.git.branch ?? pub?.defaultBranch ?? configBranch ?? 'main'
+  const authorName = input.git.authorName ?? pub?.authorName ?? input.git.configName ?? DEFAULT_AUTHOR.name
+  const authorEmail = input.git.authorEmail ?? pub?.authorEmail ?? input.git.configEmail ?? DEFAULT_AUTHOR.email
+  const message = pub?.commitMessage ?? `Initial commit from idp template ${template.name}`
+
+  let publish: (PreparedCreate['publish'] & {description?: string}) | undefined
+  const wantsPublish = input.publish?.requested || input.config?.repo?.publish === true
+  if (wantsPublish && input.publish) {
+    if (!input.publish.token) {
+      if (input.publish.requested) {
+        throw new PrerequisiteError('--publish needs a GitHub token, but neither GITHUB_TOKEN nor GH_TOKEN is set.', {hint: 'export GITHUB_TOKEN="$(gh auth token)" (or a token with the repo scope), or leave out --publish to create the repository locally only.'})
+      }
+      input.warn?.('repo.publish is set in .idp.yml but no GITHUB_TOKEN/GH_TOKEN is set: the repository is created locally only.')
+    } else {
+      const visibility = input.publish.visibility ?? pub?.visibility ?? input.config?.repo?.visibility ?? 'private'
+      const description = pub?.description ?? (typeof values.description === 'string' ? values.description : undefined)
+      publish = {owner: input.publish.owner ?? pub?.repo?.owner ?? input.config?.repo?.owner, name: pub?.repo?.repo ?? name, visibility, description}
+    }
+  }
+
+  let registerUrl: string | undefined
+  if (interpreted.register) {
+    let catalogInfoUrl = interpreted.register.catalogInfoUrl
+    if (!catalogInfoUrl && publish?.owner && input.publish) catalogInfoUrl = `${input.publish.serverUrl.replace(/\/+$/u, '')}/${publish.owner}/${publish.name}/blob/${branch}${interpreted.register.catalogInfoPath}`
+    registerUrl = catalogRegisterUrl(input.config?.backstage?.baseUrl, catalogInfoUrl)
+  }
+
+  const plan = planCreate(
+    {
+      name,
+      targetDir: directory,
+      template: {name: template.name, ref: template.ref, source: template.source, dir: template.dir},
+      files: interpreted.files,
+      git: {branch, message, authorName, authorEmail},
+      publish: publish && input.publish ? {...publish, visibility: publish.visibility as 'private', apiUrl: input.publish.apiUrl} : undefined,
+      catalog: interpreted.register ? {catalogInfoPath: interpreted.register.catalogInfoPath, registerUrl} : undefined,
+    },
+    {targetExists: target.exists, targetHasGit: target.hasGit},
+  )
+
+  return {
+    plan,
+    name,
+    directory,
+    template: {name: template.name, title: template.title, source: template.source, ref: template.ref, path: template.dir},
+    values: maskSecrets(pages, values),
+    skipped: interpreted.skipped.map(({id, action, reason}) => ({id, action, reason})),
+    files,
+    branch,
+    ...(registerUrl ? {catalogRegisterUrl: registerUrl} : {}),
+    ...(publish ? {publish: {owner: publish.owner, name: publish.name, visibility: publish.visibility}} : {}),
+  }
+}
+
+/** user.name / user.email from git config, when set (a fresh machine has neither). */
+export async function gitConfigIdentity(runner: ToolRunner, cwd: string): Promise<{configName?: string; configEmail?: string}> {
+  const read = async (key: string) => {
+    try {
+      const result = await runner.run('git', ['config', '--get', key], {cwd, allowedExitCodes: [0, 1]})
+      return result.stdout.trim() || undefined
+    } catch {
+      return undefined
+    }
+  }
+  return {configName: await read('user.name'), configEmail: await read('user.email')}
+}
