@@ -42,7 +42,7 @@ export function describeAction(action: Action): string {
 /**
  * The numbered steps of a plan for --dry-run:
  *
- *     Plan: Bring up pr-1
+ *     Plan: Bring up pr-1 (1 step)
  *     1. Create namespace shop-pr-1  [kubectl]
  *          $ kubectl create namespace shop-pr-1
  *          undo: $ kubectl delete namespace shop-pr-1
