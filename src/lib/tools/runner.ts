@@ -1,5 +1,5 @@
 import {execa} from 'execa'
-import {constants as fsConstants} from 'node:fs'
+import {constants as fsConstants, readdirSync, readFileSync} from 'node:fs'
 import {access, stat} from 'node:fs/promises'
 import path from 'node:path'
 
@@ -68,10 +68,33 @@ let handlersInstalled = false
 function groupAlive(pid: number): boolean {
   try {
     process.kill(isWindows ? pid : -pid, 0)
-    return true
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM'
   }
+  return process.platform === 'linux' ? groupHasLiveMember(pid) : true
+}
+
+/**
+ * Killed grandchildren are re-parented to PID 1, which in containers may reap them late; until
+ * then they are zombies that still count for kill(-pgid, 0). A zombie runs nothing, so look
+ * for members that are not zombies.
+ */
+function groupHasLiveMember(pgid: number): boolean {
+  let entries: string[]
+  try {
+    entries = readdirSync('/proc')
+  } catch {
+    return true
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/u.test(entry)) continue
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
+      const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      if (Number(pgrp) === pgid && state !== 'Z' && state !== 'X') return true
+    } catch {}
+  }
+  return false
 }
 
 function signalGroup(pid: number, signal: NodeJS.Signals): void {
@@ -86,11 +109,11 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 async function terminateGroup(pid: number, graceMs: number): Promise<void> {
   signalGroup(pid, 'SIGTERM')
   const deadline = Date.now() + graceMs
-  while (groupAlive(pid) && Date.now() < deadline) await sleep(25)
+  while (groupAlive(pid) && Date.now() < deadline) await sleep(50)
   if (!groupAlive(pid)) return
   signalGroup(pid, 'SIGKILL')
   const killDeadline = Date.now() + 2000
-  while (groupAlive(pid) && Date.now() < killDeadline) await sleep(25)
+  while (groupAlive(pid) && Date.now() < killDeadline) await sleep(50)
 }
 
 function onProcessSignal(signal: NodeJS.Signals): void {

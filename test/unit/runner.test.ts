@@ -1,0 +1,248 @@
+import {spawn} from 'node:child_process'
+import {chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import {afterAll, beforeEach, describe, expect, it} from 'vitest'
+
+import {CancelledError, PrerequisiteError, TimeoutError, ToolError} from '../../src/lib/cli/errors.js'
+import {clearSecretsForTests, registerSecret} from '../../src/lib/cli/redact.js'
+import {clearToolCacheForTests, createToolRunner, findExecutable} from '../../src/lib/tools/runner.js'
+import {headline} from '../../src/lib/tools/tool-error.js'
+
+const work = mkdtempSync(path.join(os.tmpdir(), 'idp-runner-'))
+afterAll(() => rmSync(work, {recursive: true, force: true}))
+beforeEach(() => {
+  clearToolCacheForTests()
+  clearSecretsForTests()
+})
+
+/**
+ * A fake tool: answers its version command like the real one, otherwise runs the shell code in
+ * $FAKE_SCRIPT (so each test scripts the child's behaviour with real processes).
+ */
+function fakeTool(dir: string, tool: string, versionOutput: string): void {
+  mkdirSync(dir, {recursive: true})
+  const file = path.join(dir, tool)
+  writeFileSync(file, `#!/bin/sh\ncase "$*" in\n  "version --short"|"version -json"|"--version") echo '${versionOutput}'; exit 0;;\nesac\neval "$FAKE_SCRIPT"\n`)
+  chmodSync(file, 0o755)
+}
+
+const bin = path.join(work, 'bin')
+fakeTool(bin, 'helm', 'v3.18.0+gcc58e3f')
+fakeTool(bin, 'terraform', '{"terraform_version":"1.9.8"}')
+const oldBin = path.join(work, 'old')
+fakeTool(oldBin, 'terraform', '{"terraform_version":"1.2.0"}')
+fakeTool(oldBin, 'vcluster', 'something unexpected')
+const systemPath = process.env.PATH ?? ''
+/** The fakes plus the shell utilities their scripts use (sleep, seq), and nothing else. */
+const fakePath = [bin, '/usr/bin', '/bin'].join(path.delimiter)
+
+/** Running: kill(pid, 0) succeeds and it is not a zombie waiting for PID 1 to reap it. */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+  } catch {
+    return false
+  }
+  if (!existsSync('/proc/self/stat')) return true
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return !/^[ZX]$/u.test(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0] ?? '')
+  } catch {
+    return false
+  }
+}
+
+async function waitFor(check: () => boolean, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time')
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}
+
+function pidsIn(file: string): number[] {
+  return existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean).map(Number) : []
+}
+
+describe('resolving tools', () => {
+  it('never takes a binary from the current directory or a relative PATH entry', async () => {
+    const repo = path.join(work, 'repo')
+    fakeTool(repo, 'git', 'git version 9.9.9')
+    fakeTool(path.join(repo, 'relbin'), 'git', 'git version 8.8.8')
+    const previous = process.cwd()
+    process.chdir(repo)
+    try {
+      const pathEnv = ['.', '', 'relbin', './relbin', systemPath].join(path.delimiter)
+      expect(await findExecutable('git', pathEnv)).not.toContain(repo)
+      const runner = createToolRunner({pathEnv})
+      const info = await runner.resolve('git')
+      expect(info.path).not.toContain(repo)
+      expect(info.version).not.toBe('9.9.9')
+      expect(info.version).not.toBe('8.8.8')
+      const result = await runner.run('git', ['--version'])
+      expect(result.stdout).toMatch(/^git version 2\./u)
+      // With only relative entries, git is simply not found.
+      expect((await createToolRunner({pathEnv: '.:relbin'}).resolve('git')).status).toBe('missing')
+    } finally {
+      process.chdir(previous)
+    }
+  })
+
+  it('skips non-executable files', async () => {
+    const dir = path.join(work, 'noexec')
+    fakeTool(dir, 'argocd', 'argocd: v3.5.1+abc')
+    chmodSync(path.join(dir, 'argocd'), 0o644)
+    expect(await findExecutable('argocd', dir)).toBeUndefined()
+  })
+
+  it('reports a missing tool as a PrerequisiteError with an install hint', async () => {
+    const runner = createToolRunner({pathEnv: bin})
+    expect((await runner.resolve('argocd')).status).toBe('missing')
+    const error = await runner.run('argocd', ['app', 'list']).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(PrerequisiteError)
+    expect((error as PrerequisiteError).exitCode).toBe(4)
+    expect((error as PrerequisiteError).message).toMatch(/argocd is not installed/u)
+    expect((error as PrerequisiteError).hint).toContain('argo-cd.readthedocs.io')
+  })
+
+  it('reports a too-old tool with the version found, and an unreadable version as unknown', async () => {
+    const runner = createToolRunner({pathEnv: oldBin})
+    const error = (await runner.require('terraform').catch((e: unknown) => e)) as PrerequisiteError
+    expect(error).toBeInstanceOf(PrerequisiteError)
+    expect(error.message).toBe(`terraform 1.2.0 at ${path.join(oldBin, 'terraform')} is too old: idp needs terraform >= 1.5.`)
+    expect(error.hint).toContain('developer.hashicorp.com')
+    const info = await runner.resolve('vcluster')
+    expect(info).toMatchObject({status: 'unknown-version', path: path.join(oldBin, 'vcluster')})
+  })
+})
+
+describe('running tools', () => {
+  it('passes KUBECONFIG, TF_IN_AUTOMATION and extra env to the child', async () => {
+    const runner = createToolRunner({pathEnv: fakePath, env: {FROM_RUNNER: 'r'}})
+    const result = await runner.run('terraform', ['plan'], {
+      kubeconfig: '/tmp/private-kubeconfig',
+      env: {FAKE_SCRIPT: 'echo "$TF_IN_AUTOMATION|$KUBECONFIG|$FROM_RUNNER|$1"'},
+    })
+    expect(result.stdout).toBe('1|/tmp/private-kubeconfig|r|plan')
+    expect(result.exitCode).toBe(0)
+  })
+
+  it('redacts secret flags in argv and logs, and registered secrets in stdout, stderr and errors', async () => {
+    const lines: string[] = []
+    const runner = createToolRunner({pathEnv: fakePath, logger: (line) => lines.push(line)})
+    registerSecret('s3cr3t-value')
+    const result = await runner.run('helm', ['repo', 'add', 'x', 'https://charts', '--password=hunter22', '--token', 'tok-abc-123'], {
+      env: {FAKE_SCRIPT: 'echo "got s3cr3t-value"; echo "err s3cr3t-value" >&2', MY_API_TOKEN: 'env-secret-9'},
+    })
+    expect(result.argv).toEqual(['repo', 'add', 'x', 'https://charts', '--password=***', '--token', '***'])
+    expect(result.stdout).toBe('got ***')
+    expect(result.stderr).toBe('err ***')
+    const logged = lines.join('\n')
+    expect(logged).toContain('--password=***')
+    expect(logged).toContain('MY_API_TOKEN=***')
+    expect(logged).not.toMatch(/hunter22|tok-abc-123|env-secret-9/u)
+
+    const error = (await runner
+      .run('helm', ['install', '--token', 'tok-abc-123'], {env: {FAKE_SCRIPT: 'echo "Error: bad token s3cr3t-value" >&2; exit 1'}})
+      .catch((e: unknown) => e)) as ToolError
+    expect(error).toBeInstanceOf(ToolError)
+    expect(JSON.stringify({m: error.message, f: error.facts, d: error.details})).not.toMatch(/s3cr3t-value|tok-abc-123/u)
+    expect(error.facts.stderrTail).toBe('Error: bad token ***')
+  })
+
+  it('turns a non-zero exit into a ToolError with argv, exit code, stderr tail and a pattern hint', async () => {
+    const runner = createToolRunner({pathEnv: fakePath})
+    const script = 'for i in $(seq 1 30); do echo "line $i" >&2; done; echo "Error: UPGRADE FAILED: another operation (install/upgrade/rollback) is in progress" >&2; exit 1'
+    const error = (await runner
+      .run('helm', ['upgrade', '--install', 'shop', './chart', '--namespace', 'shop-pr-1', '--wait'], {env: {FAKE_SCRIPT: script}})
+      .catch((e: unknown) => e)) as ToolError
+    expect(error).toBeInstanceOf(ToolError)
+    expect(error.exitCode).toBe(5)
+    expect(error.message).toBe('helm exited with code 1: Error: UPGRADE FAILED: another operation (install/upgrade/rollback) is in progress')
+    expect(error.facts).toMatchObject({tool: 'helm', argv: ['upgrade', '--install', 'shop', './chart', '--namespace', 'shop-pr-1', '--wait'], exitCode: 1})
+    const tail = error.facts.stderrTail!.split('\n')
+    expect(tail).toHaveLength(20)
+    expect(tail[0]).toBe('line 12')
+    expect(error.hint).toContain('helm history shop -n shop-pr-1')
+    expect(error.hint).toContain('helm rollback shop')
+  })
+
+  it('accepts allowed exit codes and falls back to a generic hint', async () => {
+    const runner = createToolRunner({pathEnv: fakePath})
+    const ok = await runner.run('helm', ['status', 'x'], {env: {FAKE_SCRIPT: 'exit 3'}, allowedExitCodes: [3]})
+    expect(ok.exitCode).toBe(3)
+    const error = (await runner.run('helm', ['status', 'x'], {env: {FAKE_SCRIPT: 'echo weird >&2; exit 2'}}).catch((e: unknown) => e)) as ToolError
+    expect(error.hint).toContain('helm status x')
+  })
+
+  it('picks the meaningful line of terraform, vcluster and argocd errors', () => {
+    expect(headline('╷\n│ Error: Error acquiring the state lock\n│ \n│ Lock Info:\n│   ID:        abc\n╵')).toBe('Error: Error acquiring the state lock')
+    expect(headline('\u001B[0;1;37m12:00:00 \u001B[0m\u001B[0;1;31mfatal \u001B[0munknown flag: --foo')).toBe('unknown flag: --foo')
+    expect(headline('{"level":"fatal","msg":"rpc error: code = PermissionDenied desc = permission denied","time":"x"}')).toBe('rpc error: code = PermissionDenied desc = permission denied')
+  })
+
+  it('streams redacted lines to onLine', async () => {
+    const runner = createToolRunner({pathEnv: fakePath})
+    registerSecret('line-secret')
+    const seen: string[] = []
+    await runner.run('helm', ['x'], {env: {FAKE_SCRIPT: 'echo one; echo two line-secret >&2; echo three'}, onLine: (line, stream) => seen.push(`${stream}:${line}`)})
+    expect(seen.sort()).toEqual(['stderr:two ***', 'stdout:one', 'stdout:three'])
+  })
+})
+
+describe('stopping process trees', () => {
+  const tree = (pids: string) => `sh -c 'sleep 60 & echo $! >> ${pids}; (trap "" TERM; sleep 60) & echo $! >> ${pids}; echo $$ >> ${pids}; wait'`
+
+  it('a timeout is a TimeoutError (exit 7) and leaves no process behind', async () => {
+    const pids = path.join(work, 'timeout.pids')
+    const runner = createToolRunner({pathEnv: fakePath, killGraceMs: 300})
+    const started = Date.now()
+    const error = (await runner.run('helm', ['upgrade', 'slow'], {env: {FAKE_SCRIPT: tree(pids)}, timeoutMs: 500}).catch((e: unknown) => e)) as TimeoutError
+    expect(error).toBeInstanceOf(TimeoutError)
+    expect(error.exitCode).toBe(7)
+    expect(error.message).toBe('helm did not finish within 500ms and was stopped: helm upgrade slow')
+    expect(Date.now() - started).toBeLessThan(10_000)
+    const list = pidsIn(pids)
+    expect(list).toHaveLength(3)
+    // Including the child that ignores SIGTERM: it got SIGKILL after the grace period.
+    for (const pid of list) expect(alive(pid)).toBe(false)
+  })
+
+  it('aborting is a CancelledError (exit 130) and kills the whole tree', async () => {
+    const pids = path.join(work, 'abort.pids')
+    const runner = createToolRunner({pathEnv: fakePath, killGraceMs: 300})
+    const controller = new AbortController()
+    const running = runner.run('helm', ['install'], {env: {FAKE_SCRIPT: tree(pids)}, signal: controller.signal}).catch((e: unknown) => e)
+    await waitFor(() => pidsIn(pids).length === 3)
+    for (const pid of pidsIn(pids)) expect(alive(pid)).toBe(true)
+    controller.abort()
+    const error = (await running) as CancelledError
+    expect(error).toBeInstanceOf(CancelledError)
+    expect(error.exitCode).toBe(130)
+    for (const pid of pidsIn(pids)) expect(alive(pid)).toBe(false)
+    // Already aborted: nothing starts.
+    await expect(runner.run('helm', ['install'], {env: {FAKE_SCRIPT: 'exit 0'}, signal: controller.signal})).rejects.toBeInstanceOf(CancelledError)
+  })
+
+  it('SIGINT to the idp process kills the children and then the process exits', async () => {
+    const pids = path.join(work, 'sigint.pids')
+    const script = path.join(work, 'sigint.mts')
+    const runnerModule = path.resolve(import.meta.dirname, '../../src/lib/tools/runner.ts')
+    writeFileSync(
+      script,
+      `import {createToolRunner} from ${JSON.stringify(runnerModule)}\n` +
+        `const runner = createToolRunner({pathEnv: ${JSON.stringify(fakePath)}, killGraceMs: 300})\n` +
+        `await runner.run('helm', ['install'], {env: {FAKE_SCRIPT: ${JSON.stringify(tree(pids))}}}).catch(() => {})\n` +
+        `setTimeout(() => {}, 60_000)\n`,
+    )
+    const child = spawn(process.execPath, ['--import', 'tsx', script], {stdio: 'ignore', cwd: path.resolve(import.meta.dirname, '../..')})
+    const exited = new Promise<{code: number | null; signal: string | null}>((resolve) => child.on('exit', (code, signal) => resolve({code, signal})))
+    await waitFor(() => pidsIn(pids).length === 3, 20_000)
+    child.kill('SIGINT')
+    const {signal} = await exited
+    // Default SIGINT behaviour is kept once the children are gone.
+    expect(signal).toBe('SIGINT')
+    for (const pid of pidsIn(pids)) expect(alive(pid)).toBe(false)
+  })
+})
