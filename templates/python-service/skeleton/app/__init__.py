@@ -1,0 +1,1 @@
+"""${{ values.name }}: an HTTP service with /healthz and /readyz probes."""
