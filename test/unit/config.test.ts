@@ -135,6 +135,14 @@ access:
     expect(forbid).toEqual([expect.objectContaining({path: 'access.policy.forbid.stagin', message: 'unknown environment "stagin"', suggestion: 'staging', line: 9, column: 21})])
   })
 
+  it('says which types a value may have when it fits none', () => {
+    const {problems} = checkConfigText(minimal('environments:\n  x:\n    cluster: dev\n    helm: {chart: c, set: {image.tag: [1]}}\naccess:\n  roles: {a: 1}\n'))
+    expect(problems).toEqual([
+      expect.objectContaining({path: 'environments.x.helm.set["image.tag"]', line: 8, column: 39, message: 'wrong type', expected: 'text, a number or true or false', found: 'a list of 1'}),
+      expect.objectContaining({path: 'access.roles.a', line: 10, column: 14, expected: 'text or a mapping', found: '1'}),
+    ])
+  })
+
   it('rejects service names that are not DNS-1123 labels', () => {
     const {problems} = checkConfigText('version: 1\nservice: {name: Shop_API, owner: a}\n')
     expect(problems).toEqual([expect.objectContaining({path: 'service.name', line: 2, column: 17, message: expect.stringContaining('not a DNS-1123 label'), found: '"Shop_API"'})])

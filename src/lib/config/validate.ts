@@ -141,7 +141,8 @@ function fromIssue(issue: Issue, base: Segment[], data: unknown): RawProblem[] {
       const branches = issue.errors.filter((branch) => !branch.some((inner) => inner.code === 'invalid_type' && inner.path.length === 0))
       const best = branches.sort((a, b) => a.length - b.length)[0]
       if (best) return best.flatMap((inner) => fromIssue(inner, at, data))
-      return [{path: at, message: 'wrong type', expected: unionExpected(at), found: describeValue(value)}]
+      const expected = issue.errors.flatMap((branch) => branch.filter((inner) => inner.code === 'invalid_type' && inner.path.length === 0).map((inner) => describeType((inner as {expected: string}).expected)))
+      return [{path: at, message: 'wrong type', expected: orList([...new Set(expected)]), found: describeValue(value)}]
     }
     case 'custom': {
       const params = (issue.params ?? {}) as {expected?: string; suggestion?: string}
@@ -150,6 +151,11 @@ function fromIssue(issue: Issue, base: Segment[], data: unknown): RawProblem[] {
     default:
       return [{path: at, message: issue.message, found: value === undefined ? undefined : describeValue(value)}]
   }
+}
+
+function orList(items: string[]): string | undefined {
+  if (items.length <= 1) return items[0]
+  return `${items.slice(0, -1).join(', ')} or ${items.at(-1)}`
 }
 
 function describeType(type: string): string {
@@ -177,11 +183,6 @@ function describeValue(value: unknown): string {
   if (typeof value === 'object') return 'a mapping'
   const text = JSON.stringify(value)
   return text.length > 60 ? `${text.slice(0, 57)}..."` : text
-}
-
-function unionExpected(at: Segment[]): string {
-  const keys = keysAt(at)
-  return keys.length > 0 ? `text or a mapping with ${keys.join(', ')}` : 'another type'
 }
 
 // --- schema walking for "did you mean" ---------------------------------------------------------
