@@ -1,0 +1,151 @@
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import {afterAll, describe, expect, it} from 'vitest'
+
+import {ToolError} from '../../src/lib/cli/errors.js'
+import {argocdAppCreateArgs, argocdAppDeleteArgs, argocdAppGetArgs, argocdAppSyncArgs, argocdAppWaitArgs} from '../../src/lib/tools/argocd.js'
+import {gitAddAllArgs, gitCommitArgs, gitHeadSha, gitInitArgs, gitIsDirty, gitRemoteAddArgs, gitRemoteUrlArgs, gitCurrentBranchArgs} from '../../src/lib/tools/git.js'
+import {detectHelmMajor, helmUpgradeInstallArgs} from '../../src/lib/tools/helm.js'
+import {createToolRunner} from '../../src/lib/tools/runner.js'
+import {terraformApplyArgs, terraformInitArgs, terraformOutputs, terraformPlanArgs, terraformDestroyArgs, terraformWorkspaceSelectArgs} from '../../src/lib/tools/terraform.js'
+import {vclusterConnectArgs, vclusterCreateArgs, vclusterDeleteArgs, vclusterListArgs} from '../../src/lib/tools/vcluster.js'
+import {doublesBinDir} from '../support/doubles/harness.js'
+
+const work = mkdtempSync(path.join(os.tmpdir(), 'idp-wrappers-'))
+afterAll(() => rmSync(work, {recursive: true, force: true}))
+
+describe('helm argv', () => {
+  const base = {release: 'shop', chart: './chart', namespace: 'shop-pr-1', values: ['chart/values-preview.yaml'], set: {'image.tag': 'abc,def', replicas: '2'}, timeout: '5m0s'}
+
+  it('uses --atomic on helm 3 and --rollback-on-failure on helm 4, deterministically', () => {
+    expect(helmUpgradeInstallArgs({...base, major: 3})).toEqual([
+      'upgrade', '--install', 'shop', './chart', '--namespace', 'shop-pr-1', '--values', 'chart/values-preview.yaml',
+      '--set', 'image.tag=abc\\,def', '--set', 'replicas=2', '--wait', '--atomic', '--timeout', '5m0s',
+    ])
+    const v4 = helmUpgradeInstallArgs({...base, major: 4, set: {replicas: '2', 'image.tag': 'abc,def'}})
+    expect(v4).toContain('--rollback-on-failure')
+    expect(v4).not.toContain('--atomic')
+    expect(v4.filter((a) => a.startsWith('replicas') || a.startsWith('image'))).toEqual(['image.tag=abc\\,def', 'replicas=2'])
+  })
+
+  it('detects the major version of the helm on PATH (the test world ships helm 4)', async () => {
+    expect(await detectHelmMajor(createToolRunner())).toBe(4)
+  })
+
+  it('the real helm 3 and 4 accept the upgrade flags (rendered with helm template)', async () => {
+    const chart = path.join(work, 'chart')
+    rmSync(chart, {recursive: true, force: true})
+    const {mkdirSync} = await import('node:fs')
+    mkdirSync(path.join(chart, 'templates'), {recursive: true})
+    writeFileSync(path.join(chart, 'Chart.yaml'), 'apiVersion: v2\nname: chart\nversion: 0.1.0\n')
+    writeFileSync(path.join(chart, 'templates', 'cm.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata: {tag: "{{ .Values.image.tag }}"}\n')
+    const {helmBinary} = await import('../support/tool-env.js')
+    for (const major of [3, 4] as const) {
+      const runner = createToolRunner({pathEnv: [path.dirname(helmBinary(major)), '/usr/bin', '/bin'].join(path.delimiter)})
+      expect(await detectHelmMajor(runner)).toBe(major)
+      // `helm template` takes the same flags as `upgrade --install` (--wait, --atomic or
+      // --rollback-on-failure, --timeout...) and renders without a cluster.
+      const upgrade = helmUpgradeInstallArgs({release: 'shop', chart, namespace: 'ns', set: {'image.tag': 'a,b'}, timeout: '2m0s', createNamespace: true, major})
+      expect(upgrade.slice(0, 2)).toEqual(['upgrade', '--install'])
+      const args = ['template', ...upgrade.slice(2)]
+      const result = await runner.run('helm', args, {env: {HELM_CACHE_HOME: path.join(work, 'hc'), HELM_CONFIG_HOME: path.join(work, 'hf'), HELM_DATA_HOME: path.join(work, 'hd')}})
+      expect(result.stdout).toContain('tag: "a,b"')
+    }
+  })
+})
+
+describe('git argv with the real git', () => {
+  it('initialises, commits with an identity and reads HEAD', async () => {
+    const repo = path.join(work, 'repo')
+    const {mkdirSync} = await import('node:fs')
+    mkdirSync(repo, {recursive: true})
+    const runner = createToolRunner({env: {GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1'}})
+    await runner.run('git', gitInitArgs({branch: 'main'}), {cwd: repo})
+    writeFileSync(path.join(repo, 'README.md'), '# shop\n')
+    expect(await gitIsDirty(runner, repo)).toBe(true)
+    await runner.run('git', gitAddAllArgs(), {cwd: repo})
+    await runner.run('git', gitCommitArgs({message: 'Initial commit from idp', identity: {name: 'idp', email: 'idp@example.com'}}), {cwd: repo})
+    expect(await gitHeadSha(runner, repo)).toMatch(/^[0-9a-f]{40}$/u)
+    expect(await gitIsDirty(runner, repo)).toBe(false)
+    expect((await runner.run('git', gitCurrentBranchArgs(), {cwd: repo})).stdout).toBe('main')
+    await runner.run('git', gitRemoteAddArgs({url: 'https://github.com/acme/shop.git'}), {cwd: repo})
+    expect((await runner.run('git', gitRemoteUrlArgs(), {cwd: repo})).stdout).toBe('https://github.com/acme/shop.git')
+  })
+})
+
+describe('terraform argv with the real terraform', () => {
+  it('init, workspace, plan, apply, output and destroy a built-in resource offline', async () => {
+    const dir = path.join(work, 'infra')
+    const {mkdirSync} = await import('node:fs')
+    mkdirSync(dir, {recursive: true})
+    writeFileSync(
+      path.join(dir, 'main.tf'),
+      'variable "env" {}\nvariable "owner" {}\nresource "terraform_data" "env" { input = "${var.env}-${var.owner}" }\noutput "name" { value = terraform_data.env.output }\n',
+    )
+    const cliConfig = path.join(work, 'terraformrc')
+    writeFileSync(cliConfig, '')
+    const runner = createToolRunner({env: {TF_CLI_CONFIG_FILE: cliConfig}})
+    const vars = {owner: 'team-a', env: 'pr-1'}
+    expect(terraformPlanArgs({chdir: dir, vars, out: 'tfplan'})).toEqual([`-chdir=${dir}`, 'plan', '-input=false', '-no-color', '-out=tfplan', '-var', 'env=pr-1', '-var', 'owner=team-a'])
+    await runner.run('terraform', terraformInitArgs({chdir: dir}))
+    await runner.run('terraform', terraformWorkspaceSelectArgs({chdir: dir, workspace: 'shop-pr-1'}))
+    await runner.run('terraform', terraformPlanArgs({chdir: dir, vars, out: 'tfplan'}))
+    await runner.run('terraform', terraformApplyArgs({chdir: dir, planFile: 'tfplan'}))
+    expect(await terraformOutputs(runner, {chdir: dir})).toEqual({name: 'pr-1-team-a'})
+    await runner.run('terraform', terraformDestroyArgs({chdir: dir, vars}))
+    expect(await terraformOutputs(runner, {chdir: dir})).toEqual({})
+  })
+
+  it('a terraform failure is a ToolError with the boxed error line as message', async () => {
+    const dir = path.join(work, 'broken')
+    const {mkdirSync} = await import('node:fs')
+    mkdirSync(dir, {recursive: true})
+    writeFileSync(path.join(dir, 'main.tf'), 'resource "terraform_data" "x" {\n')
+    const error = (await createToolRunner().run('terraform', terraformInitArgs({chdir: dir})).catch((e: unknown) => e)) as ToolError
+    expect(error).toBeInstanceOf(ToolError)
+    expect(error.message).toMatch(/^terraform exited with code 1: Error: /u)
+  })
+})
+
+describe('vcluster and argocd argv against the contract-enforcing doubles', () => {
+  const runner = createToolRunner({pathEnv: [doublesBinDir, process.env.PATH].join(path.delimiter)})
+  const flagProblem = /unknown (?:shorthand )?flag|flag needs an argument|invalid argument|Invalid Args/u
+
+  async function accepted(tool: 'vcluster' | 'argocd', argv: string[]): Promise<void> {
+    try {
+      await runner.run(tool, argv, {timeoutMs: 15_000, env: {KUBECONFIG: path.join(work, 'no-such-kubeconfig'), ARGOCD_SERVER: undefined}})
+    } catch (error) {
+      // Failing later (no cluster here) is fine; rejecting the argv is not.
+      expect(error).toBeInstanceOf(ToolError)
+      expect((error as ToolError).facts.stderrTail ?? '').not.toMatch(flagProblem)
+    }
+  }
+
+  it('resolves the doubles with their real version output', async () => {
+    expect(await runner.resolve('vcluster')).toMatchObject({status: 'ok', version: '0.37.0'})
+    expect(await runner.resolve('argocd')).toMatchObject({status: 'ok'})
+  })
+
+  it('vcluster accepts every builder argv', async () => {
+    await accepted('vcluster', vclusterCreateArgs({name: 'pr-1', namespace: 'shop-pr-1', values: ['v.yaml'], set: {'sync.toHost.ingresses.enabled': 'true'}, chartVersion: '0.26.0', upgrade: true, labels: {'idp.dev/env': 'pr-1'}}))
+    await accepted('vcluster', vclusterConnectArgs({name: 'pr-1', namespace: 'shop-pr-1', server: 'https://pr-1.example.com', insecure: true}))
+    await accepted('vcluster', vclusterDeleteArgs({name: 'pr-1', namespace: 'shop-pr-1', deleteNamespace: true, wait: false}))
+    await accepted('vcluster', vclusterListArgs({namespace: 'shop-pr-1'}))
+  })
+
+  it('argocd accepts every builder argv', async () => {
+    const globals = {core: true}
+    await accepted('argocd', argocdAppCreateArgs({name: 'shop-pr-1', project: 'shop', repo: 'https://github.com/acme/shop', path: 'chart', revision: 'abc', destNamespace: 'shop-pr-1', valuesFiles: ['values.yaml'], helmSet: {'image.tag': 'abc'}, labels: {'idp.dev/env': 'pr-1'}, autoSync: true, createNamespace: true, globals}))
+    await accepted('argocd', argocdAppSyncArgs({name: 'shop-pr-1', prune: true, timeoutSeconds: 300, globals}))
+    await accepted('argocd', argocdAppWaitArgs({name: 'shop-pr-1', timeoutSeconds: 300, globals}))
+    await accepted('argocd', argocdAppGetArgs({name: 'shop-pr-1', refresh: true, globals}))
+    await accepted('argocd', argocdAppDeleteArgs({name: 'shop-pr-1', cascade: false, wait: true, globals}))
+  })
+
+  it('the doubles do reject a wrong flag (so the checks above can fail)', async () => {
+    const error = (await runner.run('vcluster', [...vclusterListArgs(), '--bogus']).catch((e: unknown) => e)) as ToolError
+    expect(error.facts.stderrTail).toMatch(flagProblem)
+    expect(error.message).toBe('vcluster exited with code 1: unknown flag: --bogus')
+  })
+})
