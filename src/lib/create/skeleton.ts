@@ -257,7 +257,11 @@ async function exists(p: string): Promise<boolean> {
  */
 export async function writeSkeleton(ops: SkeletonOp[], targetRoot: string, options: {replace?: boolean; created?: string[]} = {}): Promise<string[]> {
   const created = options.created ?? []
-  await mkdir(targetRoot, {recursive: true})
+  if (!(await exists(targetRoot))) {
+    // mkdir -p reports the first directory it made: everything from there down is this run's.
+    const first = await mkdir(targetRoot, {recursive: true})
+    if (first) created.push(first)
+  }
   const realRoot = await realpath(targetRoot)
   const ensureDir = async (absDir: string): Promise<void> => {
     const rel = path.relative(realRoot, absDir)

@@ -1,0 +1,274 @@
+import {mkdir, mkdtemp, readdir, readFile, rm, writeFile} from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import {fileURLToPath} from 'node:url'
+import {afterEach, describe, expect, it} from 'vitest'
+
+import {ConfigError, PrerequisiteError, UsageError} from '../../src/lib/cli/errors.js'
+import {createHandlers, renderAll} from '../../src/lib/create/handlers.js'
+import {assertComplete, coerceValue, parameterPages, parseSetFlags, resolveValues} from '../../src/lib/create/parameters.js'
+import {type PrepareInput, prepareCreate} from '../../src/lib/create/prepare.js'
+import {listTemplates, resolveTemplate} from '../../src/lib/create/sources.js'
+import {parseTemplateText} from '../../src/lib/create/template-schema.js'
+
+const FIXTURE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/templates/backstage-style')
+const dirs: string[] = []
+afterEach(async () => {
+  for (const d of dirs.splice(0)) await rm(d, {recursive: true, force: true})
+})
+const tmp = async () => {
+  const d = await mkdtemp(path.join(os.tmpdir(), 'idp-create-'))
+  dirs.push(d)
+  return d
+}
+
+const publishOff = {requested: false, apiUrl: 'https://api.github.com', serverUrl: 'https://github.com'}
+
+async function prepareFixture(baseDir: string, extra: Partial<PrepareInput> = {}) {
+  const template = await resolveTemplate(FIXTURE)
+  return prepareCreate({
+    template,
+    name: 'my-svc',
+    baseDir,
+    set: ['owner=group:default/team-a', 'repoUrl=github.com?owner=acme&repo=my-svc', 'description=Shop "API"', 'port=9000', 'tags=a,b'],
+    git: {},
+    publish: publishOff,
+    config: {backstage: {baseUrl: 'https://backstage.example.com/'}},
+    ...extra,
+  })
+}
+
+describe('parameters', () => {
+  const doc = parseTemplateText(`apiVersion: scaffolder.backstage.io/v1beta3
+kind: Template
+metadata: {name: t}
+spec:
+  parameters:
+    - title: One
+      required: [name, owner]
+      properties:
+        name: {type: string, pattern: '^[a-z]+$'}
+        owner: {type: string, title: Owner, description: Owning team}
+        replicas: {type: integer, default: 2, minimum: 1}
+    - title: Two
+      properties:
+        public: {type: boolean, default: false}
+        tier: {type: string, enum: [a, b], default: a}
+        tags: {type: array, items: {type: string}}
+        extra: {type: object}
+  steps: []
+`)
+  const pages = parameterPages(doc)
+
+  it('parses --set with the schema types', () => {
+    expect(parseSetFlags(['a=1', 'b=x=y'])).toEqual({a: '1', b: 'x=y'})
+    expect(() => parseSetFlags(['novalue'])).toThrow(UsageError)
+    const {values} = resolveValues({pages, setValues: {replicas: '3', public: 'yes', tags: 'x, y', extra: '{k: v}', owner: 'team-a'}, name: 'shop'})
+    expect(values).toEqual({name: 'shop', owner: 'team-a', replicas: 3, public: true, tier: 'a', tags: ['x', 'y'], extra: {k: 'v'}})
+    expect(() => coerceValue('replicas', 'many', pages[0]?.parameters[2]?.schema, '--set')).toThrow(/must be an integer/u)
+  })
+
+  it('--values file < --set, NAME is the default for name, defaults apply', () => {
+    const {values, given} = resolveValues({pages, fileValues: {owner: 'file-team', tier: 'b', replicas: 5}, setValues: {owner: 'set-team'}, name: 'shop'})
+    expect(values).toMatchObject({name: 'shop', owner: 'set-team', tier: 'b', replicas: 5, public: false})
+    expect([...given].sort()).toEqual(['name', 'owner', 'replicas', 'tier'])
+  })
+
+  it('a missing required parameter is a UsageError naming it', () => {
+    const {values} = resolveValues({pages, name: 'shop'})
+    const error = (() => {
+      try {
+        assertComplete(pages, values)
+      } catch (e) {
+        return e as UsageError
+      }
+    })()
+    expect(error).toBeInstanceOf(UsageError)
+    expect(error?.message).toContain('"owner"')
+    expect(error?.hint).toContain('--set owner=VALUE')
+  })
+
+  it('rejects pattern, enum and minimum mismatches', () => {
+    expect(() => resolveValues({pages, setValues: {name: 'Bad_Name'}})).toThrow(/must match the pattern/u)
+    expect(() => resolveValues({pages, setValues: {tier: 'z'}})).toThrow(/must be one of "a", "b"/u)
+    expect(() => resolveValues({pages, setValues: {replicas: '0'}})).toThrow(/at least 1/u)
+  })
+})
+
+describe('template.yaml validation', () => {
+  it('reports file:line for schema problems', () => {
+    const text = 'apiVersion: scaffolder.backstage.io/v1beta3\nkind: Template\nmetadata: {name: t}\nspec:\n  steps:\n    - id: a\n      input: {}\n'
+    const error = (() => {
+      try {
+        parseTemplateText(text, 'bad/template.yaml')
+      } catch (e) {
+        return e as ConfigError
+      }
+    })()
+    expect(error).toBeInstanceOf(ConfigError)
+    expect(error?.message).toMatch(/^bad\/template\.yaml:6:\d+: spec\.steps\.0\.action/u)
+  })
+
+  it('rejects a wrong apiVersion and broken YAML', () => {
+    expect(() => parseTemplateText('apiVersion: backstage.io/v1beta2\nkind: Template\nmetadata: {name: t}\nspec: {steps: []}\n')).toThrow(/template\.yaml:1:\d+: apiVersion/u)
+    expect(() => parseTemplateText('a: [\n')).toThrow(/invalid YAML/u)
+  })
+})
+
+describe('template sources', () => {
+  it('lists the fixture directory and resolves names, paths and template.yaml files', async () => {
+    const list = await listTemplates([path.dirname(FIXTURE)], {includeBundled: false})
+    expect(list).toEqual([{name: 'backstage-style', title: 'Backstage-style Node.js service', description: expect.any(String), source: 'dir', path: FIXTURE}])
+    expect((await resolveTemplate('backstage-style', {extraDirs: [path.dirname(FIXTURE)]})).source).toBe('dir')
+    expect((await resolveTemplate(path.join(FIXTURE, 'template.yaml'))).dir).toBe(FIXTURE)
+    await expect(resolveTemplate('no-such-template', {extraDirs: [path.dirname(FIXTURE)]})).rejects.toThrow(/Unknown template "no-such-template"/u)
+  })
+})
+
+describe('the Backstage-style fixture renders as Backstage would', () => {
+  it('renders every file as expected', async () => {
+    const base = await tmp()
+    const prepared = await prepareFixture(base)
+    expect(prepared.directory).toBe(path.join(base, 'my-svc'))
+    expect(prepared.branch).toBe('trunk')
+    expect(prepared.skipped).toEqual([{id: 'log', action: 'debug:log', reason: expect.stringContaining('Backstage server')}])
+    expect(prepared.catalogRegisterUrl).toBe(`https://backstage.example.com/catalog-import?targetUrl=${encodeURIComponent('https://github.com/acme/my-svc/blob/trunk/catalog-info.yaml')}`)
+    expect(prepared.values).toMatchObject({component_id: 'my-svc', port: 9000, tags: ['a', 'b'], includeDocs: true, tier: 'silver'})
+
+    const {handlers} = createHandlers({runner: undefined as never})
+    const render = prepared.plan.steps.find((s) => s.id === 'render')!
+    await handlers['create.render']!(render.action as never, {} as never)
+    const dir = prepared.directory
+    const read = (p: string) => readFile(path.join(dir, p), 'utf8')
+    expect(await read('catalog-info.yaml')).toBe(`apiVersion: backstage.io/v1alpha1
+kind: Component
+metadata:
+  name: "my-svc"
+  description: "Shop \\"API\\""
+  annotations:
+    github.com/project-slug: acme/my-svc
+    backstage.io/techdocs-ref: dir:.
+  tags: ["a","b"]
+spec:
+  type: service
+  lifecycle: experimental
+  owner: "group:default/team-a"
+`)
+    expect(await read('README.md')).toBe(`# my-svc
+
+Shop "API"
+Repository: acme/my-svc on github.com
+Owner group: team-a (kind group)
+Tier: SILVER; port 9001; tags [a][b]
+Literal GitHub expression kept: {{ github.sha }}
+
+`)
+    expect(await read('.github/workflows/ci.yaml')).toContain('echo "${{ github.sha }} ${{ values.name }}"')
+    expect(await read('my-svc/index.js')).toBe("export const name = 'my-svc'\nexport const port = 9000\n")
+    expect(await read('docs/index.md')).toBe('# Docs for my-svc\n')
+    expect(await read('plain/NOTICE.txt')).toBe('Not rendered: ${{ values.name }}\n')
+    const logo = await readFile(path.join(dir, 'assets/logo.png'))
+    expect(Buffer.compare(logo, await readFile(path.join(FIXTURE, 'skeleton/assets/logo.png')))).toBe(0)
+  })
+
+  it('drops the docs file when includeDocs is false and has no description block without one', async () => {
+    const base = await tmp()
+    const prepared = await prepareFixture(base, {set: ['owner=team-a', 'repoUrl=github.com?owner=acme&repo=my-svc', 'includeDocs=false']})
+    expect(prepared.files).not.toContain('docs/index.md')
+    await renderAll((prepared.plan.steps[0]!.action as {params: {files: never}}).params.files, prepared.directory, [])
+    expect(await read(prepared.directory, 'catalog-info.yaml')).not.toContain('description')
+    expect(await read(prepared.directory, 'README.md')).toContain('No description.')
+  })
+})
+
+async function read(dir: string, file: string) {
+  return readFile(path.join(dir, file), 'utf8')
+}
+
+describe('safety before any write', () => {
+  it('a non-DNS name, a missing required value, a non-empty target fail with nothing written', async () => {
+    const base = await tmp()
+    await expect(prepareFixture(base, {name: 'My_Svc'})).rejects.toThrow(UsageError)
+    await expect(prepareFixture(base, {set: ['repoUrl=github.com?owner=a&repo=b']})).rejects.toThrow(/"owner"/u)
+    await mkdir(path.join(base, 'my-svc'))
+    await writeFile(path.join(base, 'my-svc', 'keep.txt'), 'mine')
+    const error = await prepareFixture(base).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(UsageError)
+    expect((error as UsageError).message).toMatch(/not empty/u)
+    expect((error as UsageError).hint).toMatch(/--force/u)
+    expect(await readdir(path.join(base, 'my-svc'))).toEqual(['keep.txt'])
+    expect((await prepareFixture(base, {force: true})).directory).toBe(path.join(base, 'my-svc'))
+  })
+
+  it('--publish without a token is a PrerequisiteError before anything is written', async () => {
+    const base = await tmp()
+    await expect(prepareFixture(base, {publish: {...publishOff, requested: true}})).rejects.toThrow(PrerequisiteError)
+    expect(await readdir(base)).toEqual([])
+  })
+
+  it('a template error in a skeleton file fails in prepare, before anything is written', async () => {
+    const base = await tmp()
+    const tpl = await tmp()
+    await mkdir(path.join(tpl, 'skeleton'))
+    await writeFile(path.join(tpl, 'template.yaml'), 'apiVersion: scaffolder.backstage.io/v1beta3\nkind: Template\nmetadata: {name: broken}\nspec:\n  steps:\n    - {id: f, action: fetch:template, input: {url: ./skeleton}}\n')
+    await writeFile(path.join(tpl, 'skeleton', 'a.txt'), 'fine')
+    await writeFile(path.join(tpl, 'skeleton', 'b.txt'), '${{ values.x | nope }}')
+    const template = await resolveTemplate(tpl)
+    await expect(prepareCreate({template, name: 'svc', baseDir: base, git: {}, publish: publishOff})).rejects.toThrow(ConfigError)
+    expect(await readdir(base)).toEqual([])
+  })
+
+  it('a failure after files were written removes what this run created', async () => {
+    const base = await tmp()
+    const prepared = await prepareFixture(base)
+    const {handlers} = createHandlers({
+      runner: undefined as never,
+      afterFetch: async (spec) => {
+        if (spec.id === 'fetch-plain') throw new Error('injected failure after writing')
+      },
+    })
+    const render = prepared.plan.steps[0]!
+    await expect(handlers['create.render']!(render.action as never, {} as never)).rejects.toThrow(/injected/u)
+    expect(await readdir(base)).toEqual([])
+  })
+
+  it('with --force into an existing directory, undo removes only what the run created', async () => {
+    const base = await tmp()
+    await mkdir(path.join(base, 'my-svc'))
+    await writeFile(path.join(base, 'my-svc', 'keep.txt'), 'mine')
+    const prepared = await prepareFixture(base, {force: true})
+    const {handlers} = createHandlers({runner: undefined as never})
+    await handlers['create.render']!(prepared.plan.steps[0]!.action as never, {} as never)
+    expect((await readdir(prepared.directory)).length).toBeGreaterThan(1)
+    await handlers['create.undoRender']!(prepared.plan.steps[0]!.undo![0] as never, {} as never)
+    expect(await readdir(prepared.directory)).toEqual(['keep.txt'])
+  })
+})
+
+describe('plan', () => {
+  it('is git init, add, commit with the identity in -c, and catalog check', async () => {
+    const prepared = await prepareFixture(await tmp(), {git: {authorName: 'Jane', authorEmail: 'jane@example.com'}})
+    expect(prepared.plan.steps.map((s) => s.id)).toEqual(['render', 'git-init', 'git-add', 'git-commit', 'catalog'])
+    const commit = prepared.plan.steps.find((s) => s.id === 'git-commit')!.action
+    expect(commit).toMatchObject({kind: 'tool', tool: 'git', cwd: prepared.directory})
+    expect((commit as {argv: string[]}).argv).toEqual(['-c', 'user.name=Jane', '-c', 'user.email=jane@example.com', 'commit', '--quiet', '--message', 'Initial commit from idp template backstage-style', '--no-verify'])
+    expect(prepared.plan.steps.find((s) => s.id === 'git-init')!.action).toMatchObject({argv: ['init', '--initial-branch', 'trunk']})
+    expect(JSON.parse(JSON.stringify(prepared.plan))).toEqual(prepared.plan)
+  })
+
+  it('falls back to git config, then idp <idp@localhost>', async () => {
+    const fromConfig = await prepareFixture(await tmp(), {git: {configName: 'Cfg', configEmail: 'cfg@x'}})
+    expect((fromConfig.plan.steps[3]!.action as {argv: string[]}).argv.slice(0, 4)).toEqual(['-c', 'user.name=Cfg', '-c', 'user.email=cfg@x'])
+    const none = await prepareFixture(await tmp())
+    expect((none.plan.steps[3]!.action as {argv: string[]}).argv.slice(0, 4)).toEqual(['-c', 'user.name=idp', '-c', 'user.email=idp@localhost'])
+  })
+
+  it('with a token and --publish adds the GitHub repo (undo deletes it) and the push', async () => {
+    const prepared = await prepareFixture(await tmp(), {publish: {...publishOff, requested: true, token: 'ghp_example'}})
+    const repo = prepared.plan.steps.find((s) => s.id === 'github-repo')!
+    expect(repo.action).toMatchObject({kind: 'api', op: 'github.createRepo', params: {owner: 'acme', name: 'my-svc', visibility: 'internal', description: 'This is my-svc'}})
+    expect(repo.undo).toEqual([expect.objectContaining({op: 'github.deleteRepo', params: {owner: 'acme', name: 'my-svc'}})])
+    expect(prepared.plan.steps.map((s) => s.id)).toContain('git-push')
+    expect(JSON.stringify(prepared.plan)).not.toContain('ghp_example')
+  })
+})

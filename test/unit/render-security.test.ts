@@ -1,0 +1,82 @@
+import nunjucks from 'nunjucks'
+import {describe, expect, it} from 'vitest'
+
+import {createRenderer} from '../../src/lib/create/render.js'
+
+/**
+ * Known nunjucks sandbox escapes (SSTI payloads). Plain nunjucks runs them; idp's renderer must
+ * refuse every one, and never let a template reach Function, process or require.
+ */
+const PAYLOADS = [
+  '${{ "".constructor.constructor("return process")() }}',
+  "${{ ''['constructor']['constructor']('return process')() }}",
+  '${{ range.constructor("return process")() }}',
+  '${{ cycler.constructor("return process")() }}',
+  '${{ joiner.constructor("return process")() }}',
+  '${{ constructor.constructor("return process")() }}',
+  '${{ values.__proto__.constructor.constructor("return process")() }}',
+  '${{ values.name.split.constructor("return process")() }}',
+  '${{ values.name.split.call.constructor("return process")() }}',
+  '${{ [].constructor.constructor("return process")() }}',
+  '${{ ({}).constructor.constructor("return process")() }}',
+  '{% set f = range %}${{ f.constructor("return process")() }}',
+  '{% macro m() %}x{% endmacro %}${{ m.constructor("return process")() }}',
+  '${{ values.prototype }}',
+  '${{ process.env }}',
+  '${{ require("child_process") }}',
+  '${{ toString.constructor("return process")() }}',
+  '${{ hasOwnProperty.constructor("return process")() }}',
+  '{% macro m() %}x{% endmacro %}${{ values.name.replace("s", m) }}',
+  '${{ (cycler("a")).next.constructor("return process")() }}',
+  '${{ r/x/.constructor.constructor("return process")() }}',
+  '${{ values.obj.valueOf() }}',
+  '${{ values.name.repeat(1000000000) }}',
+  '${{ range(0, 1000000000000) | length }}',
+]
+
+describe('template expressions cannot run code', () => {
+  it('plain nunjucks is escapable (so this test is meaningful)', () => {
+    const env = new nunjucks.Environment([], {autoescape: false, tags: {variableStart: '${{', variableEnd: '}}'}})
+    const out = env.renderString('${{ "".constructor.constructor("return typeof process")() }}', {})
+    expect(out).toBe('object')
+  })
+
+  it.each(PAYLOADS)('refuses %s', (payload) => {
+    const r = createRenderer()
+    expect(() => r.renderString(payload, {values: {name: 'shop', obj: {a: 1}}})).toThrow(/TemplateSecurityError: (Access to .* is not allowed|.* too large|.* larger than)/u)
+  })
+
+  it('a lookup that would return process is refused, not merely empty', () => {
+    const r = createRenderer()
+    expect(() => r.renderString('${{ "".constructor.constructor("return process")() }}', {})).toThrow(/"constructor" is not allowed/u)
+    expect(() => r.renderValue('${{ process }}', {})).toThrow(/"process" is not allowed/u)
+  })
+
+  it('filters receive copies: a filter cannot mutate template values', () => {
+    const seen: unknown[] = []
+    const r = createRenderer({
+      filters: {
+        grab: (value: unknown) => {
+          seen.push(value)
+          ;(value as Record<string, unknown>).polluted = true
+          return 'ok'
+        },
+      },
+    })
+    const values = {obj: {a: 1}}
+    expect(r.renderString('${{ values.obj | grab }}${{ values.obj.polluted }}', {values})).toBe('ok')
+    expect(values.obj).toEqual({a: 1})
+    expect(Object.getPrototypeOf(seen[0])).toBe(Object.prototype)
+  })
+
+  it('values do not leak prototypes: Object.prototype is not polluted by {% set %} tricks', () => {
+    const r = createRenderer()
+    r.renderString('{% set __proto__ = {polluted: 1} %}${{ values.a }}', {values: {a: 1}})
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined()
+  })
+
+  it('include/import/extends cannot read files', () => {
+    const r = createRenderer()
+    expect(() => r.renderString('{% include "/etc/passwd" %}', {})).toThrow(/template not found|Error/u)
+  })
+})
