@@ -79,7 +79,7 @@ async function ask(param: Parameter, current: unknown, prompts: PromptSet): Prom
   }
   const secret = schema['ui:field'] === 'Secret' || schema['ui:widget'] === 'password'
   const defaultText = current === undefined ? undefined : typeof current === 'string' ? current : JSON.stringify(current)
-  const raw = secret ? await prompts.password({message, mask: true, validate: validator(param)}) : await prompts.input({message, default: defaultText, required: param.required, validate: validator(param)})
+  const raw = secret ? await prompts.password({message, mask: true, validate: validator(param)}) : await prompts.input({message, default: defaultText, validate: validator(param)})
   if (raw === '') return undefined
   return coerceValue(param.key, raw, schema, 'input')
 }

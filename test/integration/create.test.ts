@@ -1,0 +1,102 @@
+import {execFileSync} from 'node:child_process'
+import {mkdtemp, readdir, rm} from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import {fileURLToPath} from 'node:url'
+import {afterEach, describe, expect, it} from 'vitest'
+
+import {ToolError} from '../../src/lib/cli/errors.js'
+import {createHandlers} from '../../src/lib/create/handlers.js'
+import {gitConfigIdentity, prepareCreate} from '../../src/lib/create/prepare.js'
+import {resolveTemplate} from '../../src/lib/create/sources.js'
+import {applyPlan} from '../../src/lib/plan/apply.js'
+import {createToolRunner} from '../../src/lib/tools/runner.js'
+
+const FIXTURE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/templates/backstage-style')
+const dirs: string[] = []
+afterEach(async () => {
+  for (const d of dirs.splice(0)) await rm(d, {recursive: true, force: true})
+})
+const tmp = async () => {
+  const d = await mkdtemp(path.join(os.tmpdir(), 'idp-create-it-'))
+  dirs.push(d)
+  return d
+}
+
+/** A machine with no git identity: HOME and XDG config empty, no system config. */
+async function freshMachine() {
+  const home = await tmp()
+  const env = {HOME: home, XDG_CONFIG_HOME: path.join(home, '.config'), GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: path.join(home, '.gitconfig')}
+  return {env, runner: createToolRunner({env})}
+}
+
+function git(cwd: string, env: Record<string, string>, ...args: string[]): string {
+  return execFileSync('git', args, {cwd, env: {...process.env, ...env}, encoding: 'utf8'}).trim()
+}
+
+describe('idp create with the real git binary', () => {
+  it('renders the fixture, one commit, clean tree, author idp <idp@localhost> on an empty HOME', async () => {
+    const {env, runner} = await freshMachine()
+    const base = await tmp()
+    const template = await resolveTemplate(FIXTURE)
+    const identity = await gitConfigIdentity(runner, base)
+    expect(identity).toEqual({configName: undefined, configEmail: undefined})
+    const prepared = await prepareCreate({
+      template,
+      name: 'my-svc',
+      baseDir: base,
+      set: ['owner=team-a', 'repoUrl=github.com?owner=acme&repo=my-svc'],
+      git: identity,
+      publish: {requested: false, apiUrl: 'https://api.github.com', serverUrl: 'https://github.com'},
+    })
+    const {handlers} = createHandlers({runner})
+    const result = await applyPlan(prepared.plan, {runner, handlers, renderer: 'silent'})
+    expect(result.steps.every((s) => s.status === 'done')).toBe(true)
+
+    const dir = prepared.directory
+    expect(git(dir, env, 'rev-list', '--count', 'HEAD')).toBe('1')
+    expect(git(dir, env, 'status', '--porcelain')).toBe('')
+    expect(git(dir, env, 'log', '-1', '--format=%an <%ae>|%cn <%ce>|%s')).toBe('idp <idp@localhost>|idp <idp@localhost>|Initial commit from idp template backstage-style')
+    expect(git(dir, env, 'symbolic-ref', '--short', 'HEAD')).toBe('trunk')
+    const tracked = git(dir, env, 'ls-files').split('\n').sort()
+    expect(tracked).toEqual(['.github/workflows/ci.yaml', 'README.md', 'assets/logo.png', 'catalog-info.yaml', 'docs/index.md', 'my-svc/index.js', 'plain/NOTICE.txt', 'scripts/run.sh'])
+    // The executable bit survives into git.
+    expect(git(dir, env, 'ls-files', '-s', 'scripts/run.sh')).toMatch(/^100755 /u)
+  })
+
+  it('uses --author-name/--author-email and a configured branch', async () => {
+    const {env, runner} = await freshMachine()
+    const base = await tmp()
+    const template = await resolveTemplate(FIXTURE)
+    const prepared = await prepareCreate({
+      template,
+      name: 'svc-b',
+      baseDir: base,
+      set: ['owner=team-a', 'repoUrl=github.com?owner=acme&repo=svc-b'],
+      git: {authorName: 'Jane Doe', authorEmail: 'jane@example.com', branch: 'develop'},
+      publish: {requested: false, apiUrl: 'https://api.github.com', serverUrl: 'https://github.com'},
+    })
+    const {handlers} = createHandlers({runner})
+    await applyPlan(prepared.plan, {runner, handlers, renderer: 'silent'})
+    expect(git(prepared.directory, env, 'log', '-1', '--format=%an <%ae>')).toBe('Jane Doe <jane@example.com>')
+    expect(git(prepared.directory, env, 'symbolic-ref', '--short', 'HEAD')).toBe('develop')
+  })
+
+  it('a failing git step undoes the render: the target directory is gone', async () => {
+    const {runner} = await freshMachine()
+    const base = await tmp()
+    const template = await resolveTemplate(FIXTURE)
+    const prepared = await prepareCreate({
+      template,
+      name: 'svc-c',
+      baseDir: base,
+      set: ['owner=team-a', 'repoUrl=github.com?owner=acme&repo=svc-c'],
+      // An invalid branch name makes `git init` fail after the files were written.
+      git: {branch: 'bad..branch'},
+      publish: {requested: false, apiUrl: 'https://api.github.com', serverUrl: 'https://github.com'},
+    })
+    const {handlers} = createHandlers({runner})
+    await expect(applyPlan(prepared.plan, {runner, handlers, renderer: 'silent'})).rejects.toBeInstanceOf(ToolError)
+    expect(await readdir(base)).toEqual([])
+  })
+})
