@@ -146,7 +146,7 @@ describe('idp doctor on this machine', () => {
 
   it('an invalid config is a config error (exit 3) that still lists the checks', async () => {
     const dir = writeRepo('invalid', 'version: 1\nservice: {name: Shop}\n', kubeconfig(serverUrl))
-    const {code, stdout, stderr} = await idp(["doctor", "--json", "--dir", dir])
+    const {code, stdout} = await idp(['doctor', '--json', '--dir', dir])
     expect(code).toBe(3)
     const envelope = JSON.parse(stdout) as {error: {code: string; details: {checks: Check[]}}}
     expect(envelope.error.code).toBe('CONFIG')
