@@ -23,7 +23,7 @@ const tick = () => new Promise((resolve) => setTimeout(resolve, 5))
 function scriptedPrompts(drivers: Driver[]): {prompts: PromptSet; screens: string[]; messages: string[]} {
   const screens: string[] = []
   const messages: string[] = []
-  const run = async (prompt: any, config: any) => {
+  const run = async (prompt: any, config: any): Promise<any> => {
     messages.push(config.message)
     const driver = drivers.shift()
     if (!driver) throw new Error(`Unexpected prompt: ${config.message}`)

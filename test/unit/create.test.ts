@@ -175,7 +175,7 @@ Literal GitHub expression kept: {{ github.sha }}
     const base = await tmp()
     const prepared = await prepareFixture(base, {set: ['owner=team-a', 'repoUrl=github.com?owner=acme&repo=my-svc', 'includeDocs=false']})
     expect(prepared.files).not.toContain('docs/index.md')
-    await renderAll((prepared.plan.steps[0]!.action as {params: {files: never}}).params.files, prepared.directory, [])
+    await renderAll((prepared.plan.steps[0]!.action as unknown as {params: {files: never}}).params.files, prepared.directory, [])
     expect(await read(prepared.directory, 'catalog-info.yaml')).not.toContain('description')
     expect(await read(prepared.directory, 'README.md')).toContain('No description.')
   })
