@@ -30,7 +30,8 @@ afterAll(async () => {
   fs.rmSync(dir, {recursive: true, force: true})
 })
 
-const argocd = (args: string[], env: Record<string, string | undefined> = {}) => runDouble('argocd', args, {KUBECONFIG: kubeconfig, HOME: dir, ...env})
+// No controller runs in the fake API, so the double plays it after this grace period.
+const argocd = (args: string[], env: Record<string, string | undefined> = {}) => runDouble('argocd', args, {KUBECONFIG: kubeconfig, HOME: dir, IDP_DOUBLE_ARGOCD_CONTROLLER_GRACE_MS: '300', ...env})
 
 function fatalLine(stderr: string): {level: string; msg: string; time: string} {
   const lines = stderr.trim().split('\n')

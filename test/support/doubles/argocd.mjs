@@ -266,9 +266,26 @@ function initialStatus(app) {
   return {sync: {status: 'OutOfSync', comparedTo: {source: app.spec.source ?? {}, destination: app.spec.destination}}, health: {status: 'Missing'}, summary: {}, sourceHydrator: {}}
 }
 
+/** Write spec/metadata, then status through the status subresource where the API has one. */
 async function save(client, app) {
-  const saved = await client.replace(appsPath(app.metadata.namespace, app.metadata.name), app)
-  return saved ?? app
+  const path = appsPath(app.metadata.namespace, app.metadata.name)
+  let saved = (await client.replace(path, app)) ?? app
+  if (app.status !== undefined && !isDeepStrictEqual(saved.status, app.status)) {
+    saved = (await client.replace(`${path}/status`, {...saved, status: app.status})) ?? saved
+  }
+  return saved
+}
+
+/** How long a real controller (e.g. the Kubernetes stand-in's) gets before the double plays it. */
+const CONTROLLER_GRACE_MS = Number(process.env.IDP_DOUBLE_ARGOCD_CONTROLLER_GRACE_MS || 1000)
+
+function pendingSince(app) {
+  if (app.operation) {
+    const requested = app.operation.info?.find((i) => i.name === 'requestedAt')?.value
+    return Date.parse(requested ?? app.metadata.creationTimestamp ?? new Date().toISOString())
+  }
+  if (app.spec.syncPolicy?.automated && app.status?.sync?.status !== 'Synced' && !app.status?.operationState) return Date.parse(app.metadata.creationTimestamp ?? new Date().toISOString())
+  return undefined
 }
 
 /**
@@ -276,12 +293,13 @@ async function save(client, app) {
  * sync of an out-of-sync app) and set sync/health status.
  */
 async function controllerStep(client, app) {
-  const automated = app.spec.syncPolicy?.automated && app.status?.sync?.status !== 'Synced' && !app.status?.operationState
-  if (!app.operation && !automated) return app
+  const since = pendingSince(app)
+  if (since === undefined || Date.now() - since < CONTROLLER_GRACE_MS) return app
   const now = new Date().toISOString().replace(/\.\d+Z$/u, 'Z')
   const revision = app.spec.source?.targetRevision || 'HEAD'
   const failed = app.metadata.annotations?.[SYNC_ANNOTATION] === 'Failed'
-  const operation = app.operation ?? {sync: {revision}, initiatedBy: {automated: true}}
+  const {info: _info, ...requested} = app.operation ?? {}
+  const operation = app.operation ? requested : {sync: {revision}, initiatedBy: {automated: true}}
   const next = structuredClone(app)
   delete next.operation
   next.status = {
@@ -390,13 +408,19 @@ async function appSync(ctx) {
   for (const ref of refs) {
     let app = await getApp(client, ref)
     if (flags['dry-run']) continue
-    app.operation = {sync: {revision: flags.revision || app.spec.source?.targetRevision || 'HEAD', ...(flags.prune ? {prune: true} : {}), syncStrategy: {hook: {}}}, initiatedBy: {username: 'admin'}}
+    app.operation = {sync: {revision: flags.revision || app.spec.source?.targetRevision || 'HEAD', ...(flags.prune ? {prune: true} : {}), syncStrategy: {hook: {}}}, initiatedBy: {username: 'admin'}, info: [{name: 'requestedAt', value: new Date().toISOString()}]}
     if (flags.async) {
       app.status = {...(app.status ?? initialStatus(app)), health: {status: 'Progressing'}}
       await save(client, app)
       continue
     }
-    app = await controllerStep(client, await save(client, app))
+    await save(client, app)
+    // Like the real CLI, wait for the operation to finish (a controller, or the double after a grace period).
+    for (;;) {
+      app = await controllerStep(client, await getApp(client, ref))
+      if (!app.operation && app.status?.operationState && app.status.operationState.phase !== 'Running') break
+      await new Promise((r) => setTimeout(r, Math.min(POLL_MS, 100)))
+    }
     if (flags.output === 'json' || flags.output === 'yaml') printApp(app, flags.output)
     else process.stdout.write(summary(app))
     const phase = app.status.operationState.phase
