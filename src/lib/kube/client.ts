@@ -1,0 +1,158 @@
+import type {AppsV1Api, CoordinationV1Api, CoreV1Api, KubeConfig, KubernetesObjectApi, RbacAuthorizationV1Api} from '@kubernetes/client-node'
+
+import {RemoteError} from '../cli/errors.js'
+import {redact} from '../cli/redact.js'
+
+/**
+ * The Kubernetes clients idp uses, all built from one private kubeconfig file (never the user's
+ * files directly, never the current context by accident: the private file has exactly one).
+ *
+ * Note for writers: `objects.patch` defaults to strategic merge, which real API servers refuse
+ * for custom resources. Pass `PatchStrategy.MergePatch` or `PatchStrategy.ServerSideApply`
+ * (with a fieldManager of "idp") explicitly.
+ */
+export interface KubeClients {
+  kc: KubeConfig
+  core: CoreV1Api
+  coordination: CoordinationV1Api
+  rbac: RbacAuthorizationV1Api
+  apps: AppsV1Api
+  objects: KubernetesObjectApi
+  /** The API server URL, for messages. */
+  server: string
+}
+
+/** The field manager idp uses for server-side apply, so ownership of fields is visible. */
+export const FIELD_MANAGER = 'idp'
+
+export async function createKubeClients(kubeconfigFile: string): Promise<KubeClients> {
+  // client-node is heavy (about 100 ms to import); only commands that talk to a cluster pay for it.
+  const k8s = await import('@kubernetes/client-node')
+  const kc = new k8s.KubeConfig()
+  kc.loadFromFile(kubeconfigFile)
+  return {
+    kc,
+    core: kc.makeApiClient(k8s.CoreV1Api),
+    coordination: kc.makeApiClient(k8s.CoordinationV1Api),
+    rbac: kc.makeApiClient(k8s.RbacAuthorizationV1Api),
+    apps: kc.makeApiClient(k8s.AppsV1Api),
+    objects: k8s.KubernetesObjectApi.makeApiClient(kc),
+    server: kc.getCurrentCluster()?.server ?? '',
+  }
+}
+
+interface StatusBody {
+  kind?: string
+  status?: string
+  message?: string
+  reason?: string
+  code?: number
+}
+
+interface ApiExceptionLike {
+  code?: unknown
+  body?: unknown
+  message?: string
+  cause?: unknown
+}
+
+/** The HTTP status of a client-node ApiException, or undefined for anything else. */
+export function httpStatusOf(error: unknown): number | undefined {
+  if (error instanceof RemoteError) {
+    const status = error.details?.statusCode
+    return typeof status === 'number' ? status : undefined
+  }
+  if (typeof error !== 'object' || error === null) return undefined
+  const {code} = error as ApiExceptionLike
+  // Network errors carry string codes (ECONNREFUSED); ApiException carries the HTTP status.
+  return typeof code === 'number' && code >= 100 && code < 600 ? code : undefined
+}
+
+/** The Kubernetes Status object in an ApiException body (a string in client-node 1.x for errors). */
+function statusBody(error: unknown): StatusBody | undefined {
+  const body = (error as ApiExceptionLike | undefined)?.body
+  if (body && typeof body === 'object') return body as StatusBody
+  if (typeof body === 'string' && body.trim().startsWith('{')) {
+    try {
+      return JSON.parse(body) as StatusBody
+    } catch {
+      return undefined
+    }
+  }
+  return undefined
+}
+
+export function isNotFound(error: unknown): boolean {
+  return httpStatusOf(error) === 404
+}
+
+export function isConflict(error: unknown): boolean {
+  return httpStatusOf(error) === 409
+}
+
+/** The errno-style code of a network failure, looking through fetch's `cause` chain. */
+function networkCode(error: unknown): string | undefined {
+  let current: unknown = error
+  for (let depth = 0; depth < 5 && current && typeof current === 'object'; depth++) {
+    const {code, errno, cause} = current as {code?: unknown; errno?: unknown; cause?: unknown}
+    if (typeof code === 'string' && /^E[A-Z_]+$/u.test(code)) return code
+    if (typeof errno === 'string' && /^E[A-Z_]+$/u.test(errno)) return errno
+    current = cause
+  }
+  return undefined
+}
+
+const NETWORK_HINTS: Record<string, string> = {
+  ECONNREFUSED: 'Nothing is listening at the API server address. Check that the cluster is running and that clusters.<alias>.context in .idp.yml names the right context; `idp doctor` checks every configured context.',
+  ENOTFOUND: 'The API server host name does not resolve. Check the context in .idp.yml and your network/VPN; `idp doctor` checks every configured context.',
+  ETIMEDOUT: 'The API server did not answer in time. Check your network/VPN and the context in .idp.yml; `idp doctor` checks every configured context.',
+  ECONNRESET: 'The connection to the API server was reset. Check your network/VPN and retry; `idp doctor` checks every configured context.',
+}
+
+function statusHint(status: number): string {
+  if (status === 401) return 'The cluster rejected the credentials of this context. Log in again (e.g. your cloud CLI\'s "update-kubeconfig") and retry.'
+  if (status === 403) return 'The context\'s user lacks the permission. Ask a cluster admin for the RBAC rights, or use a context that has them.'
+  if (status === 404) return 'The object or API does not exist on this cluster. Check the name, namespace and the cluster\'s Kubernetes version.'
+  if (status === 409) return 'The object changed or already exists. Re-run the command; if it persists, inspect the object with kubectl.'
+  if (status === 422) return 'The API server rejected the object as invalid; the message says which field.'
+  if (status === 429 || status >= 500) return 'The API server is overloaded or failing. Wait a moment and retry.'
+  return 'Inspect the object with kubectl, or re-run with --verbose.'
+}
+
+/**
+ * Turn what client-node threw into a RemoteError (exit 6): "<what>: <status> <reason>: <message>"
+ * for API refusals, "could not reach" with a hint for network failures. `what` says what idp was
+ * doing ("list namespaces on cluster dev"). No credentials: only the server's Status text and
+ * codes go into the message, and it passes through the redactor.
+ */
+export function kubeError(error: unknown, what: string): RemoteError {
+  if (error instanceof RemoteError) return error
+  const status = httpStatusOf(error)
+  if (status !== undefined) {
+    const body = statusBody(error)
+    const reason = body?.reason ?? ''
+    const message = body?.message ?? ''
+    const text = [`${status}${reason ? ` ${reason}` : ''}`, message].filter(Boolean).join(': ')
+    return new RemoteError(redact(`Kubernetes refused to ${what}: ${text}`), {
+      hint: statusHint(status),
+      details: {statusCode: status, ...(reason ? {reason} : {}), ...(message ? {kubeMessage: redact(message)} : {})},
+    })
+  }
+  const code = networkCode(error)
+  const raw = error instanceof Error ? error.message : String(error)
+  // fetch errors repeat the URL with query strings; keep only the first line.
+  const first = raw.split('\n')[0] ?? raw
+  return new RemoteError(redact(`Could not reach Kubernetes to ${what}: ${code && !first.includes(code) ? `${code}: ` : ''}${first}`), {
+    hint: (code && NETWORK_HINTS[code]) ?? 'Check that the cluster is reachable and the context in .idp.yml is right; `idp doctor` checks every configured context.',
+    details: code ? {networkCode: code} : {},
+  })
+}
+
+/** Run one Kubernetes call, mapping failures with `kubeError`. */
+export async function kubeCall<T>(what: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call()
+  } catch (error) {
+    throw kubeError(error, what)
+  }
+}
