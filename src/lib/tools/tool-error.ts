@@ -1,5 +1,6 @@
 import {ToolError} from '../cli/errors.js'
 import {redact} from '../cli/redact.js'
+import {shellQuote} from '../plan/format.js'
 import {hintFor} from './hints.js'
 import type {ToolName} from './types.js'
 
@@ -18,7 +19,7 @@ export function stripAnsi(text: string): string {
 
 /** An argv as a copy-pastable shell line (already redacted by the caller). */
 export function formatCommand(tool: string, argv: readonly string[]): string {
-  return [tool, ...argv].map((arg) => (/^[\w@%+=:,./-]+$/u.test(arg) ? arg : `'${arg.replace(/'/gu, `'\\''`)}'`)).join(' ')
+  return shellQuote([tool, ...argv])
 }
 
 export function tailLines(text: string, count: number): string {
