@@ -158,6 +158,7 @@ Nothing is written before the name, the template, every parameter and the target
     const repo = state.repository
     return {
       ...base,
+      files: state.files ?? base.files,
       ...(commit ? {commit} : {}),
       ...(repo ? {repository: {htmlUrl: repo.htmlUrl, cloneUrl: repo.cloneUrl, owner: repo.owner, ownerType: repo.ownerType}} : {}),
     }

@@ -272,3 +272,46 @@ describe('plan', () => {
     expect(JSON.stringify(prepared.plan)).not.toContain('ghp_example')
   })
 })
+
+describe('fs:delete and fs:rename run in the new directory', () => {
+  it('deletes and renames inside the target only, honouring if:', async () => {
+    const tpl = await tmp()
+    await mkdir(path.join(tpl, 'skeleton', 'infra'), {recursive: true})
+    await writeFile(path.join(tpl, 'skeleton', 'infra', 'main.tf'), '# ${{ values.name }}')
+    await writeFile(path.join(tpl, 'skeleton', 'app.txt'), 'app')
+    await writeFile(path.join(tpl, 'template.yaml'), `apiVersion: scaffolder.backstage.io/v1beta3
+kind: Template
+metadata: {name: fs-ops}
+spec:
+  parameters:
+    properties:
+      infra: {type: boolean, default: false}
+  steps:
+    - {id: fetch, action: fetch:template, input: {url: ./skeleton, values: {name: x}}}
+    - {id: drop, if: '\${{ not parameters.infra }}', action: fs:delete, input: {files: [infra]}}
+    - {id: mv, action: fs:rename, input: {files: [{from: app.txt, to: src/app.txt}]}}
+`)
+    const template = await resolveTemplate(tpl)
+    const base = await tmp()
+    const prepared = await prepareCreate({template, name: 'svc', baseDir: base, git: {}, publish: publishOff})
+    expect(prepared.files).toEqual(['src/app.txt'])
+    const {handlers, state} = createHandlers({runner: undefined as never})
+    await handlers['create.render']!(prepared.plan.steps[0]!.action as never, {} as never)
+    expect(state.files).toEqual(['src/app.txt'])
+    expect((await readdir(prepared.directory)).sort()).toEqual(['src'])
+
+    const kept = await prepareCreate({template, name: 'svc2', baseDir: base, set: ['infra=true'], git: {}, publish: publishOff})
+    expect(kept.files).toEqual(['infra/main.tf', 'src/app.txt'])
+    expect(kept.skipped).toEqual([{id: 'drop', action: 'fs:delete', reason: 'its `if:` condition is false'}])
+  })
+
+  it('refuses fs:delete paths outside the target', async () => {
+    const tpl = await tmp()
+    await mkdir(path.join(tpl, 'skeleton'))
+    await writeFile(path.join(tpl, 'skeleton', 'a.txt'), 'a')
+    await writeFile(path.join(tpl, 'template.yaml'), 'apiVersion: scaffolder.backstage.io/v1beta3\nkind: Template\nmetadata: {name: t}\nspec:\n  steps:\n    - {id: f, action: fetch:template, input: {url: ./skeleton}}\n    - {id: d, action: fs:delete, input: {files: [../../etc]}}\n')
+    const base = await tmp()
+    await expect(prepareCreate({template: await resolveTemplate(tpl), name: 'svc', baseDir: base, git: {}, publish: publishOff})).rejects.toThrow(/contains "\.\."/u)
+    expect(await readdir(base)).toEqual([])
+  })
+})

@@ -5,7 +5,9 @@ import type {StepHandler} from '../plan/apply.js'
 import type {ToolRunner} from '../tools/types.js'
 import {gitPushArgs, gitRemoteAddArgs} from '../tools/git.js'
 import {CREATE_OPS} from './plan.js'
-import {deleteInWorkspace, type FetchSpec, type FileStep, planSkeleton, renameInWorkspace, type SkeletonResult, writeSkeleton} from './skeleton.js'
+import picomatch from 'picomatch'
+
+import {deleteInWorkspace, type DeleteSpec, type FetchSpec, type FileStep, planSkeleton, renameInWorkspace, type RenameSpec, type SkeletonResult, writeSkeleton} from './skeleton.js'
 
 /**
  * The local and API work of an `idp create` plan. State shared between steps (what was
@@ -31,6 +33,8 @@ export interface Publisher {
 export interface CreateRunState {
   /** Absolute paths this run created, in order. */
   created: string[]
+  /** Relative paths of the files the render step left (after fs:delete/fs:rename). */
+  files?: string[]
   repository?: CreatedRepository
   catalog?: {path: string; exists: boolean; registerUrl?: string}
 }
@@ -50,6 +54,38 @@ export async function prerender(steps: FileStep[], targetDir: string): Promise<M
   return planned
 }
 
+/** The file list after a fs:delete or fs:rename step, for reports (dry-run and result). */
+export function trackFileList(files: Set<string>, step: DeleteSpec | RenameSpec): void {
+  if (step.kind === 'delete') {
+    for (const pattern of step.files) {
+      const rel = pattern.replace(/^\.\//u, '').replace(/\/+$/u, '')
+      const matcher = picomatch(rel, {dot: true})
+      for (const file of [...files]) if (file === rel || file.startsWith(`${rel}/`) || matcher(file)) files.delete(file)
+    }
+  } else {
+    for (const {from, to} of step.files) {
+      const src = from.replace(/^\.\//u, '')
+      const dst = to.replace(/^\.\//u, '')
+      for (const file of [...files]) {
+        if (file === src || file.startsWith(`${src}/`)) {
+          files.delete(file)
+          files.add(dst + file.slice(src.length))
+        }
+      }
+    }
+  }
+}
+
+/** Files the steps leave behind, from the pre-rendered fetches. */
+export function finalFileList(steps: FileStep[], planned: Map<FetchSpec, SkeletonResult>): string[] {
+  const files = new Set<string>()
+  for (const step of steps) {
+    if (step.kind === 'fetch') for (const file of planned.get(step)?.files ?? []) files.add(file)
+    else trackFileList(files, step)
+  }
+  return [...files].sort()
+}
+
 export async function renderAll(steps: FileStep[], targetDir: string, created: string[], afterFetch?: (spec: FetchSpec) => Promise<void>): Promise<string[]> {
   const planned = await prerender(steps, targetDir)
   const files = new Set<string>()
@@ -60,15 +96,14 @@ export async function renderAll(steps: FileStep[], targetDir: string, created: s
       for (const file of result.files) files.add(file)
       await afterFetch?.(step)
     } else if (step.kind === 'delete') {
-      for (const removed of await deleteInWorkspace(step, targetDir)) {
-        for (const file of files) if (file === removed || file.startsWith(`${removed}/`)) files.delete(file)
-      }
+      await deleteInWorkspace(step, targetDir)
+      trackFileList(files, step)
     } else {
       await renameInWorkspace(step, targetDir)
-      for (const {from, to} of step.files) if (files.delete(from)) files.add(to)
+      trackFileList(files, step)
     }
   }
-  return [...files]
+  return [...files].sort()
 }
 
 /** Remove what this run created: the target directory itself, or only the created paths (newest first). */
@@ -93,8 +128,8 @@ export function createHandlers(options: CreateHandlerOptions): {handlers: Record
     [CREATE_OPS.render]: async (action) => {
       const params = action.params as {targetDir: string; files: FileStep[]}
       try {
-        const files = await renderAll(params.files, params.targetDir, state.created, options.afterFetch)
-        return {files: files.length}
+        state.files = await renderAll(params.files, params.targetDir, state.created, options.afterFetch)
+        return {files: state.files.length}
       } catch (error) {
         // A failed step is not undone by the executor; remove what this step wrote itself.
         await removeCreated(params.targetDir, state.created, false)

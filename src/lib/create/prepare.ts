@@ -5,7 +5,7 @@ import {PrerequisiteError, UsageError} from '../cli/errors.js'
 import {assertDnsLabel} from '../cli/names.js'
 import type {Plan} from '../plan/types.js'
 import type {ToolRunner} from '../tools/types.js'
-import {prerender} from './handlers.js'
+import {finalFileList, prerender} from './handlers.js'
 import {allParameters, assertComplete, type Page, parameterPages, parseSetFlags, readValuesFile, type ResolvedValues, resolveValues} from './parameters.js'
 import {planCreate} from './plan.js'
 import {catalogRegisterUrl, interpretSteps, type SkippedAction} from './steps.js'
@@ -99,7 +99,7 @@ export async function prepareCreate(input: PrepareInput): Promise<PreparedCreate
 
   // Render everything once now: a template error stops here, with nothing written.
   const rendered = await prerender(interpreted.files, directory)
-  const files = [...new Set([...rendered.values()].flatMap((r) => r.files))]
+  const files = finalFileList(interpreted.files, rendered)
 
   const pub = interpreted.publish
   const branch = input.git.branch ?? pub?.defaultBranch ?? configBranch ?? 'main'

@@ -3,7 +3,7 @@ import path from 'node:path'
 import {ConfigError, UsageError} from '../cli/errors.js'
 import {parseRepoUrl, type RepoSpec} from './filters.js'
 import {createRenderer, TemplateRenderError} from './render.js'
-import {type FileStep, isInside} from './skeleton.js'
+import {type FileStep, isInside, safeRelativePath} from './skeleton.js'
 import type {LoadedTemplate} from './sources.js'
 
 /**
@@ -129,6 +129,8 @@ export function interpretSteps(template: LoadedTemplate, options: InterpretOptio
     if (step.action === 'fs:delete') {
       const files = input.files
       if (!Array.isArray(files) || !files.every((f) => typeof f === 'string')) throw new ConfigError(`${where}: fs:delete needs input.files, a list of paths.`, [{file: template.file, path: `spec.steps.${index}.input.files`, message: 'expected a list of strings'}])
+      // Checked now so a path outside the target fails before anything is written.
+      for (const file of files as string[]) safeRelativePath(file, where)
       out.files.push({kind: 'delete', id, action: step.action, files: files as string[]})
       return
     }
@@ -137,7 +139,12 @@ export function interpretSteps(template: LoadedTemplate, options: InterpretOptio
       const files = input.files
       const valid = Array.isArray(files) && files.every((f) => f && typeof f === 'object' && typeof (f as {from?: unknown}).from === 'string' && typeof (f as {to?: unknown}).to === 'string')
       if (!valid) throw new ConfigError(`${where}: fs:rename needs input.files, a list of {from, to}.`, [{file: template.file, path: `spec.steps.${index}.input.files`, message: 'expected [{from, to, overwrite?}]'}])
-      out.files.push({kind: 'rename', id, action: step.action, files: files as Array<{from: string; to: string; overwrite?: boolean}>})
+      const moves = files as Array<{from: string; to: string; overwrite?: boolean}>
+      for (const move of moves) {
+        safeRelativePath(move.from, where)
+        safeRelativePath(move.to, where)
+      }
+      out.files.push({kind: 'rename', id, action: step.action, files: moves})
       return
     }
 
