@@ -135,14 +135,8 @@ Nothing is written before the name, the template, every parameter and the target
     const [{applyPlan, chooseRenderer}, {createHandlers}, {gitHeadSha}] = await Promise.all([import('../lib/plan/apply.js'), import('../lib/create/handlers.js'), import('../lib/tools/git.js')])
     let publisher
     if (prepared.publish && github.token) {
-      const [{createGitHubClient}, {createRepository, deleteRepository, gitAuthEnv}] = await Promise.all([import('../lib/github/client.js'), import('../lib/github/repos.js')])
-      const token = github.token
-      const client = await createGitHubClient({token, baseUrl: github.apiUrl})
-      publisher = {
-        createRepository: (options: Parameters<typeof createRepository>[1]) => createRepository(client, options),
-        deleteRepository: (owner: string, name: string) => deleteRepository(client, owner, name),
-        pushEnv: () => gitAuthEnv(token, {serverUrl: github.serverUrl}),
-      }
+      const {createGitHubPublisher} = await import('../lib/create/publisher.js')
+      publisher = await createGitHubPublisher({token: github.token, apiUrl: github.apiUrl, serverUrl: github.serverUrl})
     }
     const {handlers, state} = createHandlers({runner, publisher})
     await applyPlan(prepared.plan, {
