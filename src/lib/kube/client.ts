@@ -1,4 +1,4 @@
-import type {AppsV1Api, CoordinationV1Api, CoreV1Api, KubeConfig, KubernetesObjectApi, RbacAuthorizationV1Api} from '@kubernetes/client-node'
+import type {AppsV1Api, ConfigurationOptions, CoordinationV1Api, CoreV1Api, KubeConfig, KubernetesObjectApi, RbacAuthorizationV1Api} from '@kubernetes/client-node'
 
 import {RemoteError} from '../cli/errors.js'
 import {redact} from '../cli/redact.js'
@@ -20,6 +20,12 @@ export interface KubeClients {
   objects: KubernetesObjectApi
   /** The API server URL, for messages. */
   server: string
+  /**
+   * Per-call options for the API methods that tie the request to an AbortSignal (a timeout,
+   * Ctrl-C): client-node 1.x has no request timeout of its own, and a black-holed API server
+   * would otherwise hold a command for minutes.
+   */
+  withSignal(signal: AbortSignal): ConfigurationOptions
 }
 
 /** The field manager idp uses for server-side apply, so ownership of fields is visible. */
@@ -30,6 +36,16 @@ export async function createKubeClients(kubeconfigFile: string): Promise<KubeCli
   const k8s = await import('@kubernetes/client-node')
   const kc = new k8s.KubeConfig()
   kc.loadFromFile(kubeconfigFile)
+  // kubectl talks plain HTTP to an http:// server (`kubectl proxy`, local API servers); client-node
+  // refuses unless skipTLSVerify is set, which means nothing without TLS. Match kubectl.
+  if (kc.clusters.some((cluster) => cluster.server.startsWith('http:') && !cluster.skipTLSVerify)) {
+    kc.loadFromOptions({
+      clusters: kc.clusters.map((cluster) => (cluster.server.startsWith('http:') ? {...cluster, skipTLSVerify: true} : cluster)),
+      users: kc.users,
+      contexts: kc.contexts,
+      currentContext: kc.currentContext,
+    })
+  }
   return {
     kc,
     core: kc.makeApiClient(k8s.CoreV1Api),
@@ -38,6 +54,19 @@ export async function createKubeClients(kubeconfigFile: string): Promise<KubeCli
     apps: kc.makeApiClient(k8s.AppsV1Api),
     objects: k8s.KubernetesObjectApi.makeApiClient(kc),
     server: kc.getCurrentCluster()?.server ?? '',
+    withSignal: (signal) => ({
+      // The object-style APIs pass options to the observable layer, so middleware returns Observables.
+      middleware: [
+        {
+          pre(context) {
+            context.setSignal(signal)
+            return new k8s.Observable(Promise.resolve(context))
+          },
+          post: (response) => new k8s.Observable(Promise.resolve(response)),
+        },
+      ],
+      middlewareMergeStrategy: 'append',
+    }),
   }
 }
 
@@ -156,3 +185,4 @@ export async function kubeCall<T>(what: string, call: () => Promise<T>): Promise
     throw kubeError(error, what)
   }
 }
+

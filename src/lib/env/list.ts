@@ -1,0 +1,170 @@
+import {IdpError, RemoteError} from '../cli/errors.js'
+import {redact} from '../cli/redact.js'
+import type {IdpConfig} from '../config/schema.js'
+import {createKubeClients, kubeError, type KubeClients} from '../kube/client.js'
+import {writePrivateKubeconfig} from '../kube/kubeconfig.js'
+import {envSelector, type EnvRecord, parseEnvRecord} from './labels.js'
+import {clusterKubeconfigPath} from './paths.js'
+
+/** A configured cluster, as `.idp.yml` names it. */
+export interface ClusterTarget {
+  alias: string
+  context: string
+  /** A kubeconfig file holding the context; default KUBECONFIG / ~/.kube/config. */
+  kubeconfig?: string
+}
+
+/** The clusters of a config, optionally just one alias (a UsageError-free filter: unknown → empty). */
+export function clusterTargets(config: Pick<IdpConfig, 'clusters'>, only?: string): ClusterTarget[] {
+  return Object.entries(config.clusters ?? {})
+    .filter(([alias]) => only === undefined || alias === only)
+    .map(([alias, cluster]) => ({alias, context: cluster.context, ...(cluster.kubeconfig ? {kubeconfig: cluster.kubeconfig} : {})}))
+}
+
+export interface ClusterConnection {
+  target: ClusterTarget
+  /** The private kubeconfig (0600) idp wrote for this cluster. */
+  kubeconfig: string
+  clients: KubeClients
+}
+
+/**
+ * Copy the cluster's context into idp's private kubeconfig under the state dir and build the
+ * clients on it: the user's kubeconfig is only read, and no current context is ever consulted.
+ */
+export async function connectCluster(target: ClusterTarget, options: {stateDir: string; env?: NodeJS.ProcessEnv}): Promise<ClusterConnection> {
+  const file = clusterKubeconfigPath(options.stateDir, target.alias)
+  await writePrivateKubeconfig({context: target.context, kubeconfigPath: target.kubeconfig, file, env: options.env})
+  return {target, kubeconfig: file, clients: await createKubeClients(file)}
+}
+
+export interface ClusterListing {
+  cluster: string
+  ok: boolean
+  count: number
+  /** Why the cluster could not be read (already redacted). */
+  error?: string
+}
+
+export interface ListEnvironmentsOptions {
+  clusters: ClusterTarget[]
+  stateDir: string
+  /** Only this service's environments; absent: every idp-managed environment. */
+  service?: string
+  env?: string
+  now?: Date
+  processEnv?: NodeJS.ProcessEnv
+  /** Per-cluster time limit for connecting and listing; default 10 s. */
+  timeoutMs?: number
+  signal?: AbortSignal
+}
+
+export interface ListEnvironmentsResult {
+  environments: EnvRecord[]
+  /** One line per cluster that could not be read. */
+  warnings: string[]
+  clusters: ClusterListing[]
+  /** The connection of each cluster that answered (for callers that go on to act, like gc/status). */
+  connections: Map<string, ClusterConnection>
+}
+
+/** Sort for stable output: cluster, service, env. */
+export function compareRecords(a: EnvRecord, b: EnvRecord): number {
+  return a.cluster.localeCompare(b.cluster) || a.service.localeCompare(b.service) || a.env.localeCompare(b.env, undefined, {numeric: true})
+}
+
+/**
+ * Every environment record on every given cluster, read concurrently: one LIST of namespaces with
+ * the managed-by/service label selector per cluster. A cluster that cannot be read becomes a
+ * warning; only when every cluster fails is it an error (the first cluster's), since a partial
+ * list is still useful and a full failure is not a list at all.
+ */
+export async function listEnvironments(options: ListEnvironmentsOptions): Promise<ListEnvironmentsResult> {
+  const now = options.now ?? new Date()
+  const selector = envSelector({service: options.service, env: options.env})
+  const timeoutMs = options.timeoutMs ?? 10_000
+  const outcomes = await Promise.all(
+    options.clusters.map(async (target) => {
+      const timeout = AbortSignal.timeout(timeoutMs)
+      const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout
+      const what = `list environments on cluster "${target.alias}" (context ${target.context})`
+      try {
+        const connection = await connectCluster(target, {stateDir: options.stateDir, env: options.processEnv})
+        let list
+        try {
+          list = await connection.clients.core.listNamespace({labelSelector: selector}, connection.clients.withSignal(signal))
+        } catch (error) {
+          if (timeout.aborted && !options.signal?.aborted) {
+            throw new RemoteError(`Could not reach Kubernetes to ${what}: no answer from ${connection.clients.server} within ${Math.round(timeoutMs / 1000)} s.`, {
+              hint: 'Check your network/VPN and the context in .idp.yml; `idp doctor` checks every configured context.',
+            })
+          }
+          if (options.signal?.aborted) throw options.signal.reason
+          throw kubeError(error, what)
+        }
+        const records = list.items.flatMap((ns) => {
+          const record = parseEnvRecord(ns, target.alias, now)
+          return record ? [record] : []
+        })
+        return {target, connection, records}
+      } catch (error) {
+        return {target, error}
+      }
+    }),
+  )
+  const environments: EnvRecord[] = []
+  const warnings: string[] = []
+  const clusters: ClusterListing[] = []
+  const connections = new Map<string, ClusterConnection>()
+  for (const outcome of outcomes) {
+    if ('error' in outcome) {
+      const message = redact(outcome.error instanceof Error ? outcome.error.message : String(outcome.error))
+      clusters.push({cluster: outcome.target.alias, ok: false, count: 0, error: message})
+      warnings.push(`Skipped cluster "${outcome.target.alias}": ${message}`)
+    } else {
+      environments.push(...outcome.records)
+      connections.set(outcome.target.alias, outcome.connection)
+      clusters.push({cluster: outcome.target.alias, ok: true, count: outcome.records.length})
+    }
+  }
+  const failures = outcomes.filter((o): o is {target: ClusterTarget; error: unknown} => 'error' in o)
+  if (options.clusters.length > 0 && failures.length === options.clusters.length) {
+    const first = failures[0]!.error
+    if (options.signal?.aborted) throw first
+    const error = first instanceof IdpError ? first : kubeError(first, `list environments on cluster "${failures[0]!.target.alias}"`)
+    if (failures.length > 1) error.details = {...error.details, clusters}
+    throw error
+  }
+  environments.sort(compareRecords)
+  return {environments, warnings, clusters, connections}
+}
+
+/** "in 3h", "expired 2h ago", "never": expiry relative to now, for tables. */
+export function relativeExpiry(record: Pick<EnvRecord, 'expiresAt'>, now: Date = new Date()): string {
+  if (!record.expiresAt) return 'never'
+  const delta = new Date(record.expiresAt).getTime() - now.getTime()
+  const span = roughDuration(Math.abs(delta))
+  return delta > 0 ? `in ${span}` : `expired ${span} ago`
+}
+
+/** The largest one or two units of a span (2d3h, 45m, 10s): exact enough for people. */
+export function roughDuration(ms: number): string {
+  const units: Array<[string, number]> = [
+    ['d', 86_400_000],
+    ['h', 3_600_000],
+    ['m', 60_000],
+    ['s', 1000],
+  ]
+  let rest = Math.max(0, ms)
+  const parts: string[] = []
+  for (const [unit, size] of units) {
+    const n = Math.floor(rest / size)
+    if (n > 0 || (parts.length > 0 && parts.length < 2)) {
+      if (n > 0) parts.push(`${n}${unit}`)
+      rest -= n * size
+    }
+    if (parts.length === 2) break
+    if (parts.length === 1 && n === 0) break
+  }
+  return parts.join('') || '0s'
+}
