@@ -1,0 +1,127 @@
+/**
+ * The facts `env up`/`env down` gather before planning: config, the resolved environment, who
+ * runs it, the commit, the helm major and the local paths. Everything that reads the world is
+ * here, so the planners stay pure. Heavy modules load on demand.
+ */
+import os from 'node:os'
+import path from 'node:path'
+
+import {UsageError} from '../cli/errors.js'
+import {assertDnsLabel} from '../cli/names.js'
+import type {ResolvedEnvironment} from '../config/environments.js'
+import type {IdpConfig} from '../config/schema.js'
+import type {TemplateVars} from '../config/template.js'
+import type {HelmMajor} from '../tools/helm.js'
+import type {ToolName, ToolRunner} from '../tools/types.js'
+import {clusterKubeconfigPath, envStatePaths} from './paths.js'
+import type {EnvLocalPaths, PrTarget} from './plan-up.js'
+
+/** The local files of one environment (see paths.ts, shared with `env kubeconfig`/`status`). */
+export function envLocalPaths(stateDir: string, service: string, env: string, clusterAlias: string): EnvLocalPaths {
+  const base = envStatePaths(stateDir, service, env)
+  return {
+    dir: base.dir,
+    hostKubeconfig: clusterKubeconfigPath(stateDir, clusterAlias),
+    kubeconfig: base.kubeconfig,
+    tfValues: path.join(base.dir, 'tf-values.yaml'),
+    tfPlan: path.join(base.dir, 'tfplan'),
+    tfData: path.join(base.dir, 'terraform'),
+  }
+}
+
+/** A git branch as a DNS label: lower case, other characters as "-", at most 63. */
+export function sanitizeBranch(branch: string): string {
+  return branch
+    .toLowerCase()
+    .replace(/^refs\/heads\//u, '')
+    .replace(/[^a-z0-9-]+/gu, '-')
+    .replace(/-+/gu, '-')
+    .replace(/^-+/u, '')
+    .slice(0, 63)
+    .replace(/-+$/u, '')
+}
+
+/** ENV when given, else `pr-N` from --pr, else the branch; validated as a DNS label before anything runs. */
+export function defaultEnvName(input: {env?: string; pr?: number; branch?: string}): string {
+  if (input.env) return assertDnsLabel(input.env, 'environment name')
+  if (input.pr !== undefined) return `pr-${input.pr}`
+  if (input.branch) {
+    const name = sanitizeBranch(input.branch)
+    if (name) return assertDnsLabel(name, 'environment name (from the git branch)')
+  }
+  throw new UsageError('Missing environment name.', {hint: 'Pass ENV (e.g. `idp env up pr-42`), or --pr N, or run inside a git checkout on a branch.'})
+}
+
+export function parsePr(value: string | undefined): number | undefined {
+  if (value === undefined || value === '') return undefined
+  if (!/^[1-9]\d{0,9}$/u.test(value)) throw new UsageError(`Invalid pull request number "${value}".`, {hint: 'Pass --pr with a positive number, e.g. --pr 42.'})
+  return Number(value)
+}
+
+async function git(runner: ToolRunner, cwd: string, args: string[]): Promise<string | undefined> {
+  try {
+    const {stdout} = await runner.run('git', args, {cwd, allowedExitCodes: [0, 1, 128]})
+    return stdout.trim() || undefined
+  } catch {
+    return undefined
+  }
+}
+
+export interface GitFacts {
+  branch?: string
+  sha?: string
+  owner: string
+}
+
+/** Branch, commit and who is running, from CI variables first, then git, then the OS user. */
+export async function gitFacts(runner: ToolRunner, cwd: string, env: NodeJS.ProcessEnv = process.env): Promise<GitFacts> {
+  const hasGit = (await runner.resolve('git')).status === 'ok'
+  const read = (args: string[]) => (hasGit ? git(runner, cwd, args) : Promise.resolve(undefined))
+  const branch = env.GITHUB_HEAD_REF || env.GITHUB_REF_NAME || (await read(['rev-parse', '--abbrev-ref', 'HEAD']))
+  const sha = env.GITHUB_SHA || (await read(['rev-parse', 'HEAD']))
+  const owner = env.GITHUB_ACTOR || (await read(['config', '--get', 'user.email'])) || (await read(['config', '--get', 'user.name'])) || os.userInfo().username
+  return {...(branch && branch !== 'HEAD' ? {branch} : {}), ...(sha ? {sha} : {}), owner}
+}
+
+/** Who holds the environment's lock: readable for people, unique per process. */
+export function lockHolder(owner: string): string {
+  return `${owner} on ${os.hostname()} (pid ${process.pid})`
+}
+
+export interface ToolCheck {
+  tools: Partial<Record<ToolName, string>>
+  helmMajor: HelmMajor
+  /** Missing or too old tools, when not required (dry run). */
+  problems: string[]
+}
+
+/** The tools the environment needs: required for a real run, only looked at for a dry run. */
+export async function checkTools(runner: ToolRunner, env: ResolvedEnvironment, options: {required: boolean; helm: boolean}): Promise<ToolCheck> {
+  const {helmMajor} = await import('../tools/versions.js')
+  const needed: ToolName[] = [...(options.helm ? (['helm'] as const) : []), ...(env.terraform ? (['terraform'] as const) : []), ...(env.driver === 'vcluster' ? (['vcluster'] as const) : [])]
+  const tools: Partial<Record<ToolName, string>> = {}
+  const problems: string[] = []
+  let major: HelmMajor = 4
+  for (const tool of needed) {
+    const info = options.required ? await runner.require(tool) : await runner.resolve(tool)
+    if (info.status === 'ok' && info.version) tools[tool] = info.version
+    else problems.push(`${tool}: ${info.status}${info.version ? ` (${info.version})` : ''}; needs ${info.minimum}`)
+    if (tool === 'helm' && info.version) major = helmMajor(info.version)
+  }
+  return {tools, helmMajor: major, problems}
+}
+
+/** The pull request to comment on, when there is one and a repository to find it in. */
+export function prTarget(config: IdpConfig, pr: number | undefined, env: NodeJS.ProcessEnv = process.env): PrTarget | undefined {
+  if (pr === undefined) return undefined
+  const [ghOwner, ghRepo] = (env.GITHUB_REPOSITORY ?? '').split('/')
+  const owner = config.repo?.owner ?? ghOwner
+  const repo = config.repo?.name ?? (config.repo ? config.service.name : ghRepo)
+  if (!owner || !repo) return undefined
+  return {owner, repo, number: pr}
+}
+
+/** Template variables for the environment's settings. */
+export function templateVars(input: {pr?: number; sha?: string; branch?: string}): TemplateVars {
+  return {...(input.pr === undefined ? {} : {pr: input.pr}), ...(input.sha ? {sha: input.sha} : {}), ...(input.branch ? {branch: input.branch} : {})}
+}

@@ -1,0 +1,327 @@
+/**
+ * The API and local work of the env plans (`env up`, `env down`, `env gc`), keyed by op. Tool
+ * steps go straight through the ToolRunner; these handlers do what needs a result in hand
+ * (a lock, "only if idp owns it", kubeconfigs with credentials, terraform outputs).
+ * Reached through `await import()`, so client-node loads only when a plan really runs.
+ */
+import {readFile, rm, writeFile} from 'node:fs/promises'
+import path from 'node:path'
+import {parse, stringify} from 'yaml'
+
+import {PrerequisiteError, RemoteError} from '../cli/errors.js'
+import {ensurePrivateDir} from '../cli/paths.js'
+import {redact, registerSecret} from '../cli/redact.js'
+import {createKubeClients, isNotFound, kubeCall, kubeError, type KubeClients} from '../kube/client.js'
+import {registerUserSecrets, writePrivateKubeconfig} from '../kube/kubeconfig.js'
+import {checkReachable} from '../kube/reach.js'
+import type {StepHandler} from '../plan/apply.js'
+import type {ToolName, ToolRunner} from '../tools/types.js'
+import {ANNOTATIONS, isOwnedBy, LABELS} from './labels.js'
+import {acquireLock, releaseLock} from './lock.js'
+
+export interface PrCommentPoster {
+  /** Create or edit the sticky comment; returns its URL. */
+  post(target: {owner: string; repo: string; number: number; marker: string}, body: string): Promise<{url: string; created: boolean}>
+}
+
+export interface EnvHandlerOptions {
+  runner: ToolRunner
+  /** Posts the PR comment; absent: the github.prComment step fails (it is optional, so a warning). */
+  github?: PrCommentPoster
+  /** The CLI name in the teardown command of the comment. */
+  bin?: string
+  now?: () => Date
+}
+
+
+/** One client set per kubeconfig file, created on first use. */
+export function kubeClientCache(): (file: string) => Promise<KubeClients> {
+  const cache = new Map<string, Promise<KubeClients>>()
+  return (file) => {
+    let clients = cache.get(file)
+    if (!clients) {
+      clients = createKubeClients(file)
+      cache.set(file, clients)
+    }
+    return clients
+  }
+}
+
+async function writePrivateFile(file: string, text: string): Promise<void> {
+  await ensurePrivateDir(path.dirname(file))
+  const temporary = `${file}.${process.pid}.tmp`
+  try {
+    await writeFile(temporary, text, {mode: 0o600})
+    const {rename} = await import('node:fs/promises')
+    await rename(temporary, file)
+  } catch (error) {
+    await rm(temporary, {force: true})
+    throw error
+  }
+}
+
+/** Every string inside a value, so sensitive terraform outputs can be registered as secrets. */
+function strings(value: unknown): string[] {
+  if (typeof value === 'string') return [value]
+  if (typeof value === 'number' || typeof value === 'boolean') return [String(value)]
+  if (Array.isArray(value)) return value.flatMap((item) => strings(item))
+  if (value && typeof value === 'object') return Object.values(value).flatMap((item) => strings(item))
+  return []
+}
+
+export function prCommentBody(input: {env: string; status: string; url?: string; expiresAt?: string; bin: string; sha?: string}): string {
+  const lines = [`### Preview environment \`${input.env}\``, '', `| | |`, `|---|---|`, `| Status | **${input.status}** |`]
+  if (input.url && input.status !== 'deleted') lines.push(`| URL | ${input.url} |`)
+  if (input.expiresAt && input.status !== 'deleted') lines.push(`| Expires | ${input.expiresAt} |`)
+  if (input.sha) lines.push(`| Commit | \`${input.sha}\` |`)
+  lines.push('', input.status === 'deleted' ? 'This environment was torn down.' : `Tear down: \`${input.bin} env down ${input.env}\``)
+  return lines.join('\n')
+}
+
+export function createEnvHandlers(options: EnvHandlerOptions): Record<string, StepHandler> {
+  const {runner} = options
+  const kube = kubeClientCache()
+  const now = options.now ?? (() => new Date())
+
+  return {
+    async 'env.preflight'(action) {
+      const p = action.params as {context: string; kubeconfigPath?: string; hostKubeconfig: string; tools: ToolName[]}
+      const versions: Record<string, string | undefined> = {}
+      for (const tool of p.tools) versions[tool] = (await runner.require(tool)).version
+      await writePrivateKubeconfig({context: p.context, ...(p.kubeconfigPath ? {kubeconfigPath: p.kubeconfigPath} : {}), file: p.hostKubeconfig})
+      const reach = await checkReachable({file: p.hostKubeconfig, context: p.context})
+      if (!reach.ok) {
+        throw new PrerequisiteError(`Cluster context "${p.context}" is not reachable (${reach.server || 'no server'}): ${reach.error ?? `HTTP ${reach.status}`}.`, {
+          hint: 'Check that the cluster runs and the context in .idp.yml is right; `idp doctor` checks every configured context.',
+        })
+      }
+      return {server: reach.server, version: reach.version, tools: versions}
+    },
+
+    async 'env.lock'(action) {
+      const p = action.params as {kubeconfig: string; namespace: string; name: string; holder: string; leaseSeconds: number; labels?: Record<string, string>}
+      const {coordination} = await kube(p.kubeconfig)
+      return acquireLock(coordination, p, now)
+    },
+
+    async 'env.unlock'(action) {
+      const p = action.params as {kubeconfig: string; namespace: string; name: string; holder: string}
+      const {coordination} = await kube(p.kubeconfig)
+      return releaseLock(coordination, p)
+    },
+
+    async 'kube.ensureNamespace'(action) {
+      const p = action.params as {kubeconfig: string; name: string; service: string; env: string; labels: Record<string, string>; annotations: Record<string, string>}
+      const {core} = await kube(p.kubeconfig)
+      let live
+      try {
+        live = await core.readNamespace({name: p.name})
+      } catch (error) {
+        if (!isNotFound(error)) throw kubeError(error, `read Namespace ${p.name}`)
+      }
+      if (!live) {
+        await kubeCall(`create Namespace ${p.name}`, () => core.createNamespace({body: {apiVersion: 'v1', kind: 'Namespace', metadata: {name: p.name, labels: p.labels, annotations: p.annotations}}}))
+        return {created: true}
+      }
+      if (!isOwnedBy(live, p.service, p.env)) {
+        throw new RemoteError(`Namespace ${p.name} exists and is not an idp environment of ${p.service}/${p.env} (it lacks ${LABELS.managedBy}=idp, ${LABELS.service}=${p.service}, ${LABELS.env}=${p.env}).`, {
+          hint: 'idp never adopts a namespace it did not create. Pick another namespace template in .idp.yml (environments.<name>.namespace), or delete that namespace if it is unused.',
+        })
+      }
+      if (live.status?.phase === 'Terminating') {
+        throw new RemoteError(`Namespace ${p.name} is still being deleted (Terminating).`, {hint: 'Wait until `kubectl get namespace` no longer lists it, then run `idp env up` again.'})
+      }
+      // An update keeps when and by whom the environment was first created.
+      const annotations = {...live.metadata?.annotations, ...p.annotations}
+      const created = live.metadata?.annotations?.[ANNOTATIONS.createdAt]
+      if (created) annotations[ANNOTATIONS.createdAt] = created
+      const body = {...live, metadata: {...live.metadata, labels: {...live.metadata?.labels, ...p.labels}, annotations}}
+      await kubeCall(`update Namespace ${p.name}`, () => core.replaceNamespace({name: p.name, body}))
+      return {created: false}
+    },
+
+    async 'kube.deleteNamespace'(action) {
+      const p = action.params as {kubeconfig: string; name: string; service: string; env: string}
+      const {core} = await kube(p.kubeconfig)
+      let live
+      try {
+        live = await core.readNamespace({name: p.name})
+      } catch (error) {
+        if (isNotFound(error)) return {deleted: false, reason: 'already gone'}
+        throw kubeError(error, `read Namespace ${p.name}`)
+      }
+      if (!isOwnedBy(live, p.service, p.env)) return {deleted: false, reason: 'not labelled as this idp environment; left alone'}
+      try {
+        await core.deleteNamespace({name: p.name})
+      } catch (error) {
+        if (isNotFound(error)) return {deleted: false, reason: 'already gone'}
+        throw kubeError(error, `delete Namespace ${p.name}`)
+      }
+      return {deleted: true}
+    },
+
+    async 'env.writeNamespaceKubeconfig'(action, ctx) {
+      const p = action.params as {hostKubeconfig: string; namespace: string; file: string}
+      ctx.signal.throwIfAborted()
+      // The host context's credentials, narrowed to the namespace by default only: real RBAC
+      // scoping (a ServiceAccount per environment) is `idp access`'s job.
+      const doc = parse(await readFile(p.hostKubeconfig, 'utf8')) as {contexts?: Array<{name: string; context: Record<string, unknown>}>}
+      for (const context of doc.contexts ?? []) context.context.namespace = p.namespace
+      await writePrivateFile(p.file, stringify(doc))
+      return {file: p.file}
+    },
+
+    async 'env.writeVclusterKubeconfig'(action, ctx) {
+      const p = action.params as {tool: ToolName; argv: string[]; kubeconfig: string; file: string}
+      const {stdout} = await runner.run(p.tool, p.argv, {kubeconfig: p.kubeconfig, rawStdout: true, signal: ctx.signal, timeoutMs: 120_000})
+      let doc: {users?: Array<{user?: Record<string, unknown>}>; clusters?: unknown[]}
+      try {
+        doc = parse(stdout) as typeof doc
+      } catch {
+        throw new RemoteError('`vcluster connect --print` did not print a kubeconfig.', {hint: 'Run the command by hand to see what it printed; check the vcluster pods in the namespace.'})
+      }
+      if (!doc || !Array.isArray(doc.clusters) || doc.clusters.length === 0) {
+        throw new RemoteError('`vcluster connect --print` printed a kubeconfig without clusters.', {hint: 'Check that the vcluster is running: vcluster list --namespace <namespace>.'})
+      }
+      for (const user of doc.users ?? []) if (user.user) registerUserSecrets(user.user)
+      await writePrivateFile(p.file, stdout)
+      return {file: p.file}
+    },
+
+    async 'env.writeTerraformValues'(action, ctx) {
+      const p = action.params as {tool: ToolName; argv: string[]; cwd: string; env: Record<string, string>; file: string}
+      // rawStdout: sensitive outputs are in there; they are registered as secrets before anything prints.
+      const {stdout} = await runner.run(p.tool, p.argv, {cwd: p.cwd, env: p.env, rawStdout: true, signal: ctx.signal})
+      const outputs = JSON.parse(stdout || '{}') as Record<string, {value: unknown; sensitive?: boolean}>
+      const infra: Record<string, unknown> = {}
+      const sensitive: string[] = []
+      for (const [name, output] of Object.entries(outputs)) {
+        if (output.sensitive) {
+          sensitive.push(name)
+          for (const text of strings(output.value)) if (text.length >= 4) registerSecret(text)
+        }
+        infra[name] = output.value
+      }
+      await writePrivateFile(p.file, stringify({infra}))
+      return {file: p.file, outputs: Object.keys(infra), sensitive}
+    },
+
+    async 'env.removeFiles'(action) {
+      const p = action.params as {files: string[]}
+      for (const file of p.files) await rm(file, {force: true})
+      return {removed: p.files}
+    },
+
+    async 'env.recordResult'(action) {
+      const p = action.params as {kubeconfig: string; namespace: string; service: string; env: string; status: string; url?: string}
+      const {core} = await kube(p.kubeconfig)
+      const live = await kubeCall(`read Namespace ${p.namespace}`, () => core.readNamespace({name: p.namespace}))
+      const annotations = {...live.metadata?.annotations, [ANNOTATIONS.status]: p.status, ...(p.url ? {[ANNOTATIONS.url]: p.url} : {})}
+      await kubeCall(`annotate Namespace ${p.namespace}`, () => core.replaceNamespace({name: p.namespace, body: {...live, metadata: {...live.metadata, annotations}}}))
+      return {status: p.status}
+    },
+
+    async 'github.prComment'(action) {
+      const p = action.params as {owner: string; repo: string; number: number; marker: string; env: string; status: string; url?: string; expiresAt?: string; sha?: string}
+      if (!options.github) throw new PrerequisiteError('No GitHub token: the pull-request comment was not posted.', {hint: 'export GITHUB_TOKEN=... to keep a comment on the pull request.'})
+      const body = prCommentBody({env: p.env, status: p.status, url: p.url, expiresAt: p.expiresAt, sha: p.sha, bin: options.bin ?? 'idp'})
+      const result = await options.github.post({owner: p.owner, repo: p.repo, number: p.number, marker: p.marker}, body)
+      return {url: result.url, created: result.created}
+    },
+  }
+}
+
+/**
+ * Evidence for a failed helm step: what the namespace's pods and events say. Sampled while helm
+ * waits, because `--rollback-on-failure`/`--atomic` removes the failing pods before helm exits;
+ * the last sample before the failure is what explains it.
+ */
+export function createEvidenceSampler(options: {kubeconfig: string; namespace: string; intervalMs?: number; tailLines?: number}) {
+  const kube = kubeClientCache()
+  let last: string[] = []
+  let timer: NodeJS.Timeout | undefined
+  let running: Promise<void> | undefined
+
+  async function sample(): Promise<string[]> {
+    const {core} = await kube(options.kubeconfig)
+    const lines: string[] = []
+    const pods = await core.listNamespacedPod({namespace: options.namespace})
+    for (const pod of pods.items) {
+      const name = pod.metadata?.name ?? '?'
+      const statuses = pod.status?.containerStatuses ?? []
+      const ready = statuses.length > 0 && statuses.every((s) => s.ready)
+      if (ready) continue
+      const waiting = statuses.map((s) => s.state?.waiting?.reason ?? s.state?.terminated?.reason).filter(Boolean)
+      lines.push(`pod ${name}: ${pod.status?.phase ?? 'Unknown'}${waiting.length > 0 ? ` (${waiting.join(', ')})` : ''}`)
+      for (const container of pod.spec?.containers ?? []) {
+        try {
+          const log = await core.readNamespacedPodLog({name, namespace: options.namespace, container: container.name, tailLines: options.tailLines ?? 20})
+          for (const line of String(log).split('\n').filter(Boolean)) lines.push(`  ${name}/${container.name}: ${line}`)
+        } catch {
+          // A container that never started has no log; the events say why.
+        }
+      }
+    }
+    const events = await core.listNamespacedEvent({namespace: options.namespace})
+    for (const event of events.items.filter((e) => e.type === 'Warning').slice(-20)) {
+      lines.push(`event ${event.involvedObject?.kind ?? ''}/${event.involvedObject?.name ?? ''}: ${event.reason ?? ''}: ${event.message ?? ''}`)
+    }
+    return lines.map((line) => redact(line))
+  }
+
+  const tick = async () => {
+    try {
+      const lines = await sample()
+      if (lines.length > 0) last = lines
+    } catch {
+      // Sampling is best effort; helm's own error still says what failed.
+    }
+  }
+
+  return {
+    start() {
+      const interval = options.intervalMs ?? 2000
+      const loop = () => {
+        running = tick().finally(() => {
+          if (timer !== undefined) timer = setTimeout(loop, interval)
+        })
+      }
+      timer = setTimeout(loop, Math.min(interval, 500))
+    },
+    async stop() {
+      if (timer !== undefined) clearTimeout(timer)
+      timer = undefined
+      await running
+    },
+    /** A fresh sample if anything is still failing, else the last one taken while helm waited. */
+    async evidence(): Promise<string[]> {
+      await this.stop()
+      let fresh: string[] = []
+      try {
+        fresh = await sample()
+      } catch {
+        // The namespace may be gone already; the samples taken while helm waited remain.
+      }
+      return [...new Set([...last, ...fresh])]
+    },
+  }
+}
+
+export type EvidenceSampler = ReturnType<typeof createEvidenceSampler>
+
+/** A runner that samples evidence while `helm upgrade` runs (see createEvidenceSampler). */
+export function withHelmEvidence(runner: ToolRunner, sampler: EvidenceSampler): ToolRunner {
+  return {
+    resolve: (tool) => runner.resolve(tool),
+    require: (tool) => runner.require(tool),
+    async run(tool, args, runOptions) {
+      if (tool !== 'helm' || args[0] !== 'upgrade') return runner.run(tool, args, runOptions)
+      sampler.start()
+      try {
+        return await runner.run(tool, args, runOptions)
+      } finally {
+        await sampler.stop()
+      }
+    },
+  }
+}

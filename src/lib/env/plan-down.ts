@@ -1,0 +1,162 @@
+/**
+ * The plan of `idp env down` (and of `idp env gc` for each expired environment): a pure function
+ * of the resolved environment and what the host cluster holds. Only what idp labelled as its own
+ * is deleted; every step tolerates "already gone", so running it twice succeeds.
+ */
+import type {ResolvedEnvironment} from '../config/environments.js'
+import {helmUninstallArgs} from '../tools/helm.js'
+import {terraformInitArgs, terraformWorkspaceSelectArgs} from '../tools/terraform.js'
+import type {ToolName} from '../tools/types.js'
+import {vclusterDeleteArgs} from '../tools/vcluster.js'
+import type {Plan, PlanStep} from '../plan/types.js'
+import {PLAN_VERSION} from '../plan/types.js'
+import {
+  deleteNamespaceAction,
+  type EnvLocalPaths,
+  envNames,
+  LOCK_NAMESPACE,
+  PR_COMMENT_MARKER,
+  type PrTarget,
+  removeFilesAction,
+  terraformAction,
+  terraformTeardownActions,
+  unlockAction,
+} from './plan-up.js'
+
+/**
+ * What the host cluster holds for the environment: `ours` (a namespace with managed-by=idp and
+ * this service/env labels), `absent` (no namespace: already gone), `foreign` (a namespace of that
+ * name that idp does not own: nothing is touched).
+ */
+export type EnvFound = 'ours' | 'absent' | 'foreign'
+
+export interface EnvDownOptions {
+  env: ResolvedEnvironment
+  found: EnvFound
+  /** The driver recorded on the namespace (idp.dev/driver); wins over the config, which may have changed since `up`. */
+  driver?: 'vcluster' | 'namespace'
+  timeoutMs: number
+  prComment?: PrTarget
+}
+
+export interface EnvDownFacts {
+  holder: string
+  paths: EnvLocalPaths
+}
+
+export function planEnvDown(options: EnvDownOptions, facts: EnvDownFacts): Plan {
+  const {env, found, timeoutMs} = options
+  const {paths} = facts
+  const host = paths.hostKubeconfig
+  const driver = options.driver ?? env.driver
+  const names = envNames(env)
+  const ours = found === 'ours'
+  const steps: PlanStep[] = []
+
+  const tools: ToolName[] = []
+  if (ours && driver === 'namespace' && env.helm) tools.push('helm')
+  if (ours && driver === 'vcluster') tools.push('vcluster')
+  if (found !== 'foreign' && env.terraform) tools.push('terraform')
+  steps.push({
+    id: 'preflight',
+    title: `Check tools and reach cluster ${env.cluster.alias} (context ${env.cluster.context})`,
+    action: {
+      kind: 'local',
+      op: 'env.preflight',
+      summary: `${tools.length > 0 ? `${tools.join(', ')} present and recent enough; ` : ''}context ${env.cluster.context} copied to ${host} and reachable`,
+      params: {context: env.cluster.context, ...(env.cluster.kubeconfig ? {kubeconfigPath: env.cluster.kubeconfig} : {}), hostKubeconfig: host, tools},
+    },
+    dependsOn: [],
+  })
+
+  const summary = `Tear down environment ${env.name} of ${env.service} on cluster ${env.cluster.alias} (namespace ${env.namespace})`
+  const metadata = {env: env.name, service: env.service, namespace: env.namespace, cluster: env.cluster.alias, driver, found}
+  if (found === 'foreign') return {version: PLAN_VERSION, kind: 'env.down', summary, steps, metadata}
+
+  const leaseSeconds = Math.ceil(timeoutMs / 1000) * 2 + 600
+  steps.push({
+    id: 'lock',
+    title: `Lock environment ${env.name} (Lease ${LOCK_NAMESPACE}/${names.lease})`,
+    action: {
+      kind: 'api',
+      target: 'kubernetes',
+      op: 'env.lock',
+      summary: `create or take over Lease ${LOCK_NAMESPACE}/${names.lease} for ${leaseSeconds}s as ${facts.holder}; fail if another run holds it`,
+      params: {kubeconfig: host, namespace: LOCK_NAMESPACE, name: names.lease, holder: facts.holder, leaseSeconds},
+    },
+    dependsOn: ['preflight'],
+    undo: [unlockAction(host, names.lease, facts.holder)],
+  })
+
+  const beforeNamespace: string[] = []
+  if (ours && driver === 'namespace' && env.helm) {
+    steps.push({
+      id: 'helm-uninstall',
+      title: `helm uninstall ${names.release}`,
+      action: {kind: 'tool', tool: 'helm', argv: helmUninstallArgs({release: names.release, namespace: env.namespace, ignoreNotFound: true}), kubeconfig: host, timeoutMs},
+      dependsOn: ['lock'],
+    })
+    beforeNamespace.push('helm-uninstall')
+  }
+  if (ours && driver === 'vcluster') {
+    // Deleting the vcluster removes everything inside it, the helm release included.
+    steps.push({
+      id: 'vcluster-delete',
+      title: `vcluster delete ${names.vcluster}`,
+      action: {kind: 'tool', tool: 'vcluster', argv: vclusterDeleteArgs({name: names.vcluster, namespace: env.namespace}), kubeconfig: host, timeoutMs},
+      dependsOn: ['lock'],
+    })
+    beforeNamespace.push('vcluster-delete')
+  }
+
+  const beforeCleanup = [...beforeNamespace]
+  if (env.terraform) {
+    const tf = env.terraform
+    const [destroy, selectDefault, deleteWorkspace] = terraformTeardownActions(env, paths, timeoutMs)
+    steps.push(
+      {id: 'terraform-init', title: `terraform init (${tf.dir})`, action: terraformAction(env, paths, terraformInitArgs(), timeoutMs), dependsOn: ['lock']},
+      // -or-create: an environment whose workspace is already gone still ends cleanly (an empty destroy).
+      {id: 'terraform-workspace', title: `terraform workspace ${tf.workspace}`, action: terraformAction(env, paths, terraformWorkspaceSelectArgs({workspace: tf.workspace})), dependsOn: ['terraform-init']},
+      {id: 'terraform-destroy', title: `terraform destroy (workspace ${tf.workspace})`, action: destroy!, dependsOn: ['terraform-workspace']},
+      {id: 'terraform-workspace-default', title: 'terraform workspace select default', action: selectDefault!, dependsOn: ['terraform-destroy']},
+      {id: 'terraform-workspace-delete', title: `terraform workspace delete ${tf.workspace}`, action: deleteWorkspace!, dependsOn: ['terraform-workspace-default']},
+    )
+    beforeCleanup.push('terraform-workspace-delete')
+  }
+
+  if (ours) {
+    steps.push({
+      id: 'namespace-delete',
+      title: `Delete namespace ${env.namespace}`,
+      action: deleteNamespaceAction(host, env),
+      dependsOn: beforeNamespace.length > 0 ? beforeNamespace : ['lock'],
+    })
+    beforeCleanup.push('namespace-delete')
+  }
+
+  steps.push({
+    id: 'local-files',
+    title: 'Remove local files of the environment',
+    action: removeFilesAction([paths.kubeconfig, paths.tfValues, paths.tfPlan]),
+    dependsOn: beforeCleanup.length > 0 ? beforeCleanup : ['lock'],
+  })
+  steps.push({id: 'unlock', title: `Release the lock of ${env.name}`, action: unlockAction(host, names.lease, facts.holder), dependsOn: ['local-files']})
+
+  if (options.prComment) {
+    const pr = options.prComment
+    steps.push({
+      id: 'pr-comment',
+      title: `Comment on ${pr.owner}/${pr.repo}#${pr.number}`,
+      action: {
+        kind: 'api',
+        target: 'github',
+        op: 'github.prComment',
+        summary: `edit the sticky comment (marker ${PR_COMMENT_MARKER}): environment torn down`,
+        params: {owner: pr.owner, repo: pr.repo, number: pr.number, marker: PR_COMMENT_MARKER, env: env.name, status: 'deleted'},
+      },
+      dependsOn: ['unlock'],
+      optional: true,
+    })
+  }
+  return {version: PLAN_VERSION, kind: 'env.down', summary, steps, metadata}
+}

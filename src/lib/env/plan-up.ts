@@ -1,0 +1,373 @@
+/**
+ * The plan of `idp env up` (DESIGN.md section 1): a pure function of the resolved environment and
+ * facts gathered beforehand (helm major, paths, owner, sha, the clock), so `--dry-run` prints
+ * exactly what `up` runs and unit tests need no cluster.
+ */
+import type {ResolvedEnvironment} from '../config/environments.js'
+import {helmUninstallArgs, helmUpgradeInstallArgs, type HelmMajor} from '../tools/helm.js'
+import {terraformApplyArgs, terraformDestroyArgs, terraformInitArgs, terraformOutputArgs, terraformPlanArgs, terraformWorkspaceSelectArgs} from '../tools/terraform.js'
+import {vclusterConnectArgs, vclusterCreateArgs, vclusterDeleteArgs} from '../tools/vcluster.js'
+import type {ToolName} from '../tools/types.js'
+import type {Action, Plan, PlanStep, ToolAction} from '../plan/types.js'
+import {PLAN_VERSION} from '../plan/types.js'
+import {envMetadata} from './labels.js'
+
+/** Where the Lease that serialises `up`/`down` of one environment lives on the host cluster. */
+export const LOCK_NAMESPACE = 'default'
+/** How long terraform waits for its state lock before failing. */
+export const TERRAFORM_LOCK_TIMEOUT = '5m'
+/** The marker of the sticky pull-request comment. */
+export const PR_COMMENT_MARKER = 'idp-env'
+
+export interface EnvLocalPaths {
+  /** The environment's state directory (0700). */
+  dir: string
+  /** The private host-cluster kubeconfig (one context). */
+  hostKubeconfig: string
+  /** The environment's private kubeconfig: the vcluster's, or the host's narrowed to the namespace. */
+  kubeconfig: string
+  /** Terraform outputs as helm values (`infra:` key), 0600. */
+  tfValues: string
+  /** The saved terraform plan. */
+  tfPlan: string
+  /** TF_DATA_DIR: per environment, so two environments of one module never share `.terraform`. */
+  tfData: string
+}
+
+export interface PrTarget {
+  owner: string
+  repo: string
+  number: number
+}
+
+export interface EnvUpFacts {
+  helmMajor: HelmMajor
+  /** Who asked (git config user.email, CI actor, $USER). */
+  owner: string
+  /** Lock holder identity: owner, host and pid. */
+  holder: string
+  sha?: string
+  pr?: number
+  now: Date
+  paths: EnvLocalPaths
+  /** What the host already has: an environment of ours (update in place) or nothing; undefined when not looked (dry run). */
+  existing?: 'ours' | 'none'
+  /** Tool versions found, for the preflight step. */
+  tools?: Partial<Record<ToolName, string>>
+}
+
+export interface EnvUpOptions {
+  env: ResolvedEnvironment
+  imageTag?: string
+  /** Overrides the configured ttl. */
+  ttlMs?: number
+  /** helm --wait timeout (and the base of other timeouts). */
+  timeoutMs: number
+  /** Keep a sticky comment on this pull request. */
+  prComment?: PrTarget
+}
+
+/** The name of the Lease and of the helm release and vcluster an environment uses. */
+export function envNames(env: Pick<ResolvedEnvironment, 'service' | 'name'>): {lease: string; release: string; vcluster: string} {
+  return {lease: `idp-${env.service}-${env.name}`.slice(0, 253), release: env.service, vcluster: env.name}
+}
+
+/** A Go duration helm accepts. */
+export function goDuration(ms: number): string {
+  return `${Math.max(1, Math.ceil(ms / 1000))}s`
+}
+
+/** Insert `-lock-timeout` right after the terraform subcommand (flags must precede a plan file). */
+function withLockTimeout(argv: string[], subcommand: string): string[] {
+  const at = argv.indexOf(subcommand)
+  return [...argv.slice(0, at + 1), `-lock-timeout=${TERRAFORM_LOCK_TIMEOUT}`, ...argv.slice(at + 1)]
+}
+
+function stringVars(vars: Record<string, string | number | boolean>): Record<string, string> {
+  return Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, String(v)]))
+}
+
+/** The terraform actions shared by up and down: same cwd and TF_DATA_DIR, so the same workspace. */
+export function terraformAction(env: ResolvedEnvironment, paths: Pick<EnvLocalPaths, 'tfData'>, argv: string[], timeoutMs?: number): ToolAction {
+  return {kind: 'tool', tool: 'terraform', argv, cwd: env.terraform!.dir, env: {TF_DATA_DIR: paths.tfData}, ...(timeoutMs === undefined ? {} : {timeoutMs})}
+}
+
+/** How to remove the terraform workspace of an environment after its resources are destroyed. */
+export function terraformTeardownActions(env: ResolvedEnvironment, paths: Pick<EnvLocalPaths, 'tfData'>, timeoutMs?: number): ToolAction[] {
+  const tf = env.terraform!
+  return [
+    terraformAction(env, paths, withLockTimeout(terraformDestroyArgs({vars: stringVars(tf.vars)}), 'destroy'), timeoutMs),
+    terraformAction(env, paths, ['workspace', 'select', 'default']),
+    terraformAction(env, paths, ['workspace', 'delete', tf.workspace]),
+  ]
+}
+
+export function planEnvUp(options: EnvUpOptions, facts: EnvUpFacts): Plan {
+  const {env, timeoutMs} = options
+  const {paths} = facts
+  const names = envNames(env)
+  const fresh = facts.existing !== 'ours'
+  const ttlMs = options.ttlMs ?? env.ttlMs
+  const expiresAt = ttlMs === undefined ? undefined : new Date(facts.now.getTime() + ttlMs).toISOString()
+  const metadata = envMetadata({
+    service: env.service,
+    env: env.name,
+    owner: facts.owner,
+    expiresAt,
+    sha: facts.sha,
+    pr: facts.pr,
+    driver: env.driver,
+    cluster: env.cluster.alias,
+    url: env.url,
+    status: 'deploying',
+    createdAt: facts.now,
+  })
+  const host = paths.hostKubeconfig
+  const steps: PlanStep[] = []
+  // Undo only what this run may have created: a failed update of a working environment must not tear it down.
+  const undoIfFresh = (actions: Action[]) => (fresh ? {undo: actions} : {})
+
+  const tools: ToolName[] = ['helm', ...(env.terraform ? (['terraform'] as const) : []), ...(env.driver === 'vcluster' ? (['vcluster'] as const) : [])]
+  steps.push({
+    id: 'preflight',
+    title: `Check tools and reach cluster ${env.cluster.alias} (context ${env.cluster.context})`,
+    action: {
+      kind: 'local',
+      op: 'env.preflight',
+      summary: `${tools.join(', ')} present and recent enough; context ${env.cluster.context} copied to ${host} and reachable`,
+      params: {context: env.cluster.context, ...(env.cluster.kubeconfig ? {kubeconfigPath: env.cluster.kubeconfig} : {}), hostKubeconfig: host, tools, ...(facts.tools ? {versions: facts.tools} : {})},
+    },
+    dependsOn: [],
+  })
+
+  const leaseSeconds = Math.ceil(timeoutMs / 1000) * 2 + 600
+  steps.push({
+    id: 'lock',
+    title: `Lock environment ${env.name} (Lease ${LOCK_NAMESPACE}/${names.lease})`,
+    action: {
+      kind: 'api',
+      target: 'kubernetes',
+      op: 'env.lock',
+      summary: `create or take over Lease ${LOCK_NAMESPACE}/${names.lease} for ${leaseSeconds}s as ${facts.holder}; fail if another run holds it`,
+      params: {kubeconfig: host, namespace: LOCK_NAMESPACE, name: names.lease, holder: facts.holder, leaseSeconds, labels: {...metadata.labels}},
+    },
+    dependsOn: ['preflight'],
+    undo: [unlockAction(host, names.lease, facts.holder)],
+  })
+
+  steps.push({
+    id: 'namespace',
+    title: `Namespace ${env.namespace} on ${env.cluster.alias}`,
+    action: {
+      kind: 'api',
+      target: 'kubernetes',
+      op: 'kube.ensureNamespace',
+      summary: `create or update Namespace ${env.namespace} (labels ${Object.entries(metadata.labels)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(', ')}; expires ${expiresAt ?? 'never'}); refuse one idp does not own`,
+      params: {kubeconfig: host, name: env.namespace, service: env.service, env: env.name, labels: metadata.labels, annotations: metadata.annotations},
+    },
+    dependsOn: ['lock'],
+    ...undoIfFresh([deleteNamespaceAction(host, env)]),
+  })
+
+  let kubeconfigStep: string
+  if (env.driver === 'vcluster') {
+    const createArgs = vclusterCreateArgs({name: names.vcluster, namespace: env.namespace, values: env.vcluster?.values, chartVersion: env.vcluster?.chartVersion, upgrade: true})
+    steps.push({
+      id: 'vcluster-create',
+      title: `vcluster ${names.vcluster} in ${env.namespace}`,
+      action: {kind: 'tool', tool: 'vcluster', argv: createArgs, kubeconfig: host, timeoutMs},
+      dependsOn: ['namespace'],
+      ...(env.terraform ? {concurrentWith: ['terraform-init']} : {}),
+      ...undoIfFresh([{kind: 'tool', tool: 'vcluster', argv: vclusterDeleteArgs({name: names.vcluster, namespace: env.namespace}), kubeconfig: host, timeoutMs}]),
+    })
+    const connectArgs = vclusterConnectArgs({name: names.vcluster, namespace: env.namespace})
+    steps.push({
+      id: 'kubeconfig',
+      title: `Private kubeconfig of vcluster ${names.vcluster}`,
+      action: {
+        kind: 'local',
+        op: 'env.writeVclusterKubeconfig',
+        summary: `vcluster ${connectArgs.join(' ')} > ${paths.kubeconfig} (0600)`,
+        params: {tool: 'vcluster', argv: connectArgs, kubeconfig: host, file: paths.kubeconfig},
+      },
+      dependsOn: ['vcluster-create'],
+      ...undoIfFresh([removeFilesAction([paths.kubeconfig])]),
+    })
+    kubeconfigStep = 'kubeconfig'
+  } else {
+    steps.push({
+      id: 'kubeconfig',
+      title: `Private kubeconfig for namespace ${env.namespace}`,
+      action: {
+        kind: 'local',
+        op: 'env.writeNamespaceKubeconfig',
+        summary: `copy ${host} with the context namespace set to ${env.namespace} into ${paths.kubeconfig} (0600)`,
+        params: {hostKubeconfig: host, namespace: env.namespace, file: paths.kubeconfig},
+      },
+      dependsOn: ['namespace'],
+      ...(env.terraform ? {concurrentWith: ['terraform-init']} : {}),
+      ...undoIfFresh([removeFilesAction([paths.kubeconfig])]),
+    })
+    kubeconfigStep = 'kubeconfig'
+  }
+
+  const helmDeps = [kubeconfigStep]
+  if (env.terraform) {
+    const tf = env.terraform
+    const vars = stringVars(tf.vars)
+    steps.push({
+      id: 'terraform-init',
+      title: `terraform init (${tf.dir})`,
+      action: terraformAction(env, paths, terraformInitArgs(), timeoutMs),
+      dependsOn: ['namespace'],
+      concurrentWith: [env.driver === 'vcluster' ? 'vcluster-create' : 'kubeconfig'],
+    })
+    steps.push({
+      id: 'terraform-workspace',
+      title: `terraform workspace ${tf.workspace}`,
+      action: terraformAction(env, paths, terraformWorkspaceSelectArgs({workspace: tf.workspace})),
+      dependsOn: ['terraform-init'],
+      ...undoIfFresh([terraformAction(env, paths, ['workspace', 'select', 'default']), terraformAction(env, paths, ['workspace', 'delete', tf.workspace])]),
+    })
+    steps.push({
+      id: 'terraform-plan',
+      title: `terraform plan (workspace ${tf.workspace})`,
+      action: terraformAction(env, paths, withLockTimeout(terraformPlanArgs({out: paths.tfPlan, vars}), 'plan'), timeoutMs),
+      dependsOn: ['terraform-workspace'],
+    })
+    steps.push({
+      id: 'terraform-apply',
+      title: `terraform apply (workspace ${tf.workspace})`,
+      action: terraformAction(env, paths, withLockTimeout(terraformApplyArgs({planFile: paths.tfPlan}), 'apply'), timeoutMs),
+      dependsOn: ['terraform-plan'],
+      ...undoIfFresh([terraformAction(env, paths, withLockTimeout(terraformDestroyArgs({vars}), 'destroy'), timeoutMs)]),
+    })
+    const outputArgs = terraformOutputArgs()
+    steps.push({
+      id: 'terraform-outputs',
+      title: 'Terraform outputs as helm values',
+      action: {
+        kind: 'local',
+        op: 'env.writeTerraformValues',
+        summary: `terraform ${outputArgs.join(' ')} in ${tf.dir} > ${paths.tfValues} as {infra: {...}} (sensitive outputs never printed)`,
+        params: {tool: 'terraform', argv: outputArgs, cwd: tf.dir, env: {TF_DATA_DIR: paths.tfData}, file: paths.tfValues},
+      },
+      dependsOn: ['terraform-apply'],
+      ...undoIfFresh([removeFilesAction([paths.tfValues])]),
+    })
+    helmDeps.push('terraform-outputs')
+  }
+
+  if (env.helm) {
+    const set: Record<string, string> = stringVars(env.helm.set)
+    if (options.imageTag) set['image.tag'] = options.imageTag
+    const values = [...env.helm.values, ...(env.terraform ? [paths.tfValues] : [])]
+    steps.push({
+      id: 'helm',
+      title: `helm upgrade --install ${names.release} (${env.helm.chart})`,
+      action: {
+        kind: 'tool',
+        tool: 'helm',
+        argv: helmUpgradeInstallArgs({
+          release: names.release,
+          chart: env.helm.chart,
+          namespace: env.namespace,
+          values,
+          set,
+          wait: true,
+          timeout: goDuration(timeoutMs),
+          rollbackOnFailure: true,
+          // Inside a vcluster the namespace does not exist yet; on the host idp made it (with labels).
+          createNamespace: env.driver === 'vcluster',
+          major: facts.helmMajor,
+        }),
+        kubeconfig: paths.kubeconfig,
+        // helm enforces --timeout itself; ours only stops a helm that hangs past it.
+        timeoutMs: timeoutMs + 60_000,
+      },
+      dependsOn: helmDeps,
+      ...undoIfFresh([{kind: 'tool', tool: 'helm', argv: helmUninstallArgs({release: names.release, namespace: env.namespace, ignoreNotFound: true}), kubeconfig: paths.kubeconfig}]),
+    })
+  }
+
+  steps.push({
+    id: 'record',
+    title: `Mark ${env.name} ready`,
+    action: {
+      kind: 'api',
+      target: 'kubernetes',
+      op: 'env.recordResult',
+      summary: `annotate Namespace ${env.namespace} with status=ready${env.url ? ` and url=${env.url}` : ''}`,
+      params: {kubeconfig: host, namespace: env.namespace, service: env.service, env: env.name, status: 'ready', ...(env.url ? {url: env.url} : {})},
+    },
+    dependsOn: env.helm ? ['helm'] : helmDeps,
+  })
+
+  steps.push({
+    id: 'unlock',
+    title: `Release the lock of ${env.name}`,
+    action: unlockAction(host, names.lease, facts.holder),
+    dependsOn: ['record'],
+  })
+
+  if (options.prComment) {
+    const pr = options.prComment
+    steps.push({
+      id: 'pr-comment',
+      title: `Comment on ${pr.owner}/${pr.repo}#${pr.number}`,
+      action: {
+        kind: 'api',
+        target: 'github',
+        op: 'github.prComment',
+        summary: `create or edit the sticky comment (marker ${PR_COMMENT_MARKER}) with the URL, status, expiry and teardown command`,
+        params: {owner: pr.owner, repo: pr.repo, number: pr.number, marker: PR_COMMENT_MARKER, env: env.name, status: 'ready', ...(env.url ? {url: env.url} : {}), ...(expiresAt ? {expiresAt} : {})},
+      },
+      dependsOn: ['unlock'],
+      optional: true,
+    })
+  }
+
+  return {
+    version: PLAN_VERSION,
+    kind: 'env.up',
+    summary: `Bring up environment ${env.name} of ${env.service} on cluster ${env.cluster.alias} (${env.driver} driver, namespace ${env.namespace})`,
+    steps,
+    metadata: {
+      env: env.name,
+      service: env.service,
+      namespace: env.namespace,
+      cluster: env.cluster.alias,
+      driver: env.driver,
+      ...(env.url ? {url: env.url} : {}),
+      kubeconfig: paths.kubeconfig,
+      ...(expiresAt ? {expiresAt} : {}),
+      update: facts.existing === 'ours',
+    },
+  }
+}
+
+export function unlockAction(kubeconfig: string, lease: string, holder: string): Action {
+  return {
+    kind: 'api',
+    target: 'kubernetes',
+    op: 'env.unlock',
+    summary: `delete Lease ${LOCK_NAMESPACE}/${lease} if ${holder} holds it`,
+    params: {kubeconfig, namespace: LOCK_NAMESPACE, name: lease, holder},
+  }
+}
+
+export function deleteNamespaceAction(kubeconfig: string, env: Pick<ResolvedEnvironment, 'namespace' | 'service' | 'name'>): Action {
+  return {
+    kind: 'api',
+    target: 'kubernetes',
+    op: 'kube.deleteNamespace',
+    summary: `delete Namespace ${env.namespace} if it carries managed-by=idp, service=${env.service}, env=${env.name}`,
+    params: {kubeconfig, name: env.namespace, service: env.service, env: env.name},
+  }
+}
+
+export function removeFilesAction(files: string[]): Action {
+  return {kind: 'local', op: 'env.removeFiles', summary: `remove ${files.join(', ')}`, params: {files}}
+}
