@@ -125,3 +125,43 @@ export function prTarget(config: IdpConfig, pr: number | undefined, env: NodeJS.
 export function templateVars(input: {pr?: number; sha?: string; branch?: string}): TemplateVars {
   return {...(input.pr === undefined ? {} : {pr: input.pr}), ...(input.sha ? {sha: input.sha} : {}), ...(input.branch ? {branch: input.branch} : {})}
 }
+
+export interface HostState {
+  found: 'ours' | 'absent' | 'foreign'
+  /** The driver recorded on an idp namespace. */
+  driver?: 'vcluster' | 'namespace'
+  /** Labels of a namespace idp does not own, for the message. */
+  foreignLabels?: Record<string, string>
+}
+
+/**
+ * Copy the host context into the private kubeconfig, check the API server answers, and look at
+ * the environment's namespace. Read-only on the cluster; runs before the plan so a foreign
+ * namespace or an unreachable cluster fails before any change.
+ */
+export async function inspectHost(env: ResolvedEnvironment, paths: EnvLocalPaths): Promise<HostState> {
+  const [{writePrivateKubeconfig}, {checkReachable}, {createKubeClients, isNotFound, kubeError}, {ANNOTATIONS, isOwnedBy}, {PrerequisiteError}] = await Promise.all([
+    import('../kube/kubeconfig.js'),
+    import('../kube/reach.js'),
+    import('../kube/client.js'),
+    import('./labels.js'),
+    import('../cli/errors.js'),
+  ])
+  await writePrivateKubeconfig({context: env.cluster.context, ...(env.cluster.kubeconfig ? {kubeconfigPath: env.cluster.kubeconfig} : {}), file: paths.hostKubeconfig})
+  const reach = await checkReachable({file: paths.hostKubeconfig, context: env.cluster.context})
+  if (!reach.ok) {
+    throw new PrerequisiteError(`Cluster "${env.cluster.alias}" (context ${env.cluster.context}) is not reachable at ${reach.server || 'its server'}: ${reach.error ?? `HTTP ${reach.status}`}.`, {
+      hint: 'Check that the cluster runs and that clusters.<alias>.context in .idp.yml names the right context; `idp doctor` checks every configured context.',
+    })
+  }
+  const {core} = await createKubeClients(paths.hostKubeconfig)
+  try {
+    const ns = await core.readNamespace({name: env.namespace})
+    if (!isOwnedBy(ns, env.service, env.name)) return {found: 'foreign', foreignLabels: ns.metadata?.labels ?? {}}
+    const driver = ns.metadata?.annotations?.[ANNOTATIONS.driver]
+    return {found: 'ours', ...(driver === 'vcluster' || driver === 'namespace' ? {driver} : {})}
+  } catch (error) {
+    if (isNotFound(error)) return {found: 'absent'}
+    throw kubeError(error, `read Namespace ${env.namespace}`)
+  }
+}

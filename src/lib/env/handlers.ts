@@ -325,3 +325,26 @@ export function withHelmEvidence(runner: ToolRunner, sampler: EvidenceSampler): 
     },
   }
 }
+
+/** Posts the sticky PR comment through the GitHub API, or undefined when there is no token. */
+export async function prCommentPoster(config: {github?: {apiUrl?: string}}, env: NodeJS.ProcessEnv = process.env): Promise<PrCommentPoster | undefined> {
+  const {createGitHubClient, githubSettings} = await import('../github/client.js')
+  const settings = githubSettings(env, config)
+  if (!settings.token) return undefined
+  const token = settings.token
+  let client: Awaited<ReturnType<typeof createGitHubClient>> | undefined
+  return {
+    async post(target, body) {
+      client ??= await createGitHubClient({token, baseUrl: settings.apiUrl})
+      const {upsertStickyComment} = await import('../github/pr-comments.js')
+      const result = await upsertStickyComment(client, {owner: target.owner, repo: target.repo, prNumber: target.number, marker: target.marker, body})
+      return {url: result.url, created: result.created}
+    },
+  }
+}
+
+/** After a failed or cancelled `up`: say so on the PR (best effort; the command's error matters more). */
+export async function postFailureComment(poster: PrCommentPoster, target: {owner: string; repo: string; number: number}, input: {env: string; bin: string; sha?: string; cancelled: boolean}): Promise<void> {
+  const {PR_COMMENT_MARKER} = await import('./plan-up.js')
+  await poster.post({...target, marker: PR_COMMENT_MARKER}, prCommentBody({env: input.env, status: input.cancelled ? 'cancelled' : 'failed', sha: input.sha, bin: input.bin}))
+}
