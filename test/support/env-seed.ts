@@ -1,6 +1,10 @@
 // Namespaces that look exactly like what `idp env up` leaves behind (labels and annotations from
 // src/lib/env/labels.ts), written straight into a Kubernetes stand-in: for `env list`/`gc` tests
 // and the benchmark (`idp env list --json` against 50 environments).
+import {spawn} from 'node:child_process'
+import path from 'node:path'
+import {fileURLToPath} from 'node:url'
+
 import {envMetadata} from '../../src/lib/env/labels.js'
 import type {KubeStandIn} from './kube-stand-in/index.js'
 
@@ -74,4 +78,29 @@ export function seedEnvironment(standIn: KubeStandIn, options: SeedEnvironmentOp
   })
   store.create({apiVersion: 'v1', kind: 'Namespace', metadata: {name: namespace, labels, annotations}})
   return {env: options.env, namespace}
+}
+
+export interface IdpRun {
+  code: number | null
+  stdout: string
+  stderr: string
+}
+
+/** Run the CLI from source (bin/dev.js through tsx), as a user would, with `env` over process.env. */
+export function runIdp(args: string[], env: Record<string, string | undefined>): Promise<IdpRun> {
+  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
+  return new Promise((resolve, reject) => {
+    const childEnv: NodeJS.ProcessEnv = {...process.env, NO_COLOR: '1', CI: '1'}
+    for (const [key, value] of Object.entries(env)) {
+      if (value === undefined) delete childEnv[key]
+      else childEnv[key] = value
+    }
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'bin', 'dev.js'), ...args], {cwd: root, env: childEnv, stdio: ['ignore', 'pipe', 'pipe']})
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()))
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()))
+    child.on('error', reject)
+    child.on('exit', (code) => resolve({code, stdout, stderr}))
+  })
 }

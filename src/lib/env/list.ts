@@ -1,4 +1,6 @@
-import {IdpError, RemoteError} from '../cli/errors.js'
+import path from 'node:path'
+
+import {IdpError, RemoteError, UsageError} from '../cli/errors.js'
 import {redact} from '../cli/redact.js'
 import type {IdpConfig} from '../config/schema.js'
 import {createKubeClients, kubeError, type KubeClients} from '../kube/client.js'
@@ -139,32 +141,28 @@ export async function listEnvironments(options: ListEnvironmentsOptions): Promis
   return {environments, warnings, clusters, connections}
 }
 
-/** "in 3h", "expired 2h ago", "never": expiry relative to now, for tables. */
-export function relativeExpiry(record: Pick<EnvRecord, 'expiresAt'>, now: Date = new Date()): string {
-  if (!record.expiresAt) return 'never'
-  const delta = new Date(record.expiresAt).getTime() - now.getTime()
-  const span = roughDuration(Math.abs(delta))
-  return delta > 0 ? `in ${span}` : `expired ${span} ago`
+/**
+ * The configured clusters to read, narrowed by `--cluster`: an unknown alias is a UsageError
+ * naming the configured ones, before anything is contacted.
+ */
+export function selectClusters(config: Pick<IdpConfig, 'clusters'>, only: string | undefined): ClusterTarget[] {
+  const all = clusterTargets(config)
+  if (only === undefined) return all
+  const picked = all.filter((target) => target.alias === only)
+  if (picked.length === 0) {
+    const aliases = all.map((target) => target.alias)
+    throw new UsageError(`Unknown cluster "${only}".${aliases.length > 0 ? ` Configured: ${aliases.join(', ')}.` : ''}`, {
+      hint: aliases.length > 0 ? 'Pass --cluster with an alias from the clusters: section of .idp.yml.' : 'Add a clusters: section to .idp.yml (alias: {context: ...}).',
+    })
+  }
+  return picked
 }
 
-/** The largest one or two units of a span (2d3h, 45m, 10s): exact enough for people. */
-export function roughDuration(ms: number): string {
-  const units: Array<[string, number]> = [
-    ['d', 86_400_000],
-    ['h', 3_600_000],
-    ['m', 60_000],
-    ['s', 1000],
-  ]
-  let rest = Math.max(0, ms)
-  const parts: string[] = []
-  for (const [unit, size] of units) {
-    const n = Math.floor(rest / size)
-    if (n > 0 || (parts.length > 0 && parts.length < 2)) {
-      if (n > 0) parts.push(`${n}${unit}`)
-      rest -= n * size
-    }
-    if (parts.length === 2) break
-    if (parts.length === 1 && n === 0) break
-  }
-  return parts.join('') || '0s'
+/** Config-relative kubeconfig paths (and ~) made absolute, as resolveEnvironment does. */
+export function absoluteTargets(targets: ClusterTarget[], root: string, home: string): ClusterTarget[] {
+  return targets.map((target) => {
+    if (!target.kubeconfig) return target
+    const file = target.kubeconfig === '~' || target.kubeconfig.startsWith('~/') ? path.join(home, target.kubeconfig.slice(1)) : path.resolve(root, target.kubeconfig)
+    return {...target, kubeconfig: file}
+  })
 }

@@ -1,0 +1,179 @@
+/**
+ * `idp env gc`: which environments to remove (a pure selection, so it is easy to test and to show
+ * under --dry-run), and removing them one by one with the same plan `idp env down` runs. Safe for
+ * a scheduled CI job: only namespaces carrying idp's labels are ever considered, each is read
+ * again right before its plan is made, and one failure does not stop the others.
+ */
+import {CancelledError, IdpError, PrerequisiteError, RemoteError, TimeoutError, ToolError} from '../cli/errors.js'
+import {redact} from '../cli/redact.js'
+import {matchEnvironment, type ResolvedEnvironment, resolveEnvironment} from '../config/environments.js'
+import type {IdpConfig} from '../config/schema.js'
+import type {Plan} from '../plan/types.js'
+import {isOwnedBy, type EnvRecord} from './labels.js'
+import type {ClusterTarget} from './list.js'
+
+export interface GcCriteria {
+  now: Date
+  /** Select by age (created more than this long ago) instead of by expires-at. */
+  olderThanMs?: number
+  /** Names of this repository's service and the config, to honour `protected: true`. */
+  config?: Pick<IdpConfig, 'service' | 'environments'>
+}
+
+export interface GcCandidate {
+  record: EnvRecord
+  /** Why it is removed, for people: "expired 2h ago", "created 3d ago (older than 24h)". */
+  reason: string
+}
+
+export interface GcSkip {
+  record: EnvRecord
+  reason: string
+}
+
+export interface GcSelection {
+  remove: GcCandidate[]
+  /** Environments that matched but are kept (protected in .idp.yml, already terminating). */
+  skipped: GcSkip[]
+}
+
+function span(ms: number): string {
+  const units: Array<[string, number]> = [
+    ['d', 86_400_000],
+    ['h', 3_600_000],
+    ['m', 60_000],
+  ]
+  for (const [unit, size] of units) if (ms >= size) return `${Math.floor(ms / size)}${unit}`
+  return `${Math.max(0, Math.floor(ms / 1000))}s`
+}
+
+/** Is `record` one of this repository's environments that .idp.yml marks `protected: true`? */
+export function isProtected(record: EnvRecord, config: GcCriteria['config']): boolean {
+  if (!config || record.service !== config.service.name) return false
+  return matchEnvironment(config as IdpConfig, record.env)?.settings.protected === true
+}
+
+/**
+ * The environments gc removes: those past their expires-at (an environment without one never
+ * expires), or with `olderThanMs` those created longer ago than that. Protected environments
+ * and namespaces already being deleted are kept, with the reason.
+ */
+export function selectForGc(records: EnvRecord[], criteria: GcCriteria): GcSelection {
+  const now = criteria.now.getTime()
+  const selection: GcSelection = {remove: [], skipped: []}
+  for (const record of records) {
+    let reason: string | undefined
+    if (criteria.olderThanMs === undefined) {
+      if (record.expiresAt && new Date(record.expiresAt).getTime() <= now) reason = `expired ${span(now - new Date(record.expiresAt).getTime())} ago (expires-at ${record.expiresAt})`
+    } else {
+      const age = now - new Date(record.createdAt).getTime()
+      if (age > criteria.olderThanMs) reason = `created ${span(age)} ago (${record.createdAt}), older than ${span(criteria.olderThanMs)}`
+    }
+    if (!reason) continue
+    if (isProtected(record, criteria.config)) selection.skipped.push({record, reason: `${reason}, but protected in .idp.yml`})
+    else if (record.phase === 'Terminating') selection.skipped.push({record, reason: `${reason}; already being deleted`})
+    else selection.remove.push({record, reason})
+  }
+  return selection
+}
+
+/**
+ * The environment to tear down, as `planEnvDown` wants it. This repository's environments are
+ * resolved from .idp.yml (so helm and terraform are cleaned up too); another service's are
+ * described from the labels alone: its namespace (and the vcluster in it) is removed, which takes
+ * its helm releases with it. The namespace, cluster and driver recorded on the cluster win over
+ * the config, which may have changed since the environment was created.
+ */
+export function envForRecord(record: EnvRecord, target: ClusterTarget, loaded?: {config: IdpConfig; root: string}): ResolvedEnvironment {
+  const driver: ResolvedEnvironment['driver'] = record.driver === 'vcluster' ? 'vcluster' : 'namespace'
+  const cluster = {alias: target.alias, context: target.context, ...(target.kubeconfig ? {kubeconfig: target.kubeconfig} : {})}
+  if (loaded && record.service === loaded.config.service.name) {
+    try {
+      const resolved = resolveEnvironment(loaded.config, record.env, {root: loaded.root, vars: {...(record.pr ? {pr: record.pr} : {}), ...(record.sha ? {sha: record.sha} : {})}})
+      return {...resolved, namespace: record.namespace, cluster, driver}
+    } catch {
+      // The environment no longer matches .idp.yml (renamed pattern): fall back to the labels.
+    }
+  }
+  return {name: record.env, key: record.env, pattern: false, service: record.service, cluster, driver, namespace: record.namespace, protected: false, vars: {env: record.env, service: record.service}}
+}
+
+export interface GcOutcome {
+  service: string
+  env: string
+  cluster: string
+  namespace: string
+  reason: string
+  status: 'removed' | 'failed' | 'skipped'
+  /** For failed (the error message) and skipped (why). */
+  detail?: string
+  exitCode?: number
+}
+
+export interface GcRunOptions {
+  candidates: GcCandidate[]
+  /** Read the namespace again right before acting: undefined when it is gone. */
+  readNamespace(record: EnvRecord): Promise<Parameters<typeof isOwnedBy>[0] | undefined>
+  /** Build the down plan of one environment (found is always 'ours' here). */
+  plan(record: EnvRecord): Plan
+  apply(plan: Plan, record: EnvRecord): Promise<void>
+  signal?: AbortSignal
+  onStart?(candidate: GcCandidate): void
+}
+
+export interface GcRunResult {
+  outcomes: GcOutcome[]
+  /** The error of each failed environment, by `cluster/namespace`. */
+  errors: Map<string, unknown>
+}
+
+/** Remove each candidate in turn; a failure is recorded and the next one goes on. */
+export async function runGc(options: GcRunOptions): Promise<GcRunResult> {
+  const outcomes: GcOutcome[] = []
+  const errors = new Map<string, unknown>()
+  for (const candidate of options.candidates) {
+    if (options.signal?.aborted) throw new CancelledError('Cancelled by the user.', {details: {outcomes}})
+    const {record, reason} = candidate
+    const base = {service: record.service, env: record.env, cluster: record.cluster, namespace: record.namespace, reason}
+    options.onStart?.(candidate)
+    try {
+      const live = await options.readNamespace(record)
+      if (!live) {
+        outcomes.push({...base, status: 'skipped', detail: 'already gone'})
+        continue
+      }
+      // The selector already asked for these labels; asking again guards against a namespace that
+      // was relabelled (or replaced by someone else's) between the list and now.
+      if (!isOwnedBy(live, record.service, record.env)) {
+        outcomes.push({...base, status: 'skipped', detail: 'no longer labelled as this idp environment; left alone'})
+        continue
+      }
+      await options.apply(options.plan(record), record)
+      outcomes.push({...base, status: 'removed'})
+    } catch (error) {
+      if (error instanceof CancelledError || options.signal?.aborted) throw new CancelledError('Cancelled by the user.', {details: {outcomes}})
+      const idp = error instanceof IdpError ? error : undefined
+      outcomes.push({...base, status: 'failed', detail: redact(error instanceof Error ? error.message : String(error)), exitCode: idp?.exitCode ?? 1})
+      errors.set(`${record.cluster}/${record.namespace}`, error)
+    }
+  }
+  return {outcomes, errors}
+}
+
+/**
+ * The error gc ends with when some removals failed: the class (and exit code) of the first
+ * failure, a summary of all of them, and every outcome in the details for --json.
+ */
+export function gcFailure({outcomes, errors}: GcRunResult): IdpError | undefined {
+  const failed = outcomes.filter((o) => o.status === 'failed')
+  if (failed.length === 0) return undefined
+  const removed = outcomes.filter((o) => o.status === 'removed').length
+  const lines = failed.map((o) => `${o.service}/${o.env} on ${o.cluster}: ${o.detail ?? 'failed'}`)
+  const message = `gc removed ${removed} of ${removed + failed.length} environment${removed + failed.length === 1 ? '' : 's'}; ${failed.length} failed:\n  ${lines.join('\n  ')}`
+  const options = {hint: 'Fix the cause shown for each, then run `idp env gc` again (removal is idempotent), or remove one with `idp env down ENV`.', details: {outcomes}}
+  const first = errors.get(`${failed[0]!.cluster}/${failed[0]!.namespace}`)
+  if (first instanceof ToolError) return new ToolError(message, first.facts, options)
+  if (first instanceof TimeoutError) return new TimeoutError(message, options)
+  if (first instanceof PrerequisiteError) return new PrerequisiteError(message, options)
+  return new RemoteError(message, options)
+}
