@@ -70,6 +70,8 @@ export function toolEnv(options: ToolEnvOptions = {}): NodeJS.ProcessEnv {
     TF_CLI_CONFIG_FILE: terraformConfigFile,
     TF_IN_AUTOMATION: '1',
     ...helmHomeEnv(options.helmHome ?? defaultHelmHome()),
+    // kubectl caches discovery under ~/.kube/cache unless told otherwise.
+    KUBECACHEDIR: path.join(options.helmHome ?? defaultHelmHome(), 'kube-cache'),
   }
   if (options.kubeconfig) env.KUBECONFIG = options.kubeconfig
   for (const [key, value] of Object.entries(options.env ?? {})) {
