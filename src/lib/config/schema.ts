@@ -88,6 +88,7 @@ export const repoSchema = z
       .meta({description: 'Repository name; defaults to service.name.'}),
     visibility: z.enum(['private', 'internal', 'public']).default('private').meta({description: 'Visibility when idp creates the repository.'}),
     defaultBranch: z.string().min(1).default('main').meta({description: 'Default branch.'}),
+    publish: z.boolean().default(false).meta({description: 'idp create also creates the GitHub repository and pushes (when a token is set), as with --publish.'}),
   })
   .meta({description: 'The source repository.'})
 
