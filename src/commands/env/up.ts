@@ -145,6 +145,8 @@ Settings come from the environments entry of .idp.yml that matches ENV (an exact
       const comment = result.steps.find((s) => s.id === 'pr-comment' && s.status === 'done')?.result as {url?: string} | undefined
       return {...base, dryRun: false, plan: planForJson(plan), steps: result.steps, ...(comment?.url ? {prComment: comment.url} : {})}
     } catch (error) {
+      // Kept resources belong to the user now; a kept lock would only block the next up or down.
+      if (flags['keep-on-failure']) await releaseLock(handlers, plan).catch(() => undefined)
       if (prComment && poster) await postFailureComment(poster, prComment, {env: env.name, bin: this.config.bin, sha, cancelled: this.signal.aborted}).catch(() => undefined)
       throw error
     } finally {
@@ -162,4 +164,10 @@ Settings come from the environments entry of .idp.yml that matches ENV (an exact
     lines.push(`  Tear down:  ${result.teardown}`)
     return lines.join('\n')
   }
+}
+
+async function releaseLock(handlers: Record<string, import('../../lib/plan/apply.js').StepHandler>, plan: import('../../lib/plan/types.js').Plan): Promise<void> {
+  const unlock = plan.steps.find((step) => step.id === 'unlock')
+  if (!unlock || unlock.action.kind === 'tool') return
+  await handlers['env.unlock']!(unlock.action, {signal: new AbortController().signal, results: new Map(), step: unlock})
 }
