@@ -115,6 +115,7 @@ export class Cluster {
   private readonly listeners: Array<(change: Change) => void> = []
   private rv = 0
   private trimmedBefore = 0
+  private serviceIps = 0
   /** Container logs by namespace/pod, served at pods/NAME/log. */
   readonly podLogs = new Map<string, string>()
 
@@ -273,6 +274,17 @@ export class Cluster {
     if (type.kind === 'Namespace' && type.group === '') {
       obj.spec ??= {finalizers: ['kubernetes']}
       obj.status = {phase: 'Active'}
+    }
+    if (type.kind === 'Service' && type.group === '') {
+      // The API server allocates a ClusterIP; helm 3's --wait treats a Service without one as not ready.
+      obj.spec = {type: 'ClusterIP', sessionAffinity: 'None', ...obj.spec}
+      if (obj.spec.type !== 'ExternalName' && !obj.spec.clusterIP) {
+        this.serviceIps += 1
+        obj.spec.clusterIP = `10.96.${Math.floor(this.serviceIps / 250)}.${(this.serviceIps % 250) + 2}`
+      }
+      if (obj.spec.clusterIP && !obj.spec.clusterIPs) obj.spec.clusterIPs = [obj.spec.clusterIP]
+      obj.spec.ports = (obj.spec.ports ?? []).map((p: any) => ({protocol: 'TCP', targetPort: p.port, ...p}))
+      obj.status ??= {loadBalancer: {}}
     }
     if (type.kind === 'Secret' && obj.stringData) {
       obj.data = {...obj.data}
