@@ -59,7 +59,7 @@ Settings come from the environments entry of .idp.yml that matches ENV (an exact
     const ttlMs = flags.ttl === undefined ? undefined : parseDuration(flags.ttl)
     const timeoutMs = parseDuration(flags.timeout)
 
-    const [{loadConfig}, {resolveEnvironment}, {expandTemplate}, {createToolRunner}, {stateDir}, {planEnvUp}, {planForJson, formatPlan}] = await Promise.all([
+    const [{loadConfig}, {resolveEnvironment}, {expandTemplate}, {createToolRunner}, {stateDir}, {envReleaseNamespace, planEnvUp}, {planForJson, formatPlan}] = await Promise.all([
       import('../../lib/config/load.js'),
       import('../../lib/config/environments.js'),
       import('../../lib/config/template.js'),
@@ -128,7 +128,7 @@ Settings come from the environments entry of .idp.yml that matches ENV (an exact
       import('../../lib/plan/apply.js'),
       import('../../lib/env/handlers.js'),
     ])
-    const sampler = createEvidenceSampler({kubeconfig: paths.kubeconfig, namespace: env.namespace})
+    const sampler = createEvidenceSampler({kubeconfig: paths.kubeconfig, namespace: envReleaseNamespace(env)})
     const handlers = createEnvHandlers({runner, github: poster, bin: this.config.bin})
     try {
       const result = await applyPlan(plan, {

@@ -72,6 +72,14 @@ export function envNames(env: Pick<ResolvedEnvironment, 'service' | 'name'>): {l
   return {lease: `idp-${env.service}-${env.name}`.slice(0, 253), release: env.service, vcluster: env.name}
 }
 
+/**
+ * Where the release goes: the environment's namespace on the host, or `default` inside a vcluster
+ * (the vcluster is the isolation, and its kubeconfig's default namespace then shows the app).
+ */
+export function envReleaseNamespace(env: Pick<ResolvedEnvironment, 'driver' | 'namespace'>): string {
+  return env.driver === 'vcluster' ? 'default' : env.namespace
+}
+
 /** A Go duration helm accepts. */
 export function goDuration(ms: number): string {
   return `${Math.max(1, Math.ceil(ms / 1000))}s`
@@ -261,6 +269,7 @@ export function planEnvUp(options: EnvUpOptions, facts: EnvUpFacts): Plan {
   }
 
   if (env.helm) {
+    const releaseNamespace = envReleaseNamespace(env)
     const set: Record<string, string> = stringVars(env.helm.set)
     if (options.imageTag) set['image.tag'] = options.imageTag
     const values = [...env.helm.values, ...(env.terraform ? [paths.tfValues] : [])]
@@ -273,14 +282,12 @@ export function planEnvUp(options: EnvUpOptions, facts: EnvUpFacts): Plan {
         argv: helmUpgradeInstallArgs({
           release: names.release,
           chart: env.helm.chart,
-          namespace: env.namespace,
+          namespace: releaseNamespace,
           values,
           set,
           wait: true,
           timeout: goDuration(timeoutMs),
           rollbackOnFailure: true,
-          // Inside a vcluster the namespace does not exist yet; on the host idp made it (with labels).
-          createNamespace: env.driver === 'vcluster',
           major: facts.helmMajor,
         }),
         kubeconfig: paths.kubeconfig,
@@ -288,7 +295,7 @@ export function planEnvUp(options: EnvUpOptions, facts: EnvUpFacts): Plan {
         timeoutMs: timeoutMs + 60_000,
       },
       dependsOn: helmDeps,
-      ...undoIfFresh([{kind: 'tool', tool: 'helm', argv: helmUninstallArgs({release: names.release, namespace: env.namespace, ignoreNotFound: true}), kubeconfig: paths.kubeconfig}]),
+      ...undoIfFresh([{kind: 'tool', tool: 'helm', argv: helmUninstallArgs({release: names.release, namespace: releaseNamespace, ignoreNotFound: true}), kubeconfig: paths.kubeconfig}]),
     })
   }
 
@@ -322,7 +329,7 @@ export function planEnvUp(options: EnvUpOptions, facts: EnvUpFacts): Plan {
         target: 'github',
         op: 'github.prComment',
         summary: `create or edit the sticky comment (marker ${PR_COMMENT_MARKER}) with the URL, status, expiry and teardown command`,
-        params: {owner: pr.owner, repo: pr.repo, number: pr.number, marker: PR_COMMENT_MARKER, env: env.name, status: 'ready', ...(env.url ? {url: env.url} : {}), ...(expiresAt ? {expiresAt} : {})},
+        params: {owner: pr.owner, repo: pr.repo, number: pr.number, marker: PR_COMMENT_MARKER, env: env.name, status: 'ready', ...(facts.sha ? {sha: facts.sha} : {}), ...(env.url ? {url: env.url} : {}), ...(expiresAt ? {expiresAt} : {})},
       },
       dependsOn: ['unlock'],
       optional: true,
