@@ -275,6 +275,7 @@ export class Cluster {
       obj.spec ??= {finalizers: ['kubernetes']}
       obj.status = {phase: 'Active'}
     }
+    applyDefaults(type, obj)
     if (type.kind === 'Service' && type.group === '') {
       // The API server allocates a ClusterIP; helm 3's --wait treats a Service without one as not ready.
       obj.spec = {type: 'ClusterIP', sessionAffinity: 'None', ...obj.spec}
@@ -394,6 +395,7 @@ export class Cluster {
         else next.status = structuredClone(live.status)
       }
     }
+    applyDefaults(type, next)
     next.apiVersion = apiVersionOf(type)
     next.kind = type.kind
     next.metadata = {
@@ -613,5 +615,20 @@ export class Cluster {
       }
     }
     return {allowed: false, reason: ''}
+  }
+}
+
+/** The API server's defaulting for the workload fields clients read back (replicas above all). */
+function applyDefaults(type: ResourceType, obj: KubeObject) {
+  if (type.group !== 'apps' || !isObject(obj.spec)) return
+  obj.spec.replicas ??= 1
+  obj.spec.revisionHistoryLimit ??= 10
+  if (type.kind === 'Deployment') {
+    obj.spec.progressDeadlineSeconds ??= 600
+    obj.spec.strategy ??= {type: 'RollingUpdate', rollingUpdate: {maxUnavailable: '25%', maxSurge: '25%'}}
+  }
+  if (type.kind === 'StatefulSet') {
+    obj.spec.podManagementPolicy ??= 'OrderedReady'
+    obj.spec.updateStrategy ??= {type: 'RollingUpdate', rollingUpdate: {partition: 0}}
   }
 }
