@@ -43,16 +43,16 @@ async function readWatch(url: string, until: (events: any[]) => boolean, onOpen?
 
 const json = async (method: string, url: string, body?: unknown, contentType = 'application/json') => {
   const response = await fetch(url, {method, headers: {'content-type': contentType}, body: body === undefined ? undefined : JSON.stringify(body)})
-  return {status: response.status, body: await response.json()}
+  return {status: response.status, body: (await response.json()) as any}
 }
 
 describe('stand-in API', () => {
   it('serves aggregated and legacy discovery', async () => {
     const aggregated = await fetch(`${kube.serverUrl()}/apis`, {headers: {accept: 'application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json'}})
     expect(aggregated.headers.get('content-type')).toBe('application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList')
-    const list = await aggregated.json()
+    const list = (await aggregated.json()) as any
     expect(list.items.map((i: any) => i.metadata.name)).toEqual(expect.arrayContaining(['apps', 'rbac.authorization.k8s.io', 'argoproj.io']))
-    const legacy = await (await fetch(`${kube.serverUrl()}/api/v1`)).json()
+    const legacy = (await (await fetch(`${kube.serverUrl()}/api/v1`)).json()) as any
     expect(legacy.resources).toEqual(expect.arrayContaining([expect.objectContaining({name: 'pods/log', verbs: ['get']})]))
   })
 
