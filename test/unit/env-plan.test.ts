@@ -1,0 +1,120 @@
+import {describe, expect, it} from 'vitest'
+
+import {loadConfig} from '../../src/lib/config/load.js'
+import {resolveEnvironment} from '../../src/lib/config/environments.js'
+import {defaultEnvName, envLocalPaths, sanitizeBranch} from '../../src/lib/env/context.js'
+import {planEnvDown} from '../../src/lib/env/plan-down.js'
+import {type EnvUpFacts, planEnvUp} from '../../src/lib/env/plan-up.js'
+import {createEnvHandlers} from '../../src/lib/env/handlers.js'
+import {applyPlan} from '../../src/lib/plan/apply.js'
+import {formatPlan, planForJson} from '../../src/lib/plan/format.js'
+import {validatePlan} from '../../src/lib/plan/graph.js'
+import {RecordingRunner} from '../support/recording-runner.js'
+import {FIXTURE_PROJECT} from '../fixtures/env/world.js'
+
+const NOW = new Date('2030-01-01T00:00:00.000Z')
+
+async function env(name: string) {
+  const loaded = await loadConfig({dir: FIXTURE_PROJECT, required: true})
+  return resolveEnvironment(loaded.config, name, {root: loaded.root, vars: {sha: 'abc1234'}})
+}
+
+function facts(overrides: Partial<EnvUpFacts> = {}): EnvUpFacts {
+  return {helmMajor: 4, owner: 'alice@example.com', holder: 'alice on box (pid 1)', sha: 'abc1234', now: NOW, paths: envLocalPaths('/state', 'shop', 'pr-7', 'dev'), ...overrides}
+}
+
+describe('planEnvUp', () => {
+  it('lists every step with tool and argv in --dry-run --json, terraform and the kubeconfig side by side', async () => {
+    const plan = planForJson(planEnvUp({env: await env('pr-7'), imageTag: 'v1', timeoutMs: 300_000}, facts()))
+    expect(plan.steps.map((s) => s.id)).toEqual(['preflight', 'lock', 'namespace', 'kubeconfig', 'terraform-init', 'terraform-workspace', 'terraform-plan', 'terraform-apply', 'terraform-outputs', 'helm', 'record', 'unlock'])
+    const step = (id: string) => plan.steps.find((s) => s.id === id)!
+    // Concurrency: the kubeconfig and terraform both wait only for the namespace; helm waits for both.
+    expect(step('kubeconfig').dependsOn).toEqual(['namespace'])
+    expect(step('terraform-init').dependsOn).toEqual(['namespace'])
+    expect(step('helm').dependsOn).toEqual(['kubeconfig', 'terraform-outputs'])
+    expect(step('terraform-plan').argv).toEqual(['plan', '-lock-timeout=5m', '-input=false', '-no-color', '-out=/state/envs/shop/pr-7/tfplan', '-var', 'env=pr-7'])
+    expect(step('terraform-apply').argv).toEqual(['apply', '-lock-timeout=5m', '-input=false', '-no-color', '-auto-approve', '/state/envs/shop/pr-7/tfplan'])
+    expect(step('terraform-apply').action).toMatchObject({cwd: `${FIXTURE_PROJECT}/infra`, env: {TF_DATA_DIR: '/state/envs/shop/pr-7/terraform'}})
+    expect(step('helm').tool).toBe('helm')
+    expect(step('helm').argv).toEqual([
+      'upgrade', '--install', 'shop', `${FIXTURE_PROJECT}/chart`, '--namespace', 'shop-pr-7',
+      '--values', `${FIXTURE_PROJECT}/chart/values-preview.yaml`, '--values', '/state/envs/shop/pr-7/tf-values.yaml',
+      '--set', 'env=pr-7', '--set', 'image.tag=v1', '--wait', '--rollback-on-failure', '--timeout', '300s',
+    ])
+    expect(step('helm').action).toMatchObject({kubeconfig: '/state/envs/shop/pr-7/kubeconfig'})
+    expect(formatPlan(planEnvUp({env: await env('pr-7'), timeoutMs: 300_000}, facts()))).toContain('$ terraform workspace select -or-create=true shop-pr-7')
+  })
+
+  it('uses --atomic on helm 3', async () => {
+    const plan = planEnvUp({env: await env('ns-1'), timeoutMs: 60_000}, facts({helmMajor: 3}))
+    const helm = plan.steps.find((s) => s.id === 'helm')!.action
+    expect(helm.kind === 'tool' && helm.argv).toContain('--atomic')
+    expect(helm.kind === 'tool' && helm.argv).not.toContain('--rollback-on-failure')
+  })
+
+  it('vcluster driver: create with pinned chart and values, connect into the private kubeconfig, release into default', async () => {
+    const plan = planForJson(planEnvUp({env: await env('vc-1'), timeoutMs: 60_000}, facts()))
+    const step = (id: string) => plan.steps.find((s) => s.id === id)!
+    expect(step('vcluster-create').argv).toEqual(['create', 'vc-1', '--namespace', 'shop-vc-1', '--connect=false', '--background-proxy=false', '--chart-version', '0.26.0', '--upgrade', '--values', `${FIXTURE_PROJECT}/vcluster.yaml`])
+    expect(step('vcluster-create').undo?.[0]).toMatchObject({tool: 'vcluster', argv: ['delete', 'vc-1', '--namespace', 'shop-vc-1', '--delete-context=false', '--ignore-not-found']})
+    expect(step('kubeconfig').action).toMatchObject({op: 'env.writeVclusterKubeconfig', params: {argv: ['connect', 'vc-1', '--namespace', 'shop-vc-1', '--print', '--background-proxy=false']}})
+    expect(step('helm').argv).toContain('default')
+    expect(plan.steps.some((s) => s.id.startsWith('terraform'))).toBe(false)
+  })
+
+  it('ttl becomes expires-at from the injected clock; --ttl wins over the config', async () => {
+    const plan = planEnvUp({env: await env('pr-7'), timeoutMs: 60_000}, facts())
+    expect(plan.metadata?.expiresAt).toBe('2030-01-04T00:00:00.000Z')
+    const ns = plan.steps.find((s) => s.id === 'namespace')!.action
+    expect(ns.kind === 'api' && (ns.params?.annotations as Record<string, string>)['idp.dev/expires-at']).toBe('2030-01-04T00:00:00.000Z')
+    expect(planEnvUp({env: await env('pr-7'), ttlMs: 3_600_000, timeoutMs: 60_000}, facts()).metadata?.expiresAt).toBe('2030-01-01T01:00:00.000Z')
+  })
+
+  it('an update of an existing environment undoes nothing but the lock', async () => {
+    const plan = planEnvUp({env: await env('pr-7'), timeoutMs: 60_000}, facts({existing: 'ours'}))
+    expect(plan.steps.filter((s) => s.undo).map((s) => s.id)).toEqual(['lock'])
+    expect(() => validatePlan(plan)).not.toThrow()
+  })
+
+  it('runs with the recording runner: tools in dependency order, terraform before helm', async () => {
+    const runner = new RecordingRunner()
+    const plan = planEnvUp({env: await env('pr-7'), timeoutMs: 60_000}, facts())
+    const stub = async () => ({})
+    const handlers = {...createEnvHandlers({runner}), 'env.preflight': stub, 'env.lock': stub, 'kube.ensureNamespace': stub, 'env.writeNamespaceKubeconfig': stub, 'env.writeTerraformValues': stub, 'env.recordResult': stub, 'env.unlock': stub}
+    await applyPlan(plan, {runner, handlers, renderer: 'silent'})
+    expect(runner.calls.map((c) => `${c.tool} ${c.argv[0]}`)).toEqual(['terraform init', 'terraform workspace', 'terraform plan', 'terraform apply', 'helm upgrade'])
+  })
+})
+
+describe('planEnvDown', () => {
+  const downFacts = {holder: 'me', paths: envLocalPaths('/state', 'shop', 'pr-7', 'dev')}
+
+  it('tears down an environment of ours: helm, terraform destroy and workspace delete, namespace', async () => {
+    const plan = planForJson(planEnvDown({env: await env('pr-7'), found: 'ours', timeoutMs: 60_000}, downFacts))
+    expect(plan.steps.map((s) => s.id)).toEqual([
+      'preflight', 'lock', 'helm-uninstall', 'terraform-init', 'terraform-workspace', 'terraform-destroy', 'terraform-workspace-default', 'terraform-workspace-delete', 'namespace-delete', 'local-files', 'unlock',
+    ])
+    expect(plan.steps.find((s) => s.id === 'helm-uninstall')!.argv).toEqual(['uninstall', 'shop', '--namespace', 'shop-pr-7', '--ignore-not-found'])
+    expect(plan.steps.find((s) => s.id === 'terraform-workspace-delete')!.argv).toEqual(['workspace', 'delete', 'shop-pr-7'])
+  })
+
+  it('uses the driver recorded on the namespace, and touches nothing that is not ours', async () => {
+    const vc = planEnvDown({env: await env('pr-7'), found: 'ours', driver: 'vcluster', timeoutMs: 60_000}, downFacts)
+    expect(vc.steps.map((s) => s.id)).toContain('vcluster-delete')
+    expect(vc.steps.map((s) => s.id)).not.toContain('helm-uninstall')
+    const foreign = planEnvDown({env: await env('pr-7'), found: 'foreign', timeoutMs: 60_000}, downFacts)
+    expect(foreign.steps.map((s) => s.id)).toEqual(['preflight'])
+    const absent = planEnvDown({env: await env('ns-1'), found: 'absent', timeoutMs: 60_000}, downFacts)
+    expect(absent.steps.map((s) => s.id)).toEqual(['preflight', 'lock', 'local-files', 'unlock'])
+  })
+})
+
+describe('environment names', () => {
+  it('defaults from --pr, then the branch (sanitised); rejects bad names before anything runs', () => {
+    expect(defaultEnvName({pr: 42, branch: 'main'})).toBe('pr-42')
+    expect(defaultEnvName({branch: 'feature/Add_Login'})).toBe('feature-add-login')
+    expect(sanitizeBranch(`x/${'a'.repeat(80)}`)).toHaveLength(63)
+    expect(() => defaultEnvName({env: 'Bad_Name'})).toThrow(/Invalid environment name/u)
+    expect(() => defaultEnvName({})).toThrow(/Missing environment name/u)
+  })
+})
