@@ -128,3 +128,22 @@ describe('@kubernetes/client-node against the stand-in', () => {
     expect(events).toContain('ADDED watched')
   })
 })
+
+describe('Argo CD schema', () => {
+  it('rejects an Application the CRD schema refuses, with 422 and the field', async () => {
+    const objects = k8s.KubernetesObjectApi.makeApiClient(kc)
+    const bad = application('main') as any
+    bad.metadata.name = 'no-project'
+    delete bad.spec.project
+    const error = await objects.create(bad).then(
+      () => undefined,
+      (e: k8s.ApiException<string>) => e,
+    )
+    expect(error?.code).toBe(422)
+    expect(JSON.parse(String(error?.body))).toMatchObject({
+      reason: 'Invalid',
+      message: 'Application.argoproj.io "no-project" is invalid: spec.project: Required value',
+      details: {causes: [{field: 'spec.project'}]},
+    })
+  })
+})

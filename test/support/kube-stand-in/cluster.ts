@@ -1,5 +1,7 @@
 // One isolated Kubernetes API "cluster": typed storage, resourceVersions, watches, RBAC.
 import {randomUUID} from 'node:crypto'
+import {AppProject} from '@kubernetes-models/argo-cd/argoproj.io/v1alpha1/AppProject'
+import {Application} from '@kubernetes-models/argo-cd/argoproj.io/v1alpha1/Application'
 import {fieldsV1, jsonPatch, mergePatch, PatchError, serverSideApply, strategicMergePatch} from './patch.js'
 import {matchesLabels, parseFieldSelector, parseLabelSelector} from './selectors.js'
 import {
@@ -233,10 +235,13 @@ export class Cluster {
     if (type.kind === 'Deployment' && type.group === 'apps' && !obj.spec?.selector) {
       causes.push({reason: 'FieldValueRequired', message: 'Required value', field: 'spec.selector'})
     }
+    if (type.group === 'argoproj.io' && (type.kind === 'Application' || type.kind === 'AppProject')) {
+      causes.push(...argoSchemaCauses(type.kind, obj))
+    }
     if (causes.length > 0) {
       throw new ApiError(
         422,
-        `${type.kind} "${name}" is invalid: ${causes.map((c) => `${c.field}: ${c.message}`).join(', ')}`,
+        `${type.kind}${type.group && !BUILTIN_TYPES.includes(type) ? `.${type.group}` : ''} "${name}" is invalid: ${causes.map((c) => `${c.field}: ${c.message}`).join(', ')}`,
         'Invalid',
         {name, group: type.group, kind: type.kind, causes},
       )
@@ -630,5 +635,30 @@ function applyDefaults(type: ResourceType, obj: KubeObject) {
   if (type.kind === 'StatefulSet') {
     obj.spec.podManagementPolicy ??= 'OrderedReady'
     obj.spec.updateStrategy ??= {type: 'RollingUpdate', rollingUpdate: {partition: 0}}
+  }
+}
+
+/**
+ * The Argo CD CRDs' OpenAPI schema, checked with @kubernetes-models/argo-cd (generated from those
+ * CRDs), reported as the API server reports structural-schema violations.
+ */
+function argoSchemaCauses(kind: string, obj: KubeObject): NonNullable<StatusDetails['causes']> {
+  try {
+    if (kind === 'Application') new Application(obj as any).validate()
+    else new AppProject(obj as any).validate()
+    return []
+  } catch (error) {
+    const causes: NonNullable<StatusDetails['causes']> = []
+    for (const line of String((error as Error).message).split(/,\s*(?=data)|\n/)) {
+      const required = /^data\/?(\S*) must have required property '?([^']+)'?$/.exec(line.trim())
+      if (required) {
+        const field = [...required[1]!.split('/').filter(Boolean), required[2]].join('.')
+        causes.push({reason: 'FieldValueRequired', message: 'Required value', field})
+        continue
+      }
+      const other = /^data\/?(\S*) (.*)$/.exec(line.trim())
+      causes.push({reason: 'FieldValueInvalid', message: `Invalid value: ${other?.[2] ?? line}`, field: other?.[1]?.split('/').filter(Boolean).join('.') || '<root>'})
+    }
+    return causes
   }
 }
