@@ -1,0 +1,56 @@
+import {readdirSync, readFileSync, statSync} from 'node:fs'
+import path from 'node:path'
+import {describe, expect, it} from 'vitest'
+
+/**
+ * Start-up discipline (issue 6): `idp --help` must not pay for heavy modules. A static check,
+ * not a timing: follow every static (top-level, non type-only) import from each command file
+ * through the project's own modules and fail when one reaches a heavy package.
+ */
+const HEAVY = ['@kubernetes/client-node', '@octokit/rest', '@inquirer/prompts', 'listr2', 'execa', 'nunjucks', 'zod', 'cosmiconfig']
+const root = path.resolve(import.meta.dirname, '../..')
+
+function files(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const full = path.join(dir, name)
+    return statSync(full).isDirectory() ? files(full) : full.endsWith('.ts') ? [full] : []
+  })
+}
+
+/** Static imports of a module: `import x from 'y'` and `export ... from 'y'`, not `import type`, not `await import()`. */
+export function staticImports(source: string): string[] {
+  const out: string[] = []
+  const pattern = /^\s*(?:import|export)\s+(?!type\b)(?:[^'";]*?\sfrom\s+)?['"]([^'"]+)['"]/gmu
+  for (const match of source.matchAll(pattern)) out.push(match[1]!)
+  return out
+}
+
+function heavyReach(file: string, seen = new Set<string>(), trail: string[] = []): string[] {
+  if (seen.has(file)) return []
+  seen.add(file)
+  const problems: string[] = []
+  for (const spec of staticImports(readFileSync(file, 'utf8'))) {
+    if (HEAVY.some((h) => spec === h || spec.startsWith(`${h}/`))) {
+      problems.push([...trail, path.relative(root, file), spec].join(' -> '))
+    } else if (spec.startsWith('.')) {
+      const target = path.resolve(path.dirname(file), spec.replace(/\.js$/u, '.ts'))
+      problems.push(...heavyReach(target, seen, [...trail, path.relative(root, file)]))
+    }
+  }
+  return problems
+}
+
+describe('start-up imports', () => {
+  it('parses static imports and ignores type-only and dynamic ones', () => {
+    expect(staticImports(`import {a} from 'execa'\nimport type {B} from 'listr2'\nconst c = await import('zod')\nexport {d} from './d.js'`)).toEqual(['execa', './d.js'])
+  })
+
+  const commandFiles = files(path.join(root, 'src/commands'))
+  it('finds the command files', () => {
+    expect(commandFiles.length).toBeGreaterThan(0)
+  })
+
+  it.each(commandFiles.map((f) => [path.relative(root, f), f]))('%s reaches no heavy module at top level', (_name, file) => {
+    expect(heavyReach(file)).toEqual([])
+  })
+})
