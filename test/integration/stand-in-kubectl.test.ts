@@ -121,6 +121,18 @@ describe('kubectl against the stand-in', () => {
     expect((await kubectl(['auth', 'can-i', 'delete', 'namespaces'])).stdout.trim()).toBe('yes')
   })
 
+  it('shows why a rollout is stuck: rollout status times out, logs and events explain', async () => {
+    await kubectl(['create', 'namespace', 'stuck'])
+    kube.faults.neverReady('stuck', 'api', {log: 'Error: DATABASE_URL is not set\n'})
+    await kubectl(['create', 'deployment', 'api', '--image=api:1', '-n', 'stuck'])
+    const rollout = await kubectlFails(['rollout', 'status', 'deployment/api', '-n', 'stuck', '--timeout=1s'])
+    expect(rollout.stderr).toContain('timed out waiting for the condition')
+    const pod = JSON.parse((await kubectl(['get', 'pods', '-n', 'stuck', '-l', 'app=api', '-o', 'json'])).stdout).items[0]
+    expect((await kubectl(['logs', '-n', 'stuck', pod.metadata.name])).stdout).toBe('Error: DATABASE_URL is not set\n')
+    const events = (await kubectl(['get', 'events', '-n', 'stuck', '--field-selector', `involvedObject.name=${pod.metadata.name}`, '-o', 'json'])).stdout
+    expect(JSON.parse(events).items.map((e: {reason: string}) => e.reason)).toContain('BackOff')
+  })
+
   it('reports API errors with the real Status shape', async () => {
     const exists = await kubectlFails(['create', 'namespace', 'team'])
     expect(exists.stderr).toContain('namespaces "team" already exists')

@@ -47,7 +47,7 @@ describe('protobuf request bodies', () => {
   })
 
   it('refuses kinds it cannot decode with a clear error', () => {
-    expect(() => decodeKubeProtobuf(envelope('apps/v1', 'Deployment', Buffer.alloc(0)))).toThrow(UnsupportedProtobufError)
+    expect(() => decodeKubeProtobuf(envelope('batch/v1', 'Job', Buffer.alloc(0)))).toThrow(UnsupportedProtobufError)
     expect(() => decodeKubeProtobuf(Buffer.from('{"kind":"Secret"}'))).toThrow(/k8s\\0 prefix/)
   })
 })

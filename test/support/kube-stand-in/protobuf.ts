@@ -63,6 +63,39 @@ const resourceAttributes: Schema = {
 }
 const nonResourceAttributes: Schema = {1: {name: 'path', type: 'string'}, 2: {name: 'verb', type: 'string'}}
 const meta = {1: {name: 'metadata', type: objectMeta}} as const
+const labelSelector: Schema = {
+  1: {name: 'matchLabels', type: 'map<string,string>'},
+  2: {
+    name: 'matchExpressions',
+    type: {1: {name: 'key', type: 'string'}, 2: {name: 'operator', type: 'string'}, 3: {name: 'values', type: 'string', repeated: true}},
+    repeated: true,
+  },
+}
+const container: Schema = {
+  1: {name: 'name', type: 'string'},
+  2: {name: 'image', type: 'string'},
+  3: {name: 'command', type: 'string', repeated: true},
+  4: {name: 'args', type: 'string', repeated: true},
+  5: {name: 'workingDir', type: 'string'},
+  6: {
+    name: 'ports',
+    type: {1: {name: 'name', type: 'string'}, 2: {name: 'hostPort', type: 'int'}, 3: {name: 'containerPort', type: 'int'}, 4: {name: 'protocol', type: 'string'}},
+    repeated: true,
+  },
+  7: {name: 'env', type: {1: {name: 'name', type: 'string'}, 2: {name: 'value', type: 'string'}}, repeated: true},
+  13: {name: 'terminationMessagePath', type: 'string'},
+  14: {name: 'imagePullPolicy', type: 'string'},
+  20: {name: 'terminationMessagePolicy', type: 'string'},
+}
+const podSpec: Schema = {
+  2: {name: 'containers', type: container, repeated: true},
+  3: {name: 'restartPolicy', type: 'string'},
+  4: {name: 'terminationGracePeriodSeconds', type: 'int'},
+  6: {name: 'dnsPolicy', type: 'string'},
+  7: {name: 'nodeSelector', type: 'map<string,string>'},
+  8: {name: 'serviceAccountName', type: 'string'},
+  20: {name: 'initContainers', type: container, repeated: true},
+}
 
 export const SCHEMAS: Record<string, Schema> = {
   'v1/Namespace': {...meta, 2: {name: 'spec', type: {1: {name: 'finalizers', type: 'string', repeated: true}}}},
@@ -86,6 +119,23 @@ export const SCHEMAS: Record<string, Schema> = {
     3: {name: 'orphanDependents', type: 'bool'},
     4: {name: 'propagationPolicy', type: 'string'},
     5: {name: 'dryRun', type: 'string', repeated: true},
+  },
+  // `kubectl create deployment` (only the fields it and simple clients set; others are skipped).
+  'apps/v1/Deployment': {
+    ...meta,
+    2: {
+      name: 'spec',
+      type: {
+        1: {name: 'replicas', type: 'int'},
+        2: {name: 'selector', type: labelSelector},
+        3: {name: 'template', type: {1: {name: 'metadata', type: objectMeta}, 2: {name: 'spec', type: podSpec}}},
+        4: {name: 'strategy', type: {1: {name: 'type', type: 'string'}}},
+        5: {name: 'minReadySeconds', type: 'int'},
+        6: {name: 'revisionHistoryLimit', type: 'int'},
+        7: {name: 'paused', type: 'bool'},
+        9: {name: 'progressDeadlineSeconds', type: 'int'},
+      },
+    },
   },
   'rbac.authorization.k8s.io/v1/Role': {...meta, 2: {name: 'rules', type: policyRule, repeated: true}},
   'rbac.authorization.k8s.io/v1/ClusterRole': {...meta, 2: {name: 'rules', type: policyRule, repeated: true}},
