@@ -107,7 +107,7 @@ describe('idp env kubeconfig', () => {
   })
 
   it('prints only the path; --write copies with mode 0600; never over the user\'s kubeconfig without --force', async () => {
-    const {kubeconfig, dir} = envStatePaths(path.join(state(), 'idp'), 'shop', 'pr-1')
+    const {kubeconfig, dir} = envStatePaths(path.join(state(), 'idp'), 'shop', 'pr-1', 'dev')
     mkdirSync(dir, {recursive: true})
     writeFileSync(kubeconfig, 'apiVersion: v1\nkind: Config\n', {mode: 0o600})
     const printed = await runIdp(['env', 'kubeconfig', 'pr-1', '--dir', repo], env())

@@ -5,7 +5,7 @@ import {envForRecord, gcFailure, runGc, selectForGc} from '../../src/lib/env/gc.
 import {relativeExpiry, roughDuration} from '../../src/lib/env/format.js'
 import {ANNOTATIONS, envMetadata, envSelector, type EnvRecord, isOwnedBy, LABELS, parseEnvRecord, sanitizeLabelValue} from '../../src/lib/env/labels.js'
 import {clusterTargets, selectClusters} from '../../src/lib/env/list.js'
-import {envStatePaths} from '../../src/lib/env/paths.js'
+import {envKubeconfigPath, envStatePaths} from '../../src/lib/env/paths.js'
 import {isConflict, isNotFound, kubeError} from '../../src/lib/kube/client.js'
 import type {IdpConfig} from '../../src/lib/config/schema.js'
 
@@ -76,8 +76,16 @@ describe('labels and annotations', () => {
     expect(isOwnedBy({})).toBe(false)
   })
 
-  it('envStatePaths lays out one directory per service and environment', () => {
-    expect(envStatePaths('/s', 'shop', 'pr-1')).toEqual({dir: '/s/envs/shop/pr-1', kubeconfig: '/s/envs/shop/pr-1/kubeconfig', tfValues: '/s/envs/shop/pr-1/terraform.tfvars.json', journal: '/s/envs/shop/pr-1/journal.json'})
+  it('envStatePaths lays out one directory per service and environment, and one host kubeconfig per cluster', () => {
+    expect(envStatePaths('/s', 'shop', 'pr-1', 'dev')).toEqual({
+      dir: '/s/envs/shop/pr-1',
+      hostKubeconfig: '/s/clusters/dev/kubeconfig',
+      kubeconfig: '/s/envs/shop/pr-1/kubeconfig',
+      tfValues: '/s/envs/shop/pr-1/tf-values.yaml',
+      tfPlan: '/s/envs/shop/pr-1/tfplan',
+      tfData: '/s/envs/shop/pr-1/terraform',
+    })
+    expect(envKubeconfigPath('/s', 'shop', 'pr-1')).toBe(envStatePaths('/s', 'shop', 'pr-1', 'other').kubeconfig)
   })
 })
 

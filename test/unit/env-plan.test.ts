@@ -2,7 +2,8 @@ import {describe, expect, it} from 'vitest'
 
 import {loadConfig} from '../../src/lib/config/load.js'
 import {resolveEnvironment} from '../../src/lib/config/environments.js'
-import {defaultEnvName, envLocalPaths, sanitizeBranch} from '../../src/lib/env/context.js'
+import {defaultEnvName, sanitizeBranch} from '../../src/lib/env/context.js'
+import {envStatePaths} from '../../src/lib/env/paths.js'
 import {planEnvDown} from '../../src/lib/env/plan-down.js'
 import {type EnvUpFacts, planEnvUp} from '../../src/lib/env/plan-up.js'
 import {createEnvHandlers} from '../../src/lib/env/handlers.js'
@@ -20,7 +21,7 @@ async function env(name: string) {
 }
 
 function facts(overrides: Partial<EnvUpFacts> = {}): EnvUpFacts {
-  return {helmMajor: 4, owner: 'alice@example.com', holder: 'alice on box (pid 1)', sha: 'abc1234', now: NOW, paths: envLocalPaths('/state', 'shop', 'pr-7', 'dev'), ...overrides}
+  return {helmMajor: 4, owner: 'alice@example.com', holder: 'alice on box (pid 1)', sha: 'abc1234', now: NOW, paths: envStatePaths('/state', 'shop', 'pr-7', 'dev'), ...overrides}
 }
 
 describe('planEnvUp', () => {
@@ -87,7 +88,7 @@ describe('planEnvUp', () => {
 })
 
 describe('planEnvDown', () => {
-  const downFacts = {holder: 'me', paths: envLocalPaths('/state', 'shop', 'pr-7', 'dev')}
+  const downFacts = {holder: 'me', paths: envStatePaths('/state', 'shop', 'pr-7', 'dev')}
 
   it('tears down an environment of ours: helm, terraform destroy and workspace delete, namespace', async () => {
     const plan = planForJson(planEnvDown({env: await env('pr-7'), found: 'ours', timeoutMs: 60_000}, downFacts))

@@ -52,12 +52,13 @@ export default class EnvDown extends BaseCommand<typeof EnvDown> {
     if (this.args.env === undefined && pr === undefined) throw new UsageError('Missing environment name.', {hint: 'Pass ENV (e.g. `idp env down pr-42`) or --pr N.'})
     const timeoutMs = parseDuration(flags.timeout)
 
-    const [{loadConfig}, {resolveEnvironment}, {createToolRunner}, {stateDir}, {planEnvDown}, {planForJson, formatPlan}, {prCommentPoster}] = await Promise.all([
+    const [{loadConfig}, {resolveEnvironment}, {createToolRunner}, {stateDir}, {planEnvDown}, {envStatePaths}, {planForJson, formatPlan}, {prCommentPoster}] = await Promise.all([
       import('../../lib/config/load.js'),
       import('../../lib/config/environments.js'),
       import('../../lib/tools/runner.js'),
       import('../../lib/cli/paths.js'),
       import('../../lib/env/plan-down.js'),
+      import('../../lib/env/paths.js'),
       import('../../lib/plan/format.js'),
       import('../../lib/env/handlers.js'),
     ])
@@ -70,7 +71,7 @@ export default class EnvDown extends BaseCommand<typeof EnvDown> {
     const env = resolveEnvironment(config, name, {root: loaded.root, vars: context.templateVars({pr, sha: git.sha ?? 'unknown', branch: git.branch ?? 'unknown'})})
     if (env.protected) throw new UsageError(`Environment ${name} is protected; idp env down refuses it.`, {hint: 'Remove `protected: true` from .idp.yml first if you really mean to tear it down.'})
 
-    const paths = context.envLocalPaths(stateDir(), env.service, env.name, env.cluster.alias)
+    const paths = envStatePaths(stateDir(), env.service, env.name, env.cluster.alias)
     let found: EnvDownResult['found'] = 'unknown'
     let driver: 'vcluster' | 'namespace' | undefined
     if (!flags['dry-run']) {

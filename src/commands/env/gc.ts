@@ -71,8 +71,9 @@ Safe for a scheduled CI job: only namespaces labelled app.kubernetes.io/managed-
     const selection = gc.selectForGc(listing.environments, {now, olderThanMs, config})
     const targetOf = new Map(targets.map((t) => [t.alias, t]))
 
-    const [{planEnvDown}, context, {planForJson}, {createToolRunner}] = await Promise.all([
+    const [{planEnvDown}, {envStatePaths}, context, {planForJson}, {createToolRunner}] = await Promise.all([
       import('../../lib/env/plan-down.js'),
+      import('../../lib/env/paths.js'),
       import('../../lib/env/context.js'),
       import('../../lib/plan/format.js'),
       import('../../lib/tools/runner.js'),
@@ -82,7 +83,7 @@ Safe for a scheduled CI job: only namespaces labelled app.kubernetes.io/managed-
     const planFor = (record: (typeof selection.remove)[number]['record']) =>
       planEnvDown(
         {env: gc.envForRecord(record, targetOf.get(record.cluster)!, loaded), found: 'ours', driver: record.driver === 'vcluster' ? 'vcluster' : 'namespace', timeoutMs},
-        {holder, paths: context.envLocalPaths(state, record.service, record.env, record.cluster)},
+        {holder, paths: envStatePaths(state, record.service, record.env, record.cluster)},
       )
     const brief = (r: {service: string; env: string; cluster: string; namespace: string}) => ({service: r.service, env: r.env, cluster: r.cluster, namespace: r.namespace})
     const base = {

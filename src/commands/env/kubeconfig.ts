@@ -31,7 +31,7 @@ export default class EnvKubeconfig extends BaseCommand<typeof EnvKubeconfig> {
   }
 
   async execute(): Promise<EnvKubeconfigResult> {
-    const [{assertDnsLabel}, {loadConfig}, {stateDir}, {envStatePaths}, {PrerequisiteError, UsageError}, {kubeconfigPaths}, fs, path] = await Promise.all([
+    const [{assertDnsLabel}, {loadConfig}, {stateDir}, {envKubeconfigPath}, {PrerequisiteError, UsageError}, {kubeconfigPaths}, fs, path] = await Promise.all([
       import('../../lib/cli/names.js'),
       import('../../lib/config/load.js'),
       import('../../lib/cli/paths.js'),
@@ -58,7 +58,7 @@ export default class EnvKubeconfig extends BaseCommand<typeof EnvKubeconfig> {
     }
     const {config} = await loadConfig({dir: this.dir, required: true})
     const service = config.service.name
-    const file = envStatePaths(stateDir(), service, name).kubeconfig
+    const file = envKubeconfigPath(stateDir(), service, name)
     let content: string
     try {
       content = await fs.readFile(file, 'utf8')

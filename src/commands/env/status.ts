@@ -33,7 +33,7 @@ Exits 2 when no environment of that name exists for this service, listing the on
   }
 
   async execute(): Promise<EnvStatusResult> {
-    const [{assertDnsLabel}, {loadConfig}, {stateDir}, list, {envStatePaths}, {UsageError}, fs] = await Promise.all([
+    const [{assertDnsLabel}, {loadConfig}, {stateDir}, list, {envKubeconfigPath}, {UsageError}, fs] = await Promise.all([
       import('../../lib/cli/names.js'),
       import('../../lib/config/load.js'),
       import('../../lib/cli/paths.js'),
@@ -66,7 +66,7 @@ Exits 2 when no environment of that name exists for this service, listing the on
     const runner = createToolRunner({logger: (line) => this.out.debug(line)})
     const {warnings, ...live} = await gatherLiveFacts(record, listing.connections.get(record.cluster)!, runner, {signal: this.signal})
     for (const warning of warnings) this.out.warn(warning)
-    const kubeconfig = envStatePaths(state, service, name).kubeconfig
+    const kubeconfig = envKubeconfigPath(state, service, name)
     const hasKubeconfig = await fs.stat(kubeconfig).then(
       () => true,
       () => false,

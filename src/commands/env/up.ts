@@ -59,13 +59,14 @@ Settings come from the environments entry of .idp.yml that matches ENV (an exact
     const ttlMs = flags.ttl === undefined ? undefined : parseDuration(flags.ttl)
     const timeoutMs = parseDuration(flags.timeout)
 
-    const [{loadConfig}, {resolveEnvironment}, {expandTemplate}, {createToolRunner}, {stateDir}, {envReleaseNamespace, planEnvUp}, {planForJson, formatPlan}] = await Promise.all([
+    const [{loadConfig}, {resolveEnvironment}, {expandTemplate}, {createToolRunner}, {stateDir}, {envReleaseNamespace, planEnvUp}, {envStatePaths}, {planForJson, formatPlan}] = await Promise.all([
       import('../../lib/config/load.js'),
       import('../../lib/config/environments.js'),
       import('../../lib/config/template.js'),
       import('../../lib/tools/runner.js'),
       import('../../lib/cli/paths.js'),
       import('../../lib/env/plan-up.js'),
+      import('../../lib/env/paths.js'),
       import('../../lib/plan/format.js'),
     ])
     const loaded = await loadConfig({dir: this.dir, required: true})
@@ -84,7 +85,7 @@ Settings come from the environments entry of .idp.yml that matches ENV (an exact
     const tools = await context.checkTools(runner, env, {required: !flags['dry-run'], helm: Boolean(env.helm)})
     for (const problem of tools.problems) this.out.warn(`${problem} (a real run stops here)`)
 
-    const paths = context.envLocalPaths(stateDir(), env.service, env.name, env.cluster.alias)
+    const paths = envStatePaths(stateDir(), env.service, env.name, env.cluster.alias)
     let existing: 'ours' | 'none' | undefined
     if (!flags['dry-run']) {
       const host = await context.inspectHost(env, paths)

@@ -4,7 +4,6 @@
  * here, so the planners stay pure. Heavy modules load on demand.
  */
 import os from 'node:os'
-import path from 'node:path'
 
 import {UsageError} from '../cli/errors.js'
 import {assertDnsLabel} from '../cli/names.js'
@@ -13,21 +12,8 @@ import type {IdpConfig} from '../config/schema.js'
 import type {TemplateVars} from '../config/template.js'
 import type {HelmMajor} from '../tools/helm.js'
 import type {ToolName, ToolRunner} from '../tools/types.js'
-import {clusterKubeconfigPath, envStatePaths} from './paths.js'
-import type {EnvLocalPaths, PrTarget} from './plan-up.js'
-
-/** The local files of one environment (see paths.ts, shared with `env kubeconfig`/`status`). */
-export function envLocalPaths(stateDir: string, service: string, env: string, clusterAlias: string): EnvLocalPaths {
-  const base = envStatePaths(stateDir, service, env)
-  return {
-    dir: base.dir,
-    hostKubeconfig: clusterKubeconfigPath(stateDir, clusterAlias),
-    kubeconfig: base.kubeconfig,
-    tfValues: path.join(base.dir, 'tf-values.yaml'),
-    tfPlan: path.join(base.dir, 'tfplan'),
-    tfData: path.join(base.dir, 'terraform'),
-  }
-}
+import type {EnvStatePaths} from './paths.js'
+import type {PrTarget} from './plan-up.js'
 
 /** A git branch as a DNS label: lower case, other characters as "-", at most 63. */
 export function sanitizeBranch(branch: string): string {
@@ -139,7 +125,7 @@ export interface HostState {
  * the environment's namespace. Read-only on the cluster; runs before the plan so a foreign
  * namespace or an unreachable cluster fails before any change.
  */
-export async function inspectHost(env: ResolvedEnvironment, paths: EnvLocalPaths): Promise<HostState> {
+export async function inspectHost(env: ResolvedEnvironment, paths: EnvStatePaths): Promise<HostState> {
   const [{writePrivateKubeconfig}, {checkReachable}, {createKubeClients, isNotFound, kubeError}, {ANNOTATIONS, isOwnedBy}, {PrerequisiteError}] = await Promise.all([
     import('../kube/kubeconfig.js'),
     import('../kube/reach.js'),

@@ -1,38 +1,47 @@
 import path from 'node:path'
 
-import {stateDir as defaultStateDir} from '../cli/paths.js'
-
 /**
- * Where idp keeps an environment's local files, shared by `env up`/`down` (which write them)
- * and `env kubeconfig`/`status` (which read them). Local state only helps; the cluster's
+ * Where idp keeps an environment's local files: `env up`/`down`/`gc` write them (the planners
+ * name them in steps), `env kubeconfig`/`status` read them. Local state only helps; the cluster's
  * labels are the truth.
  */
 export interface EnvStatePaths {
+  /** The environment's state directory (0700); the apply journals live here too. */
   dir: string
-  /** The private kubeconfig (0600) for the environment: a vcluster's, or the host context's narrowed to the namespace. */
+  /** The private host-cluster kubeconfig (one context), shared by every environment on that cluster. */
+  hostKubeconfig: string
+  /** The environment's private kubeconfig (0600): the vcluster's, or the host's narrowed to the namespace. */
   kubeconfig: string
-  /** Terraform variables file written for the environment. */
+  /** Terraform outputs as helm values (`infra:` key), 0600. */
   tfValues: string
-  /** The apply journal of the last up/down. */
-  journal: string
+  /** The saved terraform plan. */
+  tfPlan: string
+  /** TF_DATA_DIR: per environment, so two environments of one module never share `.terraform`. */
+  tfData: string
 }
 
-export function envStatePaths(stateDir: string, service: string, env: string): EnvStatePaths {
-  const dir = path.join(stateDir, 'envs', service, env)
+function envDir(stateDir: string, service: string, env: string): string {
+  return path.join(stateDir, 'envs', service, env)
+}
+
+export function envStatePaths(stateDir: string, service: string, env: string, clusterAlias: string): EnvStatePaths {
+  const dir = envDir(stateDir, service, env)
   return {
     dir,
-    kubeconfig: path.join(dir, 'kubeconfig'),
-    tfValues: path.join(dir, 'terraform.tfvars.json'),
-    journal: path.join(dir, 'journal.json'),
+    hostKubeconfig: clusterKubeconfigPath(stateDir, clusterAlias),
+    kubeconfig: envKubeconfigPath(stateDir, service, env),
+    tfValues: path.join(dir, 'tf-values.yaml'),
+    tfPlan: path.join(dir, 'tfplan'),
+    tfData: path.join(dir, 'terraform'),
   }
 }
 
-/** The private host-cluster kubeconfig idp writes per cluster alias (read side: list, gc, status). */
-export function clusterKubeconfigPath(stateDir: string, clusterAlias: string): string {
-  return path.join(stateDir, 'clusters', clusterAlias, 'kubeconfig')
+/** The environment's private kubeconfig alone, for readers that do not know its cluster (`env kubeconfig`). */
+export function envKubeconfigPath(stateDir: string, service: string, env: string): string {
+  return path.join(envDir(stateDir, service, env), 'kubeconfig')
 }
 
-/** The same, from the environment (XDG_STATE_HOME, HOME). */
-export function defaultEnvStatePaths(service: string, env: string, processEnv: NodeJS.ProcessEnv = process.env): EnvStatePaths {
-  return envStatePaths(defaultStateDir(processEnv), service, env)
+/** The private host-cluster kubeconfig idp writes per cluster alias. */
+export function clusterKubeconfigPath(stateDir: string, clusterAlias: string): string {
+  return path.join(stateDir, 'clusters', clusterAlias, 'kubeconfig')
 }

@@ -10,9 +10,9 @@ import type {ToolName} from '../tools/types.js'
 import {vclusterDeleteArgs} from '../tools/vcluster.js'
 import type {Plan, PlanStep} from '../plan/types.js'
 import {PLAN_VERSION} from '../plan/types.js'
+import type {EnvStatePaths} from './paths.js'
 import {
   deleteNamespaceAction,
-  type EnvLocalPaths,
   envNames,
   LOCK_NAMESPACE,
   PR_COMMENT_MARKER,
@@ -41,7 +41,7 @@ export interface EnvDownOptions {
 
 export interface EnvDownFacts {
   holder: string
-  paths: EnvLocalPaths
+  paths: EnvStatePaths
 }
 
 export function planEnvDown(options: EnvDownOptions, facts: EnvDownFacts): Plan {

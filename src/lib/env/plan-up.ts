@@ -11,6 +11,7 @@ import type {ToolName} from '../tools/types.js'
 import type {Action, Plan, PlanStep, ToolAction} from '../plan/types.js'
 import {PLAN_VERSION} from '../plan/types.js'
 import {envMetadata} from './labels.js'
+import type {EnvStatePaths} from './paths.js'
 
 /** Where the Lease that serialises `up`/`down` of one environment lives on the host cluster. */
 export const LOCK_NAMESPACE = 'default'
@@ -18,21 +19,6 @@ export const LOCK_NAMESPACE = 'default'
 export const TERRAFORM_LOCK_TIMEOUT = '5m'
 /** The marker of the sticky pull-request comment. */
 export const PR_COMMENT_MARKER = 'idp-env'
-
-export interface EnvLocalPaths {
-  /** The environment's state directory (0700). */
-  dir: string
-  /** The private host-cluster kubeconfig (one context). */
-  hostKubeconfig: string
-  /** The environment's private kubeconfig: the vcluster's, or the host's narrowed to the namespace. */
-  kubeconfig: string
-  /** Terraform outputs as helm values (`infra:` key), 0600. */
-  tfValues: string
-  /** The saved terraform plan. */
-  tfPlan: string
-  /** TF_DATA_DIR: per environment, so two environments of one module never share `.terraform`. */
-  tfData: string
-}
 
 export interface PrTarget {
   owner: string
@@ -49,7 +35,7 @@ export interface EnvUpFacts {
   sha?: string
   pr?: number
   now: Date
-  paths: EnvLocalPaths
+  paths: EnvStatePaths
   /** What the host already has: an environment of ours (update in place) or nothing; undefined when not looked (dry run). */
   existing?: 'ours' | 'none'
   /** Tool versions found, for the preflight step. */
@@ -96,12 +82,12 @@ function stringVars(vars: Record<string, string | number | boolean>): Record<str
 }
 
 /** The terraform actions shared by up and down: same cwd and TF_DATA_DIR, so the same workspace. */
-export function terraformAction(env: ResolvedEnvironment, paths: Pick<EnvLocalPaths, 'tfData'>, argv: string[], timeoutMs?: number): ToolAction {
+export function terraformAction(env: ResolvedEnvironment, paths: Pick<EnvStatePaths, 'tfData'>, argv: string[], timeoutMs?: number): ToolAction {
   return {kind: 'tool', tool: 'terraform', argv, cwd: env.terraform!.dir, env: {TF_DATA_DIR: paths.tfData}, ...(timeoutMs === undefined ? {} : {timeoutMs})}
 }
 
 /** How to remove the terraform workspace of an environment after its resources are destroyed. */
-export function terraformTeardownActions(env: ResolvedEnvironment, paths: Pick<EnvLocalPaths, 'tfData'>, timeoutMs?: number): ToolAction[] {
+export function terraformTeardownActions(env: ResolvedEnvironment, paths: Pick<EnvStatePaths, 'tfData'>, timeoutMs?: number): ToolAction[] {
   const tf = env.terraform!
   return [
     terraformAction(env, paths, withLockTimeout(terraformDestroyArgs({vars: stringVars(tf.vars)}), 'destroy'), timeoutMs),
