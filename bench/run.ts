@@ -2,23 +2,39 @@
  * `npm run bench`: whole-process timings of idp against bare `node -e 0` in the same run
  * (paired, alternating, so the ratio holds on a noisy machine), plus peak RSS from
  * /usr/bin/time. Writes bench/results.json and prints a Markdown table for the README.
+ *
+ * The env cases run against the Kubernetes stand-in started in this process (so children are
+ * spawned asynchronously: a blocking spawn would starve the server), and the stand-in is always
+ * stopped at the end. The last case is not a start-up time: a real `idp env up` whose tool calls
+ * each take one extra second, to show that independent plan steps overlap (wall < sum of steps).
  */
-import {execFileSync, spawnSync} from 'node:child_process'
-import {existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {execFileSync, spawn} from 'node:child_process'
+import {chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, appendFileSync} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+
+import {seedEnvironments} from '../test/support/env-seed.js'
+import {type EnvWorld, startEnvWorld} from '../test/fixtures/env/world.js'
 
 const root = path.resolve(import.meta.dirname, '..')
 const runs = Number(process.env.BENCH_RUNS ?? 10)
 const bin = path.join(root, 'bin/run.js')
+/** Extra time each wrapped tool call takes in the concurrency case. */
+const TOOL_DELAY_S = 1
+
+interface Prepared {
+  argv: string[]
+  cleanup?: () => void
+}
 
 interface Case {
   name: string
-  argv: string[]
   target: number
   rssTargetMb?: number
-  setup?: () => {argv?: string[]; cleanup?: () => void; env?: Record<string, string>}
-  cwd?: string
+  env: NodeJS.ProcessEnv
+  cwd: string
+  /** Called before every run (fresh temp dirs etc.). */
+  prepare: () => Prepared
 }
 
 interface Measurement {
@@ -34,18 +50,48 @@ interface Measurement {
   ok: boolean
 }
 
-function time(argv: string[], env: NodeJS.ProcessEnv, cwd: string): number {
-  const start = process.hrtime.bigint()
-  const r = spawnSync(argv[0]!, argv.slice(1), {env, cwd, stdio: ['ignore', 'ignore', 'pipe']})
-  const ms = Number(process.hrtime.bigint() - start) / 1e6
-  if (r.status !== 0) throw new Error(`${argv.join(' ')} exited ${r.status}: ${r.stderr.toString().slice(-500)}`)
-  return ms
+interface ConcurrencyMeasurement {
+  name: string
+  toolDelayS: number
+  wallMs: number
+  sumOfStepsMs: number
+  ratio: number
+  target: number
+  steps: Array<{id: string; durationMs: number}>
+  ok: boolean
 }
 
-function peakRss(argv: string[], env: NodeJS.ProcessEnv, cwd: string): number {
+interface RunOutcome {
+  ms: number
+  code: number | null
+  stdout: string
+  stderr: string
+}
+
+/** Spawn and wait; never blocks the event loop (the stand-in lives in this process). */
+function run(argv: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<RunOutcome> {
+  return new Promise((resolve, reject) => {
+    const start = process.hrtime.bigint()
+    const child = spawn(argv[0]!, argv.slice(1), {env, cwd, stdio: ['ignore', 'pipe', 'pipe']})
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()))
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()))
+    child.on('error', reject)
+    child.on('close', (code) => resolve({ms: Number(process.hrtime.bigint() - start) / 1e6, code, stdout, stderr}))
+  })
+}
+
+async function time(argv: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<number> {
+  const r = await run(argv, env, cwd)
+  if (r.code !== 0) throw new Error(`${argv.join(' ')} exited ${r.code}: ${(r.stdout + r.stderr).slice(-800)}`)
+  return r.ms
+}
+
+async function peakRss(argv: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<number> {
   if (!existsSync('/usr/bin/time')) return Number.NaN
-  const r = spawnSync('/usr/bin/time', ['-f', '%M', ...argv], {env, cwd, stdio: ['ignore', 'ignore', 'pipe']})
-  const last = r.stderr.toString().trim().split('\n').pop() ?? ''
+  const r = await run(['/usr/bin/time', '-f', '%M', ...argv], env, cwd)
+  const last = r.stderr.trim().split('\n').pop() ?? ''
   return Number(last) / 1024
 }
 
@@ -60,85 +106,185 @@ function commandIds(): Set<string> {
   return new Set(Object.keys(manifest.commands))
 }
 
-function main(): void {
+function round(x: number, digits = 0): number {
+  const f = 10 ** digits
+  return Math.round(x * f) / f
+}
+
+/** Runs the case `runs` times after one warm-up, each run paired with `node -e 0`. */
+async function measure(c: Case): Promise<Measurement> {
+  const baseline: number[] = []
+  const sample: number[] = []
+  for (let i = -1; i < runs; i++) {
+    const prepared = c.prepare()
+    try {
+      const b = await time([process.execPath, '-e', '0'], c.env, c.cwd)
+      const t = await time([process.execPath, bin, ...prepared.argv], c.env, c.cwd)
+      if (i >= 0) {
+        baseline.push(b)
+        sample.push(t)
+      }
+    } finally {
+      prepared.cleanup?.()
+    }
+  }
+  const prepared = c.prepare()
+  let rss: number
+  try {
+    rss = await peakRss([process.execPath, bin, ...prepared.argv], c.env, c.cwd)
+  } finally {
+    prepared.cleanup?.()
+  }
+  const m = median(sample)
+  const b = median(baseline)
+  const ratio = m / b
+  return {
+    name: c.name,
+    medianMs: round(m),
+    minMs: round(Math.min(...sample)),
+    maxMs: round(Math.max(...sample)),
+    baselineMedianMs: round(b),
+    ratio: round(ratio, 2),
+    target: c.target,
+    peakRssMb: round(rss, 1),
+    rssTargetMb: c.rssTargetMb,
+    ok: ratio <= c.target && (c.rssTargetMb === undefined || rss <= c.rssTargetMb),
+  }
+}
+
+/** Shell wrappers, first on PATH, that make every call of `tools` take TOOL_DELAY_S longer. */
+function slowToolsDir(dir: string, tools: string[], pathValue: string): string {
+  mkdirSync(dir, {recursive: true})
+  for (const tool of tools) {
+    const real = pathValue
+      .split(path.delimiter)
+      .filter((d) => path.isAbsolute(d))
+      .map((d) => path.join(d, tool))
+      .find((p) => existsSync(p))
+    if (!real) throw new Error(`${tool} not found on PATH for the concurrency case`)
+    const file = path.join(dir, tool)
+    writeFileSync(file, `#!/bin/sh\nsleep ${TOOL_DELAY_S}\nexec '${real}' "$@"\n`)
+    chmodSync(file, 0o755)
+  }
+  return dir
+}
+
+/**
+ * A real `idp env up` (vcluster driver + Terraform + Helm) against the stand-in, every terraform,
+ * vcluster and helm call one second slower: the sum of the step durations against the wall time.
+ */
+async function measureConcurrency(world: EnvWorld): Promise<ConcurrencyMeasurement> {
+  appendFileSync(
+    path.join(world.project, '.idp.yml'),
+    `  "wt-*":
+    cluster: dev
+    driver: vcluster
+    vcluster: {chartVersion: 0.26.0, values: [vcluster.yaml]}
+    terraform: {dir: ./infra, vars: {env: "{{env}}"}}
+    helm: {chart: ./chart}
+`,
+  )
+  const pathValue = world.env.PATH ?? ''
+  const wrappers = slowToolsDir(path.join(world.root, 'slow-bin'), ['terraform', 'vcluster', 'helm'], pathValue)
+  const env = {...world.env, PATH: [wrappers, pathValue].join(path.delimiter)}
+  const r = await run([process.execPath, bin, 'env', 'up', 'wt-1', '--sha', 'abc1234', '--json', '--dir', world.project], env, world.project)
+  if (r.code !== 0) throw new Error(`env up (slow tools) exited ${r.code}: ${(r.stdout + r.stderr).slice(-1500)}`)
+  const out = JSON.parse(r.stdout) as {result: {steps: Array<{id: string; status: string; durationMs?: number}>}}
+  const steps = out.result.steps.filter((s) => s.durationMs !== undefined).map((s) => ({id: s.id, durationMs: s.durationMs!}))
+  const sum = steps.reduce((a, s) => a + s.durationMs, 0)
+  const ratio = r.ms / sum
+  return {name: `env up, vcluster + terraform + helm, ${TOOL_DELAY_S} s per tool call (stand-in)`, toolDelayS: TOOL_DELAY_S, wallMs: round(r.ms), sumOfStepsMs: round(sum), ratio: round(ratio, 2), target: 0.7, steps, ok: ratio <= 0.7}
+}
+
+async function main(): Promise<void> {
   if (!existsSync(path.join(root, 'dist')) || !existsSync(path.join(root, 'oclif.manifest.json'))) {
     execFileSync('npm', ['run', 'build'], {cwd: root, stdio: 'inherit'})
   }
   const ids = commandIds()
   const home = mkdtempSync(path.join(os.tmpdir(), 'idp-bench-home-'))
   const env = {...process.env, HOME: home, CI: 'true', NO_COLOR: '1', XDG_STATE_HOME: path.join(home, 'state')}
-  const cases: Case[] = [
-    {name: 'idp --version', argv: ['--version'], target: 1.2},
-    {name: 'idp --help', argv: ['--help'], target: 2, rssTargetMb: 60},
-  ]
-  if (ids.has('env:up')) cases.push({name: 'idp env up --dry-run', argv: ['env', 'up', 'pr-1', '--dry-run', '--dir', path.join(root, 'bench/fixture')], target: 3})
-  if (ids.has('create')) {
-    cases.push({
-      name: 'idp create (typescript-service, offline)',
-      argv: [],
-      target: 15,
-      setup() {
-        const dir = mkdtempSync(path.join(os.tmpdir(), 'idp-bench-create-'))
-        return {argv: ['create', 'svc', '--template', 'typescript-service', '--dir', dir, '--no-input'], cleanup: () => rmSync(dir, {recursive: true, force: true})}
-      },
-    })
+  let world: EnvWorld | undefined
+  const stop = async () => {
+    const w = world
+    world = undefined
+    await w?.stop()
+    rmSync(home, {recursive: true, force: true})
   }
-  const skipped = ['env up --dry-run', 'env list --json (stand-in, 50 envs)', 'stand-in env up wall time'].filter((n) => !cases.some((c) => c.name.includes(n.split(' (')[0]!)))
+  const onSignal = () => void stop().finally(() => process.exit(130))
+  process.once('SIGINT', onSignal)
+  process.once('SIGTERM', onSignal)
 
-  const results: Measurement[] = []
-  for (const c of cases) {
-    const baseline: number[] = []
-    const sample: number[] = []
-    let rss = Number.NaN
-    for (let i = -1; i < runs; i++) {
-      const prepared = c.setup?.() ?? {}
-      const argv = ['node', bin, ...(prepared.argv ?? c.argv)]
-      try {
-        const b = time(['node', '-e', '0'], env, root)
-        const t = time(argv, env, root)
-        if (i >= 0) {
-          baseline.push(b)
-          sample.push(t)
-        }
-      } finally {
-        prepared.cleanup?.()
-      }
+  try {
+    const cases: Case[] = [
+      {name: 'idp --version', target: 1.2, env, cwd: root, prepare: () => ({argv: ['--version']})},
+      {name: 'idp --help', target: 2, rssTargetMb: 60, env, cwd: root, prepare: () => ({argv: ['--help']})},
+    ]
+    const skipped: string[] = []
+    const needsWorld = ids.has('env:up') || ids.has('env:list')
+    if (needsWorld) world = await startEnvWorld()
+
+    if (world && ids.has('env:up')) {
+      const w = world
+      const argv = ['env', 'up', 'pr-1', '--dry-run', '--json', '--sha', 'abc1234', '--dir', w.project]
+      // --dry-run must not touch a cluster: prove it once against the stand-in's request log.
+      const before = w.kube.requests().length
+      const probe = await run([process.execPath, bin, ...argv], w.env, w.project)
+      if (probe.code !== 0) throw new Error(`env up --dry-run exited ${probe.code}: ${probe.stderr.slice(-800)}`)
+      if (w.kube.requests().length !== before) throw new Error('env up --dry-run sent requests to the cluster')
+      cases.push({name: 'idp env up --dry-run', target: 3, env: w.env, cwd: w.project, prepare: () => ({argv})})
+    } else skipped.push('env up --dry-run')
+
+    if (world && ids.has('env:list')) {
+      const w = world
+      seedEnvironments(w.kube, {service: 'load', count: 50})
+      const dir = path.join(w.root, 'load')
+      mkdirSync(dir)
+      const kubeconfig = w.kube.kubeconfig('host', {context: 'load-ctx'})
+      writeFileSync(path.join(dir, '.idp.yml'), `version: 1\nservice: {name: load, owner: team-a}\nclusters:\n  dev: {context: load-ctx, kubeconfig: ${kubeconfig}}\nenvironments: {}\n`)
+      const argv = ['env', 'list', '--json', '--dir', dir]
+      const probe = await run([process.execPath, bin, ...argv], w.env, dir)
+      const listed = (JSON.parse(probe.stdout) as {result?: {environments?: unknown[]}}).result?.environments?.length
+      if (probe.code !== 0 || listed !== 50) throw new Error(`env list --json: exit ${probe.code}, ${listed} environments (expected 50): ${probe.stderr.slice(-800)}`)
+      cases.push({name: 'idp env list --json (stand-in, 50 envs)', target: 6, env: w.env, cwd: dir, prepare: () => ({argv})})
+    } else skipped.push('env list --json (stand-in, 50 envs)')
+
+    if (ids.has('create')) {
+      cases.push({
+        name: 'idp create (typescript-service, offline)',
+        target: 15,
+        env,
+        cwd: root,
+        prepare() {
+          const dir = mkdtempSync(path.join(os.tmpdir(), 'idp-bench-create-'))
+          return {argv: ['create', 'svc', '--template', 'typescript-service', '--dir', dir, '--no-input'], cleanup: () => rmSync(dir, {recursive: true, force: true})}
+        },
+      })
+    } else skipped.push('create')
+
+    const results: Measurement[] = []
+    for (const c of cases) results.push(await measure(c))
+    const concurrency = world && ids.has('env:up') && process.env.BENCH_SKIP_CONCURRENCY !== '1' ? await measureConcurrency(world) : undefined
+    if (!concurrency) skipped.push('env up wall time with slow tools')
+
+    const header = '| case | median | min | max | `node -e 0` | ratio | target | peak RSS | ok |\n|---|---|---|---|---|---|---|---|---|'
+    const rows = results.map((r) => `| ${r.name} | ${r.medianMs} ms | ${r.minMs} | ${r.maxMs} | ${r.baselineMedianMs} ms | ${r.ratio}× | ≤ ${r.target}× | ${r.peakRssMb} MB${r.rssTargetMb ? ` (≤ ${r.rssTargetMb})` : ''} | ${r.ok ? 'yes' : 'NO'} |`)
+    process.stdout.write(`${[header, ...rows].join('\n')}\n`)
+    if (concurrency) {
+      process.stdout.write(
+        `\n| concurrency case | wall | sum of steps | wall / sum | target | ok |\n|---|---|---|---|---|---|\n| ${concurrency.name} | ${concurrency.wallMs} ms | ${concurrency.sumOfStepsMs} ms | ${concurrency.ratio} | ≤ ${concurrency.target} | ${concurrency.ok ? 'yes' : 'NO'} |\n`,
+      )
+      process.stdout.write(`\nSteps: ${concurrency.steps.map((s) => `${s.id} ${s.durationMs} ms`).join(', ')}\n`)
     }
-    const prepared = c.setup?.() ?? {}
-    try {
-      rss = peakRss(['node', bin, ...(prepared.argv ?? c.argv)], env, root)
-    } finally {
-      prepared.cleanup?.()
-    }
-    const m = median(sample)
-    const b = median(baseline)
-    const ratio = m / b
-    results.push({
-      name: c.name,
-      medianMs: round(m),
-      minMs: round(Math.min(...sample)),
-      maxMs: round(Math.max(...sample)),
-      baselineMedianMs: round(b),
-      ratio: round(ratio, 2),
-      target: c.target,
-      peakRssMb: round(rss, 1),
-      rssTargetMb: c.rssTargetMb,
-      ok: ratio <= c.target && (c.rssTargetMb === undefined || rss <= c.rssTargetMb),
-    })
+    if (skipped.length > 0) process.stdout.write(`\nNot measured: ${skipped.join('; ')}\n`)
+    writeFileSync(
+      path.join(root, 'bench/results.json'),
+      `${JSON.stringify({date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, loadavg: os.loadavg().map((l) => round(l, 2)), runs, results, concurrency, skipped}, null, 2)}\n`,
+    )
+  } finally {
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
+    await stop()
   }
-  rmSync(home, {recursive: true, force: true})
-
-  const header = '| case | median | min | max | `node -e 0` | ratio | target | peak RSS | ok |\n|---|---|---|---|---|---|---|---|---|'
-  const rows = results.map((r) => `| ${r.name} | ${r.medianMs} ms | ${r.minMs} | ${r.maxMs} | ${r.baselineMedianMs} ms | ${r.ratio}× | ≤ ${r.target}× | ${r.peakRssMb} MB${r.rssTargetMb ? ` (≤ ${r.rssTargetMb})` : ''} | ${r.ok ? 'yes' : 'NO'} |`)
-  const table = [header, ...rows].join('\n')
-  process.stdout.write(`${table}\n`)
-  if (skipped.length > 0) process.stdout.write(`\nNot measured yet (command not built): ${skipped.join('; ')}\n`)
-  writeFileSync(path.join(root, 'bench/results.json'), `${JSON.stringify({date: new Date().toISOString(), node: process.version, runs, results, skipped}, null, 2)}\n`)
 }
 
-function round(x: number, digits = 0): number {
-  const f = 10 ** digits
-  return Math.round(x * f) / f
-}
-
-main()
+await main()
