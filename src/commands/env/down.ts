@@ -71,11 +71,12 @@ export default class EnvDown extends BaseCommand<typeof EnvDown> {
     const env = resolveEnvironment(config, name, {root: loaded.root, vars: context.templateVars({pr, sha: git.sha ?? 'unknown', branch: git.branch ?? 'unknown'})})
     if (env.protected) throw new UsageError(`Environment ${name} is protected; idp env down refuses it.`, {hint: 'Remove `protected: true` from .idp.yml first if you really mean to tear it down.'})
 
-    const paths = envStatePaths(stateDir(), env.service, env.name, env.cluster.alias)
+    const state = stateDir()
+    const paths = envStatePaths(state, env.service, env.name, env.cluster.alias)
     let found: EnvDownResult['found'] = 'unknown'
     let driver: 'vcluster' | 'namespace' | undefined
     if (!flags['dry-run']) {
-      const host = await context.inspectHost(env, paths)
+      const host = await context.inspectHost(env, state)
       found = host.found
       driver = host.driver
       if (host.found === 'foreign') {

@@ -50,10 +50,11 @@ Safe for a scheduled CI job: only namespaces labelled app.kubernetes.io/managed-
 
   async execute(): Promise<EnvGcResult> {
     const flags = this.flags
-    const [{parseDuration}, {loadConfig}, {stateDir}, list, gc] = await Promise.all([
+    const [{parseDuration}, {loadConfig}, {stateDir}, cluster, list, gc] = await Promise.all([
       import('../../lib/config/duration.js'),
       import('../../lib/config/load.js'),
       import('../../lib/cli/paths.js'),
+      import('../../lib/env/cluster.js'),
       import('../../lib/env/list.js'),
       import('../../lib/env/gc.js'),
     ])
@@ -62,7 +63,7 @@ Safe for a scheduled CI job: only namespaces labelled app.kubernetes.io/managed-
     const timeoutMs = parseDuration(flags.timeout)
     const loaded = await loadConfig({dir: this.dir, required: true})
     const {config} = loaded
-    const targets = list.absoluteTargets(list.selectClusters(config, flags.cluster), loaded.root, process.env.HOME || os.homedir())
+    const targets = cluster.absoluteTargets(cluster.selectClusters(config, flags.cluster), loaded.root, process.env.HOME || os.homedir())
     const service = flags['all-services'] ? undefined : config.service.name
     const state = stateDir()
     const now = new Date()

@@ -35,9 +35,10 @@ A cluster that cannot be reached is a warning and the others are still listed; w
   }
 
   async execute(): Promise<EnvListResult> {
-    const [{loadConfig}, {stateDir}, {absoluteTargets, listEnvironments, selectClusters}] = await Promise.all([
+    const [{loadConfig}, {stateDir}, {absoluteTargets, selectClusters}, {listEnvironments}] = await Promise.all([
       import('../../lib/config/load.js'),
       import('../../lib/cli/paths.js'),
+      import('../../lib/env/cluster.js'),
       import('../../lib/env/list.js'),
     ])
     const {config, root} = await loadConfig({dir: this.dir, required: true})

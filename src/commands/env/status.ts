@@ -33,10 +33,11 @@ Exits 2 when no environment of that name exists for this service, listing the on
   }
 
   async execute(): Promise<EnvStatusResult> {
-    const [{assertDnsLabel}, {loadConfig}, {stateDir}, list, {envKubeconfigPath}, {UsageError}, fs] = await Promise.all([
+    const [{assertDnsLabel}, {loadConfig}, {stateDir}, cluster, list, {envKubeconfigPath}, {UsageError}, fs] = await Promise.all([
       import('../../lib/cli/names.js'),
       import('../../lib/config/load.js'),
       import('../../lib/cli/paths.js'),
+      import('../../lib/env/cluster.js'),
       import('../../lib/env/list.js'),
       import('../../lib/env/paths.js'),
       import('../../lib/cli/errors.js'),
@@ -45,7 +46,7 @@ Exits 2 when no environment of that name exists for this service, listing the on
     const name = assertDnsLabel(this.args.env, 'environment name')
     const {config, root} = await loadConfig({dir: this.dir, required: true})
     const service = config.service.name
-    const targets = list.absoluteTargets(list.selectClusters(config, this.flags.cluster), root, process.env.HOME || os.homedir())
+    const targets = cluster.absoluteTargets(cluster.selectClusters(config, this.flags.cluster), root, process.env.HOME || os.homedir())
     const state = stateDir()
     // The whole service's list: the same single call, and it names the alternatives when ENV is not there.
     const listing = await list.listEnvironments({clusters: targets, stateDir: state, service, signal: this.signal})

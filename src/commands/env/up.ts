@@ -85,10 +85,11 @@ Settings come from the environments entry of .idp.yml that matches ENV (an exact
     const tools = await context.checkTools(runner, env, {required: !flags['dry-run'], helm: Boolean(env.helm)})
     for (const problem of tools.problems) this.out.warn(`${problem} (a real run stops here)`)
 
-    const paths = envStatePaths(stateDir(), env.service, env.name, env.cluster.alias)
+    const state = stateDir()
+    const paths = envStatePaths(state, env.service, env.name, env.cluster.alias)
     let existing: 'ours' | 'none' | undefined
     if (!flags['dry-run']) {
-      const host = await context.inspectHost(env, paths)
+      const host = await context.inspectHost(env, state)
       if (host.found === 'foreign') {
         const {UsageError} = await import('../../lib/cli/errors.js')
         throw new UsageError(`Namespace ${env.namespace} already exists on cluster ${env.cluster.alias} and is not an idp environment of ${env.service}/${env.name}.`, {

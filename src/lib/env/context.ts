@@ -12,7 +12,6 @@ import type {IdpConfig} from '../config/schema.js'
 import type {TemplateVars} from '../config/template.js'
 import type {HelmMajor} from '../tools/helm.js'
 import type {ToolName, ToolRunner} from '../tools/types.js'
-import type {EnvStatePaths} from './paths.js'
 import type {PrTarget} from './plan-up.js'
 
 /** A git branch as a DNS label: lower case, other characters as "-", at most 63. */
@@ -121,28 +120,15 @@ export interface HostState {
 }
 
 /**
- * Copy the host context into the private kubeconfig, check the API server answers, and look at
- * the environment's namespace. Read-only on the cluster; runs before the plan so a foreign
- * namespace or an unreachable cluster fails before any change.
+ * Connect to the host cluster (private kubeconfig, reachability checked) and look at the
+ * environment's namespace. Read-only on the cluster; runs before the plan so a foreign namespace
+ * or an unreachable cluster fails before any change.
  */
-export async function inspectHost(env: ResolvedEnvironment, paths: EnvStatePaths): Promise<HostState> {
-  const [{writePrivateKubeconfig}, {checkReachable}, {createKubeClients, isNotFound, kubeError}, {ANNOTATIONS, isOwnedBy}, {PrerequisiteError}] = await Promise.all([
-    import('../kube/kubeconfig.js'),
-    import('../kube/reach.js'),
-    import('../kube/client.js'),
-    import('./labels.js'),
-    import('../cli/errors.js'),
-  ])
-  await writePrivateKubeconfig({context: env.cluster.context, ...(env.cluster.kubeconfig ? {kubeconfigPath: env.cluster.kubeconfig} : {}), file: paths.hostKubeconfig})
-  const reach = await checkReachable({file: paths.hostKubeconfig, context: env.cluster.context})
-  if (!reach.ok) {
-    throw new PrerequisiteError(`Cluster "${env.cluster.alias}" (context ${env.cluster.context}) is not reachable at ${reach.server || 'its server'}: ${reach.error ?? `HTTP ${reach.status}`}.`, {
-      hint: 'Check that the cluster runs and that clusters.<alias>.context in .idp.yml names the right context; `idp doctor` checks every configured context.',
-    })
-  }
-  const {core} = await createKubeClients(paths.hostKubeconfig)
+export async function inspectHost(env: ResolvedEnvironment, stateDir: string): Promise<HostState> {
+  const [{connectCluster}, {isNotFound, kubeError}, {ANNOTATIONS, isOwnedBy}] = await Promise.all([import('./cluster.js'), import('../kube/client.js'), import('./labels.js')])
+  const {clients} = await connectCluster(env.cluster, {stateDir, requireReachable: true})
   try {
-    const ns = await core.readNamespace({name: env.namespace})
+    const ns = await clients.core.readNamespace({name: env.namespace})
     if (!isOwnedBy(ns, env.service, env.name)) return {found: 'foreign', foreignLabels: ns.metadata?.labels ?? {}}
     const driver = ns.metadata?.annotations?.[ANNOTATIONS.driver]
     return {found: 'ours', ...(driver === 'vcluster' || driver === 'namespace' ? {driver} : {})}

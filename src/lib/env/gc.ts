@@ -10,7 +10,7 @@ import {matchEnvironment, type ResolvedEnvironment, resolveEnvironment} from '..
 import type {IdpConfig} from '../config/schema.js'
 import type {Plan} from '../plan/types.js'
 import {isOwnedBy, type EnvRecord} from './labels.js'
-import type {ClusterTarget} from './list.js'
+import type {ClusterTarget} from './cluster.js'
 
 export interface GcCriteria {
   now: Date

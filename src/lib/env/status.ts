@@ -9,7 +9,7 @@ import {helmListArgs} from '../tools/helm.js'
 import type {ToolRunner} from '../tools/types.js'
 import {type VclusterListItem, vclusterList} from '../tools/vcluster.js'
 import type {EnvRecord} from './labels.js'
-import type {ClusterConnection} from './list.js'
+import type {ClusterConnection} from './cluster.js'
 
 export interface DeploymentFact {
   name: string
