@@ -1,8 +1,8 @@
 import fs from 'node:fs'
 import {Application, AppProject} from '@kubernetes-models/argo-cd/argoproj.io/v1alpha1'
-import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {afterAll, beforeAll, describe, expect, it, vi} from 'vitest'
 import facts from '../support/doubles/contracts/argocd.json' with {type: 'json'}
-import {type KubeApi, runDouble, startKubeApi, tempDir, writeKubeconfig} from '../support/doubles/harness.js'
+import {type KubeApi, runDouble, startKubeApi, tempDir} from '../support/doubles/harness.js'
 
 let api: KubeApi
 let dir: string
@@ -18,7 +18,7 @@ const appPath = (name = '') => `/apis/argoproj.io/v1alpha1/namespaces/argocd/app
 beforeAll(async () => {
   api = await startKubeApi()
   dir = tempDir('idp-argocd-double-')
-  kubeconfig = writeKubeconfig(dir, api.hostUrl, {namespace: 'argocd'})
+  kubeconfig = api.kubeconfig({namespace: 'argocd'})
   await kube('POST', '/api/v1/namespaces', {apiVersion: 'v1', kind: 'Namespace', metadata: {name: 'argocd'}})
   const project = {apiVersion: 'argoproj.io/v1alpha1', kind: 'AppProject', metadata: {name: 'shop', namespace: 'argocd'}, spec: {sourceRepos: ['*'], destinations: [{server: '*', namespace: '*'}]}}
   new AppProject(project).validate()
@@ -30,8 +30,9 @@ afterAll(async () => {
   fs.rmSync(dir, {recursive: true, force: true})
 })
 
-// No controller runs in the fake API, so the double plays it after this grace period.
-const argocd = (args: string[], env: Record<string, string | undefined> = {}) => runDouble('argocd', args, {KUBECONFIG: kubeconfig, HOME: dir, IDP_DOUBLE_ARGOCD_CONTROLLER_GRACE_MS: '300', ...env})
+// The stand-in's Argo CD controller completes syncs (about 20 ms); the double's own fallback
+// controller would act only after a minute, so these tests show the double working with the stand-in's.
+const argocd = (args: string[], env: Record<string, string | undefined> = {}) => runDouble('argocd', args, {KUBECONFIG: kubeconfig, HOME: dir, IDP_DOUBLE_ARGOCD_CONTROLLER_GRACE_MS: '60000', ...env})
 
 function fatalLine(stderr: string): {level: string; msg: string; time: string} {
   const lines = stderr.trim().split('\n')
@@ -40,7 +41,8 @@ function fatalLine(stderr: string): {level: string; msg: string; time: string} {
 
 const createArgs = (name: string) => ['app', 'create', name, '--core', '--repo', 'https://github.com/acme/shop', '--path', 'chart', '--dest-server', 'https://kubernetes.default.svc', '--dest-namespace', `shop-${name}`, '--project', 'shop', '--revision', 'main', '--sync-policy', 'none']
 
-describe('argocd double: flag and argument errors (real texts)', () => {
+// Each run is its own process and these touch no cluster state, so they run side by side.
+describe.concurrent('argocd double: flag and argument errors (real texts)', () => {
   it('prints flag errors to stdout as "Error: ..." with exit 1', async () => {
     expect(await argocd(['app', 'get', 'foo', '--bogus'])).toEqual({code: 1, stdout: 'Error: unknown flag: --bogus\n', stderr: ''})
   })
@@ -50,8 +52,9 @@ describe('argocd double: flag and argument errors (real texts)', () => {
   })
 
   it('rejects a bad uint and a bad duration with Go texts', async () => {
-    expect((await argocd(['app', 'wait', 'x', '--timeout', 'abc'])).stdout).toBe('Error: invalid argument "abc" for "--timeout" flag: strconv.ParseUint: parsing "abc": invalid syntax\n')
-    expect((await argocd(['app', 'create', 'x', '--sync-retry-backoff-duration', '5'])).stdout).toBe('Error: invalid argument "5" for "--sync-retry-backoff-duration" flag: time: missing unit in duration "5"\n')
+    const [uint, duration] = await Promise.all([argocd(['app', 'wait', 'x', '--timeout', 'abc']), argocd(['app', 'create', 'x', '--sync-retry-backoff-duration', '5'])])
+    expect(uint.stdout).toBe('Error: invalid argument "abc" for "--timeout" flag: strconv.ParseUint: parsing "abc": invalid syntax\n')
+    expect(duration.stdout).toBe('Error: invalid argument "5" for "--sync-retry-backoff-duration" flag: time: missing unit in duration "5"\n')
   })
 
   it('treats `--bool false` as a positional argument', async () => {
@@ -130,18 +133,26 @@ describe('argocd double: --core against a Kubernetes API', () => {
   })
 
   it('rejects an unknown project and a destination with both name and server', async () => {
-    const noProject = await argocd([...createArgs('orphan').slice(0, -6), '--project', 'nope'])
+    const [noProject, both] = await Promise.all([argocd([...createArgs('orphan').slice(0, -6), '--project', 'nope']), argocd([...createArgs('both'), '--dest-name', 'in-cluster'])])
     expect(noProject.code).toBe(20)
     expect(fatalLine(noProject.stderr).msg).toContain('application references project nope which does not exist')
-    const both = await argocd([...createArgs('both'), '--dest-name', 'in-cluster'])
     expect(both.code).toBe(20)
     expect(fatalLine(both.stderr).msg).toContain("application destination can't have both name and server defined")
   })
 
   it('app wait exits 20 when health turns Degraded, and on timeout', async () => {
-    expect((await argocd([...createArgs('bad'), '--annotations', 'idp.test/simulate-health=Degraded'])).code).toBe(0)
+    api.standIn.faults.argo('bad', 'Degraded', 'argocd')
+    expect((await argocd(createArgs('bad'))).code).toBe(0)
+    // Progressing with no operation pending (so no controller acts) when wait first reads it ...
+    const store = api.standIn.store()
+    const app = store.get('argoproj.io/v1alpha1', 'Application', 'bad', 'argocd')!
+    store.put({...app, status: {...app.status, health: {status: 'Progressing'}}})
+    const seen = api.standIn.requests().length
+    const waiting = argocd(['app', 'wait', 'bad', '--core', '--health', '--timeout', '10'])
+    // ... and synced only after that first read, so wait sees the transition instead of racing the controller.
+    await vi.waitFor(() => expect(api.standIn.requests().slice(seen).some((r) => r.method === 'GET' && r.path.endsWith('/applications/bad'))).toBe(true), {timeout: 10_000, interval: 20})
     expect((await argocd(['app', 'sync', 'bad', '--core', '--async'])).code).toBe(0)
-    const degraded = await argocd(['app', 'wait', 'bad', '--core', '--health', '--timeout', '10'])
+    const degraded = await waiting
     expect(degraded.code).toBe(20)
     expect(fatalLine(degraded.stderr).msg).toBe("application 'bad' health state has transitioned from Progressing to Degraded")
 

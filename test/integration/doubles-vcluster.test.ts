@@ -3,7 +3,7 @@ import path from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {parseAllDocuments} from 'yaml'
 import facts from '../support/doubles/contracts/vcluster.json' with {type: 'json'}
-import {type KubeApi, runDouble, startKubeApi, tempDir, vclusterFatalMessage, writeKubeconfig} from '../support/doubles/harness.js'
+import {type KubeApi, runDouble, startKubeApi, tempDir, vclusterFatalMessage} from '../support/doubles/harness.js'
 
 let api: KubeApi
 let dir: string
@@ -17,7 +17,7 @@ async function kubeGet(server: string, apiPath: string): Promise<{status: number
 beforeAll(async () => {
   api = await startKubeApi()
   dir = tempDir('idp-vcluster-double-')
-  kubeconfig = writeKubeconfig(dir, api.hostUrl)
+  kubeconfig = api.kubeconfig()
 })
 
 afterAll(async () => {
@@ -37,7 +37,8 @@ function expectFatal(result: {code: number | null; stdout: string; stderr: strin
   expect(vclusterFatalMessage(result.stderr, facts.errors.lineRegex)).toBe(message)
 }
 
-describe('vcluster double: flag and argument errors (real texts)', () => {
+// Each run is its own process and these touch no cluster state, so they run side by side.
+describe.concurrent('vcluster double: flag and argument errors (real texts)', () => {
   it('rejects an unknown flag on stderr with exit 1 and no "Error:" prefix', async () => {
     expectFatal(await vc(['create', 'demo', '--foo']), 'unknown flag: --foo')
   })
@@ -60,22 +61,21 @@ describe('vcluster double: flag and argument errors (real texts)', () => {
   })
 
   it('needs a value for a string flag', async () => {
-    expectFatal(await vc(['list', '--namespace']), 'flag needs an argument: --namespace')
-    expectFatal(await vc(['list', '-n']), "flag needs an argument: 'n' in -n")
+    const [long, short] = await Promise.all([vc(['list', '--namespace']), vc(['list', '-n'])])
+    expectFatal(long, 'flag needs an argument: --namespace')
+    expectFatal(short, "flag needs an argument: 'n' in -n")
   })
 
   it('warns about a deprecated flag on stderr and still runs', async () => {
-    const result = await vc(['list', '--output', 'json', '--debug', '--silent'])
+    const [result, dep] = await Promise.all([vc(['list', '--output', 'json', '--debug', '--silent']), vc(['connect', '--kube-config', 'x.yaml'])])
     expect(result.code).toBe(0)
-    const dep = await vc(['connect', '--kube-config', 'x.yaml'])
     expect(dep.stderr.split('\n')[0]).toBe('Flag --kube-config has been deprecated, please use "vcluster connect --print" to write the kubeconfig of the virtual cluster to stdout.')
     expect(dep.code).toBe(1) // and then the missing name is reported
   })
 
   it('prints the version and help', async () => {
-    const version = await vc(['--version'])
+    const [version, help] = await Promise.all([vc(['--version']), vc(['create', '--help'])])
     expect(version).toEqual({code: 0, stdout: `vcluster version ${facts.version.latestTagInSnapshot.replace(/^v/u, '')}\n`, stderr: ''})
-    const help = await vc(['create', '--help'])
     expect(help.code).toBe(0)
     expect(help.stdout).toContain('vcluster create VCLUSTER_NAME [flags]')
   })
@@ -85,8 +85,9 @@ describe('vcluster double: flag and argument errors (real texts)', () => {
   })
 
   it('rejects platform-only flags with the helm driver and invalid drivers', async () => {
-    expectFatal(await vc(['create', 'demo', '--project', 'p']), "Following platform flags have been set, which won't have any effect when using driver type helm: --project")
-    expectFatal(await vc(['list', '--driver', 'x']), 'parse driver type: invalid driver type: "x", only "helm", "platform" or "docker" are valid')
+    const [platform, driver] = await Promise.all([vc(['create', 'demo', '--project', 'p']), vc(['list', '--driver', 'x'])])
+    expectFatal(platform, "Following platform flags have been set, which won't have any effect when using driver type helm: --project")
+    expectFatal(driver, 'parse driver type: invalid driver type: "x", only "helm", "platform" or "docker" are valid')
   })
 })
 

@@ -1,24 +1,34 @@
-// Test helpers for the vcluster/argocd doubles: a Kubernetes API to run them against, a private
-// kubeconfig, and a runner that captures stdout, stderr and the exit code.
+// Test helpers for the vcluster/argocd doubles: the Kubernetes API stand-in to run them against
+// and a runner that captures stdout, stderr and the exit code.
 import {spawn} from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
-import {stringify} from 'yaml'
+import {type KubeStandIn, startKubeStandIn} from '../kube-stand-in/index.js'
 
 export const doublesBinDir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'bin')
 
 export interface KubeApi {
+  /** The stand-in itself: faults (e.g. faults.argo(name, 'Degraded')), requests(), store(). */
+  standIn: KubeStandIn
   url: string
   hostUrl: string
+  /** An admin kubeconfig for the host cluster, context "host" (the doubles name vcluster contexts after it). */
+  kubeconfig(options?: {namespace?: string}): string
   stop(): Promise<void>
 }
 
-/** The doubles' own fake API (fake-kube.mjs), laid out like the shared stand-in. */
+/** The shared Kubernetes API stand-in, with its simulated controllers (StatefulSets, Argo CD Applications). */
 export async function startKubeApi(): Promise<KubeApi> {
-  const {startFakeKube} = await import('./fake-kube.mjs')
-  return startFakeKube()
+  const standIn = await startKubeStandIn()
+  return {
+    standIn,
+    url: standIn.url,
+    hostUrl: standIn.serverUrl('host'),
+    kubeconfig: (options = {}) => standIn.kubeconfig('host', {context: 'host', ...options}),
+    stop: () => standIn.stop(),
+  }
 }
 
 export interface RunResult {
@@ -40,21 +50,6 @@ export function runDouble(tool: 'vcluster' | 'argocd', args: string[], env: Reco
     child.on('error', reject)
     child.on('close', (code) => resolve({code, stdout, stderr}))
   })
-}
-
-/** A private kubeconfig pointing at `server` (context "host" unless named). */
-export function writeKubeconfig(dir: string, server: string, options: {context?: string; namespace?: string; token?: string} = {}): string {
-  const context = options.context ?? 'host'
-  const file = path.join(dir, `${context}.kubeconfig`)
-  fs.writeFileSync(file, stringify({
-    apiVersion: 'v1',
-    kind: 'Config',
-    clusters: [{name: context, cluster: {server}}],
-    contexts: [{name: context, context: {cluster: context, user: context, ...(options.namespace ? {namespace: options.namespace} : {})}}],
-    'current-context': context,
-    users: [{name: context, user: options.token ? {token: options.token} : {}}],
-  }), {mode: 0o600})
-  return file
 }
 
 export function tempDir(prefix: string): string {
