@@ -102,6 +102,15 @@ for (const major of [3, 4] as const) {
       expect(kube.store().list('v1', 'Secret', ns, {labelSelector: 'owner=helm'})).toEqual([])
     })
 
+    it('upgrade --install --create-namespace into a namespace that does not exist yet', async () => {
+      // helm first lists its release Secrets in the missing namespace: a real server answers an empty list.
+      const fresh = `${ns}-fresh`
+      const result = await helm(['upgrade', '--install', 'shop', chart, '-n', fresh, '--create-namespace', '--wait', '--timeout', '30s'])
+      expect(result.stdout).toContain('STATUS: deployed')
+      expect(kube.store().get('v1', 'Namespace', fresh, '')).toBeDefined()
+      await helm(['uninstall', 'shop', '-n', fresh, '--wait', '--timeout', '30s'])
+    })
+
     it('fails --wait when the Deployment never becomes ready, and the pod says why', async () => {
       kube.faults.neverReady(ns, 'broken', {log: 'panic: cannot reach database\n'})
       const failure = await helm(['install', 'broken', chart, '-n', ns, '--wait', '--timeout', '1s']).then(

@@ -495,7 +495,8 @@ async function handle(state: ServerState, req: http.IncomingMessage, res: http.S
   if (method === 'GET') {
     if (verb === 'watch') return startWatch(state, cluster, req, res, target, query)
     const ns = type.namespaced && namespace ? namespace : undefined
-    if (ns && type.namespaced) cluster.get(cluster.type('', 'v1', 'namespaces'), '', ns)
+    // A real API server lists an empty collection for a namespace that does not exist (helm 3's
+    // release query before --create-namespace relies on it).
     const items = cluster.list(type, ns, {labelSelector: query.get('labelSelector') ?? undefined, fieldSelector: query.get('fieldSelector') ?? undefined})
     const rv = String(cluster.resourceVersion)
     if (accept.includes('as=Table')) return send(res, 200, table(type, items, rv))
