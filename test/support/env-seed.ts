@@ -1,11 +1,8 @@
 // Namespaces that look exactly like what `idp env up` leaves behind (labels and annotations from
 // src/lib/env/labels.ts), written straight into a Kubernetes stand-in: for `env list`/`gc` tests
 // and the benchmark (`idp env list --json` against 50 environments).
-import {spawn} from 'node:child_process'
-import path from 'node:path'
-import {fileURLToPath} from 'node:url'
-
 import {envMetadata} from '../../src/lib/env/labels.js'
+import {type CliRun, runCli} from './cli.js'
 import type {KubeStandIn} from './kube-stand-in/index.js'
 
 export interface SeedEnvironmentsOptions {
@@ -80,27 +77,9 @@ export function seedEnvironment(standIn: KubeStandIn, options: SeedEnvironmentOp
   return {env: options.env, namespace}
 }
 
-export interface IdpRun {
-  code: number | null
-  stdout: string
-  stderr: string
-}
+export type IdpRun = CliRun
 
-/** Run the CLI from source (bin/dev.js through tsx), as a user would, with `env` over process.env. */
+/** Run the built CLI as a user would, with `env` over process.env (undefined removes a variable). */
 export function runIdp(args: string[], env: Record<string, string | undefined>): Promise<IdpRun> {
-  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
-  return new Promise((resolve, reject) => {
-    const childEnv: NodeJS.ProcessEnv = {...process.env, NO_COLOR: '1', CI: '1'}
-    for (const [key, value] of Object.entries(env)) {
-      if (value === undefined) delete childEnv[key]
-      else childEnv[key] = value
-    }
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'bin', 'dev.js'), ...args], {cwd: root, env: childEnv, stdio: ['ignore', 'pipe', 'pipe']})
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()))
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()))
-    child.on('error', reject)
-    child.on('exit', (code) => resolve({code, stdout, stderr}))
-  })
+  return runCli(args, {env})
 }

@@ -1,4 +1,3 @@
-import {spawn} from 'node:child_process'
 import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import http from 'node:http'
 import type {AddressInfo} from 'node:net'
@@ -7,6 +6,7 @@ import path from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {neededTools} from '../../src/commands/doctor.js'
+import {type CliRun, runCli} from '../support/cli.js'
 
 /** `idp doctor` as a user runs it: the CLI in a subprocess, on this machine's real tools. */
 const root = path.resolve(import.meta.dirname, '../..')
@@ -39,20 +39,8 @@ interface Check {
   hint?: string
 }
 
-function idp(args: string[], env: Record<string, string | undefined> = {}): Promise<{code: number | null; stdout: string; stderr: string}> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'bin', 'dev.js'), ...args], {
-      cwd: root,
-      env: {...process.env, GITHUB_TOKEN: undefined, GH_TOKEN: undefined, NO_COLOR: '1', ...env},
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()))
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()))
-    child.on('error', reject)
-    child.on('exit', (code) => resolve({code, stdout, stderr}))
-  })
+function idp(args: string[], env: Record<string, string | undefined> = {}): Promise<CliRun> {
+  return runCli(args, {cwd: root, env: {GITHUB_TOKEN: undefined, GH_TOKEN: undefined, CI: undefined, ...env}})
 }
 
 function writeRepo(name: string, config: string, kubeconfig: string): string {
