@@ -193,6 +193,14 @@ describe.each(bundled)('template %s', (templateName) => {
     expect(parse(fs.readFileSync(path.join(out, 'chart/Chart.yaml'), 'utf8'))).toMatchObject({apiVersion: 'v2', name: NAME})
   })
 
+  it('is a git repository with exactly one commit and a clean working tree', async () => {
+    const env = toolEnv({env: {HOME: work, GIT_CONFIG_NOSYSTEM: '1'}})
+    expect((await run('git', ['rev-list', '--count', 'HEAD'], out, env)).stdout.trim()).toBe('1')
+    expect((await run('git', ['status', '--porcelain'], out, env)).stdout).toBe('')
+    const tracked = (await run('git', ['ls-files'], out, env)).stdout.trim().split('\n')
+    expect(tracked).toEqual(expect.arrayContaining(['catalog-info.yaml', '.idp.yml', 'chart/Chart.yaml', 'Dockerfile']))
+  })
+
   it('has a catalog-info.yaml that is a valid Backstage Component', async () => {
     const entity = parse(fs.readFileSync(path.join(out, 'catalog-info.yaml'), 'utf8')) as Entity
     const enforced = await entityPolicy.enforce(entity)
