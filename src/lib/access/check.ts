@@ -1,0 +1,102 @@
+/**
+ * `access check`: does a subject hold access in an environment through idp's grants? Evaluated
+ * the way RBAC evaluates a rule (verb, API group, resource/subresource, resource name), over the
+ * rules of each grant's ClusterRole or Role. Only idp's grants count, and an expired grant does
+ * not: the question is "is this person entitled", not "what else the cluster allows".
+ */
+import {UsageError} from '../cli/errors.js'
+import type {KubeClients} from '../kube/client.js'
+import {isNotFound, kubeError} from '../kube/client.js'
+import type {GrantRecord} from './bindings.js'
+import type {RbacRule} from './policy.js'
+
+export interface ResourceAttributes {
+  verb: string
+  group: string
+  resource: string
+  subresource?: string
+  name?: string
+}
+
+/**
+ * kubectl's way of naming a resource: `pods`, `pods/log`, `deployments.apps`,
+ * `deployments.apps/scale`. `apiGroup` (from --api-group) wins over a group in the name.
+ */
+export function parseResource(text: string, verb: string, options: {apiGroup?: string; name?: string} = {}): ResourceAttributes {
+  const match = /^([a-z0-9-]+)(?:\.([a-z0-9.-]+))?(?:\/([a-z0-9-]+))?$/u.exec(text)
+  if (!match) throw new UsageError(`Invalid resource "${text}".`, {hint: 'Name a resource as kubectl does: pods, pods/log, deployments.apps, deployments.apps/scale.'})
+  if (!/^[a-z*]+$/u.test(verb)) throw new UsageError(`Invalid verb "${verb}".`, {hint: 'Use a Kubernetes verb: get, list, watch, create, update, patch, delete, deletecollection.'})
+  return {verb, group: options.apiGroup ?? match[2] ?? '', resource: match[1]!, ...(match[3] ? {subresource: match[3]} : {}), ...(options.name ? {name: options.name} : {})}
+}
+
+/** Does one RBAC rule allow the request? (The same matching the API server does.) */
+export function ruleAllows(rule: Partial<RbacRule> & {apiGroups?: string[]}, attrs: ResourceAttributes): boolean {
+  const verbs = rule.verbs ?? []
+  if (!verbs.includes('*') && !verbs.includes(attrs.verb)) return false
+  const groups = rule.apiGroups ?? []
+  if (!groups.includes('*') && !groups.includes(attrs.group)) return false
+  const resource = attrs.subresource ? `${attrs.resource}/${attrs.subresource}` : attrs.resource
+  const resources = rule.resources ?? []
+  const wildcard = resources.includes('*') || (attrs.subresource !== undefined && resources.includes(`*/${attrs.subresource}`))
+  if (!wildcard && !resources.includes(resource)) return false
+  const names = rule.resourceNames ?? []
+  return names.length === 0 || (attrs.name !== undefined && names.includes(attrs.name))
+}
+
+export interface CheckOutcome {
+  allowed: boolean
+  /** One sentence saying why. */
+  reason: string
+  /** The grant that allows it (allowed), or the expired grants that would have. */
+  grant?: GrantRecord
+  expiredGrants: GrantRecord[]
+}
+
+/** Decide from grants and a way to read each grant's rules. */
+export async function evaluateGrants(grants: GrantRecord[], attrs: ResourceAttributes, rulesOf: (grant: GrantRecord) => Promise<RbacRule[]>): Promise<CheckOutcome> {
+  const expiredGrants: GrantRecord[] = []
+  for (const grant of grants) {
+    const rules = await rulesOf(grant)
+    if (!rules.some((rule) => ruleAllows(rule, attrs))) continue
+    if (grant.expired) {
+      expiredGrants.push(grant)
+      continue
+    }
+    return {allowed: true, reason: `allowed by grant ${grant.role} (RoleBinding ${grant.binding} → ${grant.roleRef.kind} ${grant.roleRef.name}${grant.expiresAt ? `, expires ${grant.expiresAt}` : ''})`, grant, expiredGrants}
+  }
+  const what = describe(attrs)
+  if (expiredGrants.length > 0) {
+    return {allowed: false, reason: `only expired grants allow ${what} (${expiredGrants.map((g) => g.role).join(', ')}); the cluster honours them until \`idp access revoke --expired\` removes them`, expiredGrants}
+  }
+  return {allowed: false, reason: grants.length === 0 ? 'no idp grant for this subject in this environment' : `no grant of this subject allows ${what} (grants: ${grants.map((g) => g.role).join(', ')})`, expiredGrants}
+}
+
+export function describe(attrs: ResourceAttributes): string {
+  const resource = `${attrs.resource}${attrs.group ? `.${attrs.group}` : ''}${attrs.subresource ? `/${attrs.subresource}` : ''}`
+  return `${attrs.verb} ${resource}${attrs.name ? ` ${attrs.name}` : ''}`
+}
+
+/** Reads a grant's ClusterRole or Role from the cluster (cached per role). */
+export function roleRulesReader(clients: KubeClients): (grant: GrantRecord) => Promise<RbacRule[]> {
+  const cache = new Map<string, Promise<RbacRule[]>>()
+  const read = async (grant: GrantRecord): Promise<RbacRule[]> => {
+    const {kind, name} = grant.roleRef
+    try {
+      const role = kind === 'ClusterRole' ? await clients.rbac.readClusterRole({name}) : await clients.rbac.readNamespacedRole({name, namespace: grant.namespace})
+      return (role.rules ?? []).map((rule) => ({apiGroups: rule.apiGroups ?? [], resources: rule.resources ?? [], verbs: rule.verbs, ...(rule.resourceNames ? {resourceNames: rule.resourceNames} : {})}))
+    } catch (error) {
+      // A binding to a role that does not exist grants nothing, as in RBAC.
+      if (isNotFound(error)) return []
+      throw kubeError(error, `read ${kind} ${name}`)
+    }
+  }
+  return (grant) => {
+    const key = `${grant.roleRef.kind}/${grant.namespace}/${grant.roleRef.name}`
+    let rules = cache.get(key)
+    if (!rules) {
+      rules = read(grant)
+      cache.set(key, rules)
+    }
+    return rules
+  }
+}

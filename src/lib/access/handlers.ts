@@ -1,0 +1,81 @@
+/**
+ * The Kubernetes work of the access plans, keyed by op. Reached through `await import()`, so
+ * client-node loads only when a plan really runs.
+ */
+import {PatchStrategy} from '@kubernetes/client-node'
+
+import {RemoteError} from '../cli/errors.js'
+import {createKubeClients, FIELD_MANAGER, isNotFound, kubeCall, kubeError, type KubeClients} from '../kube/client.js'
+import type {StepHandler} from '../plan/apply.js'
+import {ACCESS_ANNOTATIONS, isAccessBinding, type RoleBindingObject, type RoleObject} from './bindings.js'
+
+/** One client set per private kubeconfig file, created on first use. */
+export function accessClients(): (file: string) => Promise<KubeClients> {
+  const cache = new Map<string, Promise<KubeClients>>()
+  return (file) => {
+    let clients = cache.get(file)
+    if (!clients) {
+      clients = createKubeClients(file)
+      cache.set(file, clients)
+    }
+    return clients
+  }
+}
+
+async function readBinding(clients: KubeClients, namespace: string, name: string) {
+  try {
+    return await clients.rbac.readNamespacedRoleBinding({name, namespace})
+  } catch (error) {
+    if (isNotFound(error)) return undefined
+    throw kubeError(error, `read RoleBinding ${namespace}/${name}`)
+  }
+}
+
+export function createAccessHandlers(options: {now?: () => Date} = {}): Record<string, StepHandler> {
+  const kube = accessClients()
+  const now = options.now ?? (() => new Date())
+  return {
+    async 'access.apply'(action) {
+      const p = action.params as {kubeconfig: string; object: RoleObject | RoleBindingObject}
+      const clients = await kube(p.kubeconfig)
+      const {metadata} = p.object
+      const what = `${p.object.kind} ${metadata.namespace}/${metadata.name}`
+      let replaced = false
+      if (p.object.kind === 'RoleBinding') {
+        const live = await readBinding(clients, metadata.namespace, metadata.name)
+        if (live && !isAccessBinding(live)) {
+          throw new RemoteError(`RoleBinding ${metadata.namespace}/${metadata.name} exists and was not created by idp.`, {
+            hint: 'idp never takes over bindings it did not create. Remove or rename that binding, then grant again.',
+          })
+        }
+        // roleRef is immutable: when the role's definition changed kind or target, replace the binding.
+        if (live && (live.roleRef.kind !== p.object.roleRef.kind || live.roleRef.name !== p.object.roleRef.name)) {
+          await kubeCall(`delete ${what} to change its roleRef`, () => clients.rbac.deleteNamespacedRoleBinding({name: metadata.name, namespace: metadata.namespace}))
+          replaced = true
+        }
+      }
+      // Server-side apply: idempotent, and a second grant just moves the expiry.
+      await kubeCall(`apply ${what}`, () => clients.objects.patch(p.object, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply))
+      return {applied: what, ...(replaced ? {replaced} : {})}
+    },
+
+    async 'access.delete'(action) {
+      const p = action.params as {kubeconfig: string; namespace: string; name: string; service: string; onlyIfExpired?: boolean}
+      const clients = await kube(p.kubeconfig)
+      const live = await readBinding(clients, p.namespace, p.name)
+      if (!live) return {deleted: false, reason: 'already gone'}
+      if (!isAccessBinding(live, p.service)) return {deleted: false, reason: 'not labelled as an idp grant of this service; left alone'}
+      if (p.onlyIfExpired) {
+        const expiresAt = new Date(live.metadata?.annotations?.[ACCESS_ANNOTATIONS.expiresAt] ?? '')
+        if (Number.isNaN(expiresAt.getTime()) || expiresAt.getTime() > now().getTime()) return {deleted: false, reason: 'renewed since it was listed; kept'}
+      }
+      try {
+        await clients.rbac.deleteNamespacedRoleBinding({name: p.name, namespace: p.namespace})
+      } catch (error) {
+        if (isNotFound(error)) return {deleted: false, reason: 'already gone'}
+        throw kubeError(error, `delete RoleBinding ${p.namespace}/${p.name}`)
+      }
+      return {deleted: true}
+    },
+  }
+}

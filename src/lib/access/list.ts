@@ -1,0 +1,100 @@
+/**
+ * Reading grants back from the clusters: which namespaces to look in (the environments of this
+ * service) and the idp-labelled RoleBindings there. An unreachable cluster becomes a warning, as
+ * in `env list`, unless every cluster fails.
+ */
+import {IdpError} from '../cli/errors.js'
+import {redact} from '../cli/redact.js'
+import {resolveEnvironment} from '../config/environments.js'
+import type {IdpConfig} from '../config/schema.js'
+import {type ClusterConnection, type ClusterTarget, configuredClusters, connectCluster} from '../env/cluster.js'
+import {listEnvironments} from '../env/list.js'
+import {isNotFound, kubeError} from '../kube/client.js'
+import {accessSelector, compareGrants, type GrantRecord, parseGrant} from './bindings.js'
+
+/** An environment's namespace on its cluster. */
+export interface EnvTarget {
+  env: string
+  namespace: string
+  cluster: ClusterTarget
+}
+
+export function envTarget(config: IdpConfig, root: string, name: string): EnvTarget {
+  const env = resolveEnvironment(config, name, {root})
+  return {env: env.name, namespace: env.namespace, cluster: {alias: env.cluster.alias, context: env.cluster.context, ...(env.cluster.kubeconfig ? {kubeconfig: env.cluster.kubeconfig} : {})}}
+}
+
+/**
+ * The environments `access list` (and `revoke --expired`) look at without --env: every exact-name
+ * environment of .idp.yml, plus the preview environments (pattern matches) that exist now, found
+ * by their namespace labels.
+ */
+export async function accessEnvTargets(loaded: {config: IdpConfig; root: string}, options: {stateDir: string; signal?: AbortSignal}): Promise<{targets: EnvTarget[]; warnings: string[]}> {
+  const {config, root} = loaded
+  const targets: EnvTarget[] = Object.keys(config.environments)
+    .filter((key) => !key.includes('*'))
+    .map((key) => envTarget(config, root, key))
+  const warnings: string[] = []
+  if (Object.keys(config.environments).some((key) => key.includes('*'))) {
+    const clusters = configuredClusters(loaded, undefined)
+    try {
+      const found = await listEnvironments({clusters, stateDir: options.stateDir, service: config.service.name, signal: options.signal})
+      warnings.push(...found.warnings)
+      for (const record of found.environments) {
+        if (targets.some((t) => t.env === record.env && t.cluster.alias === record.cluster)) continue
+        const cluster = clusters.find((c) => c.alias === record.cluster)
+        if (cluster) targets.push({env: record.env, namespace: record.namespace, cluster})
+      }
+    } catch (error) {
+      warnings.push(`Could not look for preview environments: ${redact(error instanceof Error ? error.message : String(error))}`)
+    }
+  }
+  return {targets, warnings}
+}
+
+export interface ListGrantsResult {
+  grants: GrantRecord[]
+  warnings: string[]
+  connections: Map<string, ClusterConnection>
+}
+
+/** The idp grants of `service` in each target namespace; one connection per cluster. */
+export async function listGrants(targets: EnvTarget[], options: {service: string; stateDir: string; now?: Date; processEnv?: NodeJS.ProcessEnv}): Promise<ListGrantsResult> {
+  const now = options.now ?? new Date()
+  const byCluster = new Map<string, EnvTarget[]>()
+  for (const target of targets) byCluster.set(target.cluster.alias, [...(byCluster.get(target.cluster.alias) ?? []), target])
+  const connections = new Map<string, ClusterConnection>()
+  const grants: GrantRecord[] = []
+  const warnings: string[] = []
+  const failures: unknown[] = []
+  await Promise.all(
+    [...byCluster.values()].map(async (group) => {
+      const cluster = group[0]!.cluster
+      try {
+        const connection = await connectCluster(cluster, {stateDir: options.stateDir, env: options.processEnv})
+        connections.set(cluster.alias, connection)
+        for (const target of group) {
+          const what = `list RoleBindings in namespace ${target.namespace} on cluster "${cluster.alias}"`
+          try {
+            const list = await connection.clients.rbac.listNamespacedRoleBinding({namespace: target.namespace, labelSelector: accessSelector({service: options.service, env: target.env})})
+            for (const item of list.items) {
+              const record = parseGrant(item, cluster.alias, now)
+              if (record) grants.push(record)
+            }
+          } catch (error) {
+            if (!isNotFound(error)) throw kubeError(error, what)
+          }
+        }
+      } catch (error) {
+        failures.push(error)
+        warnings.push(`Skipped cluster "${cluster.alias}": ${redact(error instanceof Error ? error.message : String(error))}`)
+      }
+    }),
+  )
+  if (byCluster.size > 0 && failures.length === byCluster.size) {
+    const first = failures[0]
+    throw first instanceof IdpError ? first : kubeError(first, 'list grants')
+  }
+  grants.sort(compareGrants)
+  return {grants, warnings, connections}
+}
