@@ -1,0 +1,173 @@
+import path from 'node:path'
+import {fileURLToPath} from 'node:url'
+
+import {describe, expect, it} from 'vitest'
+
+import {ConfigError, TimeoutError, ToolError, UsageError} from '../../src/lib/cli/errors.js'
+import {resolveEnvironment} from '../../src/lib/config/environments.js'
+import {loadConfig} from '../../src/lib/config/load.js'
+import {argocdConnection, deploySettings} from '../../src/lib/deploy/context.js'
+import {argocdDeployed, helmDeployed, withDeployOutcome} from '../../src/lib/deploy/outcome.js'
+import {argocdValuesFiles, type DeployFacts, deployPaths, planDeploy} from '../../src/lib/deploy/plan.js'
+import {formatPlan, planForJson} from '../../src/lib/plan/format.js'
+import {validatePlan} from '../../src/lib/plan/graph.js'
+import {RecordingRunner} from '../support/recording-runner.js'
+
+const PROJECT = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'deploy', 'project')
+const PATHS = deployPaths('/state/envs/shop/staging', '/state/clusters/dev/kubeconfig')
+
+async function load() {
+  const loaded = await loadConfig({dir: PROJECT, required: true})
+  const env = (name: string) => resolveEnvironment(loaded.config, name, {root: loaded.root, vars: {sha: 'abc1234', branch: 'main'}})
+  return {...loaded, env}
+}
+
+function facts(overrides: Partial<DeployFacts> = {}): DeployFacts {
+  return {helmMajor: 4, argocd: {mode: 'core'}, paths: PATHS, ...overrides}
+}
+
+describe('planDeploy (argocd)', () => {
+  it('core mode: preflight, private kubeconfig in Argo CD\'s namespace, then create --upsert, sync, wait; every argv in --json, no undo', async () => {
+    const {config, root, env} = await load()
+    const plan = planDeploy({env: env('staging'), strategy: 'argocd', argocd: config.deploy.argocd, imageTag: 'v1.2.3', timeoutMs: 300_000, root}, facts())
+    validatePlan(plan, ['env.preflight', 'env.writeNamespaceKubeconfig'])
+    const json = planForJson(plan)
+    expect(json.steps.map((s) => s.id)).toEqual(['preflight', 'kubeconfig', 'app', 'sync', 'wait'])
+    const step = (id: string) => json.steps.find((s) => s.id === id)!
+    expect(step('kubeconfig').action).toMatchObject({op: 'env.writeNamespaceKubeconfig', params: {hostKubeconfig: PATHS.hostKubeconfig, namespace: 'argocd', file: '/state/envs/shop/staging/argocd-kubeconfig'}})
+    expect(step('app').tool).toBe('argocd')
+    expect(step('app').argv).toEqual([
+      'app', 'create', 'shop-staging', '--upsert', '--project', 'shop', '--repo', 'https://github.com/acme/shop', '--path', 'chart', '--revision', 'main',
+      '--dest-server', 'https://kubernetes.default.svc', '--dest-namespace', 'shop-staging', '--app-namespace', 'argocd',
+      '--values', 'values-staging.yaml', '--helm-set', 'env=staging', '--helm-set', 'image.tag=v1.2.3',
+      '--label', 'app.kubernetes.io/managed-by=idp', '--label', 'idp.dev/env=staging', '--label', 'idp.dev/service=shop',
+      '--sync-option', 'CreateNamespace=true', '--core',
+    ])
+    expect(step('sync').argv).toEqual(['app', 'sync', 'shop-staging', '--async', '--app-namespace', 'argocd', '--core'])
+    expect(step('wait').argv).toEqual(['app', 'wait', 'shop-staging', '--operation', '--output', 'json', '--sync', '--health', '--timeout', '300', '--app-namespace', 'argocd', '--core'])
+    for (const id of ['app', 'sync', 'wait']) expect(step(id).action).toMatchObject({kubeconfig: '/state/envs/shop/staging/argocd-kubeconfig'})
+    // The tool is bounded a minute past argocd's own --timeout, so argocd reports the timeout, not a kill.
+    expect(step('wait').action).toMatchObject({timeoutMs: 360_000})
+    expect(json.steps.some((s) => s.undo)).toBe(false)
+    expect(plan.metadata).toMatchObject({app: 'shop-staging', appNamespace: 'argocd', targetRevision: 'main', strategy: 'argocd', rollback: expect.stringContaining('argocd app rollback shop-staging --app-namespace argocd --core')})
+    expect(formatPlan(plan)).toContain('$ argocd app wait shop-staging')
+  })
+
+  it('server mode (ARGOCD_SERVER): --server and --grpc-web, no kubeconfig, no cluster preflight, --revision wins, token never in argv', async () => {
+    const {config, root, env} = await load()
+    const connection = argocdConnection({ARGOCD_SERVER: 'argocd.example.com', ARGOCD_AUTH_TOKEN: 'tok-secret'})
+    expect(connection).toEqual({mode: 'server', server: 'argocd.example.com'})
+    expect(argocdConnection({})).toEqual({mode: 'core'})
+    const plan = planForJson(planDeploy({env: env('production'), strategy: 'argocd', argocd: config.deploy.argocd, revision: 'v2.0.0', timeoutMs: 60_000, root}, facts({argocd: connection})))
+    expect(plan.steps.map((s) => s.id)).toEqual(['app', 'sync', 'wait'])
+    expect(plan.steps[0]!.dependsOn).toEqual([])
+    for (const s of plan.steps) {
+      expect(s.argv!.slice(-3)).toEqual(['--server', 'argocd.example.com', '--grpc-web'])
+      expect(s.argv).not.toContain('--core')
+      expect(s.action).not.toHaveProperty('kubeconfig')
+      expect(JSON.stringify(s)).not.toContain('tok-secret')
+    }
+    const create = plan.steps[0]!.argv!
+    expect(create.slice(create.indexOf('--revision'), create.indexOf('--revision') + 2)).toEqual(['--revision', 'v2.0.0'])
+    expect(create).toEqual(expect.arrayContaining(['--dest-namespace', 'shop', '--values', 'values-production.yaml']))
+  })
+
+  it('values files become relative to deploy.argocd.path', () => {
+    expect(argocdValuesFiles(['/r/chart/values-a.yaml', '/r/env/b.yaml'], '/r', 'chart')).toEqual(['values-a.yaml', '../env/b.yaml'])
+    expect(argocdValuesFiles(['/r/values.yaml'], '/r', './')).toEqual(['values.yaml'])
+  })
+})
+
+describe('planDeploy (helm)', () => {
+  it('helm 4: preflight then upgrade --install --create-namespace --wait --rollback-on-failure on the host kubeconfig', async () => {
+    const {root, env} = await load()
+    const plan = planForJson(planDeploy({env: env('staging'), strategy: 'helm', imageTag: 'v9', timeoutMs: 120_000, root}, facts()))
+    expect(plan.steps.map((s) => s.id)).toEqual(['preflight', 'helm'])
+    const helm = plan.steps[1]!
+    expect(helm.argv).toEqual([
+      'upgrade', '--install', 'shop', `${PROJECT}/chart`, '--namespace', 'shop-staging', '--create-namespace',
+      '--values', `${PROJECT}/chart/values-staging.yaml`, '--set', 'env=staging', '--set', 'image.tag=v9', '--wait', '--rollback-on-failure', '--timeout', '120s',
+    ])
+    expect(helm.action).toMatchObject({kubeconfig: PATHS.hostKubeconfig})
+    expect(plan.metadata).toMatchObject({release: 'shop', rollback: 'KUBECONFIG=/state/clusters/dev/kubeconfig helm rollback shop --namespace shop-staging'})
+  })
+
+  it('helm 3: --atomic instead of --rollback-on-failure', async () => {
+    const {root, env} = await load()
+    const plan = planForJson(planDeploy({env: env('staging'), strategy: 'helm', timeoutMs: 60_000, root}, facts({helmMajor: 3})))
+    expect(plan.steps[1]!.argv).toContain('--atomic')
+    expect(plan.steps[1]!.argv).not.toContain('--rollback-on-failure')
+  })
+})
+
+describe('deploy settings', () => {
+  it('refuses vcluster previews, argocd without settings and helm without a chart, before anything runs', async () => {
+    const {config, env} = await load()
+    expect(() => deploySettings(config, env('pr-1'))).toThrow(UsageError)
+    expect(() => deploySettings({...config, deploy: {strategy: 'argocd'}}, env('staging'))).toThrow(ConfigError)
+    const noChart = {...env('staging')}
+    delete noChart.helm
+    expect(() => deploySettings({...config, deploy: {strategy: 'helm'}}, noChart)).toThrow(/has no helm chart/u)
+    expect(deploySettings(config, env('staging'))).toMatchObject({strategy: 'argocd', argocd: {repoURL: 'https://github.com/acme/shop'}})
+  })
+})
+
+describe('deploy outcome', () => {
+  const app = (health: string, extra: Record<string, unknown> = {}) =>
+    JSON.stringify({
+      metadata: {name: 'shop-staging', namespace: 'argocd'},
+      spec: {},
+      status: {
+        sync: {status: 'Synced', revision: 'abc'},
+        health: {status: health, ...(health === 'Degraded' ? {message: 'Deployment shop exceeded its progress deadline'} : {})},
+        resources: [{kind: 'Deployment', namespace: 'shop-staging', name: 'shop', status: 'Synced', health: {status: health, message: 'pods crash'}}],
+        ...extra,
+      },
+    })
+  const context = {name: 'shop-staging', appGetArgv: ['app', 'get', 'shop-staging', '--output', 'json'], timeoutSeconds: 5, rollback: 'argocd app rollback shop-staging'}
+  const timedOut = {exitCode: 20, stderr: '{"level":"fatal","msg":"timed out (5s) waiting for app \\"shop-staging\\" match desired state","time":"2030-01-01T00:00:00Z"}\n'}
+
+  it('a timed-out wait is a TimeoutError (exit 7) naming what was not ready, with the Application as evidence', async () => {
+    const runner = new RecordingRunner().when('argocd', ['app', 'wait'], timedOut).when('argocd', ['app', 'get'], {stdout: app('Progressing')})
+    const wrapped = withDeployOutcome(runner, context)
+    const error = await wrapped.run('argocd', ['app', 'wait', 'shop-staging']).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(TimeoutError)
+    expect((error as TimeoutError).exitCode).toBe(7)
+    expect((error as TimeoutError).message).toBe('Application shop-staging was not synced and healthy within 5s (health Progressing, sync Synced).')
+    expect((error as TimeoutError).hint).toContain('argocd app rollback shop-staging')
+    expect(wrapped.evidence()).toEqual(['health: Progressing; sync: Synced at abc', 'Deployment shop-staging/shop: health Progressing (pods crash), sync Synced'])
+    expect(runner.argvOf('argocd')[1]).toEqual(context.appGetArgv)
+  })
+
+  it('Degraded is a ToolError with the health message; a failed sync says so', async () => {
+    const degraded = new RecordingRunner().when('argocd', ['app', 'wait'], {exitCode: 20, stderr: '{"level":"fatal","msg":"application \'shop-staging\' health state has transitioned from Progressing to Degraded"}'}).when('argocd', ['app', 'get'], {stdout: app('Degraded')})
+    const error = (await withDeployOutcome(degraded, context).run('argocd', ['app', 'wait', 'shop-staging']).catch((e: unknown) => e)) as ToolError
+    expect(error).toBeInstanceOf(ToolError)
+    expect(error.message).toBe('Application shop-staging is Degraded: Deployment shop exceeded its progress deadline.')
+    expect(error.details).toMatchObject({health: 'Degraded', sync: 'Synced'})
+
+    const failed = new RecordingRunner().when('argocd', ['app', 'wait'], timedOut).when('argocd', ['app', 'get'], {stdout: app('Missing', {operationState: {phase: 'Failed', message: 'one or more objects failed to apply'}})})
+    const syncError = (await withDeployOutcome(failed, context).run('argocd', ['app', 'wait', 'shop-staging']).catch((e: unknown) => e)) as ToolError
+    expect(syncError).toBeInstanceOf(ToolError)
+    expect(syncError.message).toBe('Sync of Application shop-staging failed: one or more objects failed to apply.')
+  })
+
+  it('reads the deployed status from argocd wait -o json and helm upgrade text', async () => {
+    expect(argocdDeployed(app('Healthy'))).toEqual({revision: 'abc', health: 'Healthy', sync: 'Synced'})
+    expect(argocdDeployed('not json')).toEqual({})
+    expect(helmDeployed('Release "shop" has been upgraded.\nNAME: shop\nNAMESPACE: shop-staging\nSTATUS: deployed\nREVISION: 3\n')).toEqual({revision: '3', health: 'deployed'})
+    const runner = new RecordingRunner().when('argocd', ['app', 'wait'], {stdout: app('Healthy')})
+    const wrapped = withDeployOutcome(runner, context)
+    await wrapped.run('argocd', ['app', 'wait', 'shop-staging'])
+    expect(wrapped.deployed()).toEqual({revision: 'abc', health: 'Healthy', sync: 'Synced'})
+  })
+
+  it('a helm --wait that ran out of time is a TimeoutError; other helm failures stay ToolErrors', async () => {
+    const runner = new RecordingRunner()
+      .when('helm', ['upgrade'], {exitCode: 1, stderr: 'Error: UPGRADE FAILED: release shop failed, and has been rolled back due to rollback-on-failure being set: context deadline exceeded\n'})
+      .when('helm', ['upgrade', '--install', 'bad'], {exitCode: 1, stderr: 'Error: chart not found\n'})
+    const wrapped = withDeployOutcome(runner, {timeoutSeconds: 60, rollback: 'helm rollback shop'})
+    await expect(wrapped.run('helm', ['upgrade', '--install', 'shop'])).rejects.toBeInstanceOf(TimeoutError)
+    await expect(wrapped.run('helm', ['upgrade', '--install', 'bad'])).rejects.toBeInstanceOf(ToolError)
+  })
+})
