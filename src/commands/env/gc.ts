@@ -1,5 +1,4 @@
 import {Flags} from '@oclif/core'
-import os from 'node:os'
 
 import {BaseCommand, changeFlags, isCi} from '../../lib/cli/base-command.js'
 import {table} from '../../lib/cli/output.js'
@@ -7,12 +6,8 @@ import type {GcOutcome} from '../../lib/env/gc.js'
 import type {ClusterListing} from '../../lib/env/list.js'
 import type {JsonPlan} from '../../lib/plan/format.js'
 
-export interface EnvGcSelected {
-  service: string
-  env: string
-  cluster: string
-  namespace: string
-  reason: string
+/** The same environment fields as an outcome, so --dry-run and a real run read alike. */
+export interface EnvGcSelected extends Pick<GcOutcome, 'service' | 'env' | 'cluster' | 'namespace' | 'reason'> {
   plan?: JsonPlan
 }
 
@@ -63,7 +58,7 @@ Safe for a scheduled CI job: only namespaces labelled app.kubernetes.io/managed-
     const timeoutMs = parseDuration(flags.timeout)
     const loaded = await loadConfig({dir: this.dir, required: true})
     const {config} = loaded
-    const targets = cluster.absoluteTargets(cluster.selectClusters(config, flags.cluster), loaded.root, process.env.HOME || os.homedir())
+    const targets = cluster.configuredClusters(loaded, flags.cluster)
     const service = flags['all-services'] ? undefined : config.service.name
     const state = stateDir()
     const now = new Date()
@@ -102,11 +97,7 @@ Safe for a scheduled CI job: only namespaces labelled app.kubernetes.io/managed-
       if (!ok) return {...base, dryRun: false, selected: [], outcomes: []}
     }
 
-    const [{applyPlan, chooseRenderer}, {createEnvHandlers}, {isNotFound, kubeError}] = await Promise.all([
-      import('../../lib/plan/apply.js'),
-      import('../../lib/env/handlers.js'),
-      import('../../lib/kube/client.js'),
-    ])
+    const [{applyPlan, chooseRenderer}, {createEnvHandlers}] = await Promise.all([import('../../lib/plan/apply.js'), import('../../lib/env/handlers.js')])
     const handlers = createEnvHandlers({runner, bin: this.config.bin})
     const renderer = chooseRenderer({json: flags.json, isTTY: Boolean(process.stderr.isTTY), ci: isCi(), columns: process.stderr.columns})
     const run = await gc.runGc({
@@ -114,13 +105,7 @@ Safe for a scheduled CI job: only namespaces labelled app.kubernetes.io/managed-
       signal: this.signal,
       onStart: ({record, reason}) => this.out.info(`Removing ${record.service}/${record.env} on ${record.cluster} (namespace ${record.namespace}): ${reason}`),
       async readNamespace(record) {
-        const connection = listing.connections.get(record.cluster)!
-        try {
-          return await connection.clients.core.readNamespace({name: record.namespace})
-        } catch (error) {
-          if (isNotFound(error)) return undefined
-          throw kubeError(error, `read Namespace ${record.namespace} on cluster "${record.cluster}"`)
-        }
+        return cluster.findNamespace(listing.connections.get(record.cluster)!.clients.core, record.namespace, ` on cluster "${record.cluster}"`)
       },
       plan: planFor,
       apply: async (plan) => {

@@ -1,5 +1,4 @@
 import {Flags} from '@oclif/core'
-import os from 'node:os'
 
 import {BaseCommand} from '../../lib/cli/base-command.js'
 import {renderEnvTable} from '../../lib/env/format.js'
@@ -35,15 +34,15 @@ A cluster that cannot be reached is a warning and the others are still listed; w
   }
 
   async execute(): Promise<EnvListResult> {
-    const [{loadConfig}, {stateDir}, {absoluteTargets, selectClusters}, {listEnvironments}] = await Promise.all([
+    const [{loadConfig}, {stateDir}, {configuredClusters}, {listEnvironments}] = await Promise.all([
       import('../../lib/config/load.js'),
       import('../../lib/cli/paths.js'),
       import('../../lib/env/cluster.js'),
       import('../../lib/env/list.js'),
     ])
-    const {config, root} = await loadConfig({dir: this.dir, required: true})
-    const targets = absoluteTargets(selectClusters(config, this.flags.cluster), root, process.env.HOME || os.homedir())
-    const service = this.flags['all-services'] ? undefined : config.service.name
+    const loaded = await loadConfig({dir: this.dir, required: true})
+    const targets = configuredClusters(loaded, this.flags.cluster)
+    const service = this.flags['all-services'] ? undefined : loaded.config.service.name
     const listing = await listEnvironments({clusters: targets, stateDir: stateDir(), service, signal: this.signal})
     for (const warning of listing.warnings) this.out.warn(warning)
     return {service: service ?? null, environments: listing.environments, clusters: listing.clusters, warnings: listing.warnings}

@@ -1,5 +1,4 @@
 import {Args, Flags} from '@oclif/core'
-import os from 'node:os'
 
 import {BaseCommand} from '../../lib/cli/base-command.js'
 import {relativeExpiry} from '../../lib/env/format.js'
@@ -44,9 +43,9 @@ Exits 2 when no environment of that name exists for this service, listing the on
       import('node:fs/promises'),
     ])
     const name = assertDnsLabel(this.args.env, 'environment name')
-    const {config, root} = await loadConfig({dir: this.dir, required: true})
-    const service = config.service.name
-    const targets = cluster.absoluteTargets(cluster.selectClusters(config, this.flags.cluster), root, process.env.HOME || os.homedir())
+    const loaded = await loadConfig({dir: this.dir, required: true})
+    const service = loaded.config.service.name
+    const targets = cluster.configuredClusters(loaded, this.flags.cluster)
     const state = stateDir()
     // The whole service's list: the same single call, and it names the alternatives when ENV is not there.
     const listing = await list.listEnvironments({clusters: targets, stateDir: state, service, signal: this.signal})

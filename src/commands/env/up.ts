@@ -1,6 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand, changeFlags, isCi} from '../../lib/cli/base-command.js'
+import type {EnvUpMetadata} from '../../lib/env/plan-up.js'
 import type {JsonPlan} from '../../lib/plan/format.js'
 import type {StepRecord} from '../../lib/plan/types.js'
 
@@ -108,19 +109,9 @@ Settings come from the environments entry of .idp.yml that matches ENV (an exact
       {env, imageTag, ttlMs, timeoutMs, ...(prComment ? {prComment} : {})},
       {helmMajor: tools.helmMajor, owner: git.owner, holder: context.lockHolder(git.owner), sha, pr: pr ?? (env.vars.pr === undefined ? undefined : Number(env.vars.pr)), now: new Date(), paths, existing, tools: tools.tools},
     )
-    const meta = plan.metadata as {expiresAt?: string}
-    const base = {
-      env: env.name,
-      service: env.service,
-      namespace: env.namespace,
-      cluster: env.cluster.alias,
-      driver: env.driver,
-      ...(env.url ? {url: env.url} : {}),
-      kubeconfig: paths.kubeconfig,
-      ...(meta.expiresAt ? {expiresAt: meta.expiresAt} : {}),
-      updated: existing === 'ours',
-      teardown: `${this.config.bin} env down ${env.name}`,
-    }
+    // The result describes the environment exactly as the plan does.
+    const {update, ...about} = plan.metadata as unknown as EnvUpMetadata
+    const base = {...about, updated: update, teardown: `${this.config.bin} env down ${env.name}`}
     if (flags['dry-run']) {
       this.planText = formatPlan(plan)
       return {...base, dryRun: true, plan: planForJson(plan)}

@@ -4,13 +4,16 @@
  * `env list`/`status`/`gc` (through listEnvironments) all connect here, so the user's kubeconfig
  * is only ever read and no current context is ever consulted.
  */
+import os from 'node:os'
 import path from 'node:path'
+
+import type {V1Namespace} from '@kubernetes/client-node'
 
 import {PrerequisiteError, UsageError} from '../cli/errors.js'
 import type {IdpConfig} from '../config/schema.js'
-import {createKubeClients, type KubeClients} from '../kube/client.js'
+import {createKubeClients, isNotFound, kubeError, type KubeClients} from '../kube/client.js'
 import {writePrivateKubeconfig} from '../kube/kubeconfig.js'
-import {checkReachable} from '../kube/reach.js'
+import {checkReachable, type ReachResult} from '../kube/reach.js'
 import {clusterKubeconfigPath} from './paths.js'
 
 /** A configured cluster, as `.idp.yml` names it. */
@@ -47,16 +50,40 @@ export interface ConnectOptions {
 
 export async function connectCluster(target: ClusterTarget, options: ConnectOptions): Promise<ClusterConnection> {
   const file = clusterKubeconfigPath(options.stateDir, target.alias)
-  await writePrivateKubeconfig({context: target.context, kubeconfigPath: target.kubeconfig, file, env: options.env})
-  if (options.requireReachable) {
-    const reach = await checkReachable({file, context: target.context})
-    if (!reach.ok) {
-      throw new PrerequisiteError(`Cluster "${target.alias}" (context ${target.context}) is not reachable at ${reach.server || 'its server'}: ${reach.error ?? `HTTP ${reach.status}`}.`, {
-        hint: 'Check that the cluster runs and that clusters.<alias>.context in .idp.yml names the right context; `idp doctor` checks every configured context.',
-      })
-    }
-  }
+  await writeHostKubeconfig(target, file, options)
   return {target, kubeconfig: file, clients: await createKubeClients(file)}
+}
+
+/**
+ * Copy the cluster's context into the private kubeconfig `file` (0600) and, with requireReachable,
+ * check that its API server answers. The `env.preflight` step, which knows only the context, uses
+ * this as well, so both say the same thing when a cluster is down.
+ */
+export async function writeHostKubeconfig(
+  target: Omit<ClusterTarget, 'alias'> & {alias?: string},
+  file: string,
+  options: Omit<ConnectOptions, 'stateDir'> = {},
+): Promise<ReachResult | undefined> {
+  await writePrivateKubeconfig({context: target.context, kubeconfigPath: target.kubeconfig, file, env: options.env})
+  if (!options.requireReachable) return undefined
+  const reach = await checkReachable({file, context: target.context})
+  if (!reach.ok) {
+    const what = target.alias ? `Cluster "${target.alias}" (context ${target.context})` : `Cluster context "${target.context}"`
+    throw new PrerequisiteError(`${what} is not reachable at ${reach.server || 'its server'}: ${reach.error ?? `HTTP ${reach.status}`}.`, {
+      hint: 'Check that the cluster runs and that clusters.<alias>.context in .idp.yml names the right context; `idp doctor` checks every configured context.',
+    })
+  }
+  return reach
+}
+
+/** The namespace, or undefined when there is none; any other failure is a RemoteError. */
+export async function findNamespace(core: KubeClients['core'], name: string, where = ''): Promise<V1Namespace | undefined> {
+  try {
+    return await core.readNamespace({name})
+  } catch (error) {
+    if (isNotFound(error)) return undefined
+    throw kubeError(error, `read Namespace ${name}${where}`)
+  }
 }
 
 /**
@@ -76,8 +103,13 @@ export function selectClusters(config: Pick<IdpConfig, 'clusters'>, only: string
   return picked
 }
 
+/** The clusters `env list`/`status`/`gc` read: selected by `--cluster`, kubeconfig paths absolute. */
+export function configuredClusters(loaded: {config: Pick<IdpConfig, 'clusters'>; root: string}, only: string | undefined): ClusterTarget[] {
+  return absoluteTargets(selectClusters(loaded.config, only), loaded.root, os.homedir())
+}
+
 /** Config-relative kubeconfig paths (and ~) made absolute, as resolveEnvironment does. */
-export function absoluteTargets(targets: ClusterTarget[], root: string, home: string): ClusterTarget[] {
+function absoluteTargets(targets: ClusterTarget[], root: string, home: string): ClusterTarget[] {
   return targets.map((target) => {
     if (!target.kubeconfig) return target
     const file = target.kubeconfig === '~' || target.kubeconfig.startsWith('~/') ? path.join(home, target.kubeconfig.slice(1)) : path.resolve(root, target.kubeconfig)

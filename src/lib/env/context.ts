@@ -125,15 +125,11 @@ export interface HostState {
  * or an unreachable cluster fails before any change.
  */
 export async function inspectHost(env: ResolvedEnvironment, stateDir: string): Promise<HostState> {
-  const [{connectCluster}, {isNotFound, kubeError}, {ANNOTATIONS, isOwnedBy}] = await Promise.all([import('./cluster.js'), import('../kube/client.js'), import('./labels.js')])
+  const [{connectCluster, findNamespace}, {ANNOTATIONS, isOwnedBy}] = await Promise.all([import('./cluster.js'), import('./labels.js')])
   const {clients} = await connectCluster(env.cluster, {stateDir, requireReachable: true})
-  try {
-    const ns = await clients.core.readNamespace({name: env.namespace})
-    if (!isOwnedBy(ns, env.service, env.name)) return {found: 'foreign', foreignLabels: ns.metadata?.labels ?? {}}
-    const driver = ns.metadata?.annotations?.[ANNOTATIONS.driver]
-    return {found: 'ours', ...(driver === 'vcluster' || driver === 'namespace' ? {driver} : {})}
-  } catch (error) {
-    if (isNotFound(error)) return {found: 'absent'}
-    throw kubeError(error, `read Namespace ${env.namespace}`)
-  }
+  const ns = await findNamespace(clients.core, env.namespace)
+  if (!ns) return {found: 'absent'}
+  if (!isOwnedBy(ns, env.service, env.name)) return {found: 'foreign', foreignLabels: ns.metadata?.labels ?? {}}
+  const driver = ns.metadata?.annotations?.[ANNOTATIONS.driver]
+  return {found: 'ours', ...(driver === 'vcluster' || driver === 'namespace' ? {driver} : {})}
 }

@@ -12,11 +12,11 @@ import {PrerequisiteError, RemoteError} from '../cli/errors.js'
 import {ensurePrivateDir} from '../cli/paths.js'
 import {redact, registerSecret} from '../cli/redact.js'
 import {createKubeClients, isNotFound, kubeCall, kubeError, type KubeClients} from '../kube/client.js'
-import {registerUserSecrets, writePrivateKubeconfig} from '../kube/kubeconfig.js'
-import {checkReachable} from '../kube/reach.js'
+import {registerUserSecrets} from '../kube/kubeconfig.js'
 import type {StepHandler} from '../plan/apply.js'
 import type {ToolName, ToolRunner} from '../tools/types.js'
 import {ANNOTATIONS, isOwnedBy, LABELS} from './labels.js'
+import {findNamespace, writeHostKubeconfig} from './cluster.js'
 import {acquireLock, releaseLock} from './lock.js'
 
 export interface PrCommentPoster {
@@ -88,13 +88,7 @@ export function createEnvHandlers(options: EnvHandlerOptions): Record<string, St
       const p = action.params as {context: string; kubeconfigPath?: string; hostKubeconfig: string; tools: ToolName[]}
       const versions: Record<string, string | undefined> = {}
       for (const tool of p.tools) versions[tool] = (await runner.require(tool)).version
-      await writePrivateKubeconfig({context: p.context, ...(p.kubeconfigPath ? {kubeconfigPath: p.kubeconfigPath} : {}), file: p.hostKubeconfig})
-      const reach = await checkReachable({file: p.hostKubeconfig, context: p.context})
-      if (!reach.ok) {
-        throw new PrerequisiteError(`Cluster context "${p.context}" is not reachable (${reach.server || 'no server'}): ${reach.error ?? `HTTP ${reach.status}`}.`, {
-          hint: 'Check that the cluster runs and the context in .idp.yml is right; `idp doctor` checks every configured context.',
-        })
-      }
+      const reach = (await writeHostKubeconfig({context: p.context, ...(p.kubeconfigPath ? {kubeconfig: p.kubeconfigPath} : {})}, p.hostKubeconfig, {requireReachable: true}))!
       return {server: reach.server, version: reach.version, tools: versions}
     },
 
@@ -113,12 +107,7 @@ export function createEnvHandlers(options: EnvHandlerOptions): Record<string, St
     async 'kube.ensureNamespace'(action) {
       const p = action.params as {kubeconfig: string; name: string; service: string; env: string; labels: Record<string, string>; annotations: Record<string, string>}
       const {core} = await kube(p.kubeconfig)
-      let live
-      try {
-        live = await core.readNamespace({name: p.name})
-      } catch (error) {
-        if (!isNotFound(error)) throw kubeError(error, `read Namespace ${p.name}`)
-      }
+      const live = await findNamespace(core, p.name)
       if (!live) {
         await kubeCall(`create Namespace ${p.name}`, () => core.createNamespace({body: {apiVersion: 'v1', kind: 'Namespace', metadata: {name: p.name, labels: p.labels, annotations: p.annotations}}}))
         return {created: true}
@@ -143,13 +132,8 @@ export function createEnvHandlers(options: EnvHandlerOptions): Record<string, St
     async 'kube.deleteNamespace'(action) {
       const p = action.params as {kubeconfig: string; name: string; service: string; env: string}
       const {core} = await kube(p.kubeconfig)
-      let live
-      try {
-        live = await core.readNamespace({name: p.name})
-      } catch (error) {
-        if (isNotFound(error)) return {deleted: false, reason: 'already gone'}
-        throw kubeError(error, `read Namespace ${p.name}`)
-      }
+      const live = await findNamespace(core, p.name)
+      if (!live) return {deleted: false, reason: 'already gone'}
       if (!isOwnedBy(live, p.service, p.env)) return {deleted: false, reason: 'not labelled as this idp environment; left alone'}
       try {
         await core.deleteNamespace({name: p.name})

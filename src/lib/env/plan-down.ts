@@ -14,7 +14,9 @@ import type {EnvStatePaths} from './paths.js'
 import {
   deleteNamespaceAction,
   envNames,
-  LOCK_NAMESPACE,
+  lockStep,
+  prCommentStep,
+  preflightStep,
   PR_COMMENT_MARKER,
   type PrTarget,
   removeFilesAction,
@@ -57,36 +59,13 @@ export function planEnvDown(options: EnvDownOptions, facts: EnvDownFacts): Plan 
   if (ours && driver === 'namespace' && env.helm) tools.push('helm')
   if (ours && driver === 'vcluster') tools.push('vcluster')
   if (found !== 'foreign' && env.terraform) tools.push('terraform')
-  steps.push({
-    id: 'preflight',
-    title: `Check tools and reach cluster ${env.cluster.alias} (context ${env.cluster.context})`,
-    action: {
-      kind: 'local',
-      op: 'env.preflight',
-      summary: `${tools.length > 0 ? `${tools.join(', ')} present and recent enough; ` : ''}context ${env.cluster.context} copied to ${host} and reachable`,
-      params: {context: env.cluster.context, ...(env.cluster.kubeconfig ? {kubeconfigPath: env.cluster.kubeconfig} : {}), hostKubeconfig: host, tools},
-    },
-    dependsOn: [],
-  })
+  steps.push(preflightStep(env, host, tools))
 
   const summary = `Tear down environment ${env.name} of ${env.service} on cluster ${env.cluster.alias} (namespace ${env.namespace})`
   const metadata = {env: env.name, service: env.service, namespace: env.namespace, cluster: env.cluster.alias, driver, found}
   if (found === 'foreign') return {version: PLAN_VERSION, kind: 'env.down', summary, steps, metadata}
 
-  const leaseSeconds = Math.ceil(timeoutMs / 1000) * 2 + 600
-  steps.push({
-    id: 'lock',
-    title: `Lock environment ${env.name} (Lease ${LOCK_NAMESPACE}/${names.lease})`,
-    action: {
-      kind: 'api',
-      target: 'kubernetes',
-      op: 'env.lock',
-      summary: `create or take over Lease ${LOCK_NAMESPACE}/${names.lease} for ${leaseSeconds}s as ${facts.holder}; fail if another run holds it`,
-      params: {kubeconfig: host, namespace: LOCK_NAMESPACE, name: names.lease, holder: facts.holder, leaseSeconds},
-    },
-    dependsOn: ['preflight'],
-    undo: [unlockAction(host, names.lease, facts.holder)],
-  })
+  steps.push(lockStep(env, host, facts.holder, timeoutMs))
 
   const beforeNamespace: string[] = []
   if (ours && driver === 'namespace' && env.helm) {
@@ -143,20 +122,7 @@ export function planEnvDown(options: EnvDownOptions, facts: EnvDownFacts): Plan 
   steps.push({id: 'unlock', title: `Release the lock of ${env.name}`, action: unlockAction(host, names.lease, facts.holder), dependsOn: ['local-files']})
 
   if (options.prComment) {
-    const pr = options.prComment
-    steps.push({
-      id: 'pr-comment',
-      title: `Comment on ${pr.owner}/${pr.repo}#${pr.number}`,
-      action: {
-        kind: 'api',
-        target: 'github',
-        op: 'github.prComment',
-        summary: `edit the sticky comment (marker ${PR_COMMENT_MARKER}): environment torn down`,
-        params: {owner: pr.owner, repo: pr.repo, number: pr.number, marker: PR_COMMENT_MARKER, env: env.name, status: 'deleted'},
-      },
-      dependsOn: ['unlock'],
-      optional: true,
-    })
+    steps.push(prCommentStep(options.prComment, `edit the sticky comment (marker ${PR_COMMENT_MARKER}): environment torn down`, {env: env.name, status: 'deleted'}))
   }
   return {version: PLAN_VERSION, kind: 'env.down', summary, steps, metadata}
 }

@@ -42,6 +42,20 @@ export interface EnvUpFacts {
   tools?: Partial<Record<ToolName, string>>
 }
 
+/** What an up plan is about: the `metadata` of its Plan, and the core of `env up`'s result. */
+export interface EnvUpMetadata {
+  env: string
+  service: string
+  namespace: string
+  cluster: string
+  driver: 'vcluster' | 'namespace'
+  url?: string
+  kubeconfig: string
+  expiresAt?: string
+  /** The environment was already ours: the plan updates it in place. */
+  update: boolean
+}
+
 export interface EnvUpOptions {
   env: ResolvedEnvironment
   imageTag?: string
@@ -122,32 +136,7 @@ export function planEnvUp(options: EnvUpOptions, facts: EnvUpFacts): Plan {
   const undoIfFresh = (actions: Action[]) => (fresh ? {undo: actions} : {})
 
   const tools: ToolName[] = ['helm', ...(env.terraform ? (['terraform'] as const) : []), ...(env.driver === 'vcluster' ? (['vcluster'] as const) : [])]
-  steps.push({
-    id: 'preflight',
-    title: `Check tools and reach cluster ${env.cluster.alias} (context ${env.cluster.context})`,
-    action: {
-      kind: 'local',
-      op: 'env.preflight',
-      summary: `${tools.join(', ')} present and recent enough; context ${env.cluster.context} copied to ${host} and reachable`,
-      params: {context: env.cluster.context, ...(env.cluster.kubeconfig ? {kubeconfigPath: env.cluster.kubeconfig} : {}), hostKubeconfig: host, tools, ...(facts.tools ? {versions: facts.tools} : {})},
-    },
-    dependsOn: [],
-  })
-
-  const leaseSeconds = Math.ceil(timeoutMs / 1000) * 2 + 600
-  steps.push({
-    id: 'lock',
-    title: `Lock environment ${env.name} (Lease ${LOCK_NAMESPACE}/${names.lease})`,
-    action: {
-      kind: 'api',
-      target: 'kubernetes',
-      op: 'env.lock',
-      summary: `create or take over Lease ${LOCK_NAMESPACE}/${names.lease} for ${leaseSeconds}s as ${facts.holder}; fail if another run holds it`,
-      params: {kubeconfig: host, namespace: LOCK_NAMESPACE, name: names.lease, holder: facts.holder, leaseSeconds, labels: {...metadata.labels}},
-    },
-    dependsOn: ['preflight'],
-    undo: [unlockAction(host, names.lease, facts.holder)],
-  })
+  steps.push(preflightStep(env, host, tools, facts.tools), lockStep(env, host, facts.holder, timeoutMs, {...metadata.labels}))
 
   steps.push({
     id: 'namespace',
@@ -306,38 +295,86 @@ export function planEnvUp(options: EnvUpOptions, facts: EnvUpFacts): Plan {
   })
 
   if (options.prComment) {
-    const pr = options.prComment
-    steps.push({
-      id: 'pr-comment',
-      title: `Comment on ${pr.owner}/${pr.repo}#${pr.number}`,
-      action: {
-        kind: 'api',
-        target: 'github',
-        op: 'github.prComment',
-        summary: `create or edit the sticky comment (marker ${PR_COMMENT_MARKER}) with the URL, status, expiry and teardown command`,
-        params: {owner: pr.owner, repo: pr.repo, number: pr.number, marker: PR_COMMENT_MARKER, env: env.name, status: 'ready', ...(facts.sha ? {sha: facts.sha} : {}), ...(env.url ? {url: env.url} : {}), ...(expiresAt ? {expiresAt} : {})},
-      },
-      dependsOn: ['unlock'],
-      optional: true,
-    })
+    steps.push(
+      prCommentStep(options.prComment, `create or edit the sticky comment (marker ${PR_COMMENT_MARKER}) with the URL, status, expiry and teardown command`, {
+        env: env.name,
+        status: 'ready',
+        ...(facts.sha ? {sha: facts.sha} : {}),
+        ...(env.url ? {url: env.url} : {}),
+        ...(expiresAt ? {expiresAt} : {}),
+      }),
+    )
   }
 
+  const about: EnvUpMetadata = {
+    env: env.name,
+    service: env.service,
+    namespace: env.namespace,
+    cluster: env.cluster.alias,
+    driver: env.driver,
+    ...(env.url ? {url: env.url} : {}),
+    kubeconfig: paths.kubeconfig,
+    ...(expiresAt ? {expiresAt} : {}),
+    update: facts.existing === 'ours',
+  }
   return {
     version: PLAN_VERSION,
     kind: 'env.up',
     summary: `Bring up environment ${env.name} of ${env.service} on cluster ${env.cluster.alias} (${env.driver} driver, namespace ${env.namespace})`,
     steps,
-    metadata: {
-      env: env.name,
-      service: env.service,
-      namespace: env.namespace,
-      cluster: env.cluster.alias,
-      driver: env.driver,
-      ...(env.url ? {url: env.url} : {}),
-      kubeconfig: paths.kubeconfig,
-      ...(expiresAt ? {expiresAt} : {}),
-      update: facts.existing === 'ours',
+    metadata: {...about},
+  }
+}
+
+// The steps below open and close both plans (up, and down for env down and gc), so the two say the same thing.
+
+export function preflightStep(env: ResolvedEnvironment, hostKubeconfig: string, tools: ToolName[], versions?: Partial<Record<ToolName, string>>): PlanStep {
+  return {
+    id: 'preflight',
+    title: `Check tools and reach cluster ${env.cluster.alias} (context ${env.cluster.context})`,
+    action: {
+      kind: 'local',
+      op: 'env.preflight',
+      summary: `${tools.length > 0 ? `${tools.join(', ')} present and recent enough; ` : ''}context ${env.cluster.context} copied to ${hostKubeconfig} and reachable`,
+      params: {context: env.cluster.context, ...(env.cluster.kubeconfig ? {kubeconfigPath: env.cluster.kubeconfig} : {}), hostKubeconfig, tools, ...(versions ? {versions} : {})},
     },
+    dependsOn: [],
+  }
+}
+
+/** The Lease lock: held for twice the step timeout plus ten minutes, so a crashed run's lock expires on its own. */
+export function lockStep(env: ResolvedEnvironment, hostKubeconfig: string, holder: string, timeoutMs: number, labels?: Record<string, string>): PlanStep {
+  const {lease} = envNames(env)
+  const leaseSeconds = Math.ceil(timeoutMs / 1000) * 2 + 600
+  return {
+    id: 'lock',
+    title: `Lock environment ${env.name} (Lease ${LOCK_NAMESPACE}/${lease})`,
+    action: {
+      kind: 'api',
+      target: 'kubernetes',
+      op: 'env.lock',
+      summary: `create or take over Lease ${LOCK_NAMESPACE}/${lease} for ${leaseSeconds}s as ${holder}; fail if another run holds it`,
+      params: {kubeconfig: hostKubeconfig, namespace: LOCK_NAMESPACE, name: lease, holder, leaseSeconds, ...(labels ? {labels} : {})},
+    },
+    dependsOn: ['preflight'],
+    undo: [unlockAction(hostKubeconfig, lease, holder)],
+  }
+}
+
+/** The sticky pull-request comment, after the lock is released; optional, so a GitHub hiccup fails nothing. */
+export function prCommentStep(pr: PrTarget, summary: string, params: Record<string, unknown>): PlanStep {
+  return {
+    id: 'pr-comment',
+    title: `Comment on ${pr.owner}/${pr.repo}#${pr.number}`,
+    action: {
+      kind: 'api',
+      target: 'github',
+      op: 'github.prComment',
+      summary,
+      params: {owner: pr.owner, repo: pr.repo, number: pr.number, marker: PR_COMMENT_MARKER, ...params},
+    },
+    dependsOn: ['unlock'],
+    optional: true,
   }
 }
 
