@@ -1,10 +1,10 @@
 // Test helpers for the vcluster/argocd doubles: the Kubernetes API stand-in to run them against
 // and a runner that captures stdout, stderr and the exit code.
-import {spawn} from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
+import {type CliRun, runProcess} from '../cli.js'
 import {type KubeStandIn, startKubeStandIn} from '../kube-stand-in/index.js'
 
 export const doublesBinDir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'bin')
@@ -31,24 +31,9 @@ export async function startKubeApi(): Promise<KubeApi> {
   }
 }
 
-export interface RunResult {
-  code: number | null
-  stdout: string
-  stderr: string
-}
-
-export function runDouble(tool: 'vcluster' | 'argocd', args: string[], env: Record<string, string | undefined> = {}): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(path.join(doublesBinDir, tool), args, {
-      env: {...process.env, ARGOCD_SERVER: undefined, ARGOCD_OPTS: undefined, ARGOCD_AUTH_TOKEN: undefined, PATH: [doublesBinDir, process.env.PATH].join(path.delimiter), ...env},
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()))
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()))
-    child.on('error', reject)
-    child.on('close', (code) => resolve({code, stdout, stderr}))
+export function runDouble(tool: 'vcluster' | 'argocd', args: string[], env: Record<string, string | undefined> = {}): Promise<CliRun> {
+  return runProcess(path.join(doublesBinDir, tool), args, {
+    env: {ARGOCD_SERVER: undefined, ARGOCD_OPTS: undefined, ARGOCD_AUTH_TOKEN: undefined, PATH: [doublesBinDir, process.env.PATH].join(path.delimiter), ...env},
   })
 }
 
