@@ -6,6 +6,7 @@ if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-v')) {
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'))
   process.stdout.write(`idp/${pkg.version} ${process.platform}-${process.arch} node-${process.version}\n`)
 } else {
-  const {execute} = await import('@oclif/core')
-  await execute({dir: import.meta.url})
+  // oclif as bundled by the build (one chunk shared with the commands), not from node_modules.
+  const {default: oclif} = await import('../dist/oclif.js')
+  await oclif.execute({dir: import.meta.url})
 }
