@@ -24,6 +24,8 @@ export interface DeployResult {
   /** argocd: Synced or OutOfSync. */
   sync?: string
   rollback: string
+  /** argocd: this run created the Application (false: it updated idp's existing one). */
+  created?: boolean
   dryRun: boolean
   plan: JsonPlan
   steps?: StepRecord[]
@@ -125,10 +127,11 @@ A failed deploy is not undone: helm rolls its release back, and the Application 
       return {...base, ...(about.targetRevision ? {revision: about.targetRevision} : {}), dryRun: true, plan: planForJson(plan)}
     }
 
-    const [{applyPlan, chooseRenderer}, {createEnvHandlers, createEvidenceSampler, withHelmEvidence}, {withDeployOutcome}] = await Promise.all([
+    const [{applyPlan, chooseRenderer}, {createEnvHandlers, createEvidenceSampler, withHelmEvidence}, {withDeployOutcome}, {createDeployHandlers}] = await Promise.all([
       import('../lib/plan/apply.js'),
       import('../lib/env/handlers.js'),
       import('../lib/deploy/outcome.js'),
+      import('../lib/deploy/handlers.js'),
     ])
     const sampler = settings.strategy === 'helm' ? createEvidenceSampler({kubeconfig: envPaths.hostKubeconfig, namespace: env.namespace}) : undefined
     const deployRunner = withDeployOutcome(sampler ? withHelmEvidence(runner, sampler) : runner, {
@@ -141,7 +144,7 @@ A failed deploy is not undone: helm rolls its release back, and the Application 
     try {
       const result = await applyPlan(plan, {
         runner: deployRunner,
-        handlers: createEnvHandlers({runner}),
+        handlers: {...createEnvHandlers({runner}), ...createDeployHandlers({runner})},
         signal: this.signal,
         renderer: chooseRenderer({json: this.flags.json, isTTY: Boolean(process.stderr.isTTY), ci: isCi(), columns: process.stderr.columns}),
         keepOnFailure: flags['keep-on-failure'],
@@ -156,7 +159,8 @@ A failed deploy is not undone: helm rolls its release back, and the Application 
       for (const warning of result.warnings ?? []) this.out.warn(warning)
       const deployed = deployRunner.deployed()
       const revision = deployed.revision ?? about.targetRevision
-      return {...base, ...(revision ? {revision} : {}), ...(deployed.health ? {health: deployed.health} : {}), ...(deployed.sync ? {sync: deployed.sync} : {}), dryRun: false, plan: planForJson(plan), steps: result.steps}
+      const check = result.steps.find((s) => s.id === 'check')?.result as {exists?: boolean} | undefined
+      return {...base, ...(check ? {created: !check.exists} : {}), ...(revision ? {revision} : {}), ...(deployed.health ? {health: deployed.health} : {}), ...(deployed.sync ? {sync: deployed.sync} : {}), dryRun: false, plan: planForJson(plan), steps: result.steps}
     } finally {
       await sampler?.stop()
     }
@@ -165,7 +169,7 @@ A failed deploy is not undone: helm rolls its release back, and the Application 
   protected override human(result: DeployResult): string {
     if (result.dryRun) return `${this.planText ?? ''}\n\nDry run: nothing was changed.`
     const what = result.strategy === 'argocd' ? `Application ${result.appNamespace}/${result.app}` : `helm release ${result.release}`
-    const lines = [`✓ Deployed ${result.service} to ${result.env} (${what} → namespace ${result.namespace} on ${result.cluster})`]
+    const lines = [`✓ Deployed ${result.service} to ${result.env} (${what}${result.created ? ', created' : ''} → namespace ${result.namespace} on ${result.cluster})`]
     if (result.revision) lines.push(`  Revision:  ${result.revision}`)
     if (result.imageTag) lines.push(`  Image tag: ${result.imageTag}`)
     lines.push(`  Health:    ${result.health ?? 'unknown'}${result.sync ? ` (${result.sync})` : ''}`)

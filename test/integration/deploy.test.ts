@@ -39,7 +39,8 @@ describe('idp deploy (strategy argocd, --core)', () => {
     expect(out.stderr).toBe('')
     expect(out.code).toBe(0)
     expect(out.json.result).toMatchObject({env: 'staging', strategy: 'argocd', app: 'shop-staging', appNamespace: 'argocd', namespace: 'shop-staging', revision: 'main', health: 'Healthy', sync: 'Synced', imageTag: 'v1.2.3', dryRun: false})
-    expect(out.json.result.steps.map((s: {id: string; status: string}) => `${s.id}:${s.status}`)).toEqual(['preflight:done', 'kubeconfig:done', 'app:done', 'sync:done', 'wait:done'])
+    expect(out.json.result.created).toBe(true)
+    expect(out.json.result.steps.map((s: {id: string; status: string}) => `${s.id}:${s.status}`)).toEqual(['preflight:done', 'kubeconfig:done', 'check:done', 'app:done', 'sync:done', 'wait:done'])
     const stored = app('shop-staging')!
     new Application(stored as ConstructorParameters<typeof Application>[0]).validate()
     expect(stored.metadata?.labels).toMatchObject({'app.kubernetes.io/managed-by': 'idp', 'idp.dev/service': 'shop', 'idp.dev/env': 'staging'})

@@ -7,6 +7,7 @@ import {ConfigError, TimeoutError, ToolError, UsageError} from '../../src/lib/cl
 import {resolveEnvironment} from '../../src/lib/config/environments.js'
 import {loadConfig} from '../../src/lib/config/load.js'
 import {argocdConnection, deploySettings} from '../../src/lib/deploy/context.js'
+import {createDeployHandlers} from '../../src/lib/deploy/handlers.js'
 import {argocdDeployed, helmDeployed, withDeployOutcome} from '../../src/lib/deploy/outcome.js'
 import {argocdValuesFiles, type DeployFacts, deployPaths, planDeploy} from '../../src/lib/deploy/plan.js'
 import {formatPlan, planForJson} from '../../src/lib/plan/format.js'
@@ -30,10 +31,11 @@ describe('planDeploy (argocd)', () => {
   it('core mode: preflight, private kubeconfig in Argo CD\'s namespace, then create --upsert, sync, wait; every argv in --json, no undo', async () => {
     const {config, root, env} = await load()
     const plan = planDeploy({env: env('staging'), strategy: 'argocd', argocd: config.deploy.argocd, imageTag: 'v1.2.3', timeoutMs: 300_000, root}, facts())
-    validatePlan(plan, ['env.preflight', 'env.writeNamespaceKubeconfig'])
+    validatePlan(plan, ['env.preflight', 'env.writeNamespaceKubeconfig', 'deploy.checkApplication'])
     const json = planForJson(plan)
-    expect(json.steps.map((s) => s.id)).toEqual(['preflight', 'kubeconfig', 'app', 'sync', 'wait'])
     const step = (id: string) => json.steps.find((s) => s.id === id)!
+    expect(json.steps.map((s) => s.id)).toEqual(['preflight', 'kubeconfig', 'check', 'app', 'sync', 'wait'])
+    expect(step('check').action).toMatchObject({op: 'deploy.checkApplication', params: {tool: 'argocd', argv: ['app', 'get', 'shop-staging', '--output', 'json', '--app-namespace', 'argocd', '--core'], kubeconfig: '/state/envs/shop/staging/argocd-kubeconfig'}})
     expect(step('kubeconfig').action).toMatchObject({op: 'env.writeNamespaceKubeconfig', params: {hostKubeconfig: PATHS.hostKubeconfig, namespace: 'argocd', file: '/state/envs/shop/staging/argocd-kubeconfig'}})
     expect(step('app').tool).toBe('argocd')
     expect(step('app').argv).toEqual([
@@ -59,15 +61,16 @@ describe('planDeploy (argocd)', () => {
     expect(connection).toEqual({mode: 'server', server: 'argocd.example.com'})
     expect(argocdConnection({})).toEqual({mode: 'core'})
     const plan = planForJson(planDeploy({env: env('production'), strategy: 'argocd', argocd: config.deploy.argocd, revision: 'v2.0.0', timeoutMs: 60_000, root}, facts({argocd: connection})))
-    expect(plan.steps.map((s) => s.id)).toEqual(['app', 'sync', 'wait'])
+    expect(plan.steps.map((s) => s.id)).toEqual(['check', 'app', 'sync', 'wait'])
     expect(plan.steps[0]!.dependsOn).toEqual([])
-    for (const s of plan.steps) {
+    expect(plan.steps[0]!.action).not.toHaveProperty('params.kubeconfig')
+    for (const s of plan.steps.slice(1)) {
       expect(s.argv!.slice(-3)).toEqual(['--server', 'argocd.example.com', '--grpc-web'])
       expect(s.argv).not.toContain('--core')
       expect(s.action).not.toHaveProperty('kubeconfig')
       expect(JSON.stringify(s)).not.toContain('tok-secret')
     }
-    const create = plan.steps[0]!.argv!
+    const create = plan.steps[1]!.argv!
     expect(create.slice(create.indexOf('--revision'), create.indexOf('--revision') + 2)).toEqual(['--revision', 'v2.0.0'])
     expect(create).toEqual(expect.arrayContaining(['--dest-namespace', 'shop', '--values', 'values-production.yaml']))
   })
@@ -97,6 +100,21 @@ describe('planDeploy (helm)', () => {
     const plan = planForJson(planDeploy({env: env('staging'), strategy: 'helm', timeoutMs: 60_000, root}, facts({helmMajor: 3})))
     expect(plan.steps[1]!.argv).toContain('--atomic')
     expect(plan.steps[1]!.argv).not.toContain('--rollback-on-failure')
+  })
+})
+
+describe('deploy.checkApplication', () => {
+  const action = {kind: 'local' as const, op: 'deploy.checkApplication', summary: '', params: {tool: 'argocd', argv: ['app', 'get', 'shop-staging', '--output', 'json'], name: 'shop-staging', service: 'shop', env: 'staging'}}
+  const ctx = {signal: new AbortController().signal, results: new Map(), step: {id: 'check', title: '', action}}
+  const appWith = (labels: Record<string, string>) => ({stdout: JSON.stringify({metadata: {name: 'shop-staging', labels}, spec: {}, status: {}})})
+  const check = (runner: RecordingRunner) => createDeployHandlers({runner})['deploy.checkApplication']!(action, ctx)
+
+  it('a missing Application (argocd exit 20) is new; idp\'s own is updated; a foreign one is refused before anything changes', async () => {
+    expect(await check(new RecordingRunner().when('argocd', ['app', 'get'], {exitCode: 20, stderr: '{"level":"fatal","msg":"rpc error: code = PermissionDenied desc = permission denied"}'}))).toEqual({exists: false})
+    expect(await check(new RecordingRunner().when('argocd', ['app', 'get'], appWith({'app.kubernetes.io/managed-by': 'idp', 'idp.dev/service': 'shop', 'idp.dev/env': 'staging'})))).toEqual({exists: true})
+    const refused = await check(new RecordingRunner().when('argocd', ['app', 'get'], appWith({team: 'other'}))).catch((e: unknown) => e)
+    expect(refused).toBeInstanceOf(UsageError)
+    expect((refused as UsageError).message).toContain('Argo CD Application shop-staging exists and was not created by idp for shop/staging')
   })
 })
 

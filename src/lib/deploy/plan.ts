@@ -165,11 +165,23 @@ function planArgocd(options: DeployOptions, facts: DeployFacts): Plan {
     createNamespace: true,
     globals,
   })
+  const appGetArgv = argocdAppGetArgs({name, appNamespace, globals})
+  steps.push({
+    id: 'check',
+    title: `Check that ${appNamespace}/${name} is new or idp's own`,
+    action: {
+      kind: 'local',
+      op: 'deploy.checkApplication',
+      summary: `argocd ${appGetArgv.join(' ')}: refuse an existing Application without ${LABELS.managedBy}=${MANAGED_BY_VALUE}, ${LABELS.service}=${env.service}, ${LABELS.env}=${env.name}`,
+      params: {tool: 'argocd', argv: appGetArgv, ...(kubeconfig ? {kubeconfig} : {}), name, service: env.service, env: env.name},
+    },
+    dependsOn: core ? ['kubeconfig'] : [],
+  })
   steps.push({
     id: 'app',
     title: `Argo CD Application ${appNamespace}/${name} (${argocd.repoURL} ${argocd.path}@${targetRevision})`,
     action: tool(create, 120_000),
-    dependsOn: core ? ['kubeconfig'] : [],
+    dependsOn: ['check'],
   })
   // --async: the one wait below, bounded by --timeout, is the only place the deploy blocks.
   steps.push({id: 'sync', title: `Sync ${name}`, action: tool(withFlags(argocdAppSyncArgs({name, appNamespace, globals}), 3, ['--async']), 120_000), dependsOn: ['app']})
@@ -192,7 +204,7 @@ function planArgocd(options: DeployOptions, facts: DeployFacts): Plan {
     appNamespace,
     targetRevision,
     ...(options.imageTag ? {imageTag: options.imageTag} : {}),
-    appGetArgv: argocdAppGetArgs({name, appNamespace, globals}),
+    appGetArgv,
     ...(kubeconfig ? {kubeconfig} : {}),
     rollback: `${connection}argocd app rollback ${name} --app-namespace ${appNamespace} ${globalFlags}`,
   }
