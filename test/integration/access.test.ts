@@ -146,6 +146,18 @@ describe('idp access', () => {
     expect(noExec.code).toBe(0)
   })
 
+  it('revoking the last grant of a rules role removes its Role too', async () => {
+    kube.store().create({apiVersion: 'v1', kind: 'Namespace', metadata: {name: 'shop-pr-2', labels: {'app.kubernetes.io/managed-by': 'idp', 'idp.dev/service': 'shop', 'idp.dev/env': 'pr-2'}}})
+    for (const user of ['dave', 'erin']) expect((await idp(['access', 'grant', user, '--role', 'debugger', '--env', 'pr-2'])).code).toBe(0)
+    const first = await idpJson(['access', 'revoke', 'dave', '--role', 'debugger', '--env', 'pr-2'])
+    expect(first.json.result.revoked).toMatchObject([{deleted: true}])
+    expect(kube.store().list(RBAC, 'Role', 'shop-pr-2').map((r) => r.metadata!.name)).toEqual(['idp-role-debugger'])
+    const last = await idpJson(['access', 'revoke', 'erin', '--all', '--env', 'pr-2'])
+    expect(last.json.result.revoked).toMatchObject([{deleted: true, roleRemoved: 'idp-role-debugger'}])
+    expect(kube.store().list(RBAC, 'Role', 'shop-pr-2')).toEqual([])
+    expect(bindings('shop-pr-2')).toEqual([])
+  })
+
   it('list shows grants in configured and preview environments; revoke --expired removes only expired idp grants', async () => {
     const grant = await idp(['access', 'grant', 'team-a', '--group', '--role', 'viewer', '--env', 'staging'])
     expect(grant.code, grant.stderr).toBe(0)
@@ -177,6 +189,12 @@ describe('idp access', () => {
     const left = bindings('shop-staging').map((b) => b.metadata!.name!)
     expect(left).toHaveLength(3)
     expect(left).toEqual(expect.arrayContaining(['hand-made', 'idp-viewer-cart', expect.stringMatching(/^idp-viewer-group-team-a-[0-9a-f]{8}$/u)]))
+
+    const human = await idp(['access', 'list', '--env', 'staging'])
+    expect(human.stdout).toMatch(/^ENV\s+SUBJECT\s+ROLE\s+EXPIRES\s+GRANTED BY\s+REASON\nstaging\s+group:team-a\s+viewer\s+\S+Z\s+tester\n$/u)
+    const all = await idpJson(['access', 'revoke', 'team-a', '--group', '--all', '--env', 'staging'])
+    expect(all.json.result.revoked).toMatchObject([{subject: 'team-a', role: 'viewer', deleted: true}])
+    expect(bindings('shop-staging').map((b) => b.metadata!.name).sort()).toEqual(['hand-made', 'idp-viewer-cart'])
   })
 
   it('never changed ~/.kube/config', () => {

@@ -5,7 +5,7 @@ import type {JsonPlan} from '../../lib/plan/format.js'
 import type {StepRecord} from '../../lib/plan/types.js'
 
 export interface AccessRevokeResult {
-  revoked: Array<{env: string; namespace: string; cluster: string; binding: string; subject: string; role: string; deleted: boolean; note?: string}>
+  revoked: Array<{env: string; namespace: string; cluster: string; binding: string; subject: string; role: string; deleted: boolean; note?: string; roleRemoved?: string}>
   dryRun: boolean
   plan: JsonPlan
   steps?: StepRecord[]
@@ -13,7 +13,7 @@ export interface AccessRevokeResult {
 
 export default class AccessRevoke extends BaseCommand<typeof AccessRevoke> {
   static override summary = 'Revoke grants: one role, every role of a user (--all), or every expired grant (--expired).'
-  static override description = `Deletes only RoleBindings idp created (labelled app.kubernetes.io/managed-by=idp with an idp.dev/access-role) for this service; anything else is left alone. A grant that is already gone counts as revoked (exit 0), so revoke is safe to repeat.
+  static override description = `Deletes only RoleBindings idp created (labelled app.kubernetes.io/managed-by=idp with an idp.dev/access-role) for this service; anything else is left alone. A grant that is already gone counts as revoked (exit 0), so revoke is safe to repeat. The Role idp wrote for a role defined by rules goes with the last grant that uses it.
 
 --expired removes every grant whose idp.dev/expires-at has passed, in --env or, without it, in every environment of .idp.yml (exact names, plus preview environments that exist); a grant renewed meanwhile is kept. Kubernetes itself never expires a RoleBinding, so run this on a schedule (e.g. a CI cron job).`
 
@@ -105,8 +105,8 @@ export default class AccessRevoke extends BaseCommand<typeof AccessRevoke> {
       verbose: flags.verbose,
     })
     const revoked = listed.map((r, index) => {
-      const outcome = result.steps[index]?.result as {deleted?: boolean; reason?: string} | undefined
-      return {...r, deleted: Boolean(outcome?.deleted), ...(outcome?.reason ? {note: outcome.reason} : {})}
+      const outcome = result.steps[index]?.result as {deleted?: boolean; reason?: string; roleRemoved?: string} | undefined
+      return {...r, deleted: Boolean(outcome?.deleted), ...(outcome?.reason ? {note: outcome.reason} : {}), ...(outcome?.roleRemoved ? {roleRemoved: outcome.roleRemoved} : {})}
     })
     return {revoked, dryRun: false, plan: planForJson(plan), steps: result.steps}
   }
@@ -114,6 +114,6 @@ export default class AccessRevoke extends BaseCommand<typeof AccessRevoke> {
   protected override human(result: AccessRevokeResult): string {
     if (result.dryRun) return `${this.planText ?? ''}\n\nDry run: nothing was changed.`
     if (result.revoked.length === 0) return 'Nothing to revoke.'
-    return result.revoked.map((r) => `${r.deleted ? '✓ revoked' : '- kept   '} ${r.role} of ${r.subject} on ${r.env} (${r.binding})${r.note ? `: ${r.note}` : ''}`).join('\n')
+    return result.revoked.map((r) => `${r.deleted ? '✓ revoked' : '- kept   '} ${r.role} of ${r.subject} on ${r.env} (${r.binding})${r.note ? `: ${r.note}` : ''}${r.roleRemoved ? `; Role ${r.roleRemoved} removed (no grant uses it)` : ''}`).join('\n')
   }
 }

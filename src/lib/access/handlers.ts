@@ -75,7 +75,32 @@ export function createAccessHandlers(options: {now?: () => Date} = {}): Record<s
         if (isNotFound(error)) return {deleted: false, reason: 'already gone'}
         throw kubeError(error, `delete RoleBinding ${p.namespace}/${p.name}`)
       }
-      return {deleted: true}
+      const roleRemoved = live.roleRef.kind === 'Role' ? await removeUnusedRole(clients, p.namespace, live.roleRef.name) : false
+      return {deleted: true, ...(roleRemoved ? {roleRemoved: live.roleRef.name} : {})}
     },
   }
+}
+
+/**
+ * A Role idp wrote for a rules role is shared by that role's grants in the namespace: it goes with
+ * the last binding that refers to it, and only when idp labelled it.
+ */
+async function removeUnusedRole(clients: KubeClients, namespace: string, name: string): Promise<boolean> {
+  const bindings = await kubeCall(`list RoleBindings in ${namespace}`, () => clients.rbac.listNamespacedRoleBinding({namespace}))
+  if (bindings.items.some((b) => b.roleRef.kind === 'Role' && b.roleRef.name === name)) return false
+  let role
+  try {
+    role = await clients.rbac.readNamespacedRole({name, namespace})
+  } catch (error) {
+    if (isNotFound(error)) return false
+    throw kubeError(error, `read Role ${namespace}/${name}`)
+  }
+  if (!isAccessBinding(role)) return false
+  try {
+    await clients.rbac.deleteNamespacedRole({name, namespace})
+  } catch (error) {
+    if (isNotFound(error)) return false
+    throw kubeError(error, `delete Role ${namespace}/${name}`)
+  }
+  return true
 }
