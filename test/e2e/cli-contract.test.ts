@@ -1,0 +1,67 @@
+import {existsSync, mkdtempSync, rmSync} from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+
+import {type CliRun, runCli} from '../support/cli.js'
+
+/** The CLI contract of DESIGN.md section 2, through the built `bin/run.js` as a user runs it. */
+let home: string
+
+function idp(args: string[]): Promise<CliRun> {
+  return runCli(args, {cwd: home, env: {HOME: home, CI: 'true'}})
+}
+
+beforeAll(() => {
+  home = mkdtempSync(path.join(os.tmpdir(), 'idp-e2e-'))
+})
+
+afterAll(() => rmSync(home, {recursive: true, force: true}))
+
+describe('idp CLI contract', () => {
+  it('--version answers with the package version', async () => {
+    const r = await idp(['--version'])
+    expect(r.code).toBe(0)
+    expect(r.stdout).toMatch(/^idp\/0\.\d+\.\d+ /u)
+  })
+
+  it('--help lists every golden-path topic and command', async () => {
+    const r = await idp(['--help'])
+    expect(r.code).toBe(0)
+    for (const topic of ['create', 'env', 'deploy', 'access', 'doctor', 'config', 'templates']) {
+      expect(r.stdout).toMatch(new RegExp(`^\\s+${topic}\\s`, 'mu'))
+    }
+  })
+
+  it('an unknown flag is a usage error (exit 2) with one JSON document on stdout under --json', async () => {
+    const r = await idp(['config', 'validate', '--bogus', '--json'])
+    expect(r.code).toBe(2)
+    const doc = JSON.parse(r.stdout)
+    expect(doc).toMatchObject({status: 2, error: {code: 'USAGE'}})
+    expect(doc.error.message).toContain('--bogus')
+  })
+
+  it('a bad name is a usage error before any side effect, in human form on stderr', async () => {
+    const r = await idp(['create', 'Not_A_Label', '--template', 'typescript-service', '--dir', home])
+    expect(r.code).toBe(2)
+    expect(r.stdout).toBe('')
+    expect(r.stderr).toContain('Not_A_Label')
+    expect(r.stderr).toContain('hint:')
+    expect(existsSync(path.join(home, 'Not_A_Label'))).toBe(false)
+  })
+
+  it('without a TTY (CI) a missing value is a usage error naming the flag, never a prompt', async () => {
+    const r = await idp(['create', '--template', 'typescript-service', '--dir', home, '--json'])
+    expect(r.code).toBe(2)
+    expect(JSON.parse(r.stdout).error.message).toMatch(/name/iu)
+  })
+
+  it('success is {status: 0, result, warnings} with nothing else on stdout', async () => {
+    const r = await idp(['templates', 'list', '--json'])
+    expect(r.code).toBe(0)
+    const doc = JSON.parse(r.stdout)
+    expect(doc.status).toBe(0)
+    expect(Array.isArray(doc.warnings)).toBe(true)
+    expect(JSON.stringify(doc.result)).toContain('typescript-service')
+  })
+})
