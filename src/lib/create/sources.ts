@@ -1,9 +1,10 @@
+import {existsSync, readFileSync} from 'node:fs'
 import {mkdtemp, readdir, rm, stat} from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 
-import {UsageError} from '../cli/errors.js'
+import {InternalError, UsageError} from '../cli/errors.js'
 import type {ToolRunner} from '../tools/types.js'
 import {readTemplateFile, type TemplateDocument} from './template-schema.js'
 
@@ -40,8 +41,23 @@ export interface TemplateListing {
 }
 
 /** The package root, from src/lib/create or dist/lib/create alike. */
+/**
+ * The installed idp package: the nearest folder above this module holding idp's package.json.
+ * Walking up (rather than counting folders) holds for the sources, the tsc layout and the bundle.
+ */
 export function packageRoot(): string {
-  return path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
+  let dir = path.dirname(fileURLToPath(import.meta.url))
+  for (;;) {
+    const manifest = path.join(dir, 'package.json')
+    if (existsSync(manifest)) {
+      try {
+        if ((JSON.parse(readFileSync(manifest, 'utf8')) as {name?: string}).name === 'idp') return dir
+      } catch {}
+    }
+    const parent = path.dirname(dir)
+    if (parent === dir) throw new InternalError('Cannot find the idp package root (no package.json named "idp" above the installed code).')
+    dir = parent
+  }
 }
 
 export function bundledTemplatesDir(): string {
