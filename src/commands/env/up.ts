@@ -73,7 +73,7 @@ Settings come from the environments entry of .idp.yml that matches ENV (an exact
     const loaded = await loadConfig({dir: this.dir, required: true})
     const {config} = loaded
     const runner = createToolRunner({logger: (line) => this.out.debug(line)})
-    const git = await context.gitFacts(runner, this.dir)
+    const git = await context.gitFacts(runner, this.dir, process.env, {sha: flags.sha})
     const name = context.defaultEnvName({env: this.args.env, pr, branch: git.branch})
     const sha = flags.sha ?? git.sha
     const vars = context.templateVars({pr, sha, branch: git.branch})

@@ -58,13 +58,19 @@ export interface GitFacts {
   owner: string
 }
 
-/** Branch, commit and who is running, from CI variables first, then git, then the OS user. */
-export async function gitFacts(runner: ToolRunner, cwd: string, env: NodeJS.ProcessEnv = process.env): Promise<GitFacts> {
-  const hasGit = (await runner.resolve('git')).status === 'ok'
-  const read = (args: string[]) => (hasGit ? git(runner, cwd, args) : Promise.resolve(undefined))
-  const branch = env.GITHUB_HEAD_REF || env.GITHUB_REF_NAME || (await read(['rev-parse', '--abbrev-ref', 'HEAD']))
-  const sha = env.GITHUB_SHA || (await read(['rev-parse', 'HEAD']))
-  const owner = env.GITHUB_ACTOR || (await read(['config', '--get', 'user.email'])) || (await read(['config', '--get', 'user.name'])) || os.userInfo().username
+/**
+ * Branch, commit and who is running, from CI variables first, then git (probed concurrently:
+ * each git call is a process start), then the OS user. A known sha (--sha) is not looked up.
+ */
+export async function gitFacts(runner: ToolRunner, cwd: string, env: NodeJS.ProcessEnv = process.env, known: {sha?: string} = {}): Promise<GitFacts> {
+  const read = (args: string[]) => git(runner, cwd, args)
+  const [branch, sha, email, name] = await Promise.all([
+    env.GITHUB_HEAD_REF || env.GITHUB_REF_NAME || read(['rev-parse', '--abbrev-ref', 'HEAD']),
+    known.sha || env.GITHUB_SHA || read(['rev-parse', 'HEAD']),
+    env.GITHUB_ACTOR ? undefined : read(['config', '--get', 'user.email']),
+    env.GITHUB_ACTOR ? undefined : read(['config', '--get', 'user.name']),
+  ])
+  const owner = env.GITHUB_ACTOR || email || name || os.userInfo().username
   return {...(branch && branch !== 'HEAD' ? {branch} : {}), ...(sha ? {sha} : {}), owner}
 }
 
@@ -87,8 +93,10 @@ export async function checkTools(runner: ToolRunner, env: ResolvedEnvironment, o
   const tools: Partial<Record<ToolName, string>> = {}
   const problems: string[] = []
   let major: HelmMajor = 4
-  for (const tool of needed) {
-    const info = options.required ? await runner.require(tool) : await runner.resolve(tool)
+  // Version probes are process starts: run them together.
+  const infos = await Promise.all(needed.map((tool) => (options.required ? runner.require(tool) : runner.resolve(tool))))
+  for (const info of infos) {
+    const {tool} = info
     if (info.status === 'ok' && info.version) tools[tool] = info.version
     else problems.push(`${tool}: ${info.status}${info.version ? ` (${info.version})` : ''}; needs ${info.minimum}`)
     if (tool === 'helm' && info.version) major = helmMajor(info.version)
