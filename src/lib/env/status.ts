@@ -36,10 +36,11 @@ export interface EnvLiveFacts {
 }
 
 export async function gatherLiveFacts(record: EnvRecord, connection: ClusterConnection, runner: ToolRunner, options: {signal?: AbortSignal; timeoutMs?: number} = {}): Promise<EnvLiveFacts> {
-  const warnings: string[] = []
+  // One list per fact, joined in a fixed order: the facts are read concurrently, the output must not depend on which finished first.
+  const factWarnings: Record<'deployments' | 'helm' | 'vcluster', string[]> = {deployments: [], helm: [], vcluster: []}
   const timeoutMs = options.timeoutMs ?? 15_000
   const signal = options.signal ? AbortSignal.any([options.signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs)
-  const note = (what: string, error: unknown) => warnings.push(redact(`Could not read ${what}: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`))
+  const note = (fact: keyof typeof factWarnings, what: string, error: unknown) => factWarnings[fact].push(redact(`Could not read ${what}: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`))
 
   const deployments = (async () => {
     try {
@@ -52,7 +53,7 @@ export async function gatherLiveFacts(record: EnvRecord, connection: ClusterConn
         updated: d.status?.updatedReplicas ?? 0,
       }))
     } catch (error) {
-      note(`the Deployments in ${record.namespace}`, kubeError(error, `list Deployments in ${record.namespace}`))
+      note('deployments', `the Deployments in ${record.namespace}`, kubeError(error, `list Deployments in ${record.namespace}`))
       return undefined
     }
   })()
@@ -60,14 +61,14 @@ export async function gatherLiveFacts(record: EnvRecord, connection: ClusterConn
   const helmReleases = (async () => {
     try {
       if ((await runner.resolve('helm')).status === 'missing') {
-        warnings.push('helm is not installed: helm releases not shown.')
+        factWarnings.helm.push('helm is not installed: helm releases not shown.')
         return undefined
       }
       const {stdout} = await runner.run('helm', helmListArgs({namespace: record.namespace}), {kubeconfig: connection.kubeconfig, signal, timeoutMs})
       const rows = (JSON.parse(stdout.trim() || '[]') ?? []) as Array<{name: string; revision: string; status: string; chart: string; app_version?: string; updated?: string}>
       return rows.map((r) => ({name: r.name, revision: String(r.revision), status: r.status, chart: r.chart, ...(r.app_version ? {appVersion: r.app_version} : {}), ...(r.updated ? {updated: r.updated} : {})}))
     } catch (error) {
-      note(`the helm releases in ${record.namespace}`, error)
+      note('helm', `the helm releases in ${record.namespace}`, error)
       return undefined
     }
   })()
@@ -76,17 +77,18 @@ export async function gatherLiveFacts(record: EnvRecord, connection: ClusterConn
     if (record.driver !== 'vcluster') return undefined
     try {
       if ((await runner.resolve('vcluster')).status === 'missing') {
-        warnings.push('vcluster is not installed: the vcluster status is not shown.')
+        factWarnings.vcluster.push('vcluster is not installed: the vcluster status is not shown.')
         return undefined
       }
       const items = await vclusterList(runner, {namespace: record.namespace}, {kubeconfig: connection.kubeconfig, signal, timeoutMs})
       return items.find((item) => item.Namespace === record.namespace) ?? null
     } catch (error) {
-      note(`the vcluster in ${record.namespace}`, error)
+      note('vcluster', `the vcluster in ${record.namespace}`, error)
       return undefined
     }
   })()
 
   const [d, h, v] = await Promise.all([deployments, helmReleases, vcluster])
+  const warnings = [...factWarnings.deployments, ...factWarnings.helm, ...factWarnings.vcluster]
   return {...(d ? {deployments: d} : {}), ...(h ? {helmReleases: h} : {}), ...(v === undefined ? {} : {vcluster: v}), warnings}
 }
