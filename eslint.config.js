@@ -2,7 +2,7 @@ import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
-  {ignores: ['dist/**', 'test/fixtures/**', 'node_modules/**', '.tools/**', 'templates/**', 'coverage/**', 'oclif.manifest.json', 'bench/results.json']},
+  {ignores: ['dist/**', 'test/fixtures/templates/**', 'test/fixtures/**/chart/**', 'node_modules/**', '.tools/**', 'templates/**', 'coverage/**', 'oclif.manifest.json', 'bench/results.json']},
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

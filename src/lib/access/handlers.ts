@@ -5,22 +5,10 @@
 import {PatchStrategy} from '@kubernetes/client-node'
 
 import {RemoteError} from '../cli/errors.js'
-import {createKubeClients, FIELD_MANAGER, isNotFound, kubeCall, kubeError, type KubeClients} from '../kube/client.js'
+import {FIELD_MANAGER, isNotFound, kubeCall, kubeClientCache, kubeError, type KubeClients} from '../kube/client.js'
 import type {StepHandler} from '../plan/apply.js'
 import {ACCESS_ANNOTATIONS, isAccessBinding, type RoleBindingObject, type RoleObject} from './bindings.js'
 
-/** One client set per private kubeconfig file, created on first use. */
-export function accessClients(): (file: string) => Promise<KubeClients> {
-  const cache = new Map<string, Promise<KubeClients>>()
-  return (file) => {
-    let clients = cache.get(file)
-    if (!clients) {
-      clients = createKubeClients(file)
-      cache.set(file, clients)
-    }
-    return clients
-  }
-}
 
 async function readBinding(clients: KubeClients, namespace: string, name: string) {
   try {
@@ -32,7 +20,7 @@ async function readBinding(clients: KubeClients, namespace: string, name: string
 }
 
 export function createAccessHandlers(options: {now?: () => Date} = {}): Record<string, StepHandler> {
-  const kube = accessClients()
+  const kube = kubeClientCache()
   const now = options.now ?? (() => new Date())
   return {
     async 'access.apply'(action) {

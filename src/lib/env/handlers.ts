@@ -11,7 +11,7 @@ import {parse, stringify} from 'yaml'
 import {PrerequisiteError, RemoteError} from '../cli/errors.js'
 import {ensurePrivateDir} from '../cli/paths.js'
 import {redact, registerSecret} from '../cli/redact.js'
-import {createKubeClients, isNotFound, kubeCall, kubeError, type KubeClients} from '../kube/client.js'
+import {isNotFound, kubeCall, kubeClientCache, kubeError} from '../kube/client.js'
 import {registerUserSecrets} from '../kube/kubeconfig.js'
 import type {StepHandler} from '../plan/apply.js'
 import type {ToolName, ToolRunner} from '../tools/types.js'
@@ -34,18 +34,6 @@ export interface EnvHandlerOptions {
 }
 
 
-/** One client set per kubeconfig file, created on first use. */
-export function kubeClientCache(): (file: string) => Promise<KubeClients> {
-  const cache = new Map<string, Promise<KubeClients>>()
-  return (file) => {
-    let clients = cache.get(file)
-    if (!clients) {
-      clients = createKubeClients(file)
-      cache.set(file, clients)
-    }
-    return clients
-  }
-}
 
 async function writePrivateFile(file: string, text: string): Promise<void> {
   await ensurePrivateDir(path.dirname(file))

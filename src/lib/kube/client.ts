@@ -186,3 +186,15 @@ export async function kubeCall<T>(what: string, call: () => Promise<T>): Promise
   }
 }
 
+/** One client set per private kubeconfig file, created on first use and shared after. */
+export function kubeClientCache(): (file: string) => Promise<KubeClients> {
+  const cache = new Map<string, Promise<KubeClients>>()
+  return (file) => {
+    let clients = cache.get(file)
+    if (!clients) {
+      clients = createKubeClients(file)
+      cache.set(file, clients)
+    }
+    return clients
+  }
+}
