@@ -27,6 +27,8 @@ await build({
   absWorkingDir: root,
   entryPoints: [
     ...commandFiles(path.join(root, 'src/commands')),
+    // Hooks named in package.json (oclif.hooks), loaded only when their event fires.
+    ...commandFiles(path.join(root, 'src/hooks')),
     // bin/run.js imports dist/oclif.js: oclif's execute() from the same chunk the commands use.
     {in: '@oclif/core/execute', out: 'oclif'},
   ],

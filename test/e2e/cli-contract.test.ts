@@ -41,6 +41,15 @@ describe('idp CLI contract', () => {
     expect(doc.error.message).toContain('--bogus')
   })
 
+  it('an unknown command is a usage error with "did you mean", in human form and as JSON', async () => {
+    const human = await idp(['deplyo', 'staging'])
+    expect(human.code).toBe(2)
+    expect(human.stderr).toContain('Did you mean "idp deploy"?')
+    const json = await idp(['env', 'upp', '--json'])
+    expect(json.code).toBe(2)
+    expect(JSON.parse(json.stdout)).toMatchObject({status: 2, error: {code: 'USAGE', details: {suggestion: 'env up'}}})
+  })
+
   it('a bad name is a usage error before any side effect, in human form on stderr', async () => {
     const r = await idp(['create', 'Not_A_Label', '--template', 'typescript-service', '--dir', home])
     expect(r.code).toBe(2)

@@ -45,7 +45,7 @@ describe('start-up imports', () => {
     expect(staticImports(`import {a} from 'execa'\nimport type {B} from 'listr2'\nconst c = await import('zod')\nexport {d} from './d.js'`)).toEqual(['execa', './d.js'])
   })
 
-  const commandFiles = files(path.join(root, 'src/commands'))
+  const commandFiles = [...files(path.join(root, 'src/commands')), ...files(path.join(root, 'src/hooks'))]
   it('finds the command files', () => {
     expect(commandFiles.length).toBeGreaterThan(0)
   })
