@@ -63,6 +63,16 @@ describe('planEnvUp', () => {
     expect(plan.steps.some((s) => s.id.startsWith('terraform'))).toBe(false)
   })
 
+  it('vcluster.server (templated) becomes vcluster connect --server, so the real CLI does not port-forward', async () => {
+    const loaded = await loadConfig({dir: FIXTURE_PROJECT, required: true})
+    const config = structuredClone(loaded.config)
+    config.environments['vc-*']!.vcluster = {...config.environments['vc-*']!.vcluster!, server: 'https://{{env}}.vc.example.com'}
+    const resolved = resolveEnvironment(config, 'vc-2', {root: loaded.root, vars: {sha: 'abc1234'}})
+    expect(resolved.vcluster?.server).toBe('https://vc-2.vc.example.com')
+    const kubeconfig = planForJson(planEnvUp({env: resolved, timeoutMs: 60_000}, facts())).steps.find((s) => s.id === 'kubeconfig')!
+    expect(kubeconfig.action).toMatchObject({params: {argv: ['connect', 'vc-2', '--namespace', 'shop-vc-2', '--print', '--background-proxy=false', '--server', 'https://vc-2.vc.example.com']}})
+  })
+
   it('ttl becomes expires-at from the injected clock; --ttl wins over the config', async () => {
     const plan = planEnvUp({env: await env('pr-7'), timeoutMs: 60_000}, facts())
     expect(plan.metadata?.expiresAt).toBe('2030-01-04T00:00:00.000Z')

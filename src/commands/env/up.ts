@@ -89,6 +89,9 @@ Settings come from the environments entry of .idp.yml that matches ENV (an exact
       throw new UsageError(`Environment ${name} is protected; \`idp env up\` manages ephemeral environments only.`, {hint: 'Deploy to protected environments with `idp deploy`.'})
     }
     const imageTag = flags['image-tag'] ?? (config.image ? expandTemplate(config.image.tag, {...env.vars}, 'image.tag') : undefined)
+    if (env.driver === 'vcluster' && !env.vcluster?.server) {
+      this.out.warn(`vcluster.server is not set for ${env.key}: \`vcluster connect --print\` then port-forwards, which works only while it keeps running. Set vcluster.server to where the virtual cluster's API is exposed (ingress or LoadBalancer).`)
+    }
     const tools = await context.checkTools(runner, env, {required: !flags['dry-run'], helm: Boolean(env.helm)})
     for (const problem of tools.problems) this.out.warn(`${problem} (a real run stops here)`)
 

@@ -33,7 +33,7 @@ export interface ResolvedEnvironment {
   url?: string
   helm?: {chart: string; values: string[]; set: Record<string, Scalar>}
   terraform?: {dir: string; vars: Record<string, Scalar>; workspace: string}
-  vcluster?: {values: string[]; chartVersion?: string}
+  vcluster?: {values: string[]; chartVersion?: string; server?: string}
   /** The values the templates were expanded with. */
   vars: TemplateVars
 }
@@ -110,7 +110,15 @@ export function resolveEnvironment(config: IdpConfig, name: string, options: Res
     ...(settings.terraform
       ? {terraform: {dir: local(settings.terraform.dir), vars: expandAll(settings.terraform.vars, 'terraform.vars'), workspace: expandTemplate(settings.terraform.workspace, vars, where('terraform.workspace'))}}
       : {}),
-    ...(settings.vcluster ? {vcluster: {values: settings.vcluster.values.map(local), ...(settings.vcluster.chartVersion ? {chartVersion: settings.vcluster.chartVersion} : {})}} : {}),
+    ...(settings.vcluster
+      ? {
+          vcluster: {
+            values: settings.vcluster.values.map(local),
+            ...(settings.vcluster.chartVersion ? {chartVersion: settings.vcluster.chartVersion} : {}),
+            ...(settings.vcluster.server ? {server: expandTemplate(settings.vcluster.server, vars, where('vcluster.server'))} : {}),
+          },
+        }
+      : {}),
     vars,
   }
 }

@@ -126,6 +126,9 @@ export const vclusterSchema = z
   .strictObject({
     values: z.array(path('vcluster values file, relative to .idp.yml.')).default([]).meta({description: 'vcluster values files.'}),
     chartVersion: z.string().min(1).optional().meta({description: 'vcluster chart version (vcluster create --chart-version).'}),
+    server: templated(
+      'Where the virtual cluster\'s API server is exposed (ingress or LoadBalancer), e.g. https://{{env}}.vc.dev.example.com: vcluster connect --server. Without it the vcluster CLI port-forwards, which only works while it keeps running.',
+    ).optional(),
   })
   .meta({description: 'vcluster settings; only with driver: vcluster.'})
 

@@ -165,7 +165,7 @@ export function planEnvUp(options: EnvUpOptions, facts: EnvUpFacts): Plan {
       ...(env.terraform ? {concurrentWith: ['terraform-init']} : {}),
       ...undoIfFresh([{kind: 'tool', tool: 'vcluster', argv: vclusterDeleteArgs({name: names.vcluster, namespace: env.namespace}), kubeconfig: host, timeoutMs}]),
     })
-    const connectArgs = vclusterConnectArgs({name: names.vcluster, namespace: env.namespace})
+    const connectArgs = vclusterConnectArgs({name: names.vcluster, namespace: env.namespace, server: env.vcluster?.server})
     steps.push({
       id: 'kubeconfig',
       title: `Private kubeconfig of vcluster ${names.vcluster}`,
