@@ -108,7 +108,7 @@ A failed deploy is not undone: helm rolls its release back, and the Application 
     const envPaths = envStatePaths(state, env.service, env.name, env.cluster.alias)
     const plan = planDeploy(
       {env, strategy: settings.strategy, ...(settings.argocd ? {argocd: settings.argocd} : {}), ...(revision ? {revision} : {}), ...(imageTag ? {imageTag} : {}), timeoutMs, root: loaded.root},
-      {helmMajor: tools.helmMajor, argocd: deployContext.argocdConnection(), paths: deployPaths(envPaths.dir, envPaths.hostKubeconfig), tools: tools.tools},
+      {helmMajor: tools.helmMajor, argocd: deployContext.argocdConnection(), paths: deployPaths(envPaths.dir, envPaths.hostKubeconfig), tools: tools.tools, holder: context.lockHolder(git.owner)},
     )
     const about = plan.metadata as unknown as DeployMetadata
     const base = {

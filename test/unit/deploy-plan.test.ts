@@ -95,6 +95,15 @@ describe('planDeploy (helm)', () => {
     expect(plan.metadata).toMatchObject({release: 'shop', rollback: 'KUBECONFIG=/state/clusters/dev/kubeconfig helm rollback shop --namespace shop-staging'})
   })
 
+  it('helm: with a holder, the environment\'s Lease (the one env up takes) is held around the upgrade', async () => {
+    const {root, env} = await load()
+    const plan = planForJson(planDeploy({env: env('staging'), strategy: 'helm', timeoutMs: 60_000, root}, facts({holder: 'ci on box (pid 1)'})))
+    expect(plan.steps.map((s) => s.id)).toEqual(['preflight', 'lock', 'helm', 'unlock'])
+    expect(plan.steps.find((s) => s.id === 'lock')).toMatchObject({action: {op: 'env.lock', params: {name: 'idp-shop-staging', holder: 'ci on box (pid 1)'}}})
+    expect(plan.steps.find((s) => s.id === 'helm')!.dependsOn).toEqual(['lock'])
+    expect(plan.steps.find((s) => s.id === 'lock')!.undo?.[0]).toMatchObject({op: 'env.unlock'})
+  })
+
   it('helm 3: --atomic instead of --rollback-on-failure', async () => {
     const {root, env} = await load()
     const plan = planForJson(planDeploy({env: env('staging'), strategy: 'helm', timeoutMs: 60_000, root}, facts({helmMajor: 3})))

@@ -11,7 +11,7 @@ import path from 'node:path'
 
 import type {ResolvedEnvironment} from '../config/environments.js'
 import type {ArgocdConfig} from '../config/schema.js'
-import {preflightStep} from '../env/plan-up.js'
+import {envNames, lockStep, preflightStep, unlockAction} from '../env/plan-up.js'
 import {LABELS, MANAGED_BY_VALUE} from '../env/labels.js'
 import {argocdAppCreateArgs, argocdAppGetArgs, argocdAppSyncArgs, argocdAppWaitArgs, type ArgocdGlobals} from '../tools/argocd.js'
 import {helmRollbackArgs, helmUpgradeInstallArgs, type HelmMajor} from '../tools/helm.js'
@@ -55,6 +55,8 @@ export interface DeployFacts {
   paths: DeployPaths
   /** Tool versions found, for the preflight step. */
   tools?: Partial<Record<'argocd' | 'helm', string>>
+  /** Who runs this deploy: a helm deploy holds the environment's Lease (the one `env up` takes) while it runs. */
+  holder?: string
 }
 
 /** What a deploy plan is about: the `metadata` of its Plan, and the core of `deploy`'s result. */
@@ -234,12 +236,16 @@ function planHelm(options: DeployOptions, facts: DeployFacts): Plan {
     rollbackOnFailure: true,
     major: facts.helmMajor,
   })
+  // Two helm upgrades of one release at once fail in helm ("another operation is in progress");
+  // the environment's Lease makes the second deploy (or env up) fail fast with who holds it.
+  if (facts.holder) steps.push(lockStep(env, host, facts.holder, options.timeoutMs))
   steps.push({
     id: 'helm',
     title: `helm upgrade --install ${release} (${env.helm!.chart}) into ${env.namespace}`,
     action: {kind: 'tool', tool: 'helm', argv, kubeconfig: host, timeoutMs: options.timeoutMs + 60_000},
-    dependsOn: ['preflight'],
+    dependsOn: [facts.holder ? 'lock' : 'preflight'],
   })
+  if (facts.holder) steps.push({id: 'unlock', title: `Release the lock of ${env.name}`, action: unlockAction(host, envNames(env).lease, facts.holder), dependsOn: ['helm']})
   const about: DeployMetadata = {
     env: env.name,
     service: env.service,
