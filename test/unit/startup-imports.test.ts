@@ -33,6 +33,8 @@ function heavyReach(file: string, seen = new Set<string>(), trail: string[] = []
     if (HEAVY.some((h) => spec === h || spec.startsWith(`${h}/`))) {
       problems.push([...trail, path.relative(root, file), spec].join(' -> '))
     } else if (spec.startsWith('.')) {
+      // A package's own file reached by path (a bundled plugin command): not project code to follow.
+      if (path.resolve(path.dirname(file), spec).includes(`${path.sep}node_modules${path.sep}`)) continue
       const target = path.resolve(path.dirname(file), spec.replace(/\.js$/u, '.ts'))
       problems.push(...heavyReach(target, seen, [...trail, path.relative(root, file)]))
     }
