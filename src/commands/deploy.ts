@@ -101,7 +101,7 @@ A failed deploy is not undone: helm rolls its release back, and the Application 
     const imageTag = flags['image-tag'] ?? (config.image ? expandTemplate(config.image.tag, {...env.vars}, 'image.tag') : undefined)
     const revision = settings.argocd ? (flags.revision ?? expandTemplate(settings.argocd.targetRevision, {...env.vars}, 'deploy.argocd.targetRevision')) : undefined
     if (flags.revision !== undefined && !settings.argocd) this.out.warn('--revision applies to Argo CD deploys only; helm deploys the chart in the working tree.')
-    const tools = await deployContext.checkDeployTools(runner, settings.strategy, {required: !flags['dry-run']})
+    const tools = await context.checkTools(runner, [settings.strategy === 'argocd' ? 'argocd' : 'helm'], {required: !flags['dry-run']})
     for (const problem of tools.problems) this.out.warn(`${problem} (a real run stops here)`)
 
     const state = stateDir()

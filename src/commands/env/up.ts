@@ -92,7 +92,7 @@ Settings come from the environments entry of .idp.yml that matches ENV (an exact
     if (env.driver === 'vcluster' && !env.vcluster?.server) {
       this.out.warn(`vcluster.server is not set for ${env.key}: \`vcluster connect --print\` then port-forwards, which works only while it keeps running. Set vcluster.server to where the virtual cluster's API is exposed (ingress or LoadBalancer).`)
     }
-    const tools = await context.checkTools(runner, env, {required: !flags['dry-run'], helm: Boolean(env.helm)})
+    const tools = await context.checkTools(runner, context.envTools(env), {required: !flags['dry-run']})
     for (const problem of tools.problems) this.out.warn(`${problem} (a real run stops here)`)
 
     const state = stateDir()

@@ -1,13 +1,11 @@
 /**
  * The facts `idp deploy` gathers before planning (settings checked against the environment, the
- * Argo CD connection, tool versions), so the planner stays pure and bad input fails before any
+ * Argo CD connection), so the planner stays pure and bad input fails before any
  * side effect.
  */
 import {ConfigError, UsageError} from '../cli/errors.js'
 import type {ResolvedEnvironment} from '../config/environments.js'
 import type {IdpConfig} from '../config/schema.js'
-import type {HelmMajor} from '../tools/helm.js'
-import type {ToolRunner} from '../tools/types.js'
 import type {ArgocdConnection, DeployStrategy} from './plan.js'
 
 /** The strategy and its settings, or a ConfigError/UsageError saying what is missing. */
@@ -44,22 +42,3 @@ export function argocdConnection(env: NodeJS.ProcessEnv = process.env): ArgocdCo
   return server ? {mode: 'server', server} : {mode: 'core'}
 }
 
-export interface DeployToolCheck {
-  tools: Partial<Record<'argocd' | 'helm', string>>
-  helmMajor: HelmMajor
-  /** Missing or too old tools, when not required (dry run). */
-  problems: string[]
-}
-
-/** The strategy's one tool: required for a real run (PrerequisiteError), only looked at for a dry run. */
-export async function checkDeployTools(runner: ToolRunner, strategy: DeployStrategy, options: {required: boolean}): Promise<DeployToolCheck> {
-  const {helmMajor} = await import('../tools/versions.js')
-  const tool = strategy === 'argocd' ? 'argocd' : 'helm'
-  const info = options.required ? await runner.require(tool) : await runner.resolve(tool)
-  const ok = info.status === 'ok' && info.version
-  return {
-    tools: ok ? {[tool]: info.version} : {},
-    helmMajor: tool === 'helm' && info.version ? helmMajor(info.version) : 4,
-    problems: ok ? [] : [`${tool}: ${info.status}${info.version ? ` (${info.version})` : ''}; needs ${info.minimum}`],
-  }
-}

@@ -86,10 +86,14 @@ export interface ToolCheck {
   problems: string[]
 }
 
-/** The tools the environment needs: required for a real run, only looked at for a dry run. */
-export async function checkTools(runner: ToolRunner, env: ResolvedEnvironment, options: {required: boolean; helm: boolean}): Promise<ToolCheck> {
+/** The tools an environment's `up` needs: helm when it has a chart, terraform, vcluster for that driver. */
+export function envTools(env: ResolvedEnvironment): ToolName[] {
+  return [...(env.helm ? (['helm'] as const) : []), ...(env.terraform ? (['terraform'] as const) : []), ...(env.driver === 'vcluster' ? (['vcluster'] as const) : [])]
+}
+
+/** Check tools: required for a real run (PrerequisiteError), only looked at for a dry run. */
+export async function checkTools(runner: ToolRunner, needed: readonly ToolName[], options: {required: boolean}): Promise<ToolCheck> {
   const {helmMajor} = await import('../tools/versions.js')
-  const needed: ToolName[] = [...(options.helm ? (['helm'] as const) : []), ...(env.terraform ? (['terraform'] as const) : []), ...(env.driver === 'vcluster' ? (['vcluster'] as const) : [])]
   const tools: Partial<Record<ToolName, string>> = {}
   const problems: string[] = []
   let major: HelmMajor = 4
