@@ -100,7 +100,7 @@ export function resolveEnvironment(config: IdpConfig, name: string, options: Res
     key,
     pattern,
     service: config.service.name,
-    cluster: {alias: settings.cluster, context: cluster.context, ...(cluster.kubeconfig ? {kubeconfig: local(expandHome(cluster.kubeconfig))} : {})},
+    cluster: {alias: settings.cluster, context: cluster.context, ...(cluster.kubeconfig ? {kubeconfig: kubeconfigFile(cluster.kubeconfig, options.root)} : {})},
     driver: settings.driver,
     namespace,
     ...(settings.ttl ? {ttl: settings.ttl, ttlMs: parseDuration(settings.ttl)} : {}),
@@ -123,6 +123,8 @@ export function resolveEnvironment(config: IdpConfig, name: string, options: Res
   }
 }
 
-function expandHome(file: string): string {
-  return file === '~' || file.startsWith('~/') ? path.join(os.homedir(), file.slice(1)) : file
+/** A kubeconfig path from .idp.yml as a file: `~` is the home directory, relative paths are relative to .idp.yml. */
+export function kubeconfigFile(file: string, root?: string, home: string = os.homedir()): string {
+  const expanded = file === '~' || file.startsWith('~/') ? path.join(home, file.slice(1)) : file
+  return root ? path.resolve(root, expanded) : expanded
 }

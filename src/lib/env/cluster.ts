@@ -5,11 +5,11 @@
  * is only ever read and no current context is ever consulted.
  */
 import os from 'node:os'
-import path from 'node:path'
 
 import type {V1Namespace} from '@kubernetes/client-node'
 
 import {PrerequisiteError, UsageError} from '../cli/errors.js'
+import {kubeconfigFile} from '../config/environments.js'
 import type {IdpConfig} from '../config/schema.js'
 import {createKubeClients, isNotFound, kubeError, type KubeClients} from '../kube/client.js'
 import {writePrivateKubeconfig} from '../kube/kubeconfig.js'
@@ -110,9 +110,5 @@ export function configuredClusters(loaded: {config: Pick<IdpConfig, 'clusters'>;
 
 /** Config-relative kubeconfig paths (and ~) made absolute, as resolveEnvironment does. */
 function absoluteTargets(targets: ClusterTarget[], root: string, home: string): ClusterTarget[] {
-  return targets.map((target) => {
-    if (!target.kubeconfig) return target
-    const file = target.kubeconfig === '~' || target.kubeconfig.startsWith('~/') ? path.join(home, target.kubeconfig.slice(1)) : path.resolve(root, target.kubeconfig)
-    return {...target, kubeconfig: file}
-  })
+  return targets.map((target) => (target.kubeconfig ? {...target, kubeconfig: kubeconfigFile(target.kubeconfig, root, home)} : target))
 }
