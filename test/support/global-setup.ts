@@ -23,6 +23,8 @@ export function setup(): void {
   process.env[HELM_HOME_ENV] = path.join(runHome, 'helm')
   process.env.PATH = [toolsBinDir, process.env.PATH].filter(Boolean).join(path.delimiter)
   process.env.TF_CLI_CONFIG_FILE = terraformConfigFile
+  // idp's cache (tool versions) of this run, never the developer's own.
+  process.env.XDG_CACHE_HOME = path.join(runHome, 'cache')
   Object.assign(process.env, helmHomeEnv(path.join(runHome, 'helm')))
 }
 

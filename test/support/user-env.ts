@@ -37,6 +37,7 @@ export function isolatedUser(root: string, kube: KubeStandIn, options: {helm?: 3
       ...Object.fromEntries(AMBIENT.map((name) => [name, undefined])),
       HOME: home,
       XDG_STATE_HOME: stateDir,
+      XDG_CACHE_HOME: path.join(home, '.cache'),
       XDG_CONFIG_HOME: path.join(home, '.config'),
       GIT_CONFIG_NOSYSTEM: '1',
       PATH: [binDir, doublesBinDir, toolsBinDir, process.env.PATH].join(path.delimiter),

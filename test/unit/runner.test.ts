@@ -1,5 +1,5 @@
-import {spawn} from 'node:child_process'
-import {chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {execFileSync, spawn} from 'node:child_process'
+import {chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import {afterAll, beforeEach, describe, expect, it} from 'vitest'
@@ -114,6 +114,68 @@ describe('resolving tools', () => {
     expect(error.hint).toContain('developer.hashicorp.com')
     const info = await runner.resolve('vcluster')
     expect(info).toMatchObject({status: 'unknown-version', path: path.join(oldBin, 'vcluster')})
+  })
+})
+
+describe('remembering versions across runs', () => {
+  // A real binary (git: small and on every machine), copied so the test can change the file.
+  const realGit = (dir: string, name = 'git') => {
+    mkdirSync(dir, {recursive: true})
+    const file = path.join(dir, name)
+    copyFileSync(execFileSync('sh', ['-c', 'command -v git'], {encoding: 'utf8'}).trim(), file)
+    chmodSync(file, 0o755)
+    return file
+  }
+  const readCache = (file: string) => JSON.parse(readFileSync(file, 'utf8')) as {binaries: Record<string, {toolVersion: string}>}
+
+  it('answers from the cache while the binary is the same file, and asks again once it changes', async () => {
+    const dir = path.join(work, 'cached-git')
+    const git = realGit(dir)
+    const cache = path.join(work, 'cache-a', 'tool-versions.json')
+    const first = await createToolRunner({pathEnv: dir, versionCache: cache}).resolve('git')
+    expect(first.version).toMatch(/^2\./u)
+    expect(readCache(cache).binaries[git]?.toolVersion).toBe(first.version)
+    expect(statSync(cache).mode & 0o777).toBe(0o600)
+
+    // A version no real probe would print: if it comes back, the binary was not asked.
+    const edited = readCache(cache)
+    edited.binaries[git]!.toolVersion = '2.99.0'
+    writeFileSync(cache, JSON.stringify(edited))
+    clearToolCacheForTests()
+    expect((await createToolRunner({pathEnv: dir, versionCache: cache}).resolve('git')).version).toBe('2.99.0')
+
+    // An upgrade replaces the file (new inode/mtime): the cached answer no longer applies.
+    clearToolCacheForTests()
+    const replacement = realGit(path.join(work, 'cached-git-new'))
+    renameSync(replacement, git)
+    expect((await createToolRunner({pathEnv: dir, versionCache: cache}).resolve('git')).version).toBe(first.version)
+    expect(readCache(cache).binaries[git]?.toolVersion).toBe(first.version)
+  })
+
+  it('never remembers scripts or binaries under another name (version managers answer per directory)', async () => {
+    const cache = path.join(work, 'cache-b', 'tool-versions.json')
+    // A script (like tfenv or an asdf shim).
+    expect((await createToolRunner({pathEnv: bin, versionCache: cache}).resolve('terraform')).version).toBe('1.9.8')
+    // A link to a multiplexer binary (like mise or aqua-proxy).
+    const multiplexer = realGit(path.join(work, 'mux'), 'mux')
+    const shims = path.join(work, 'shims')
+    mkdirSync(shims)
+    symlinkSync(multiplexer, path.join(shims, 'git'))
+    expect((await createToolRunner({pathEnv: shims, versionCache: cache}).resolve('git')).version).toMatch(/^2\./u)
+    expect(existsSync(cache)).toBe(false)
+  })
+
+  it('keeps no file with versionCache: false, and survives a corrupt cache file', async () => {
+    const dir = path.join(work, 'cached-git-2')
+    realGit(dir)
+    const cache = path.join(work, 'cache-c', 'tool-versions.json')
+    await createToolRunner({pathEnv: dir, versionCache: false}).resolve('git')
+    expect(existsSync(cache)).toBe(false)
+    mkdirSync(path.dirname(cache), {recursive: true})
+    writeFileSync(cache, '{not json')
+    clearToolCacheForTests()
+    expect((await createToolRunner({pathEnv: dir, versionCache: cache}).resolve('git')).version).toMatch(/^2\./u)
+    expect(Object.keys(readCache(cache).binaries)).toHaveLength(1)
   })
 })
 

@@ -110,9 +110,8 @@ Settings come from the environments entry of .idp.yml that matches ENV (an exact
       existing = host.found === 'ours' ? 'ours' : 'none'
     }
     // A PR comment needs a token; without one the step is left out rather than failing.
-    const {prCommentPoster} = await import('../../lib/env/handlers.js')
     const target = context.prTarget(config, pr)
-    const poster = target ? await prCommentPoster(config) : undefined
+    const poster = target ? await (await import('../../lib/env/handlers.js')).prCommentPoster(config) : undefined
     const prComment = poster ? target : undefined
     const plan = planEnvUp(
       {env, imageTag, ttlMs, timeoutMs, ...(prComment ? {prComment} : {})},

@@ -1,9 +1,9 @@
-import {execa} from 'execa'
 import {constants as fsConstants, readdirSync, readFileSync} from 'node:fs'
-import {access, stat} from 'node:fs/promises'
+import {access, open, readFile, realpath, rename, stat, writeFile} from 'node:fs/promises'
 import path from 'node:path'
 
 import {CancelledError, TimeoutError, ToolError} from '../cli/errors.js'
+import {cacheDir, ensurePrivateDir} from '../cli/paths.js'
 import {redact, redactArgv, registerSecret, SECRET_ENV_VARS} from '../cli/redact.js'
 import {formatCommand, STDERR_TAIL_LINES, stripAnsi, tailLines, toolError} from './tool-error.js'
 import type {RunOptions, ToolInfo, ToolName, ToolRunner} from './types.js'
@@ -24,6 +24,11 @@ export interface ToolRunnerOptions {
   killGraceMs?: number
   /** Time allowed for `tool --version`. */
   versionTimeoutMs?: number
+  /**
+   * The file that remembers versions across runs (default: tool-versions.json in idp's cache
+   * directory); false to always ask the binary.
+   */
+  versionCache?: string | false
 }
 
 const isWindows = process.platform === 'win32'
@@ -196,6 +201,8 @@ function lineSplitter(emit: (line: string) => void): {push: (chunk: Buffer | str
 
 async function spawnTree(file: string, args: readonly string[], options: SpawnOptions): Promise<SpawnOutcome> {
   const started = Date.now()
+  // Loaded on the first process start: a command that finds every answer cached starts none.
+  const {execa} = await import('execa')
   const subprocess = execa(file, [...args], {
     cwd: options.cwd,
     env: options.env,
@@ -262,18 +269,102 @@ function formatMs(ms: number): string {
   return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`
 }
 
+// ---- Versions across runs -----------------------------------------------------------------
+
+/**
+ * A version probe is a process start (helm and terraform take 50-80 ms), paid by every command
+ * before its plan. The answer of a given binary never changes, so it is kept per binary file,
+ * keyed by the file's identity (device, inode, size, mtime, ctime): an upgrade, a reinstall or a
+ * chmod makes it a new file. Only real binaries named after the tool are remembered: a script
+ * (tfenv, asdf shims) or a multiplexer (mise, aqua) may answer differently per directory.
+ */
+interface BinaryIdentity {
+  file: string
+  dev: number
+  ino: number
+  size: number
+  mtimeMs: number
+  ctimeMs: number
+}
+
+interface VersionCacheFile {
+  version: 1
+  binaries: Record<string, Omit<BinaryIdentity, 'file'> & {toolVersion: string}>
+}
+
+async function binaryIdentity(tool: ToolName, file: string): Promise<BinaryIdentity | undefined> {
+  try {
+    const real = await realpath(file)
+    const base = path.basename(real).toLowerCase().replace(/\.exe$/u, '')
+    if (!base.startsWith(tool)) return undefined
+    const handle = await open(real, 'r')
+    try {
+      const head = Buffer.alloc(2)
+      await handle.read(head, 0, 2, 0)
+      if (head.toString('latin1') === '#!') return undefined
+      const info = await handle.stat()
+      return {file: real, dev: info.dev, ino: info.ino, size: info.size, mtimeMs: info.mtimeMs, ctimeMs: info.ctimeMs}
+    } finally {
+      await handle.close()
+    }
+  } catch {
+    return undefined
+  }
+}
+
+function sameBinary(a: Omit<BinaryIdentity, 'file'>, b: Omit<BinaryIdentity, 'file'>): boolean {
+  return a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs
+}
+
+const versionFiles = new Map<string, Promise<VersionCacheFile>>()
+
+function readVersionFile(file: string): Promise<VersionCacheFile> {
+  let loaded = versionFiles.get(file)
+  if (!loaded) {
+    loaded = readFile(file, 'utf8')
+      .then((text) => {
+        const parsed = JSON.parse(text) as VersionCacheFile
+        return parsed?.version === 1 && parsed.binaries && typeof parsed.binaries === 'object' ? parsed : {version: 1 as const, binaries: {}}
+      })
+      .catch(() => ({version: 1 as const, binaries: {}}))
+    versionFiles.set(file, loaded)
+  }
+  return loaded
+}
+
+async function cachedVersion(cacheFile: string, identity: BinaryIdentity): Promise<string | undefined> {
+  const entry = (await readVersionFile(cacheFile)).binaries[identity.file]
+  return entry && typeof entry.toolVersion === 'string' && sameBinary(entry, identity) ? entry.toolVersion : undefined
+}
+
+/** Best effort: a cache that cannot be written only costs the next run a probe. */
+async function rememberVersion(cacheFile: string, identity: BinaryIdentity, toolVersion: string): Promise<void> {
+  try {
+    const current = await readVersionFile(cacheFile)
+    const {file, ...id} = identity
+    current.binaries[file] = {...id, toolVersion}
+    await ensurePrivateDir(path.dirname(cacheFile))
+    // Write then rename: a concurrent idp never reads half a file.
+    const temporary = `${cacheFile}.${process.pid}.tmp`
+    await writeFile(temporary, `${JSON.stringify(current, null, 1)}\n`, {mode: 0o600})
+    await rename(temporary, cacheFile)
+  } catch {}
+}
+
 // ---- The runner ---------------------------------------------------------------------------
 
 const versionCache = new Map<string, Promise<ToolInfo>>()
 
 export function clearToolCacheForTests(): void {
   versionCache.clear()
+  versionFiles.clear()
 }
 
 export function createToolRunner(options: ToolRunnerOptions = {}): ToolRunner {
   const pathEnv = options.pathEnv ?? process.env.PATH ?? ''
   const graceMs = options.killGraceMs ?? 3000
   const log = options.logger ?? (() => {})
+  const cacheFile = options.versionCache === false ? undefined : (options.versionCache ?? path.join(cacheDir(), 'tool-versions.json'))
 
   function baseEnv(extra: Record<string, string | undefined> = {}): Record<string, string | undefined> {
     const env: Record<string, string | undefined> = {...options.env, ...extra}
@@ -286,8 +377,13 @@ export function createToolRunner(options: ToolRunnerOptions = {}): ToolRunner {
     const spec = TOOL_SPECS[tool]
     const file = await findExecutable(tool, pathEnv)
     if (!file) return toolInfo(tool)
+    const identity = cacheFile ? await binaryIdentity(tool, file) : undefined
+    const known = identity && (await cachedVersion(cacheFile!, identity))
+    if (known) return toolInfo(tool, {path: file, version: known})
     const outcome = await spawnTree(file, spec.versionArgs, {env: baseEnv(), timeoutMs: options.versionTimeoutMs ?? 10_000, graceMs})
-    return toolInfo(tool, {path: file, version: outcome.exitCode === 0 ? spec.parseVersion(outcome.stdout, outcome.stderr) : undefined})
+    const version = outcome.exitCode === 0 ? spec.parseVersion(outcome.stdout, outcome.stderr) : undefined
+    if (identity && version) await rememberVersion(cacheFile!, identity, version)
+    return toolInfo(tool, {path: file, version})
   }
 
   const runner: ToolRunner = {
