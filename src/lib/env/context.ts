@@ -10,6 +10,7 @@ import {assertDnsLabel} from '../cli/names.js'
 import type {ResolvedEnvironment} from '../config/environments.js'
 import type {IdpConfig} from '../config/schema.js'
 import type {TemplateVars} from '../config/template.js'
+import {type GitHead, readGitHead} from '../tools/git-files.js'
 import type {HelmMajor} from '../tools/helm.js'
 import type {ToolName, ToolRunner} from '../tools/types.js'
 import type {PrTarget} from './plan-up.js'
@@ -64,9 +65,15 @@ export interface GitFacts {
  */
 export async function gitFacts(runner: ToolRunner, cwd: string, env: NodeJS.ProcessEnv = process.env, known: {sha?: string} = {}): Promise<GitFacts> {
   const read = (args: string[]) => git(runner, cwd, args)
+  const needBranch = !(env.GITHUB_HEAD_REF || env.GITHUB_REF_NAME)
+  const needSha = !(known.sha || env.GITHUB_SHA)
+  // HEAD from the repository's files when they are plain; git itself otherwise.
+  const head = needBranch || needSha ? await readGitHead(cwd, env) : undefined
+  const fromHead = (pick: (h: Extract<GitHead, {repository: true}>) => string | undefined, args: string[]) =>
+    head === undefined ? read(args) : head.repository ? pick(head) : undefined
   const [branch, sha, email, name] = await Promise.all([
-    env.GITHUB_HEAD_REF || env.GITHUB_REF_NAME || read(['rev-parse', '--abbrev-ref', 'HEAD']),
-    known.sha || env.GITHUB_SHA || read(['rev-parse', 'HEAD']),
+    env.GITHUB_HEAD_REF || env.GITHUB_REF_NAME || fromHead((h) => h.branch, ['rev-parse', '--abbrev-ref', 'HEAD']),
+    known.sha || env.GITHUB_SHA || fromHead((h) => h.sha, ['rev-parse', '--verify', '--quiet', 'HEAD']),
     env.GITHUB_ACTOR ? undefined : read(['config', '--get', 'user.email']),
     env.GITHUB_ACTOR ? undefined : read(['config', '--get', 'user.name']),
   ])
