@@ -1,4 +1,4 @@
-import {Flags} from '@oclif/core'
+import * as Flags from '@oclif/core/flags'
 import {writeFile} from 'node:fs/promises'
 import path from 'node:path'
 

@@ -1,4 +1,5 @@
-import {Args, Flags} from '@oclif/core'
+import * as Args from '@oclif/core/args'
+import * as Flags from '@oclif/core/flags'
 
 import {BaseCommand, changeFlags, isCi} from '../../lib/cli/base-command.js'
 import type {EnvUpMetadata} from '../../lib/env/plan-up.js'
@@ -73,12 +74,6 @@ Settings come from the environments entry of .idp.yml that matches ENV (an exact
     const loaded = await loadConfig({dir: this.dir, required: true})
     const {config} = loaded
     const runner = createToolRunner({logger: (line) => this.out.debug(line)})
-    // Warm the version cache for the tools the config uses while git answers: each probe is a process start.
-    const configured = Object.values(config.environments)
-    const probes: Array<'helm' | 'terraform' | 'vcluster'> = ['helm', 'terraform', 'vcluster']
-    for (const tool of probes.filter((t) => configured.some((e) => (t === 'vcluster' ? e.driver === 'vcluster' : e[t] !== undefined)))) {
-      runner.resolve(tool).catch(() => {})
-    }
     const git = await context.gitFacts(runner, this.dir, process.env, {sha: flags.sha})
     const name = context.defaultEnvName({env: this.args.env, pr, branch: git.branch})
     const sha = flags.sha ?? git.sha
