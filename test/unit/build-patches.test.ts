@@ -1,0 +1,37 @@
+import {readdirSync, readFileSync} from 'node:fs'
+import path from 'node:path'
+import {describe, expect, it} from 'vitest'
+
+import {repoRoot, runCli} from '../support/cli.js'
+
+/**
+ * scripts/build.mjs patches two start-up costs inside oclif (issue 6). These tests hold the
+ * assumptions those patches rest on, on the built CLI.
+ */
+const manifest = JSON.parse(readFileSync(path.join(repoRoot, 'oclif.manifest.json'), 'utf8')) as {commands: Record<string, unknown>}
+const chunks = () => {
+  const dir = path.join(repoRoot, 'dist', 'lib', 'chunks')
+  return readdirSync(dir).map((name) => readFileSync(path.join(dir, name), 'utf8'))
+}
+
+describe('build patches of oclif', () => {
+  it('sorts commands by code unit, which is the locale order for the ids idp has', () => {
+    const ids = Object.keys(manifest.commands)
+    expect(ids.length).toBeGreaterThan(10)
+    // A new command id outside this alphabet could sort differently: then drop or widen the patch.
+    for (const id of ids) expect(id).toMatch(/^[a-z0-9:-]+$/u)
+    const byLocale = [...ids].sort((a, b) => a.localeCompare(b))
+    const byCodeUnit = [...ids].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+    expect(byCodeUnit).toEqual(byLocale)
+    expect(chunks().some((code) => code.includes('.id.localeCompare('))).toBe(false)
+  })
+
+  it('still prints oclif debug output when DEBUG is set, and nothing without it', async () => {
+    const withDebug = await runCli(['templates', 'list', '--json'], {env: {DEBUG: 'oclif:main'}})
+    expect(withDebug.code).toBe(0)
+    expect(withDebug.stderr).toMatch(/oclif:main process\.argv/u)
+    const without = await runCli(['templates', 'list', '--json'], {env: {DEBUG: ''}})
+    expect(without.code).toBe(0)
+    expect(without.stderr).not.toMatch(/oclif:main/u)
+  })
+})
