@@ -45,18 +45,38 @@ const PATCHES = [
     replace:
       'const debug_1 = {default: (namespace) => { let real; return (...args) => { if (!process.env.DEBUG) return; real ??= __importDefault(require("debug")).default(namespace); return real(...args); }; }};',
   },
+  {
+    // tinyglobby (and fdir, picomatch) finds command files when there is no manifest; idp always
+    // ships one. Load it when a glob is asked for.
+    file: /@oclif[\\/]core[\\/]lib[\\/]config[\\/]plugin\.js$/,
+    find: 'const tinyglobby_1 = require("tinyglobby");',
+    replace: 'const tinyglobby_1 = {get glob() { return require("tinyglobby").glob; }};',
+  },
+  {
+    // The spinner frames (a large table) are only needed when a spinner starts; idp shows progress
+    // with listr2.
+    file: /@oclif[\\/]core[\\/]lib[\\/]ux[\\/]action[\\/]spinner\.js$/,
+    find: 'const cli_spinners_1 = __importDefault(require("cli-spinners"));',
+    replace: 'const cli_spinners_1 = {get default() { return __importDefault(require("cli-spinners")).default; }};',
+  },
 ]
 
 const patchDependencies = {
   name: 'patch-dependencies',
   setup(pluginBuild) {
     const applied = new Set()
-    for (const patch of PATCHES) {
-      pluginBuild.onLoad({filter: patch.file}, (args) => {
-        const source = readFileSync(args.path, 'utf8')
-        if (!source.includes(patch.find)) throw new Error(`build patch for ${args.path} no longer applies: "${patch.find}" not found (dependency upgraded?)`)
-        applied.add(patch)
-        return {contents: source.replace(patch.find, patch.replace), loader: 'js'}
+    // One onLoad per file pattern: several patches may change the same file.
+    const byFile = new Map()
+    for (const patch of PATCHES) byFile.set(patch.file.source, [...(byFile.get(patch.file.source) ?? []), patch])
+    for (const patches of byFile.values()) {
+      pluginBuild.onLoad({filter: patches[0].file}, (args) => {
+        let source = readFileSync(args.path, 'utf8')
+        for (const patch of patches) {
+          if (!source.includes(patch.find)) throw new Error(`build patch for ${args.path} no longer applies: "${patch.find}" not found (dependency upgraded?)`)
+          source = source.replace(patch.find, patch.replace)
+          applied.add(patch)
+        }
+        return {contents: source, loader: 'js'}
       })
     }
     pluginBuild.onEnd((result) => {
