@@ -211,7 +211,9 @@ export function planEnvUp(options: EnvUpOptions, facts: EnvUpFacts): Plan {
       action: terraformAction(env, paths, terraformInitArgs(), timeoutMs),
       dependsOn: ['namespace'],
       concurrentWith: [env.driver === 'vcluster' ? 'vcluster-create' : 'kubeconfig'],
-      ...undoIfFresh([terraformDeleteWorkspaceAction(env, paths)]),
+      // Undone here rather than with apply: an apply that failed half-way left resources in the
+      // workspace, and a workspace that is not empty cannot be deleted.
+      ...undoIfFresh([terraformDestroyAction(env, paths, timeoutMs), terraformDeleteWorkspaceAction(env, paths)]),
     })
     steps.push({
       id: 'terraform-plan',
@@ -233,7 +235,7 @@ export function planEnvUp(options: EnvUpOptions, facts: EnvUpFacts): Plan {
         params: {apply, outputs, file: paths.tfValues},
       },
       dependsOn: ['terraform-plan'],
-      ...undoIfFresh([terraformDestroyAction(env, paths, timeoutMs), removeFilesAction([paths.tfValues])]),
+      ...undoIfFresh([removeFilesAction([paths.tfValues])]),
     })
     helmDeps.push('terraform-apply')
   }

@@ -24,10 +24,6 @@ export function terraformInitArgs(o: Common & {backendConfig?: Record<string, st
   return [...chdirArgs(o), 'init', '-input=false', '-no-color', ...(o.upgrade ? ['-upgrade'] : []), ...(o.reconfigure ? ['-reconfigure'] : []), ...backend]
 }
 
-export function terraformWorkspaceSelectArgs(o: Common & {workspace: string}): string[] {
-  return [...chdirArgs(o), 'workspace', 'select', '-or-create=true', o.workspace]
-}
-
 export function terraformWorkspaceDeleteArgs(o: Common & {workspace: string}): string[] {
   return [...chdirArgs(o), 'workspace', 'delete', '-no-color', o.workspace]
 }
