@@ -18,6 +18,10 @@ import {type EnvWorld, startEnvWorld} from '../test/fixtures/env/world.js'
 
 const root = path.resolve(import.meta.dirname, '..')
 const runs = Number(process.env.BENCH_RUNS ?? 10)
+/** Only the cases whose name contains this (e.g. BENCH_ONLY=concurrency); default: every case. */
+const only = process.env.BENCH_ONLY ?? ''
+const selected = (name: string) => name.includes(only)
+const CONCURRENCY_CASE = 'concurrency'
 const bin = path.join(root, 'bin/run.js')
 /** Extra time each wrapped tool call takes in the concurrency case. */
 const TOOL_DELAY_S = 1
@@ -240,7 +244,7 @@ async function main(): Promise<void> {
     const needsWorld = ids.has('env:up') || ids.has('env:list')
     if (needsWorld) world = await startEnvWorld()
 
-    if (world && ids.has('env:up')) {
+    if (world && ids.has('env:up') && selected('idp env up --dry-run')) {
       const w = world
       const argv = ['env', 'up', 'pr-1', '--dry-run', '--json', '--sha', 'abc1234', '--dir', w.project]
       // --dry-run must not touch a cluster: prove it once against the stand-in's request log.
@@ -251,7 +255,7 @@ async function main(): Promise<void> {
       cases.push({name: 'idp env up --dry-run', target: 3, env: w.env, cwd: w.project, prepare: () => ({argv})})
     } else skipped.push('env up --dry-run')
 
-    if (world && ids.has('env:list')) {
+    if (world && ids.has('env:list') && selected('idp env list --json')) {
       const w = world
       seedEnvironments(w.kube, {service: 'load', count: 50})
       const dir = path.join(w.root, 'load')
@@ -279,8 +283,8 @@ async function main(): Promise<void> {
     } else skipped.push('create')
 
     const results: Measurement[] = []
-    for (const c of cases) results.push(await measure(c))
-    const concurrency = world && ids.has('env:up') && process.env.BENCH_SKIP_CONCURRENCY !== '1' ? await measureConcurrency(world) : undefined
+    for (const c of cases.filter((c) => selected(c.name))) results.push(await measure(c))
+    const concurrency = world && ids.has('env:up') && process.env.BENCH_SKIP_CONCURRENCY !== '1' && selected(CONCURRENCY_CASE) ? await measureConcurrency(world) : undefined
     if (!concurrency) skipped.push('env up wall time with slow tools')
 
     const header = '| case | median | min | max | `node -e 0` | ratio | target | peak RSS | ok |\n|---|---|---|---|---|---|---|---|---|'
@@ -293,7 +297,8 @@ async function main(): Promise<void> {
       process.stdout.write(`\nSteps: ${concurrency.steps.map((s) => `${s.id} ${s.durationMs} ms`).join(', ')}\n`)
     }
     if (skipped.length > 0) process.stdout.write(`\nNot measured: ${skipped.join('; ')}\n`)
-    writeFileSync(
+    // A filtered run is a quick look, not a result to publish: results.json keeps the full run.
+    if (!only) writeFileSync(
       path.join(root, 'bench/results.json'),
       `${JSON.stringify({date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, loadavg: os.loadavg().map((l) => round(l, 2)), runs, results, concurrency, skipped}, null, 2)}\n`,
     )

@@ -1,5 +1,6 @@
 // idp env up/down end to end: the built CLI against the Kubernetes stand-in, real helm 4,
 // real terraform (built-in resources, local backend) and the vcluster double.
+import {execFileSync} from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
@@ -41,10 +42,8 @@ describe('idp env up / down (namespace driver, terraform, helm 4)', () => {
       'namespace:done',
       'kubeconfig:done',
       'terraform-init:done',
-      'terraform-workspace:done',
       'terraform-plan:done',
       'terraform-apply:done',
-      'terraform-outputs:done',
       'helm:done',
       'record:done',
       'unlock:done',
@@ -53,6 +52,11 @@ describe('idp env up / down (namespace driver, terraform, helm 4)', () => {
     const ns = namespace('shop-pr-7')!
     expect(ns.metadata?.labels).toMatchObject({'app.kubernetes.io/managed-by': 'idp', 'idp.dev/service': 'shop', 'idp.dev/env': 'pr-7', 'idp.dev/pr': '7'})
     expect(ns.metadata?.annotations).toMatchObject({'idp.dev/owner': 'tester', 'idp.dev/git-sha': 'abc1234', 'idp.dev/driver': 'namespace', 'idp.dev/cluster': 'dev', 'idp.dev/status': 'ready', 'idp.dev/url': 'https://pr-7.shop.example.com', 'idp.dev/expires-at': result.expiresAt})
+    // TF_WORKSPACE made init create the workspace; no `environment` file selects it.
+    expect(fs.existsSync(path.join(world.project, 'infra', 'terraform.tfstate.d', 'shop-pr-7', 'terraform.tfstate'))).toBe(true)
+    expect(fs.existsSync(path.join(world.stateDir, 'idp', 'envs', 'shop', 'pr-7', 'terraform', 'environment'))).toBe(false)
+    // The sensitive output made apply's values incomplete, so `terraform output -json` filled them in.
+    expect(result.steps.find((s: {id: string}) => s.id === 'terraform-apply').result).toMatchObject({outputs: ['bucket', 'db_password'], sensitive: ['db_password'], outputCommand: true})
     // Terraform output reached helm as values; the image tag came from --sha via image.tag "{{sha}}".
     const cm = world.kube.store().get('v1', 'ConfigMap', 'shop-infra', 'shop-pr-7')!
     expect(cm.data).toEqual({env: 'pr-7', bucket: 'bucket-pr-7', imageTag: 'abc1234'})
@@ -99,5 +103,82 @@ describe('idp env up / down (namespace driver, terraform, helm 4)', () => {
     const again = await world.run(['env', 'down', 'pr-7'])
     expect(again.code).toBe(0)
     expect(again.stdout).toContain('already gone')
+  })
+})
+
+describe('terraform workspaces and failures (real terraform)', () => {
+  const infra = () => path.join(world.project, 'infra')
+  const workspaceDir = (dir: string, name: string) => path.join(dir, 'terraform.tfstate.d', name)
+  const tfData = (env: string) => path.join(world.stateDir, 'idp', 'envs', 'shop', env, 'terraform')
+  const terraform = (env: string, args: string[]) => execFileSync('terraform', args, {cwd: infra(), env: {...world.env, TF_DATA_DIR: tfData(env), TF_IN_AUTOMATION: '1'}, stdio: 'pipe'})
+
+  it('an environment whose workspace an older idp selected with `workspace select` (the environment file) goes up and down', async () => {
+    terraform('pr-8', ['init', '-input=false', '-no-color'])
+    terraform('pr-8', ['workspace', 'select', '-or-create=true', '-no-color', 'shop-pr-8'])
+    terraform('pr-8', ['apply', '-input=false', '-no-color', '-auto-approve', '-var', 'env=pr-8'])
+    expect(fs.readFileSync(path.join(tfData('pr-8'), 'environment'), 'utf8')).toBe('shop-pr-8')
+
+    const up = await world.run(['env', 'up', 'pr-8', '--sha', 'abc1234', '--json'])
+    expect(up.code).toBe(0)
+    // Same workspace, same state: the resource made before was kept, not made again.
+    expect(up.json.result.steps.find((s: {id: string}) => s.id === 'terraform-apply').result.outputs).toEqual(['bucket', 'db_password'])
+    expect(world.kube.store().get('v1', 'ConfigMap', 'shop-infra', 'shop-pr-8')!.data?.bucket).toBe('bucket-pr-8')
+    const state = JSON.parse(fs.readFileSync(path.join(workspaceDir(infra(), 'shop-pr-8'), 'terraform.tfstate'), 'utf8')) as {resources: unknown[]}
+    expect(state.resources).toHaveLength(1)
+
+    const down = await world.run(['env', 'down', 'pr-8', '--json'])
+    expect(down.code).toBe(0)
+    expect(fs.existsSync(workspaceDir(infra(), 'shop-pr-8'))).toBe(false)
+  })
+
+  describe('an apply that fails half-way', () => {
+    const failing = () => path.join(world.project, 'infra-fail')
+    const module = (broken: boolean) =>
+      [
+        'variable "env" { type = string }',
+        'resource "terraform_data" "made" { input = "made-${var.env}" }',
+        ...(broken ? ['resource "terraform_data" "broken" {', '  depends_on = [terraform_data.made]', '  provisioner "local-exec" { command = "echo boom-${var.env} >&2; exit 3" }', '}'] : []),
+        'output "bucket" { value = terraform_data.made.output }',
+      ].join('\n')
+
+    beforeAll(() => {
+      fs.mkdirSync(failing())
+      fs.writeFileSync(path.join(failing(), 'main.tf'), module(true))
+      fs.appendFileSync(path.join(world.project, '.idp.yml'), '  "tf-*":\n    cluster: dev\n    driver: namespace\n    helm: {chart: ./chart}\n    terraform: {dir: ./infra-fail, vars: {env: "{{env}}"}}\n')
+    })
+
+    it('fails with terraform\'s own words (not JSON), then destroys what it made and deletes the workspace', async () => {
+      const up = await world.run(['env', 'up', 'tf-1', '--sha', 'abc1234', '--json'])
+      expect(up.code).toBe(5)
+      const {error} = up.json
+      expect(error.message).toMatch(/^terraform exited with code 1: Error: local-exec provisioner error/u)
+      expect(error.details.step).toBe('terraform-apply')
+      expect(error.details.stderrTail).toContain('exit status 3')
+      expect(error.details.stderrTail).not.toContain('"@level"')
+      expect(error.details.undone).toEqual(expect.arrayContaining(['terraform-init', 'namespace', 'lock']))
+      expect(error.details.undoFailures).toBeUndefined()
+      expect(fs.existsSync(workspaceDir(failing(), 'shop-tf-1'))).toBe(false)
+    })
+
+    it('up again once the module is fixed succeeds', async () => {
+      fs.writeFileSync(path.join(failing(), 'main.tf'), module(false))
+      const up = await world.run(['env', 'up', 'tf-1', '--sha', 'abc1234', '--json'])
+      expect(up.code).toBe(0)
+      expect(up.json.result.steps.find((s: {id: string}) => s.id === 'terraform-apply').result).toMatchObject({outputs: ['bucket'], sensitive: [], outputCommand: false})
+      expect(fs.readFileSync(path.join(world.stateDir, 'idp', 'envs', 'shop', 'tf-1', 'tf-values.yaml'), 'utf8')).toContain('bucket: made-tf-1')
+      expect((await world.run(['env', 'down', 'tf-1'])).code).toBe(0)
+      expect(fs.existsSync(workspaceDir(failing(), 'shop-tf-1'))).toBe(false)
+    })
+
+    it('down after a failed up kept with --keep-on-failure destroys the half-made resources and the workspace', async () => {
+      fs.writeFileSync(path.join(failing(), 'main.tf'), module(true))
+      const up = await world.run(['env', 'up', 'tf-2', '--sha', 'abc1234', '--keep-on-failure', '--json'])
+      expect(up.code).toBe(5)
+      expect(up.json.error.details.cleanup.join('\n')).toContain('TF_WORKSPACE=default terraform workspace delete -no-color shop-tf-2')
+      expect(fs.existsSync(path.join(workspaceDir(failing(), 'shop-tf-2'), 'terraform.tfstate'))).toBe(true)
+      const down = await world.run(['env', 'down', 'tf-2', '--json'])
+      expect(down.code).toBe(0)
+      expect(fs.existsSync(workspaceDir(failing(), 'shop-tf-2'))).toBe(false)
+    })
   })
 })

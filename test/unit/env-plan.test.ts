@@ -1,3 +1,6 @@
+import {mkdtempSync, rmSync} from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
 import {describe, expect, it} from 'vitest'
 
 import {loadConfig} from '../../src/lib/config/load.js'
@@ -27,15 +30,32 @@ function facts(overrides: Partial<EnvUpFacts> = {}): EnvUpFacts {
 describe('planEnvUp', () => {
   it('lists every step with tool and argv in --dry-run --json, terraform and the kubeconfig side by side', async () => {
     const plan = planForJson(planEnvUp({env: await env('pr-7'), imageTag: 'v1', timeoutMs: 300_000}, facts()))
-    expect(plan.steps.map((s) => s.id)).toEqual(['preflight', 'lock', 'namespace', 'kubeconfig', 'terraform-init', 'terraform-workspace', 'terraform-plan', 'terraform-apply', 'terraform-outputs', 'helm', 'record', 'unlock'])
+    expect(plan.steps.map((s) => s.id)).toEqual(['preflight', 'lock', 'namespace', 'kubeconfig', 'terraform-init', 'terraform-plan', 'terraform-apply', 'helm', 'record', 'unlock'])
     const step = (id: string) => plan.steps.find((s) => s.id === id)!
     // Concurrency: the kubeconfig and terraform both wait only for the namespace; helm waits for both.
     expect(step('kubeconfig').dependsOn).toEqual(['namespace'])
     expect(step('terraform-init').dependsOn).toEqual(['namespace'])
-    expect(step('helm').dependsOn).toEqual(['kubeconfig', 'terraform-outputs'])
+    expect(step('helm').dependsOn).toEqual(['kubeconfig', 'terraform-apply'])
+    // The workspace comes with every terraform call (TF_WORKSPACE; init creates it): no select step.
+    const tfEnv = {TF_DATA_DIR: '/state/envs/shop/pr-7/terraform', TF_WORKSPACE: 'shop-pr-7'}
+    expect(step('terraform-init').action).toMatchObject({tool: 'terraform', argv: ['init', '-input=false', '-no-color'], cwd: `${FIXTURE_PROJECT}/infra`, env: tfEnv})
     expect(step('terraform-plan').argv).toEqual(['plan', '-lock-timeout=5m', '-input=false', '-no-color', '-out=/state/envs/shop/pr-7/tfplan', '-var', 'env=pr-7'])
-    expect(step('terraform-apply').argv).toEqual(['apply', '-lock-timeout=5m', '-input=false', '-no-color', '-auto-approve', '/state/envs/shop/pr-7/tfplan'])
-    expect(step('terraform-apply').action).toMatchObject({cwd: `${FIXTURE_PROJECT}/infra`, env: {TF_DATA_DIR: '/state/envs/shop/pr-7/terraform'}})
+    expect(step('terraform-plan').action).toMatchObject({env: tfEnv})
+    // apply -json of the saved plan gives helm its values; `terraform output` only for sensitive outputs.
+    expect(step('terraform-apply').action).toMatchObject({
+      kind: 'local',
+      op: 'env.terraformApply',
+      params: {
+        apply: {tool: 'terraform', argv: ['apply', '-lock-timeout=5m', '-input=false', '-no-color', '-auto-approve', '-json', '/state/envs/shop/pr-7/tfplan'], cwd: `${FIXTURE_PROJECT}/infra`, env: tfEnv},
+        outputs: {tool: 'terraform', argv: ['output', '-json', '-no-color'], env: tfEnv},
+        file: '/state/envs/shop/pr-7/tf-values.yaml',
+      },
+    })
+    // A fresh environment's workspace is destroyed and deleted (from default) if a later step fails.
+    expect(step('terraform-init').undo).toEqual([
+      expect.objectContaining({argv: ['destroy', '-lock-timeout=5m', '-input=false', '-no-color', '-auto-approve', '-var', 'env=pr-7'], env: tfEnv}),
+      expect.objectContaining({argv: ['workspace', 'delete', '-no-color', 'shop-pr-7'], env: {...tfEnv, TF_WORKSPACE: 'default'}}),
+    ])
     expect(step('helm').tool).toBe('helm')
     expect(step('helm').argv).toEqual([
       'upgrade', '--install', 'shop', `${FIXTURE_PROJECT}/chart`, '--namespace', 'shop-pr-7',
@@ -43,7 +63,13 @@ describe('planEnvUp', () => {
       '--set', 'env=pr-7', '--set', 'image.tag=v1', '--wait', '--rollback-on-failure', '--timeout', '300s',
     ])
     expect(step('helm').action).toMatchObject({kubeconfig: '/state/envs/shop/pr-7/kubeconfig'})
-    expect(formatPlan(planEnvUp({env: await env('pr-7'), timeoutMs: 300_000}, facts()))).toContain('$ terraform workspace select -or-create=true shop-pr-7')
+    // --dry-run shows the apply and the fallback as commands to paste.
+    const text = formatPlan(planEnvUp({env: await env('pr-7'), timeoutMs: 300_000}, facts()))
+    expect(text).toContain(
+      `cd ${FIXTURE_PROJECT}/infra && TF_DATA_DIR=/state/envs/shop/pr-7/terraform TF_WORKSPACE=shop-pr-7 terraform apply -lock-timeout=5m -input=false -no-color -auto-approve -json /state/envs/shop/pr-7/tfplan; the outputs it reports > /state/envs/shop/pr-7/tf-values.yaml`,
+    )
+    expect(text).toContain(`only if an output is sensitive: cd ${FIXTURE_PROJECT}/infra && TF_DATA_DIR=/state/envs/shop/pr-7/terraform TF_WORKSPACE=shop-pr-7 terraform output -json -no-color`)
+    expect(text).not.toContain('workspace select')
   })
 
   it('uses --atomic on helm 3', async () => {
@@ -89,11 +115,16 @@ describe('planEnvUp', () => {
 
   it('runs with the recording runner: tools in dependency order, terraform before helm', async () => {
     const runner = new RecordingRunner()
-    const plan = planEnvUp({env: await env('pr-7'), timeoutMs: 60_000}, facts())
     const stub = async () => ({})
-    const handlers = {...createEnvHandlers({runner}), 'env.preflight': stub, 'env.lock': stub, 'kube.ensureNamespace': stub, 'env.writeNamespaceKubeconfig': stub, 'env.writeTerraformValues': stub, 'env.recordResult': stub, 'env.unlock': stub}
-    await applyPlan(plan, {runner, handlers, renderer: 'silent'})
-    expect(runner.calls.map((c) => `${c.tool} ${c.argv[0]}`)).toEqual(['terraform init', 'terraform workspace', 'terraform plan', 'terraform apply', 'helm upgrade'])
+    const handlers = {...createEnvHandlers({runner}), 'env.preflight': stub, 'env.lock': stub, 'kube.ensureNamespace': stub, 'env.writeNamespaceKubeconfig': stub, 'env.recordResult': stub, 'env.unlock': stub}
+    runner.when('terraform', ['apply'], {stdout: '{"@level":"info","@message":"Outputs: 1","type":"outputs","outputs":{"bucket":{"sensitive":false,"type":"string","value":"b"}}}'})
+    const state = mkdtempSync(path.join(os.tmpdir(), 'idp-plan-'))
+    try {
+      await applyPlan(planEnvUp({env: await env('pr-7'), timeoutMs: 60_000}, facts({paths: envStatePaths(state, 'shop', 'pr-7', 'dev')})), {runner, handlers, renderer: 'silent'})
+    } finally {
+      rmSync(state, {recursive: true, force: true})
+    }
+    expect(runner.calls.map((c) => `${c.tool} ${c.argv[0]}`)).toEqual(['terraform init', 'terraform plan', 'terraform apply', 'helm upgrade'])
   })
 })
 
@@ -103,10 +134,15 @@ describe('planEnvDown', () => {
   it('tears down an environment of ours: helm, terraform destroy and workspace delete, namespace', async () => {
     const plan = planForJson(planEnvDown({env: await env('pr-7'), found: 'ours', timeoutMs: 60_000}, downFacts))
     expect(plan.steps.map((s) => s.id)).toEqual([
-      'preflight', 'lock', 'helm-uninstall', 'terraform-init', 'terraform-workspace', 'terraform-destroy', 'terraform-workspace-default', 'terraform-workspace-delete', 'namespace-delete', 'local-files', 'unlock',
+      'preflight', 'lock', 'helm-uninstall', 'terraform-init', 'terraform-destroy', 'terraform-workspace-delete', 'namespace-delete', 'local-files', 'unlock',
     ])
+    const tfEnv = {TF_DATA_DIR: '/state/envs/shop/pr-7/terraform', TF_WORKSPACE: 'shop-pr-7'}
+    expect(plan.steps.find((s) => s.id === 'terraform-init')!.action).toMatchObject({argv: ['init', '-input=false', '-no-color'], env: tfEnv})
+    expect(plan.steps.find((s) => s.id === 'terraform-destroy')!.action).toMatchObject({env: tfEnv})
+    // Terraform will not delete the workspace TF_WORKSPACE selects: the delete runs from default.
+    expect(plan.steps.find((s) => s.id === 'terraform-workspace-delete')!.action).toMatchObject({env: {...tfEnv, TF_WORKSPACE: 'default'}})
     expect(plan.steps.find((s) => s.id === 'helm-uninstall')!.argv).toEqual(['uninstall', 'shop', '--namespace', 'shop-pr-7', '--ignore-not-found'])
-    expect(plan.steps.find((s) => s.id === 'terraform-workspace-delete')!.argv).toEqual(['workspace', 'delete', 'shop-pr-7'])
+    expect(plan.steps.find((s) => s.id === 'terraform-workspace-delete')!.argv).toEqual(['workspace', 'delete', '-no-color', 'shop-pr-7'])
   })
 
   it('uses the driver recorded on the namespace, and touches nothing that is not ours', async () => {

@@ -26,7 +26,7 @@ export interface EnvUpResult {
 
 export default class EnvUp extends BaseCommand<typeof EnvUp> {
   static override summary = 'Bring up (or update) an ephemeral preview environment.'
-  static override description = `Runs one plan (see --dry-run): preflight (tools, cluster reachable, name), a lock (a Lease on the host cluster, so two runs of one environment never overlap), the namespace with idp's labels and annotations (owner, expiry, commit, PR), then at the same time the vcluster (driver vcluster) or a namespace-scoped kubeconfig (driver namespace) and Terraform (init, workspace, plan, apply, outputs), then helm upgrade --install with --wait and rollback on failure.
+  static override description = `Runs one plan (see --dry-run): preflight (tools, cluster reachable, name), a lock (a Lease on the host cluster, so two runs of one environment never overlap), the namespace with idp's labels and annotations (owner, expiry, commit, PR), then at the same time the vcluster (driver vcluster) or a namespace-scoped kubeconfig (driver namespace) and Terraform (init in the environment's workspace, plan -out, apply of that plan, whose outputs become helm values), then helm upgrade --install with --wait and rollback on failure.
 
 Settings come from the environments entry of .idp.yml that matches ENV (an exact name or a pattern such as pr-*). ENV defaults to pr-N with --pr N, else the git branch. Running up again updates in place; after a failure it resumes. On failure or Ctrl-C, completed steps are undone (or kept with --keep-on-failure, with the commands to clean up). ~/.kube/config and the current context are never changed: idp uses private kubeconfigs under its state directory.`
 
@@ -71,6 +71,10 @@ Settings come from the environments entry of .idp.yml that matches ENV (an exact
       import('../../lib/env/paths.js'),
       import('../../lib/plan/format.js'),
     ])
+    const dryRun = flags['dry-run']
+    // A real run needs the Kubernetes client and the executor: load them while tools and git answer.
+    const applyModules = dryRun ? undefined : Promise.all([import('../../lib/plan/apply.js'), import('../../lib/env/handlers.js'), import('../../lib/env/cluster.js')])
+    applyModules?.catch(() => {})
     const loaded = await loadConfig({dir: this.dir, required: true})
     const {config} = loaded
     const runner = createToolRunner({logger: (line) => this.out.debug(line)})
@@ -87,14 +91,17 @@ Settings come from the environments entry of .idp.yml that matches ENV (an exact
     if (env.driver === 'vcluster' && !env.vcluster?.server) {
       this.out.warn(`vcluster.server is not set for ${env.key}: \`vcluster connect --print\` then port-forwards, which works only while it keeps running. Set vcluster.server to where the virtual cluster's API is exposed (ingress or LoadBalancer).`)
     }
-    const tools = await context.checkTools(runner, context.envTools(env), {required: !flags['dry-run']})
+    const state = stateDir()
+    // The cluster is looked at (read-only) while the version probes run; a tool problem is still reported first.
+    const hostLookup = dryRun ? undefined : context.inspectHost(env, state)
+    hostLookup?.catch(() => {})
+    const tools = await context.checkTools(runner, context.envTools(env), {required: !dryRun})
     for (const problem of tools.problems) this.out.warn(`${problem} (a real run stops here)`)
 
-    const state = stateDir()
     const paths = envStatePaths(state, env.service, env.name, env.cluster.alias)
     let existing: 'ours' | 'none' | undefined
-    if (!flags['dry-run']) {
-      const host = await context.inspectHost(env, state)
+    if (hostLookup) {
+      const host = await hostLookup
       if (host.found === 'foreign') {
         const {UsageError} = await import('../../lib/cli/errors.js')
         throw new UsageError(`Namespace ${env.namespace} already exists on cluster ${env.cluster.alias} and is not an idp environment of ${env.service}/${env.name}.`, {
@@ -115,15 +122,12 @@ Settings come from the environments entry of .idp.yml that matches ENV (an exact
     // The result describes the environment exactly as the plan does.
     const {update, ...about} = plan.metadata as unknown as EnvUpMetadata
     const base = {...about, updated: update, teardown: `${this.config.bin} env down ${env.name}`}
-    if (flags['dry-run']) {
+    if (dryRun) {
       this.planText = formatPlan(plan)
       return {...base, dryRun: true, plan: planForJson(plan)}
     }
 
-    const [{applyPlan, chooseRenderer}, {createEnvHandlers, createEvidenceSampler, postFailureComment, withHelmEvidence}] = await Promise.all([
-      import('../../lib/plan/apply.js'),
-      import('../../lib/env/handlers.js'),
-    ])
+    const [{applyPlan, chooseRenderer}, {createEnvHandlers, createEvidenceSampler, postFailureComment, withHelmEvidence}] = (await applyModules)!
     const sampler = createEvidenceSampler({kubeconfig: paths.kubeconfig, namespace: envReleaseNamespace(env)})
     const handlers = createEnvHandlers({runner, github: poster, bin: this.config.bin})
     try {

@@ -8,13 +8,16 @@ import {readFile, rm, writeFile} from 'node:fs/promises'
 import path from 'node:path'
 import {parse, stringify} from 'yaml'
 
-import {PrerequisiteError, RemoteError} from '../cli/errors.js'
+import {PrerequisiteError, RemoteError, ToolError} from '../cli/errors.js'
 import {ensurePrivateDir} from '../cli/paths.js'
 import {redact, registerSecret} from '../cli/redact.js'
 import {isNotFound, kubeCall, kubeClientCache, kubeError} from '../kube/client.js'
 import {registerUserSecrets} from '../kube/kubeconfig.js'
 import type {StepHandler} from '../plan/apply.js'
-import type {ToolName, ToolRunner} from '../tools/types.js'
+import {commandLine} from '../plan/format.js'
+import type {ToolAction} from '../plan/types.js'
+import {parseTerraformUiLine, type TerraformOutput, terraformUiOutputs} from '../tools/terraform.js'
+import type {RunOptions, ToolName, ToolRunner} from '../tools/types.js'
 import {ANNOTATIONS, isOwnedBy, LABELS} from './labels.js'
 import {findNamespace, writeHostKubeconfig} from './cluster.js'
 import {acquireLock, releaseLock} from './lock.js'
@@ -46,6 +49,21 @@ async function writePrivateFile(file: string, text: string): Promise<void> {
     await rm(temporary, {force: true})
     throw error
   }
+}
+
+/** `terraform output -json`: name → {sensitive, type, value}, sensitive values included. */
+function parseOutputJson(stdout: string, argv: string[]): Record<string, TerraformOutput> {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(stdout || '{}')
+  } catch {
+    throw new ToolError('`terraform output -json` did not print JSON.', {tool: 'terraform', argv}, {hint: 'Run it by hand in the Terraform directory (with TF_DATA_DIR and TF_WORKSPACE as --dry-run shows) to see what it printed.'})
+  }
+  const outputs: Record<string, TerraformOutput> = {}
+  for (const [name, entry] of Object.entries((parsed ?? {}) as Record<string, {sensitive?: boolean; type?: unknown; value?: unknown}>)) {
+    outputs[name] = {sensitive: entry?.sensitive === true, type: entry?.type, value: entry?.value}
+  }
+  return outputs
 }
 
 /** Every string inside a value, so sensitive terraform outputs can be registered as secrets. */
@@ -160,14 +178,32 @@ export function createEnvHandlers(options: EnvHandlerOptions): Record<string, St
       return {file: p.file}
     },
 
-    async 'env.writeTerraformValues'(action, ctx) {
-      const p = action.params as {tool: ToolName; argv: string[]; cwd: string; env: Record<string, string>; file: string}
-      // rawStdout: sensitive outputs are in there; they are registered as secrets before anything prints.
-      const {stdout} = await runner.run(p.tool, p.argv, {cwd: p.cwd, env: p.env, rawStdout: true, signal: ctx.signal})
-      const outputs = JSON.parse(stdout || '{}') as Record<string, {value: unknown; sensitive?: boolean}>
+    async 'env.terraformApply'(action, ctx) {
+      const p = action.params as {apply: ToolAction; outputs: ToolAction; file: string}
+      const run = (tool: ToolAction, extra: RunOptions) =>
+        runner.run(tool.tool, tool.argv, {
+          ...(tool.cwd === undefined ? {} : {cwd: tool.cwd}),
+          ...(tool.env === undefined ? {} : {env: tool.env}),
+          ...(tool.timeoutMs === undefined ? {} : {timeoutMs: tool.timeoutMs}),
+          signal: ctx.signal,
+          ...extra,
+        })
+      ctx.onLine?.(`$ ${commandLine(p.apply)}`)
+      // Progress as terraform's human UI words it; a line that is not a UI message shows as it came.
+      const applied = await run(p.apply, {onLine: (line) => ctx.onLine?.(parseTerraformUiLine(line)?.text ?? line)})
+      let outputs = terraformUiOutputs(applied.stdout)
+      // Ask terraform again when apply could not give every value: sensitive outputs come without
+      // one, and the stdout we hold is redacted, so a value holding a known secret came out masked.
+      const incomplete = !outputs || Object.values(outputs).some((output) => output.sensitive || !('value' in output) || JSON.stringify(output.value).includes('***'))
+      if (incomplete) {
+        ctx.onLine?.(`$ ${commandLine(p.outputs)}`)
+        // rawStdout: sensitive values are in there; they are registered as secrets before anything prints.
+        const {stdout} = await run(p.outputs, {rawStdout: true})
+        outputs = parseOutputJson(stdout, p.outputs.argv)
+      }
       const infra: Record<string, unknown> = {}
       const sensitive: string[] = []
-      for (const [name, output] of Object.entries(outputs)) {
+      for (const [name, output] of Object.entries(outputs ?? {})) {
         if (output.sensitive) {
           sensitive.push(name)
           for (const text of strings(output.value)) if (text.length >= 4) registerSecret(text)
@@ -175,7 +211,7 @@ export function createEnvHandlers(options: EnvHandlerOptions): Record<string, St
         infra[name] = output.value
       }
       await writePrivateFile(p.file, stringify({infra}))
-      return {file: p.file, outputs: Object.keys(infra), sensitive}
+      return {file: p.file, outputs: Object.keys(infra), sensitive, outputCommand: incomplete}
     },
 
     async 'env.removeFiles'(action) {

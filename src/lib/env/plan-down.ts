@@ -5,7 +5,7 @@
  */
 import type {ResolvedEnvironment} from '../config/environments.js'
 import {helmUninstallArgs} from '../tools/helm.js'
-import {terraformInitArgs, terraformWorkspaceSelectArgs} from '../tools/terraform.js'
+import {terraformInitArgs} from '../tools/terraform.js'
 import type {ToolName} from '../tools/types.js'
 import {vclusterDeleteArgs} from '../tools/vcluster.js'
 import type {Plan, PlanStep} from '../plan/types.js'
@@ -21,7 +21,8 @@ import {
   type PrTarget,
   removeFilesAction,
   terraformAction,
-  terraformTeardownActions,
+  terraformDeleteWorkspaceAction,
+  terraformDestroyAction,
   unlockAction,
 } from './plan-up.js'
 
@@ -91,14 +92,11 @@ export function planEnvDown(options: EnvDownOptions, facts: EnvDownFacts): Plan 
   const beforeCleanup = [...beforeNamespace]
   if (env.terraform) {
     const tf = env.terraform
-    const [destroy, selectDefault, deleteWorkspace] = terraformTeardownActions(env, paths, timeoutMs)
     steps.push(
-      {id: 'terraform-init', title: `terraform init (${tf.dir})`, action: terraformAction(env, paths, terraformInitArgs(), timeoutMs), dependsOn: ['lock']},
-      // -or-create: an environment whose workspace is already gone still ends cleanly (an empty destroy).
-      {id: 'terraform-workspace', title: `terraform workspace ${tf.workspace}`, action: terraformAction(env, paths, terraformWorkspaceSelectArgs({workspace: tf.workspace})), dependsOn: ['terraform-init']},
-      {id: 'terraform-destroy', title: `terraform destroy (workspace ${tf.workspace})`, action: destroy!, dependsOn: ['terraform-workspace']},
-      {id: 'terraform-workspace-default', title: 'terraform workspace select default', action: selectDefault!, dependsOn: ['terraform-destroy']},
-      {id: 'terraform-workspace-delete', title: `terraform workspace delete ${tf.workspace}`, action: deleteWorkspace!, dependsOn: ['terraform-workspace-default']},
+      // init creates the workspace (TF_WORKSPACE) when it is already gone, so the destroy is empty and down still ends cleanly.
+      {id: 'terraform-init', title: `terraform init (${tf.dir}, workspace ${tf.workspace})`, action: terraformAction(env, paths, terraformInitArgs(), timeoutMs), dependsOn: ['lock']},
+      {id: 'terraform-destroy', title: `terraform destroy (workspace ${tf.workspace})`, action: terraformDestroyAction(env, paths, timeoutMs), dependsOn: ['terraform-init']},
+      {id: 'terraform-workspace-delete', title: `terraform workspace delete ${tf.workspace}`, action: terraformDeleteWorkspaceAction(env, paths), dependsOn: ['terraform-destroy']},
     )
     beforeCleanup.push('terraform-workspace-delete')
   }

@@ -5,9 +5,10 @@
  */
 import type {ResolvedEnvironment} from '../config/environments.js'
 import {helmUninstallArgs, helmUpgradeInstallArgs, type HelmMajor} from '../tools/helm.js'
-import {terraformApplyArgs, terraformDestroyArgs, terraformInitArgs, terraformOutputArgs, terraformPlanArgs, terraformWorkspaceSelectArgs} from '../tools/terraform.js'
+import {terraformApplyArgs, terraformDestroyArgs, terraformInitArgs, terraformOutputArgs, terraformPlanArgs, terraformWorkspaceDeleteArgs} from '../tools/terraform.js'
 import {vclusterConnectArgs, vclusterCreateArgs, vclusterDeleteArgs} from '../tools/vcluster.js'
 import type {ToolName} from '../tools/types.js'
+import {commandLine} from '../plan/format.js'
 import type {Action, Plan, PlanStep, ToolAction} from '../plan/types.js'
 import {PLAN_VERSION} from '../plan/types.js'
 import {envMetadata} from './labels.js'
@@ -95,19 +96,23 @@ function stringVars(vars: Record<string, string | number | boolean>): Record<str
   return Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, String(v)]))
 }
 
-/** The terraform actions shared by up and down: same cwd and TF_DATA_DIR, so the same workspace. */
-export function terraformAction(env: ResolvedEnvironment, paths: Pick<EnvStatePaths, 'tfData'>, argv: string[], timeoutMs?: number): ToolAction {
-  return {kind: 'tool', tool: 'terraform', argv, cwd: env.terraform!.dir, env: {TF_DATA_DIR: paths.tfData}, ...(timeoutMs === undefined ? {} : {timeoutMs})}
+/**
+ * The terraform actions shared by up and down: same cwd and TF_DATA_DIR, and the environment's
+ * workspace as TF_WORKSPACE, which `terraform init` creates when it is missing. So no `workspace
+ * select` step runs, and an environment whose workspace an older idp selected with that command
+ * (the `environment` file in TF_DATA_DIR) resolves to the same workspace.
+ */
+export function terraformAction(env: ResolvedEnvironment, paths: Pick<EnvStatePaths, 'tfData'>, argv: string[], timeoutMs?: number, workspace = env.terraform!.workspace): ToolAction {
+  return {kind: 'tool', tool: 'terraform', argv, cwd: env.terraform!.dir, env: {TF_DATA_DIR: paths.tfData, TF_WORKSPACE: workspace}, ...(timeoutMs === undefined ? {} : {timeoutMs})}
 }
 
-/** How to remove the terraform workspace of an environment after its resources are destroyed. */
-export function terraformTeardownActions(env: ResolvedEnvironment, paths: Pick<EnvStatePaths, 'tfData'>, timeoutMs?: number): ToolAction[] {
-  const tf = env.terraform!
-  return [
-    terraformAction(env, paths, withLockTimeout(terraformDestroyArgs({vars: stringVars(tf.vars)}), 'destroy'), timeoutMs),
-    terraformAction(env, paths, ['workspace', 'select', 'default']),
-    terraformAction(env, paths, ['workspace', 'delete', tf.workspace]),
-  ]
+/** Terraform refuses to delete the workspace it is in, so this runs from `default`. */
+export function terraformDeleteWorkspaceAction(env: ResolvedEnvironment, paths: Pick<EnvStatePaths, 'tfData'>): ToolAction {
+  return terraformAction(env, paths, terraformWorkspaceDeleteArgs({workspace: env.terraform!.workspace}), undefined, 'default')
+}
+
+export function terraformDestroyAction(env: ResolvedEnvironment, paths: Pick<EnvStatePaths, 'tfData'>, timeoutMs?: number): ToolAction {
+  return terraformAction(env, paths, withLockTimeout(terraformDestroyArgs({vars: stringVars(env.terraform!.vars)}), 'destroy'), timeoutMs)
 }
 
 export function planEnvUp(options: EnvUpOptions, facts: EnvUpFacts): Plan {
@@ -202,45 +207,37 @@ export function planEnvUp(options: EnvUpOptions, facts: EnvUpFacts): Plan {
     const vars = stringVars(tf.vars)
     steps.push({
       id: 'terraform-init',
-      title: `terraform init (${tf.dir})`,
+      title: `terraform init (${tf.dir}, workspace ${tf.workspace})`,
       action: terraformAction(env, paths, terraformInitArgs(), timeoutMs),
       dependsOn: ['namespace'],
       concurrentWith: [env.driver === 'vcluster' ? 'vcluster-create' : 'kubeconfig'],
-    })
-    steps.push({
-      id: 'terraform-workspace',
-      title: `terraform workspace ${tf.workspace}`,
-      action: terraformAction(env, paths, terraformWorkspaceSelectArgs({workspace: tf.workspace})),
-      dependsOn: ['terraform-init'],
-      ...undoIfFresh([terraformAction(env, paths, ['workspace', 'select', 'default']), terraformAction(env, paths, ['workspace', 'delete', tf.workspace])]),
+      // Undone here rather than with apply: an apply that failed half-way left resources in the
+      // workspace, and a workspace that is not empty cannot be deleted.
+      ...undoIfFresh([terraformDestroyAction(env, paths, timeoutMs), terraformDeleteWorkspaceAction(env, paths)]),
     })
     steps.push({
       id: 'terraform-plan',
       title: `terraform plan (workspace ${tf.workspace})`,
       action: terraformAction(env, paths, withLockTimeout(terraformPlanArgs({out: paths.tfPlan, vars}), 'plan'), timeoutMs),
-      dependsOn: ['terraform-workspace'],
+      dependsOn: ['terraform-init'],
     })
+    // apply -json reports the outputs when it ends, so helm's values need no `terraform output`
+    // run, except for sensitive outputs, whose values apply leaves out.
+    const apply = terraformAction(env, paths, withLockTimeout(terraformApplyArgs({planFile: paths.tfPlan, json: true}), 'apply'), timeoutMs)
+    const outputs = terraformAction(env, paths, terraformOutputArgs())
     steps.push({
       id: 'terraform-apply',
-      title: `terraform apply (workspace ${tf.workspace})`,
-      action: terraformAction(env, paths, withLockTimeout(terraformApplyArgs({planFile: paths.tfPlan}), 'apply'), timeoutMs),
-      dependsOn: ['terraform-plan'],
-      ...undoIfFresh([terraformAction(env, paths, withLockTimeout(terraformDestroyArgs({vars}), 'destroy'), timeoutMs)]),
-    })
-    const outputArgs = terraformOutputArgs()
-    steps.push({
-      id: 'terraform-outputs',
-      title: 'Terraform outputs as helm values',
+      title: `terraform apply (workspace ${tf.workspace}), outputs as helm values`,
       action: {
         kind: 'local',
-        op: 'env.writeTerraformValues',
-        summary: `terraform ${outputArgs.join(' ')} in ${tf.dir} > ${paths.tfValues} as {infra: {...}} (sensitive outputs never printed)`,
-        params: {tool: 'terraform', argv: outputArgs, cwd: tf.dir, env: {TF_DATA_DIR: paths.tfData}, file: paths.tfValues},
+        op: 'env.terraformApply',
+        summary: `${commandLine(apply)}; the outputs it reports > ${paths.tfValues} as {infra: {...}} (0600); only if an output is sensitive: ${commandLine(outputs)} (values never printed)`,
+        params: {apply, outputs, file: paths.tfValues},
       },
-      dependsOn: ['terraform-apply'],
+      dependsOn: ['terraform-plan'],
       ...undoIfFresh([removeFilesAction([paths.tfValues])]),
     })
-    helmDeps.push('terraform-outputs')
+    helmDeps.push('terraform-apply')
   }
 
   if (env.helm) {

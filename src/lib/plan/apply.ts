@@ -33,6 +33,8 @@ export interface StepContext {
   /** What earlier steps returned, by step id (tool steps: their RunResult). */
   results: Map<string, unknown>
   step: PlanStep
+  /** Shows a line of progress under the step (with --verbose), as tool steps show their output. */
+  onLine?: (line: string) => void
 }
 
 /** Does the work of API and local actions, keyed by `action.op`. */
@@ -326,7 +328,7 @@ async function runAction(action: Action, step: PlanStep, context: ActionContext)
   const handler = context.handlers[action.op]
   // validatePlan checked every op, so a missing handler here is a bug in this file.
   if (!handler) throw new InternalError(`No handler for ${action.op}.`)
-  return handler(action, {signal: context.signal, results: context.results, step})
+  return handler(action, {signal: context.signal, results: context.results, step, ...(context.onLine ? {onLine: context.onLine} : {})})
 }
 
 interface UndoContext {

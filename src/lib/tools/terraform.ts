@@ -24,17 +24,21 @@ export function terraformInitArgs(o: Common & {backendConfig?: Record<string, st
   return [...chdirArgs(o), 'init', '-input=false', '-no-color', ...(o.upgrade ? ['-upgrade'] : []), ...(o.reconfigure ? ['-reconfigure'] : []), ...backend]
 }
 
-export function terraformWorkspaceSelectArgs(o: Common & {workspace: string}): string[] {
-  return [...chdirArgs(o), 'workspace', 'select', '-or-create=true', o.workspace]
+export function terraformWorkspaceDeleteArgs(o: Common & {workspace: string}): string[] {
+  return [...chdirArgs(o), 'workspace', 'delete', '-no-color', o.workspace]
 }
 
 export function terraformPlanArgs(o: Common & {vars?: Record<string, string>; varFiles?: string[]; out?: string; destroy?: boolean}): string[] {
   return [...chdirArgs(o), 'plan', '-input=false', '-no-color', ...(o.destroy ? ['-destroy'] : []), ...(o.out ? [`-out=${o.out}`] : []), ...varArgs(o.vars, o.varFiles)]
 }
 
-/** Apply a saved plan file, or (without one) the configuration with these vars. */
-export function terraformApplyArgs(o: Common & {planFile?: string; vars?: Record<string, string>; varFiles?: string[]}): string[] {
-  const base = [...chdirArgs(o), 'apply', '-input=false', '-no-color', '-auto-approve']
+/**
+ * Apply a saved plan file, or (without one) the configuration with these vars. `json`: terraform's
+ * machine-readable UI (one JSON message a line, see parseTerraformUiLine), whose outputs message
+ * saves a `terraform output` run.
+ */
+export function terraformApplyArgs(o: Common & {planFile?: string; vars?: Record<string, string>; varFiles?: string[]; json?: boolean}): string[] {
+  const base = [...chdirArgs(o), 'apply', '-input=false', '-no-color', '-auto-approve', ...(o.json ? ['-json'] : [])]
   return o.planFile ? [...base, o.planFile] : [...base, ...varArgs(o.vars, o.varFiles)]
 }
 
@@ -55,4 +59,72 @@ export async function terraformOutputs(runner: ToolRunner, o: Common = {}, optio
   const {stdout} = await runner.run('terraform', terraformOutputArgs(o), options)
   const parsed = JSON.parse(stdout || '{}') as Record<string, {value: unknown}>
   return Object.fromEntries(Object.entries(parsed).map(([name, output]) => [name, output.value]))
+}
+
+/** An output as terraform reports it; a sensitive one in apply's outputs message has no `value`. */
+export interface TerraformOutput {
+  sensitive: boolean
+  type?: unknown
+  value?: unknown
+}
+
+/** One message of terraform's machine-readable UI (`-json`): its text for people, and what idp reads from it. */
+export interface TerraformUiMessage {
+  type: string
+  level: string
+  text: string
+  /** The `outputs` message (after apply): every root output. */
+  outputs?: Record<string, TerraformOutput>
+}
+
+/**
+ * One stdout line of `terraform <command> -json`, or undefined when the line is not such a
+ * message (plain text, a crash trace, a truncated line): callers show those lines as they are.
+ * A diagnostic's text carries its detail and place, as terraform's human UI would show them.
+ */
+export function parseTerraformUiLine(line: string): TerraformUiMessage | undefined {
+  if (!line.startsWith('{')) return undefined
+  let message: Record<string, unknown>
+  try {
+    message = JSON.parse(line) as Record<string, unknown>
+  } catch {
+    return undefined
+  }
+  if (!message || typeof message !== 'object' || typeof message.type !== 'string' || typeof message['@message'] !== 'string') return undefined
+  const level = typeof message['@level'] === 'string' ? message['@level'] : 'info'
+  let text = message['@message']
+  const diagnostic = message.diagnostic as {detail?: string; range?: {filename?: string; start?: {line?: number}}} | undefined
+  if (message.type === 'diagnostic' && diagnostic) {
+    const where = diagnostic.range?.filename ? `  on ${diagnostic.range.filename}${diagnostic.range.start?.line ? ` line ${diagnostic.range.start.line}` : ''}` : ''
+    text = [text, where, ...(diagnostic.detail ? diagnostic.detail.split('\n').map((l) => `  ${l}`) : [])].filter(Boolean).join('\n')
+  }
+  const outputs = message.type === 'outputs' && message.outputs && typeof message.outputs === 'object' ? readOutputs(message.outputs as Record<string, unknown>) : undefined
+  return {type: message.type, level, text, ...(outputs ? {outputs} : {})}
+}
+
+function readOutputs(raw: Record<string, unknown>): Record<string, TerraformOutput> {
+  const outputs: Record<string, TerraformOutput> = {}
+  for (const [name, entry] of Object.entries(raw)) {
+    const o = (entry ?? {}) as {sensitive?: unknown; type?: unknown; value?: unknown}
+    outputs[name] = {sensitive: o.sensitive === true, ...(o.type === undefined ? {} : {type: o.type}), ...('value' in o ? {value: o.value} : {})}
+  }
+  return outputs
+}
+
+/** The output of `terraform ... -json` as the text a person reads: each message's text, other lines as they are. */
+export function terraformUiText(stdout: string): string {
+  return stdout
+    .split(/\r?\n/u)
+    .map((line) => parseTerraformUiLine(line)?.text ?? line)
+    .join('\n')
+}
+
+/** The last outputs message in a `terraform apply -json` stdout; undefined when there is none. */
+export function terraformUiOutputs(stdout: string): Record<string, TerraformOutput> | undefined {
+  let found: Record<string, TerraformOutput> | undefined
+  for (const line of stdout.split(/\r?\n/u)) {
+    const message = parseTerraformUiLine(line)
+    if (message?.outputs) found = message.outputs
+  }
+  return found
 }

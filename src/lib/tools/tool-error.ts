@@ -2,6 +2,7 @@ import {ToolError} from '../cli/errors.js'
 import {redact} from '../cli/redact.js'
 import {shellQuote} from '../plan/format.js'
 import {hintFor} from './hints.js'
+import {terraformUiText} from './terraform.js'
 import type {ToolName} from './types.js'
 
 /**
@@ -52,8 +53,11 @@ export function headline(output: string): string {
 
 export function toolError(tool: ToolName, argv: string[], outcome: {exitCode?: number; signal?: string; stdout: string; stderr: string}): ToolError {
   const stderr = redact(stripAnsi(outcome.stderr))
-  // argocd prints flag errors on stdout; use it when stderr is silent.
-  const evidence = stderr.trim() ? stderr : redact(stripAnsi(outcome.stdout))
+  // terraform -json reports its errors as diagnostics on stdout (stderr keeps only CLI warnings):
+  // both, as readable text. argocd prints flag errors on stdout; use it when stderr is silent.
+  const machineReadable = tool === 'terraform' && argv.includes('-json')
+  const stdout = redact(stripAnsi(machineReadable ? terraformUiText(outcome.stdout) : outcome.stdout))
+  const evidence = machineReadable ? [stderr, stdout].filter((text) => text.trim()).join('\n') : stderr.trim() ? stderr : stdout
   const stderrTail = tailLines(evidence, STDERR_TAIL_LINES)
   const what = outcome.exitCode === undefined ? `was killed by ${outcome.signal ?? 'a signal'}` : `exited with code ${outcome.exitCode}`
   const line = headline(evidence)
