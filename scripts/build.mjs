@@ -59,6 +59,25 @@ const PATCHES = [
     find: 'const cli_spinners_1 = __importDefault(require("cli-spinners"));',
     replace: 'const cli_spinners_1 = {get default() { return __importDefault(require("cli-spinners")).default; }};',
   },
+  // Node built-ins oclif loads on every start for rare paths: child_process (with net and dgram)
+  // to ask PowerShell for the Windows shell, readline to read flag values from stdin, perf_hooks
+  // for OCLIF_PERFORMANCE. Each loads when that path runs.
+  {
+    file: /@oclif[\\/]core[\\/]lib[\\/]util[\\/]os\.js$/,
+    find: 'const node_child_process_1 = require("node:child_process");',
+    replace: 'const node_child_process_1 = {get execSync() { return require("node:child_process").execSync; }};',
+  },
+  {
+    file: /@oclif[\\/]core[\\/]lib[\\/]parser[\\/]parse\.js$/,
+    find: 'const node_readline_1 = require("node:readline");',
+    replace: 'const node_readline_1 = {get createInterface() { return require("node:readline").createInterface; }};',
+  },
+  {
+    file: /@oclif[\\/]core[\\/]lib[\\/]performance\.js$/,
+    find: 'const node_perf_hooks_1 = require("node:perf_hooks");',
+    replace:
+      'const node_perf_hooks_1 = {get performance() { return require("node:perf_hooks").performance; }, get PerformanceObserver() { return require("node:perf_hooks").PerformanceObserver; }};',
+  },
 ]
 
 const patchDependencies = {
