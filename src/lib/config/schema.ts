@@ -1,4 +1,4 @@
-import {z} from 'zod'
+import * as z from 'zod'
 
 import {dnsLabelProblem} from '../cli/names.js'
 import {DURATION_EXAMPLES, DURATION_PATTERN, durationProblem} from './duration.js'

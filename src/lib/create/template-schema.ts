@@ -1,6 +1,6 @@
 import {readFile} from 'node:fs/promises'
 import {isMap, LineCounter, parseDocument} from 'yaml'
-import {z} from 'zod'
+import * as z from 'zod'
 
 import {ConfigError, type ConfigProblem} from '../cli/errors.js'
 
