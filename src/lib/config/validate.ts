@@ -1,6 +1,6 @@
 import path from 'node:path'
 import {type Document, isAlias, isMap, isScalar, isSeq, LineCounter, type Node, parseDocument} from 'yaml'
-import type {z} from 'zod'
+import type * as z from 'zod/mini'
 
 import {ConfigError, type ConfigProblem} from '../cli/errors.js'
 import {dnsLabelProblem} from '../cli/names.js'
