@@ -5,6 +5,7 @@
 // commands needing them load. One file instead of hundreds of node_modules files is what makes
 // start-up fast on Node 20, which has no compile cache. `typescript` stays external: it is large
 // and only oclif's development mode (bin/dev.js) uses it.
+import {createHash} from 'node:crypto'
 import {readdirSync, readFileSync, rmSync} from 'node:fs'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -106,6 +107,18 @@ const patchDependencies = {
   },
 }
 
+/**
+ * What this build is made of: idp's sources and its locked dependencies. Code that remembers
+ * results across runs (the validated .idp.yml, src/lib/config/load.ts) keys them by it, so a
+ * rebuild with any change forgets them.
+ */
+function buildId() {
+  const hash = createHash('sha256')
+  const files = [...commandFiles(path.join(root, 'src')), path.join(root, 'package.json'), path.join(root, 'package-lock.json')].sort()
+  for (const file of files) hash.update(path.relative(root, file)).update('\0').update(readFileSync(file)).update('\0')
+  return hash.digest('hex').slice(0, 32)
+}
+
 rmSync(outdir, {recursive: true, force: true})
 await build({
   absWorkingDir: root,
@@ -135,4 +148,5 @@ await build({
   legalComments: 'none',
   logLevel: 'warning',
   plugins: [patchDependencies],
+  define: {__IDP_BUILD_ID__: JSON.stringify(buildId())},
 })

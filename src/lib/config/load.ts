@@ -1,10 +1,14 @@
+import {createHash} from 'node:crypto'
 import {existsSync} from 'node:fs'
-import {readFile} from 'node:fs/promises'
+import {readFile, rename, writeFile} from 'node:fs/promises'
 import path from 'node:path'
 
 import {ConfigError} from '../cli/errors.js'
+import {cacheDir, displayPath, ensurePrivateDir} from '../cli/paths.js'
 import type {IdpConfig} from './schema.js'
-import {displayPath, parseConfigText} from './validate.js'
+
+/** Set by the build (scripts/build.mjs) to a hash of idp's sources and locked dependencies. */
+declare const __IDP_BUILD_ID__: string | undefined
 
 /** File names searched for, in this order, in each directory. */
 export const CONFIG_FILE_NAMES = ['.idp.yml', '.idp.yaml'] as const
@@ -39,7 +43,7 @@ export async function loadConfig(options: LoadConfigOptions): Promise<LoadedConf
   if (options.file) {
     const filepath = path.resolve(dir, options.file)
     const text = await readConfigFile(filepath, {hint: 'Check the --file path (it is relative to --dir), or drop --file to search for .idp.yml.'})
-    return {config: parseConfigText(text, displayPath(filepath)), filepath, root: path.dirname(filepath)}
+    return {config: await parseConfig(text, filepath), filepath, root: path.dirname(filepath)}
   }
 
   // A plain search of two names rather than a config-loader library (cosmiconfig until issue 6):
@@ -49,7 +53,7 @@ export async function loadConfig(options: LoadConfigOptions): Promise<LoadedConf
     for (const name of CONFIG_FILE_NAMES) {
       const filepath = path.join(candidate, name)
       const text = await readConfigFile(filepath, {missingOk: true, hint: `Make ${displayPath(filepath)} readable, or name another file with --file.`})
-      if (text !== undefined) return {config: parseConfigText(text, displayPath(filepath)), filepath, root: candidate}
+      if (text !== undefined) return {config: await parseConfig(text, filepath), filepath, root: candidate}
     }
   }
 
@@ -98,4 +102,35 @@ function* searchDirs(dir: string): Generator<string> {
     current = path.dirname(current)
     yield current
   }
+}
+
+/**
+ * Parse and validate a config's text, remembering the result per file: YAML with positions and the
+ * schema are most of what a dry run costs (issue 6), and the same text checked by the same build
+ * always gives the same config. The entry is keyed by a hash of the text and of the build (its
+ * sources and locked dependencies), so any edit, upgrade or rebuild means a full check; only a
+ * valid config is remembered. Without a build id (running from source) nothing is kept.
+ */
+async function parseConfig(text: string, filepath: string): Promise<IdpConfig> {
+  const build = typeof __IDP_BUILD_ID__ === 'string' ? __IDP_BUILD_ID__ : undefined
+  const key = build && createHash('sha256').update(build).update('\0').update(text).digest('hex')
+  const file = key && path.join(cacheDir(), 'config', `${createHash('sha256').update(filepath).digest('hex').slice(0, 32)}.json`)
+  if (file) {
+    try {
+      const entry = JSON.parse(await readFile(file, 'utf8')) as {key?: string; config?: IdpConfig}
+      if (entry.key === key && entry.config && typeof entry.config === 'object') return entry.config
+    } catch {}
+  }
+  const {parseConfigText} = await import('./validate.js')
+  const config = parseConfigText(text, displayPath(filepath))
+  if (file) {
+    // Best effort, written then renamed: a concurrent idp never reads half an entry.
+    try {
+      await ensurePrivateDir(path.dirname(file))
+      const temporary = `${file}.${process.pid}.tmp`
+      await writeFile(temporary, JSON.stringify({key, file: filepath, config}), {mode: 0o600})
+      await rename(temporary, file)
+    } catch {}
+  }
+  return config
 }
