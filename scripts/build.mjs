@@ -5,6 +5,7 @@
 // commands needing them load. One file instead of hundreds of node_modules files is what makes
 // start-up fast on Node 20, which has no compile cache. `typescript` stays external: it is large
 // and only oclif's development mode (bin/dev.js) uses it.
+import {createHash} from 'node:crypto'
 import {readdirSync, readFileSync, rmSync} from 'node:fs'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -59,6 +60,25 @@ const PATCHES = [
     find: 'const cli_spinners_1 = __importDefault(require("cli-spinners"));',
     replace: 'const cli_spinners_1 = {get default() { return __importDefault(require("cli-spinners")).default; }};',
   },
+  // Node built-ins oclif loads on every start for rare paths: child_process (with net and dgram)
+  // to ask PowerShell for the Windows shell, readline to read flag values from stdin, perf_hooks
+  // for OCLIF_PERFORMANCE. Each loads when that path runs.
+  {
+    file: /@oclif[\\/]core[\\/]lib[\\/]util[\\/]os\.js$/,
+    find: 'const node_child_process_1 = require("node:child_process");',
+    replace: 'const node_child_process_1 = {get execSync() { return require("node:child_process").execSync; }};',
+  },
+  {
+    file: /@oclif[\\/]core[\\/]lib[\\/]parser[\\/]parse\.js$/,
+    find: 'const node_readline_1 = require("node:readline");',
+    replace: 'const node_readline_1 = {get createInterface() { return require("node:readline").createInterface; }};',
+  },
+  {
+    file: /@oclif[\\/]core[\\/]lib[\\/]performance\.js$/,
+    find: 'const node_perf_hooks_1 = require("node:perf_hooks");',
+    replace:
+      'const node_perf_hooks_1 = {get performance() { return require("node:perf_hooks").performance; }, get PerformanceObserver() { return require("node:perf_hooks").PerformanceObserver; }};',
+  },
 ]
 
 const patchDependencies = {
@@ -85,6 +105,18 @@ const patchDependencies = {
       if (missing.length > 0) throw new Error(`build patches matched no file: ${missing.map((p) => p.file).join(', ')}`)
     })
   },
+}
+
+/**
+ * What this build is made of: idp's sources and its locked dependencies. Code that remembers
+ * results across runs (the validated .idp.yml, src/lib/config/load.ts) keys them by it, so a
+ * rebuild with any change forgets them.
+ */
+function buildId() {
+  const hash = createHash('sha256')
+  const files = [...commandFiles(path.join(root, 'src')), path.join(root, 'package.json'), path.join(root, 'package-lock.json')].sort()
+  for (const file of files) hash.update(path.relative(root, file)).update('\0').update(readFileSync(file)).update('\0')
+  return hash.digest('hex').slice(0, 32)
 }
 
 rmSync(outdir, {recursive: true, force: true})
@@ -116,4 +148,5 @@ await build({
   legalComments: 'none',
   logLevel: 'warning',
   plugins: [patchDependencies],
+  define: {__IDP_BUILD_ID__: JSON.stringify(buildId())},
 })

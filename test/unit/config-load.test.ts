@@ -1,4 +1,4 @@
-import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
@@ -82,6 +82,36 @@ describe('loadConfig', () => {
     const error = (await loadConfig({dir: tmp}).catch((e: unknown) => e)) as ConfigError
     expect(error).toBeInstanceOf(ConfigError)
     expect(error.problems.map((p) => p.path)).toEqual(['version', 'service'])
+  })
+
+  it('skips a name that is not a readable file (a directory, a dangling link) and goes on searching', async () => {
+    mkdirSync(path.join(tmp, '.git'))
+    mkdirSync(path.join(tmp, 'a/.idp.yml'), {recursive: true})
+    write('a/.idp.yaml', valid('beside-a-directory'))
+    expect(await loadConfig({dir: path.join(tmp, 'a')})).toMatchObject({filepath: path.join(tmp, 'a/.idp.yaml'), root: path.join(tmp, 'a')})
+
+    mkdirSync(path.join(tmp, 'b'))
+    symlinkSync(path.join(tmp, 'nowhere.yml'), path.join(tmp, 'b/.idp.yml'))
+    write('.idp.yml', valid('root'))
+    expect((await loadConfig({dir: path.join(tmp, 'b')}))?.filepath).toBe(path.join(tmp, '.idp.yml'))
+  })
+
+  it('searches from the directory of --dir when --dir names a file', async () => {
+    mkdirSync(path.join(tmp, '.git'))
+    write('.idp.yml', valid('root'))
+    write('README.md', '# x\n')
+    expect((await loadConfig({dir: path.join(tmp, 'README.md')}))?.config.service.name).toBe('root')
+  })
+
+  it('reports a config file that exists but cannot be read, instead of using another one', async () => {
+    mkdirSync(path.join(tmp, '.git'))
+    write('.idp.yaml', valid('other'))
+    // A symlink loop cannot be read by anyone (unlike chmod 000, which root reads anyway).
+    symlinkSync('.idp.yml', path.join(tmp, '.idp.yml'))
+    const error = (await loadConfig({dir: tmp}).catch((e: unknown) => e)) as ConfigError
+    expect(error).toBeInstanceOf(ConfigError)
+    expect(error.message).toMatch(/^Cannot read config file .*\.idp\.yml: ELOOP/u)
+    expect(error.hint).toMatch(/Make .*\.idp\.yml readable, or name another file with --file\./u)
   })
 
   it('reads an explicit file relative to dir, and never executes one', async () => {

@@ -27,7 +27,7 @@ export default class ConfigSchema extends BaseCommand<typeof ConfigSchema> {
     const {configJsonSchema} = await import('../../lib/config/json-schema.js')
     const schema = configJsonSchema()
     if (!this.flags.output) return {schema}
-    const {displayPath} = await import('../../lib/config/validate.js')
+    const {displayPath} = await import('../../lib/cli/paths.js')
     const target = path.resolve(this.dir, this.flags.output)
     try {
       await writeFile(target, `${JSON.stringify(schema, null, 2)}\n`)

@@ -22,9 +22,9 @@ export default class ConfigValidate extends BaseCommand<typeof ConfigValidate> {
   }
 
   async execute(): Promise<ConfigValidateResult> {
-    // Lazily: zod, yaml and cosmiconfig must not load for `idp --help`.
+    // Lazily: zod and yaml must not load for `idp --help`.
     const {loadConfig} = await import('../../lib/config/load.js')
-    const {displayPath} = await import('../../lib/config/validate.js')
+    const {displayPath} = await import('../../lib/cli/paths.js')
     const {config, filepath} = await loadConfig({dir: this.dir, file: this.flags.file, required: true})
     return {
       file: displayPath(filepath),

@@ -2,9 +2,19 @@ import * as Args from '@oclif/core/args'
 import * as Flags from '@oclif/core/flags'
 
 import {BaseCommand, changeFlags, isCi} from '../../lib/cli/base-command.js'
-import type {EnvUpMetadata} from '../../lib/env/plan-up.js'
-import type {JsonPlan} from '../../lib/plan/format.js'
+// Light modules every run needs are static imports: each `await import()` of its own is one more
+// module for Node to resolve, read and link. Heavy ones (config validation, the executor, the
+// Kubernetes client) stay behind `await import()`.
+import {assertDnsLabel} from '../../lib/cli/names.js'
+import {stateDir} from '../../lib/cli/paths.js'
+import {parseDuration} from '../../lib/config/duration.js'
+import {expandTemplate} from '../../lib/config/template.js'
+import * as context from '../../lib/env/context.js'
+import {envStatePaths} from '../../lib/env/paths.js'
+import {type EnvUpMetadata, envReleaseNamespace, planEnvUp} from '../../lib/env/plan-up.js'
+import {formatPlan, type JsonPlan, planForJson} from '../../lib/plan/format.js'
 import type {StepRecord} from '../../lib/plan/types.js'
+import {createToolRunner} from '../../lib/tools/runner.js'
 
 export interface EnvUpResult {
   env: string
@@ -54,23 +64,13 @@ Settings come from the environments entry of .idp.yml that matches ENV (an exact
 
   async execute(): Promise<EnvUpResult> {
     const flags = this.flags
-    const [{assertDnsLabel}, context, {parseDuration}] = await Promise.all([import('../../lib/cli/names.js'), import('../../lib/env/context.js'), import('../../lib/config/duration.js')])
     // Bad input fails before anything reads the world, let alone changes it.
     if (this.args.env !== undefined) assertDnsLabel(this.args.env, 'environment name')
     const pr = context.parsePr(flags.pr)
     const ttlMs = flags.ttl === undefined ? undefined : parseDuration(flags.ttl)
     const timeoutMs = parseDuration(flags.timeout)
 
-    const [{loadConfig}, {resolveEnvironment}, {expandTemplate}, {createToolRunner}, {stateDir}, {envReleaseNamespace, planEnvUp}, {envStatePaths}, {planForJson, formatPlan}] = await Promise.all([
-      import('../../lib/config/load.js'),
-      import('../../lib/config/environments.js'),
-      import('../../lib/config/template.js'),
-      import('../../lib/tools/runner.js'),
-      import('../../lib/cli/paths.js'),
-      import('../../lib/env/plan-up.js'),
-      import('../../lib/env/paths.js'),
-      import('../../lib/plan/format.js'),
-    ])
+    const [{loadConfig}, {resolveEnvironment}] = await Promise.all([import('../../lib/config/load.js'), import('../../lib/config/environments.js')])
     const dryRun = flags['dry-run']
     // A real run needs the Kubernetes client and the executor: load them while tools and git answer.
     const applyModules = dryRun ? undefined : Promise.all([import('../../lib/plan/apply.js'), import('../../lib/env/handlers.js'), import('../../lib/env/cluster.js')])

@@ -7,7 +7,7 @@ import {UsageError} from '../cli/errors.js'
 import {formatDuration, parseDuration} from '../config/duration.js'
 import type {AccessConfig, IdpConfig} from '../config/schema.js'
 import {closest} from '../config/suggest.js'
-import {globToRegExp} from '../config/validate.js'
+import {globToRegExp} from '../config/glob.js'
 
 /** Used when neither --ttl nor policy.maxTtl says how long a grant lasts. */
 export const DEFAULT_GRANT_TTL = '8h'

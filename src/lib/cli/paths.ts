@@ -18,6 +18,12 @@ export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
   return path.join(home(env), '.cache', 'idp')
 }
 
+/** Paths relative to the working directory read best in a terminal and stay clickable. */
+export function displayPath(file: string, cwd = process.cwd()): string {
+  const relative = path.relative(cwd, file)
+  return relative && !relative.startsWith('..') && !path.isAbsolute(relative) ? relative : file
+}
+
 function home(env: NodeJS.ProcessEnv): string {
   return env.HOME || os.homedir()
 }

@@ -7,7 +7,7 @@ import {parseDuration} from './duration.js'
 import type {EnvironmentConfig, IdpConfig} from './schema.js'
 import {closest} from './suggest.js'
 import {expandTemplate, type TemplateVars} from './template.js'
-import {globToRegExp} from './validate.js'
+import {globToRegExp} from './glob.js'
 
 export interface EnvironmentMatch {
   /** The key in `environments` that matched: the name itself or a pattern such as `pr-*`. */

@@ -1,10 +1,10 @@
-import path from 'node:path'
 import {type Document, isAlias, isMap, isScalar, isSeq, LineCounter, type Node, parseDocument} from 'yaml'
-import type {z} from 'zod'
+import type * as z from 'zod/mini'
 
 import {ConfigError, type ConfigProblem} from '../cli/errors.js'
 import {dnsLabelProblem} from '../cli/names.js'
 import {configSchema, type IdpConfig} from './schema.js'
+import {globToRegExp} from './glob.js'
 import {closest} from './suggest.js'
 
 type Segment = string | number
@@ -91,11 +91,6 @@ export function configError(problems: ConfigProblem[], file?: string): ConfigErr
   })
 }
 
-/** Paths relative to the working directory read best in a terminal and stay clickable. */
-export function displayPath(file: string, cwd = process.cwd()): string {
-  const relative = path.relative(cwd, file)
-  return relative && !relative.startsWith('..') && !path.isAbsolute(relative) ? relative : file
-}
 
 // --- zod issues → problems -------------------------------------------------------------------
 
@@ -303,10 +298,6 @@ export function environmentKeyProblem(key: string): string | undefined {
   return /[?[\]{}]/u.test(key) ? 'only * is a wildcard (no ?, [] or {})' : key.includes('*') ? `as a pattern, ${problem}` : problem
 }
 
-/** `pr-*` → /^pr-.*$/; `*` is the only wildcard. */
-export function globToRegExp(pattern: string): RegExp {
-  return new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.*+?^${}()|[\]\\]/gu, '\\$&')).join('.*')}$`, 'u')
-}
 
 // --- positions -----------------------------------------------------------------------------------
 

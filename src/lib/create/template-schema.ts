@@ -1,62 +1,66 @@
 import {readFile} from 'node:fs/promises'
 import {isMap, LineCounter, parseDocument} from 'yaml'
-import {z} from 'zod'
+import * as z from 'zod/mini'
 
 import {ConfigError, type ConfigProblem} from '../cli/errors.js'
+import '../config/zod-setup.js'
 
 /**
  * A Backstage `scaffolder.backstage.io/v1beta3` Template, as far as idp reads it. Unknown keys
  * are kept (Backstage templates carry UI hints and metadata idp does not use).
  */
+const optionalString = () => z.optional(z.string())
+const strings = () => z.array(z.string())
+
 const propertySchema = z.looseObject({
-  type: z.union([z.string(), z.array(z.string())]).optional(),
-  title: z.string().optional(),
-  description: z.string().optional(),
-  default: z.unknown().optional(),
-  enum: z.array(z.unknown()).optional(),
-  enumNames: z.array(z.string()).optional(),
-  pattern: z.string().optional(),
-  minLength: z.number().optional(),
-  maxLength: z.number().optional(),
-  minimum: z.number().optional(),
-  maximum: z.number().optional(),
-  items: z.looseObject({type: z.string().optional(), enum: z.array(z.unknown()).optional()}).optional(),
-  'ui:field': z.string().optional(),
-  'ui:widget': z.string().optional(),
-  'ui:options': z.record(z.string(), z.unknown()).optional(),
+  type: z.optional(z.union([z.string(), strings()])),
+  title: optionalString(),
+  description: optionalString(),
+  default: z.optional(z.unknown()),
+  enum: z.optional(z.array(z.unknown())),
+  enumNames: z.optional(strings()),
+  pattern: optionalString(),
+  minLength: z.optional(z.number()),
+  maxLength: z.optional(z.number()),
+  minimum: z.optional(z.number()),
+  maximum: z.optional(z.number()),
+  items: z.optional(z.looseObject({type: optionalString(), enum: z.optional(z.array(z.unknown()))})),
+  'ui:field': optionalString(),
+  'ui:widget': optionalString(),
+  'ui:options': z.optional(z.record(z.string(), z.unknown())),
 })
 
 const pageSchema = z.looseObject({
-  title: z.string().optional(),
-  description: z.string().optional(),
-  required: z.array(z.string()).optional(),
-  properties: z.record(z.string(), propertySchema).optional(),
+  title: optionalString(),
+  description: optionalString(),
+  required: z.optional(strings()),
+  properties: z.optional(z.record(z.string(), propertySchema)),
 })
 
 const stepSchema = z.looseObject({
-  id: z.string().optional(),
-  name: z.string().optional(),
-  action: z.string().min(1),
-  input: z.record(z.string(), z.unknown()).optional(),
-  if: z.union([z.string(), z.boolean()]).optional(),
-  each: z.unknown().optional(),
+  id: optionalString(),
+  name: optionalString(),
+  action: z.string().check(z.minLength(1)),
+  input: z.optional(z.record(z.string(), z.unknown())),
+  if: z.optional(z.union([z.string(), z.boolean()])),
+  each: z.optional(z.unknown()),
 })
 
 export const templateSchema = z.looseObject({
   apiVersion: z.literal('scaffolder.backstage.io/v1beta3'),
   kind: z.literal('Template'),
   metadata: z.looseObject({
-    name: z.string().min(1),
-    title: z.string().optional(),
-    description: z.string().optional(),
-    tags: z.array(z.string()).optional(),
+    name: z.string().check(z.minLength(1)),
+    title: optionalString(),
+    description: optionalString(),
+    tags: z.optional(strings()),
   }),
   spec: z.looseObject({
-    owner: z.string().optional(),
-    type: z.string().optional(),
-    parameters: z.union([pageSchema, z.array(pageSchema)]).optional(),
+    owner: optionalString(),
+    type: optionalString(),
+    parameters: z.optional(z.union([pageSchema, z.array(pageSchema)])),
     steps: z.array(stepSchema),
-    output: z.record(z.string(), z.unknown()).optional(),
+    output: z.optional(z.record(z.string(), z.unknown())),
   }),
 })
 
