@@ -7,6 +7,7 @@
  * spawned asynchronously: a blocking spawn would starve the server), and the stand-in is always
  * stopped at the end. The last case is not a start-up time: a real `idp env up` whose tool calls
  * each take one extra second, to show that independent plan steps overlap (wall < sum of steps).
+ * Like the other cases it is measured warm: one `env up` of another environment first.
  */
 import {execFileSync, spawn} from 'node:child_process'
 import {chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, appendFileSync} from 'node:fs'
@@ -65,11 +66,19 @@ interface ConcurrencyMeasurement {
   applyRatio: number
   target: number
   steps: Array<{id: string; durationMs: number}>
+  /** Process spawned to the first step's start: node, module loads, config, probes, host checks. */
+  startupMs: number
+  /** Last step's end to the process exit: result printing, clean-up. */
+  exitMs: number
+  /** How the slow tools were made: compiled wrappers (version cache applies) or shell scripts (it never does). */
+  wrappers: 'compiled' | 'shell'
   ok: boolean
 }
 
 interface RunOutcome {
   ms: number
+  /** Wall-clock time of the spawn (Date.now()), to compare with times the child reports. */
+  spawnedAt: number
   code: number | null
   stdout: string
   stderr: string
@@ -78,6 +87,7 @@ interface RunOutcome {
 /** Spawn and wait; never blocks the event loop (the stand-in lives in this process). */
 function run(argv: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<RunOutcome> {
   return new Promise((resolve, reject) => {
+    const spawnedAt = Date.now()
     const start = process.hrtime.bigint()
     const child = spawn(argv[0]!, argv.slice(1), {env, cwd, stdio: ['ignore', 'pipe', 'pipe']})
     let stdout = ''
@@ -85,7 +95,7 @@ function run(argv: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<RunOu
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()))
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()))
     child.on('error', reject)
-    child.on('close', (code) => resolve({ms: Number(process.hrtime.bigint() - start) / 1e6, code, stdout, stderr}))
+    child.on('close', (code) => resolve({ms: Number(process.hrtime.bigint() - start) / 1e6, spawnedAt, code, stdout, stderr}))
   })
 }
 
@@ -159,26 +169,75 @@ async function measure(c: Case): Promise<Measurement> {
   }
 }
 
-/** Shell wrappers, first on PATH, that make every call of `tools` take TOOL_DELAY_S longer. */
-function slowToolsDir(dir: string, tools: string[], pathValue: string): string {
+/**
+ * Wrappers, first on PATH, that make every call of `tools` (version probes included) take
+ * TOOL_DELAY_S longer, then exec the real tool with the same argv. Compiled from a few lines of C
+ * when `cc` is there: idp remembers the version of a binary named after its tool (keyed by the
+ * file), as it would of real helm/terraform/vcluster, so the measured run (after the warm-up) does not probe; it never
+ * remembers a script's (tfenv/asdf shims answer per directory), so shell wrappers cost a delayed
+ * probe per tool on every run.
+ */
+function slowToolsDir(dir: string, tools: string[], pathValue: string): {dir: string; kind: 'compiled' | 'shell'} {
   mkdirSync(dir, {recursive: true})
-  for (const tool of tools) {
+  const compiler = ['cc', 'gcc', 'clang']
+    .flatMap((name) => pathValue.split(path.delimiter).filter((d) => path.isAbsolute(d)).map((d) => path.join(d, name)))
+    .find((file) => existsSync(file))
+  const source = path.join(dir, 'slow-tool.c')
+  writeFileSync(
+    source,
+    `#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+  struct timespec delay = {DELAY_S, 0};
+  (void)argc;
+  while (nanosleep(&delay, &delay) == -1 && errno == EINTR) {}
+  execv(REAL_TOOL, argv);
+  fprintf(stderr, "slow wrapper: cannot run %s: %s\\n", REAL_TOOL, strerror(errno));
+  return 127;
+}
+`,
+  )
+  const reals = tools.map((tool) => {
     const real = pathValue
       .split(path.delimiter)
       .filter((d) => path.isAbsolute(d))
       .map((d) => path.join(d, tool))
       .find((p) => existsSync(p))
     if (!real) throw new Error(`${tool} not found on PATH for the concurrency case`)
-    const file = path.join(dir, tool)
-    writeFileSync(file, `#!/bin/sh\nsleep ${TOOL_DELAY_S}\nexec '${real}' "$@"\n`)
-    chmodSync(file, 0o755)
+    return {file: path.join(dir, tool), real}
+  })
+  let kind: 'compiled' | 'shell' = 'shell'
+  if (compiler) {
+    try {
+      for (const {file, real} of reals) {
+        execFileSync(compiler, ['-O2', '-o', file, `-DDELAY_S=${TOOL_DELAY_S}`, `-DREAL_TOOL=${JSON.stringify(real)}`, source], {stdio: ['ignore', 'ignore', 'pipe']})
+      }
+      kind = 'compiled'
+    } catch (error) {
+      process.stderr.write(`note: ${compiler} could not build the slow-tool wrapper (${String((error as {stderr?: Buffer}).stderr ?? error).trim()})\n`)
+    }
   }
-  return dir
+  if (kind === 'shell') {
+    process.stderr.write(
+      'note: the slow tools are shell wrappers (no working C compiler: cc, gcc or clang); idp never remembers a script\'s version, so every run also waits for a delayed version probe per tool\n',
+    )
+    for (const {file, real} of reals) {
+      rmSync(file, {force: true})
+      writeFileSync(file, `#!/bin/sh\nsleep ${TOOL_DELAY_S}\nexec '${real}' "$@"\n`)
+      chmodSync(file, 0o755)
+    }
+  }
+  return {dir, kind}
 }
 
 /**
  * A real `idp env up` (vcluster driver + Terraform + Helm) against the stand-in, every terraform,
  * vcluster and helm call one second slower: the sum of the step durations against the wall time.
+ * A warm-up `env up` of another environment first, as every case has, so the measured run finds
+ * what a user's second run finds (versions remembered, files cached); both are taken down after.
  */
 async function measureConcurrency(world: EnvWorld): Promise<ConcurrencyMeasurement> {
   appendFileSync(
@@ -193,27 +252,50 @@ async function measureConcurrency(world: EnvWorld): Promise<ConcurrencyMeasureme
   )
   const pathValue = world.env.PATH ?? ''
   const wrappers = slowToolsDir(path.join(world.root, 'slow-bin'), ['terraform', 'vcluster', 'helm'], pathValue)
-  const env = {...world.env, PATH: [wrappers, pathValue].join(path.delimiter)}
-  const r = await run([process.execPath, bin, 'env', 'up', 'wt-1', '--sha', 'abc1234', '--json', '--dir', world.project], env, world.project)
-  if (r.code !== 0) throw new Error(`env up (slow tools) exited ${r.code}: ${(r.stdout + r.stderr).slice(-1500)}`)
-  const out = JSON.parse(r.stdout) as {result: {steps: Array<{id: string; status: string; startedAt?: string; durationMs?: number}>}}
-  const timed = out.result.steps.filter((s) => s.durationMs !== undefined && s.startedAt !== undefined)
-  const steps = timed.map((s) => ({id: s.id, durationMs: s.durationMs!}))
-  const sum = steps.reduce((a, s) => a + s.durationMs, 0)
-  const starts = timed.map((s) => Date.parse(s.startedAt!))
-  const span = Math.max(...timed.map((s, i) => starts[i]! + s.durationMs!)) - Math.min(...starts)
-  const ratio = r.ms / sum
-  return {
-    name: `env up, vcluster + terraform + helm, ${TOOL_DELAY_S} s per tool call (stand-in)`,
-    toolDelayS: TOOL_DELAY_S,
-    wallMs: round(r.ms),
-    sumOfStepsMs: round(sum),
-    applySpanMs: round(span),
-    ratio: round(ratio, 2),
-    applyRatio: round(span / sum, 2),
-    target: 0.7,
-    steps,
-    ok: ratio <= 0.7,
+  const env = {...world.env, PATH: [wrappers.dir, pathValue].join(path.delimiter)}
+  /** BENCH_CPU_PROF=DIR: a CPU profile of the measured run (node --cpu-prof), to see where its start-up goes. */
+  const profile = process.env.BENCH_CPU_PROF ? [`--cpu-prof`, `--cpu-prof-dir=${path.resolve(process.env.BENCH_CPU_PROF)}`] : []
+  const up = async (name: string, nodeFlags: string[] = []) => {
+    const r = await run([process.execPath, ...nodeFlags, bin, 'env', 'up', name, '--sha', 'abc1234', '--json', '--dir', world.project], env, world.project)
+    if (r.code !== 0) throw new Error(`env up ${name} (slow tools) exited ${r.code}: ${(r.stdout + r.stderr).slice(-1500)}`)
+    return r
+  }
+  const created: string[] = []
+  try {
+    created.push('wt-0')
+    await up('wt-0')
+    created.push('wt-1')
+    const r = await up('wt-1', profile)
+    const out = JSON.parse(r.stdout) as {result: {steps: Array<{id: string; status: string; startedAt?: string; durationMs?: number}>}}
+    const timed = out.result.steps.filter((s) => s.durationMs !== undefined && s.startedAt !== undefined)
+    const steps = timed.map((s) => ({id: s.id, durationMs: s.durationMs!}))
+    const sum = steps.reduce((a, s) => a + s.durationMs, 0)
+    const starts = timed.map((s) => Date.parse(s.startedAt!))
+    const first = Math.min(...starts)
+    const last = Math.max(...timed.map((s, i) => starts[i]! + s.durationMs!))
+    const span = last - first
+    const ratio = r.ms / sum
+    return {
+      name: `env up, vcluster + terraform + helm, ${TOOL_DELAY_S} s per tool call (stand-in)`,
+      toolDelayS: TOOL_DELAY_S,
+      wallMs: round(r.ms),
+      sumOfStepsMs: round(sum),
+      applySpanMs: round(span),
+      ratio: round(ratio, 2),
+      applyRatio: round(span / sum, 2),
+      target: 0.7,
+      steps,
+      startupMs: first - r.spawnedAt,
+      exitMs: round(r.spawnedAt + r.ms - last),
+      wrappers: wrappers.kind,
+      ok: ratio <= 0.7,
+    }
+  } finally {
+    // Down without the delay: clean-up is not what is measured.
+    for (const name of created.reverse()) {
+      const down = await run([process.execPath, bin, 'env', 'down', name, '--json', '--dir', world.project], world.env, world.project)
+      if (down.code !== 0) process.stderr.write(`warning: env down ${name} exited ${down.code}: ${(down.stdout + down.stderr).slice(-800)}\n`)
+    }
   }
 }
 
@@ -295,6 +377,12 @@ async function main(): Promise<void> {
         `\n| concurrency case | wall | sum of steps | wall / sum | target | ok | plan span (first step to last) | span / sum |\n|---|---|---|---|---|---|---|---|\n| ${concurrency.name} | ${concurrency.wallMs} ms | ${concurrency.sumOfStepsMs} ms | ${concurrency.ratio} | ≤ ${concurrency.target} | ${concurrency.ok ? 'yes' : 'NO'} | ${concurrency.applySpanMs} ms | ${concurrency.applyRatio} |\n`,
       )
       process.stdout.write(`\nSteps: ${concurrency.steps.map((s) => `${s.id} ${s.durationMs} ms`).join(', ')}\n`)
+      process.stdout.write(
+        `Spawn to first step: ${concurrency.startupMs} ms; last step to exit: ${concurrency.exitMs} ms. Measured after a warm-up \`env up\` of another environment. ` +
+          (concurrency.wrappers === 'compiled'
+            ? `The slow tools are compiled wrappers (cc) that delay every call, version probes included; idp remembers their versions as it would real binaries', so the measured run asks none.\n`
+            : `The slow tools are shell wrappers (no C compiler): idp never remembers a script's version, so this run also waited for a delayed version probe per tool.\n`),
+      )
     }
     if (skipped.length > 0) process.stdout.write(`\nNot measured: ${skipped.join('; ')}\n`)
     // A filtered run is a quick look, not a result to publish: results.json keeps the full run.

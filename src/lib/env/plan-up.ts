@@ -5,7 +5,7 @@
  */
 import type {ResolvedEnvironment} from '../config/environments.js'
 import {helmUninstallArgs, helmUpgradeInstallArgs, type HelmMajor} from '../tools/helm.js'
-import {terraformApplyArgs, terraformDestroyArgs, terraformInitArgs, terraformOutputArgs, terraformPlanArgs, terraformWorkspaceDeleteArgs} from '../tools/terraform.js'
+import {terraformApplyArgs, terraformDestroyArgs, terraformInitArgs, terraformOutputArgs, terraformPlanArgs, terraformShowArgs, terraformWorkspaceDeleteArgs} from '../tools/terraform.js'
 import {vclusterConnectArgs, vclusterCreateArgs, vclusterDeleteArgs} from '../tools/vcluster.js'
 import type {ToolName} from '../tools/types.js'
 import {commandLine} from '../plan/format.js'
@@ -221,9 +221,11 @@ export function planEnvUp(options: EnvUpOptions, facts: EnvUpFacts): Plan {
       action: terraformAction(env, paths, withLockTimeout(terraformPlanArgs({out: paths.tfPlan, vars}), 'plan'), timeoutMs),
       dependsOn: ['terraform-init'],
     })
-    // apply -json reports the outputs when it ends, so helm's values need no `terraform output`
-    // run, except for sensitive outputs, whose values apply leaves out.
+    // apply -json reports the outputs when it ends, except the values of sensitive ones; the saved
+    // plan has those known at plan time, read beside the apply. `terraform output` runs after it
+    // only for what neither gave (a sensitive output computed during apply).
     const apply = terraformAction(env, paths, withLockTimeout(terraformApplyArgs({planFile: paths.tfPlan, json: true}), 'apply'), timeoutMs)
+    const show = terraformAction(env, paths, terraformShowArgs({planFile: paths.tfPlan}), timeoutMs)
     const outputs = terraformAction(env, paths, terraformOutputArgs())
     steps.push({
       id: 'terraform-apply',
@@ -231,8 +233,10 @@ export function planEnvUp(options: EnvUpOptions, facts: EnvUpFacts): Plan {
       action: {
         kind: 'local',
         op: 'env.terraformApply',
-        summary: `${commandLine(apply)}; the outputs it reports > ${paths.tfValues} as {infra: {...}} (0600); only if an output is sensitive: ${commandLine(outputs)} (values never printed)`,
-        params: {apply, outputs, file: paths.tfValues},
+        summary:
+          `${commandLine(apply)}; meanwhile ${commandLine(show)} for the sensitive outputs known at plan time; ` +
+          `the outputs > ${paths.tfValues} as {infra: {...}} (0600); only if a sensitive output is known only after apply (or a value came masked): ${commandLine(outputs)} (values never printed)`,
+        params: {apply, show, outputs, file: paths.tfValues},
       },
       dependsOn: ['terraform-plan'],
       ...undoIfFresh([removeFilesAction([paths.tfValues])]),
