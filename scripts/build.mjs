@@ -79,6 +79,14 @@ const PATCHES = [
     replace:
       'const node_perf_hooks_1 = {get performance() { return require("node:perf_hooks").performance; }, get PerformanceObserver() { return require("node:perf_hooks").PerformanceObserver; }};',
   },
+  {
+    // node-fetch 2 (under @kubernetes/client-node) takes URL from Node (`Url.URL || whatwgUrl.URL`)
+    // but loads whatwg-url first, and with it tr46's Unicode tables (260 KB, built at load time).
+    // Load it only if Node had no URL.
+    file: /node-fetch[\\/]lib[\\/]index\.js$/,
+    find: "var whatwgUrl = _interopDefault(require('whatwg-url'));",
+    replace: "var whatwgUrl = {get URL() { return _interopDefault(require('whatwg-url')).URL; }};",
+  },
 ]
 
 const patchDependencies = {

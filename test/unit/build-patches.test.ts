@@ -34,4 +34,12 @@ describe('build patches of oclif', () => {
     expect(without.code).toBe(0)
     expect(without.stderr).not.toMatch(/oclif:main/u)
   })
+
+  it('bundles only the Kubernetes API groups idp uses (src/lib/kube/client-node.ts), not all ~60', () => {
+    const code = chunks()
+    expect(code.some((c) => c.includes('CoordinationV1Api'))).toBe(true)
+    for (const unused of ['BatchV1Api', 'StorageV1Api', 'CertificatesV1Api', 'AutoscalingV2Api']) {
+      expect(code.filter((c) => c.includes(`"${unused}"`)).length, unused).toBe(0)
+    }
+  })
 })

@@ -33,7 +33,7 @@ export const FIELD_MANAGER = 'idp'
 
 export async function createKubeClients(kubeconfigFile: string): Promise<KubeClients> {
   // client-node is heavy (about 100 ms to import); only commands that talk to a cluster pay for it.
-  const k8s = await import('@kubernetes/client-node')
+  const k8s = await import('./client-node.js')
   const kc = new k8s.KubeConfig()
   kc.loadFromFile(kubeconfigFile)
   // kubectl talks plain HTTP to an http:// server (`kubectl proxy`, local API servers); client-node
