@@ -33,6 +33,7 @@ const PATCHES = [
     // oclif sorts the manifest's commands with localeCompare on every start: the first call builds
     // an ICU collator (~8 ms, a twentieth of `idp --help`). Command ids are lower-case ASCII
     // (a-z, 0-9, '-', ':'), for which code-unit order is the same order.
+    build: 'main',
     file: /@oclif[\\/]core[\\/]lib[\\/]config[\\/]plugin\.js$/,
     find: '.sort((a, b) => a.id.localeCompare(b.id));',
     replace: '.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));',
@@ -41,6 +42,7 @@ const PATCHES = [
     // oclif's logger loads the debug package (with tty, util and supports-color) on every start to
     // create loggers that print only when DEBUG is set. Load it on the first message instead, and
     // only when DEBUG is set: `DEBUG=oclif* idp ...` prints exactly what it did.
+    build: 'main',
     file: /@oclif[\\/]core[\\/]lib[\\/]logger\.js$/,
     find: 'const debug_1 = __importDefault(require("debug"));',
     replace:
@@ -49,6 +51,7 @@ const PATCHES = [
   {
     // tinyglobby (and fdir, picomatch) finds command files when there is no manifest; idp always
     // ships one. Load it when a glob is asked for.
+    build: 'main',
     file: /@oclif[\\/]core[\\/]lib[\\/]config[\\/]plugin\.js$/,
     find: 'const tinyglobby_1 = require("tinyglobby");',
     replace: 'const tinyglobby_1 = {get glob() { return require("tinyglobby").glob; }};',
@@ -56,6 +59,7 @@ const PATCHES = [
   {
     // The spinner frames (a large table) are only needed when a spinner starts; idp shows progress
     // with listr2.
+    build: 'main',
     file: /@oclif[\\/]core[\\/]lib[\\/]ux[\\/]action[\\/]spinner\.js$/,
     find: 'const cli_spinners_1 = __importDefault(require("cli-spinners"));',
     replace: 'const cli_spinners_1 = {get default() { return __importDefault(require("cli-spinners")).default; }};',
@@ -64,16 +68,19 @@ const PATCHES = [
   // to ask PowerShell for the Windows shell, readline to read flag values from stdin, perf_hooks
   // for OCLIF_PERFORMANCE. Each loads when that path runs.
   {
+    build: 'main',
     file: /@oclif[\\/]core[\\/]lib[\\/]util[\\/]os\.js$/,
     find: 'const node_child_process_1 = require("node:child_process");',
     replace: 'const node_child_process_1 = {get execSync() { return require("node:child_process").execSync; }};',
   },
   {
+    build: 'main',
     file: /@oclif[\\/]core[\\/]lib[\\/]parser[\\/]parse\.js$/,
     find: 'const node_readline_1 = require("node:readline");',
     replace: 'const node_readline_1 = {get createInterface() { return require("node:readline").createInterface; }};',
   },
   {
+    build: 'main',
     file: /@oclif[\\/]core[\\/]lib[\\/]performance\.js$/,
     find: 'const node_perf_hooks_1 = require("node:perf_hooks");',
     replace:
@@ -83,19 +90,20 @@ const PATCHES = [
     // node-fetch 2 (under @kubernetes/client-node) takes URL from Node (`Url.URL || whatwgUrl.URL`)
     // but loads whatwg-url first, and with it tr46's Unicode tables (260 KB, built at load time).
     // Load it only if Node had no URL.
+    build: 'vendor',
     file: /node-fetch[\\/]lib[\\/]index\.js$/,
     find: "var whatwgUrl = _interopDefault(require('whatwg-url'));",
     replace: "var whatwgUrl = {get URL() { return _interopDefault(require('whatwg-url')).URL; }};",
   },
 ]
 
-const patchDependencies = {
+const patchDependencies = (patches) => ({
   name: 'patch-dependencies',
   setup(pluginBuild) {
     const applied = new Set()
     // One onLoad per file pattern: several patches may change the same file.
     const byFile = new Map()
-    for (const patch of PATCHES) byFile.set(patch.file.source, [...(byFile.get(patch.file.source) ?? []), patch])
+    for (const patch of patches) byFile.set(patch.file.source, [...(byFile.get(patch.file.source) ?? []), patch])
     for (const patches of byFile.values()) {
       pluginBuild.onLoad({filter: patches[0].file}, (args) => {
         let source = readFileSync(args.path, 'utf8')
@@ -109,11 +117,11 @@ const patchDependencies = {
     }
     pluginBuild.onEnd((result) => {
       if (result.errors.length > 0) return
-      const missing = PATCHES.filter((patch) => !applied.has(patch))
+      const missing = patches.filter((patch) => !applied.has(patch))
       if (missing.length > 0) throw new Error(`build patches matched no file: ${missing.map((p) => p.file).join(', ')}`)
     })
   },
-}
+})
 
 /**
  * What this build is made of: idp's sources and its locked dependencies. Code that remembers
@@ -128,6 +136,7 @@ function buildId() {
 }
 
 rmSync(outdir, {recursive: true, force: true})
+const id = buildId()
 await build({
   absWorkingDir: root,
   entryPoints: [
@@ -155,6 +164,24 @@ await build({
   banner: {js: "import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);"},
   legalComments: 'none',
   logLevel: 'warning',
-  plugins: [patchDependencies],
-  define: {__IDP_BUILD_ID__: JSON.stringify(buildId())},
+  plugins: [patchDependencies(PATCHES.filter((patch) => patch.build === 'main'))],
+  define: {__IDP_BUILD_ID__: JSON.stringify(id)},
+})
+
+// @kubernetes/client-node as a script, not a module: src/lib/kube/client-node-loader.ts runs it
+// with V8's code cache, which Node 20 offers only for scripts.
+await build({
+  absWorkingDir: root,
+  entryPoints: [{in: path.join(root, 'src/lib/kube/client-node.ts'), out: 'vendor/client-node'}],
+  outdir,
+  outExtension: {'.js': '.cjs'},
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  minify: true,
+  keepNames: true,
+  legalComments: 'none',
+  logLevel: 'warning',
+  plugins: [patchDependencies(PATCHES.filter((patch) => patch.build === 'vendor'))],
 })

@@ -1,5 +1,5 @@
 import {createHash} from 'node:crypto'
-import {mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
@@ -173,5 +173,34 @@ environments:
     } finally {
       await bench.stop()
     }
+  })
+
+  it("keeps the Kubernetes client's compiled code per build, and replaces data V8 rejects", async () => {
+    const cache = path.join(work, 'code-cache')
+    const codeDir = path.join(cache, 'idp', 'code')
+    const list = async () => {
+      const run = await runIdp(['env', 'list', '--json', '--dir', repo], env({XDG_CACHE_HOME: cache}))
+      expect(run.code).toBe(0)
+      return (JSON.parse(run.stdout) as {result: {environments: EnvRecord[]}}).result.environments.map((e) => e.namespace)
+    }
+    const first = await list()
+    const [bin] = readdirSync(codeDir)
+    expect(bin).toMatch(/^client-node-[0-9a-f]{32}\.bin$/u)
+    const data = path.join(codeDir, bin!)
+    expect(statSync(data).mode & 0o777).toBe(0o600)
+    expect(statSync(data).size).toBeGreaterThan(100_000)
+    // A run from the kept code answers the same.
+    const stamp = statSync(data).mtimeMs
+    expect(await list()).toEqual(first)
+    expect(statSync(data).mtimeMs).toBe(stamp)
+    // Data that does not match (a corrupt file, another V8): rejected by V8, compiled as usual, written again.
+    writeFileSync(data, Buffer.alloc(4096, 7))
+    expect(await list()).toEqual(first)
+    expect(statSync(data).size).toBeGreaterThan(100_000)
+    // Data of an older build is removed when this build's is written.
+    writeFileSync(path.join(codeDir, `client-node-${'0'.repeat(32)}.bin`), 'old')
+    rmSync(data)
+    expect(await list()).toEqual(first)
+    expect(readdirSync(codeDir)).toEqual([bin])
   })
 })

@@ -2,7 +2,6 @@
  * The Kubernetes work of the access plans, keyed by op. Reached through `await import()`, so
  * client-node loads only when a plan really runs.
  */
-import {PatchStrategy} from '@kubernetes/client-node'
 
 import {RemoteError} from '../cli/errors.js'
 import {FIELD_MANAGER, isNotFound, kubeCall, kubeClientCache, kubeError, type KubeClients} from '../kube/client.js'
@@ -43,7 +42,7 @@ export function createAccessHandlers(options: {now?: () => Date} = {}): Record<s
         }
       }
       // Server-side apply: idempotent, and a second grant just moves the expiry.
-      await kubeCall(`apply ${what}`, () => clients.objects.patch(p.object, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply))
+      await kubeCall(`apply ${what}`, () => clients.objects.patch(p.object, undefined, undefined, FIELD_MANAGER, true, clients.patchStrategy.ServerSideApply))
       return {applied: what, ...(replaced ? {replaced} : {})}
     },
 

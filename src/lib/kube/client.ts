@@ -1,4 +1,4 @@
-import type {AppsV1Api, ConfigurationOptions, CoordinationV1Api, CoreV1Api, KubeConfig, KubernetesObjectApi, RbacAuthorizationV1Api} from '@kubernetes/client-node'
+import type {AppsV1Api, ConfigurationOptions, CoordinationV1Api, CoreV1Api, KubeConfig, KubernetesObjectApi, PatchStrategy, RbacAuthorizationV1Api} from '@kubernetes/client-node'
 
 import {RemoteError} from '../cli/errors.js'
 import {redact} from '../cli/redact.js'
@@ -8,7 +8,7 @@ import {redact} from '../cli/redact.js'
  * files directly, never the current context by accident: the private file has exactly one).
  *
  * Note for writers: `objects.patch` defaults to strategic merge, which real API servers refuse
- * for custom resources. Pass `PatchStrategy.MergePatch` or `PatchStrategy.ServerSideApply`
+ * for custom resources. Pass `patchStrategy.MergePatch` or `patchStrategy.ServerSideApply`
  * (with a fieldManager of "idp") explicitly.
  */
 export interface KubeClients {
@@ -18,6 +18,8 @@ export interface KubeClients {
   rbac: RbacAuthorizationV1Api
   apps: AppsV1Api
   objects: KubernetesObjectApi
+  /** client-node's patch content types, from the same (code-cached) load as the clients. */
+  patchStrategy: typeof PatchStrategy
   /** The API server URL, for messages. */
   server: string
   /**
@@ -32,8 +34,9 @@ export interface KubeClients {
 export const FIELD_MANAGER = 'idp'
 
 export async function createKubeClients(kubeconfigFile: string): Promise<KubeClients> {
-  // client-node is heavy (about 100 ms to import); only commands that talk to a cluster pay for it.
-  const k8s = await import('./client-node.js')
+  // client-node is heavy (1.8 MB); only commands that talk to a cluster pay for it, with a code cache.
+  const {loadClientNode} = await import('./client-node-loader.js')
+  const k8s = await loadClientNode()
   const kc = new k8s.KubeConfig()
   kc.loadFromFile(kubeconfigFile)
   // kubectl talks plain HTTP to an http:// server (`kubectl proxy`, local API servers); client-node
@@ -53,6 +56,7 @@ export async function createKubeClients(kubeconfigFile: string): Promise<KubeCli
     rbac: kc.makeApiClient(k8s.RbacAuthorizationV1Api),
     apps: kc.makeApiClient(k8s.AppsV1Api),
     objects: k8s.KubernetesObjectApi.makeApiClient(kc),
+    patchStrategy: k8s.PatchStrategy,
     server: kc.getCurrentCluster()?.server ?? '',
     withSignal: (signal) => ({
       // The object-style APIs pass options to the observable layer, so middleware returns Observables.
