@@ -69,16 +69,8 @@ export default class EnvKubeconfig extends BaseCommand<typeof EnvKubeconfig> {
       })
     }
     if (!target) return {service, env: name, path: file}
-    await fs.mkdir(path.dirname(target), {recursive: true})
-    const temporary = `${target}.${process.pid}.tmp`
-    try {
-      await fs.writeFile(temporary, content, {mode: 0o600})
-      await fs.chmod(temporary, 0o600)
-      await fs.rename(temporary, target)
-    } catch (error) {
-      await fs.rm(temporary, {force: true})
-      throw error
-    }
+    const {writePrivateFile} = await import('../../lib/cli/paths.js')
+    await writePrivateFile(target, content, {userDir: true})
     return {service, env: name, path: file, written: target}
   }
 

@@ -1,4 +1,5 @@
-import {chmod, mkdir} from 'node:fs/promises'
+import {randomBytes} from 'node:crypto'
+import {chmod, mkdir, rename, rm, writeFile} from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 
@@ -45,4 +46,24 @@ export async function ensureStateDir(...parts: string[]): Promise<string> {
 export async function ensureCacheDir(...parts: string[]): Promise<string> {
   const base = await ensurePrivateDir(cacheDir())
   return parts.length === 0 ? base : ensurePrivateDir(path.join(base, ...parts))
+}
+
+/**
+ * Write a file only its owner can read (0600), whole or not at all: written beside it, then
+ * renamed, so a crash or a concurrent idp never sees half of it. The directory is created 0700
+ * (idp's own directories), or with `userDir` only created if missing (a place the user chose).
+ */
+export async function writePrivateFile(file: string, data: string | Uint8Array, options: {userDir?: boolean} = {}): Promise<void> {
+  if (options.userDir) await mkdir(path.dirname(file), {recursive: true})
+  else await ensurePrivateDir(path.dirname(file))
+  const temporary = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`
+  try {
+    await writeFile(temporary, data, {mode: 0o600})
+    // The mode of a new file is masked by the umask; a private file must not depend on it.
+    await chmod(temporary, 0o600)
+    await rename(temporary, file)
+  } catch (error) {
+    await rm(temporary, {force: true})
+    throw error
+  }
 }

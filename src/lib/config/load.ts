@@ -1,10 +1,10 @@
 import {createHash} from 'node:crypto'
 import {existsSync} from 'node:fs'
-import {readFile, rename, writeFile} from 'node:fs/promises'
+import {readFile} from 'node:fs/promises'
 import path from 'node:path'
 
 import {ConfigError} from '../cli/errors.js'
-import {cacheDir, displayPath, ensurePrivateDir} from '../cli/paths.js'
+import {cacheDir, displayPath, writePrivateFile} from '../cli/paths.js'
 import type {IdpConfig} from './schema.js'
 
 /** Set by the build (scripts/build.mjs) to a hash of idp's sources and locked dependencies. */
@@ -124,13 +124,8 @@ async function parseConfig(text: string, filepath: string): Promise<IdpConfig> {
   const {parseConfigText} = await import('./validate.js')
   const config = parseConfigText(text, displayPath(filepath))
   if (file) {
-    // Best effort, written then renamed: a concurrent idp never reads half an entry.
-    try {
-      await ensurePrivateDir(path.dirname(file))
-      const temporary = `${file}.${process.pid}.tmp`
-      await writeFile(temporary, JSON.stringify({key, file: filepath, config}), {mode: 0o600})
-      await rename(temporary, file)
-    } catch {}
+    // Best effort: without it the next run checks again.
+    await writePrivateFile(file, JSON.stringify({key, file: filepath, config})).catch(() => {})
   }
   return config
 }

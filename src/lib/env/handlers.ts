@@ -4,12 +4,11 @@
  * (a lock, "only if idp owns it", kubeconfigs with credentials, terraform outputs).
  * Reached through `await import()`, so client-node loads only when a plan really runs.
  */
-import {readFile, rm, writeFile} from 'node:fs/promises'
-import path from 'node:path'
+import {readFile, rm} from 'node:fs/promises'
 import {parse, stringify} from 'yaml'
 
 import {PrerequisiteError, RemoteError, ToolError} from '../cli/errors.js'
-import {ensurePrivateDir} from '../cli/paths.js'
+import {writePrivateFile} from '../cli/paths.js'
 import {redact, registerSecret} from '../cli/redact.js'
 import {isNotFound, kubeCall, kubeClientCache, kubeError} from '../kube/client.js'
 import {registerUserSecrets} from '../kube/kubeconfig.js'
@@ -34,21 +33,6 @@ export interface EnvHandlerOptions {
   /** The CLI name in the teardown command of the comment. */
   bin?: string
   now?: () => Date
-}
-
-
-
-async function writePrivateFile(file: string, text: string): Promise<void> {
-  await ensurePrivateDir(path.dirname(file))
-  const temporary = `${file}.${process.pid}.tmp`
-  try {
-    await writeFile(temporary, text, {mode: 0o600})
-    const {rename} = await import('node:fs/promises')
-    await rename(temporary, file)
-  } catch (error) {
-    await rm(temporary, {force: true})
-    throw error
-  }
 }
 
 /** `terraform output -json`: name → {sensitive, type, value}, sensitive values included. */

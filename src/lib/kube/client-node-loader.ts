@@ -1,11 +1,11 @@
-import {readdir, readFile, rename, rm, writeFile} from 'node:fs/promises'
+import {readdir, readFile, rm} from 'node:fs/promises'
 import {createRequire} from 'node:module'
 import Module from 'node:module'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 import vm from 'node:vm'
 
-import {cacheDir, ensurePrivateDir} from '../cli/paths.js'
+import {cacheDir, writePrivateFile} from '../cli/paths.js'
 
 /** Set by the build (scripts/build.mjs); undefined when running from source. */
 declare const __IDP_BUILD_ID__: string | undefined
@@ -38,10 +38,8 @@ export async function loadClientNode(): Promise<ClientNode> {
 /** Best effort: without it the next run compiles again. Data of other builds is removed. */
 async function keepCode(cacheFile: string, data: Buffer): Promise<void> {
   try {
-    const dir = await ensurePrivateDir(path.dirname(cacheFile))
-    const temporary = `${cacheFile}.${process.pid}.tmp`
-    await writeFile(temporary, data, {mode: 0o600})
-    await rename(temporary, cacheFile)
+    await writePrivateFile(cacheFile, data)
+    const dir = path.dirname(cacheFile)
     for (const name of await readdir(dir)) {
       if (name.startsWith('client-node-') && name.endsWith('.bin') && path.join(dir, name) !== cacheFile) await rm(path.join(dir, name), {force: true})
     }

@@ -1,10 +1,10 @@
-import {readFile, rename, rm, writeFile} from 'node:fs/promises'
+import {readFile} from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import {parse, stringify} from 'yaml'
 
 import {PrerequisiteError} from '../cli/errors.js'
-import {ensurePrivateDir} from '../cli/paths.js'
+import {writePrivateFile} from '../cli/paths.js'
 import {registerSecret} from '../cli/redact.js'
 
 /**
@@ -246,15 +246,6 @@ export async function writePrivateKubeconfig(options: {context: string; kubeconf
       hint: 'idp never modifies your kubeconfig; choose another target file.',
     })
   }
-  await ensurePrivateDir(path.dirname(file))
-  const temporary = `${file}.${process.pid}.tmp`
-  try {
-    await rm(temporary, {force: true})
-    await writeFile(temporary, stringify(doc), {mode: 0o600})
-    await rename(temporary, file)
-  } catch (error) {
-    await rm(temporary, {force: true})
-    throw error
-  }
+  await writePrivateFile(file, stringify(doc))
   return {file, context: options.context, server: resolved.cluster.server, namespace: resolved.namespace}
 }

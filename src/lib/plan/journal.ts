@@ -2,11 +2,11 @@
  * A local record of what an apply did, so a later run can resume or clean up. The truth about
  * what exists lives in the cluster (labels); the journal only helps (DESIGN.md section 3).
  */
-import {randomBytes} from 'node:crypto'
-import {mkdir, readFile, rename, rm, writeFile} from 'node:fs/promises'
+import {readFile} from 'node:fs/promises'
 import path from 'node:path'
 
 import {InternalError} from '../cli/errors.js'
+import {writePrivateFile} from '../cli/paths.js'
 import type {JsonPlan} from './format.js'
 import type {StepRecord} from './types.js'
 
@@ -59,19 +59,7 @@ export async function loadJournal(dir: string, key: string): Promise<Journal | u
 
 /** Write the whole file at once (temp file + rename) so a crash never leaves half a journal. */
 export async function writeJournal(dir: string, journal: Journal): Promise<void> {
-  await writeAtomically(journalPath(dir, journal.key), `${JSON.stringify(journal, null, 2)}\n`)
-}
-
-async function writeAtomically(file: string, text: string): Promise<void> {
-  await mkdir(path.dirname(file), {recursive: true, mode: 0o700})
-  const temp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`
-  try {
-    await writeFile(temp, text, {mode: 0o600})
-    await rename(temp, file)
-  } catch (error) {
-    await rm(temp, {force: true})
-    throw error
-  }
+  await writePrivateFile(journalPath(dir, journal.key), `${JSON.stringify(journal, null, 2)}\n`)
 }
 
 /**
@@ -97,7 +85,7 @@ export class JournalWriter {
   write(journal: Journal): void {
     const text = `${JSON.stringify(journal, null, 2)}\n`
     this.chain = this.chain.then(
-      () => writeAtomically(this.file, text),
+      () => writePrivateFile(this.file, text),
     ).catch((error: unknown) => {
       this.error ??= error
     })

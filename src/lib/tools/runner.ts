@@ -1,9 +1,9 @@
 import {constants as fsConstants, readdirSync, readFileSync} from 'node:fs'
-import {access, open, readFile, realpath, rename, stat, writeFile} from 'node:fs/promises'
+import {access, open, readFile, realpath, stat} from 'node:fs/promises'
 import path from 'node:path'
 
 import {CancelledError, TimeoutError, ToolError} from '../cli/errors.js'
-import {cacheDir, ensurePrivateDir} from '../cli/paths.js'
+import {cacheDir, writePrivateFile} from '../cli/paths.js'
 import {redact, redactArgv, registerSecret, SECRET_ENV_VARS} from '../cli/redact.js'
 import {formatCommand, STDERR_TAIL_LINES, stripAnsi, tailLines, toolError} from './tool-error.js'
 import type {RunOptions, ToolInfo, ToolName, ToolRunner} from './types.js'
@@ -343,11 +343,7 @@ async function rememberVersion(cacheFile: string, identity: BinaryIdentity, tool
     const current = await readVersionFile(cacheFile)
     const {file, ...id} = identity
     current.binaries[file] = {...id, toolVersion}
-    await ensurePrivateDir(path.dirname(cacheFile))
-    // Write then rename: a concurrent idp never reads half a file.
-    const temporary = `${cacheFile}.${process.pid}.tmp`
-    await writeFile(temporary, `${JSON.stringify(current, null, 1)}\n`, {mode: 0o600})
-    await rename(temporary, cacheFile)
+    await writePrivateFile(cacheFile, `${JSON.stringify(current, null, 1)}\n`)
   } catch {}
 }
 
