@@ -3,12 +3,10 @@ import {existsSync} from 'node:fs'
 import {readFile} from 'node:fs/promises'
 import path from 'node:path'
 
+import {BUILD_ID} from '../cli/build.js'
 import {ConfigError} from '../cli/errors.js'
 import {cacheDir, displayPath, writePrivateFile} from '../cli/paths.js'
 import type {IdpConfig} from './schema.js'
-
-/** Set by the build (scripts/build.mjs) to a hash of idp's sources and locked dependencies. */
-declare const __IDP_BUILD_ID__: string | undefined
 
 /** File names searched for, in this order, in each directory. */
 export const CONFIG_FILE_NAMES = ['.idp.yml', '.idp.yaml'] as const
@@ -112,8 +110,7 @@ function* searchDirs(dir: string): Generator<string> {
  * valid config is remembered. Without a build id (running from source) nothing is kept.
  */
 async function parseConfig(text: string, filepath: string): Promise<IdpConfig> {
-  const build = typeof __IDP_BUILD_ID__ === 'string' ? __IDP_BUILD_ID__ : undefined
-  const key = build && createHash('sha256').update(build).update('\0').update(text).digest('hex')
+  const key = BUILD_ID && createHash('sha256').update(BUILD_ID).update('\0').update(text).digest('hex')
   const file = key && path.join(cacheDir(), 'config', `${createHash('sha256').update(filepath).digest('hex').slice(0, 32)}.json`)
   if (file) {
     try {

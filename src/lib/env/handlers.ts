@@ -14,7 +14,7 @@ import {isNotFound, kubeCall, kubeClientCache, kubeError} from '../kube/client.j
 import {registerUserSecrets} from '../kube/kubeconfig.js'
 import type {StepHandler} from '../plan/apply.js'
 import {commandLine} from '../plan/format.js'
-import type {ToolAction} from '../plan/types.js'
+import {type ToolAction, toolRunOptions} from '../plan/types.js'
 import {parseTerraformUiLine, type TerraformOutput, terraformPlannedOutputs, terraformUiOutputs} from '../tools/terraform.js'
 import type {RunOptions, ToolName, ToolRunner} from '../tools/types.js'
 import {ANNOTATIONS, isOwnedBy, LABELS} from './labels.js'
@@ -167,9 +167,7 @@ export function createEnvHandlers(options: EnvHandlerOptions): Record<string, St
       const p = action.params as {apply: ToolAction; show?: ToolAction; outputs: ToolAction; file: string}
       const run = (tool: ToolAction, extra: RunOptions) =>
         runner.run(tool.tool, tool.argv, {
-          ...(tool.cwd === undefined ? {} : {cwd: tool.cwd}),
-          ...(tool.env === undefined ? {} : {env: tool.env}),
-          ...(tool.timeoutMs === undefined ? {} : {timeoutMs: tool.timeoutMs}),
+          ...toolRunOptions(tool),
           signal: ctx.signal,
           ...extra,
         })
@@ -241,9 +239,7 @@ export function createEnvHandlers(options: EnvHandlerOptions): Record<string, St
         try {
           // rawStdout: the plan holds sensitive values in plain text; only those used are registered, nothing of it prints.
           const {stdout} = await runner.run(show.tool, show.argv, {
-            ...(show.cwd === undefined ? {} : {cwd: show.cwd}),
-            ...(show.env === undefined ? {} : {env: show.env}),
-            ...(show.timeoutMs === undefined ? {} : {timeoutMs: show.timeoutMs}),
+            ...toolRunOptions(show),
             signal: AbortSignal.any([ctx.signal, signal]),
             rawStdout: true,
           })

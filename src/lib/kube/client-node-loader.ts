@@ -5,10 +5,8 @@ import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 import vm from 'node:vm'
 
+import {BUILD_ID} from '../cli/build.js'
 import {cacheDir, writePrivateFile} from '../cli/paths.js'
-
-/** Set by the build (scripts/build.mjs); undefined when running from source. */
-declare const __IDP_BUILD_ID__: string | undefined
 
 type ClientNode = typeof import('./client-node.js')
 
@@ -21,11 +19,12 @@ type ClientNode = typeof import('./client-node.js')
  * the script compiles as usual and the cache is written again.
  */
 export async function loadClientNode(): Promise<ClientNode> {
-  // From source (tsx, tests of src/) there is no bundle: import the package. The build drops
-  // this branch, so the bundle holds client-node only once, in the vendor script.
-  if (typeof __IDP_BUILD_ID__ === 'undefined') return import('./client-node.js')
+  // From source (tsx, tests of src/) there is no bundle: import the package. The specifier is a
+  // variable so the build does not bundle client-node a second time, as an ES module chunk.
+  const fromSource = './client-node.js'
+  if (BUILD_ID === undefined) return import(fromSource) as Promise<ClientNode>
   const file = fileURLToPath(new URL('../../vendor/client-node.cjs', import.meta.url))
-  const cacheFile = path.join(cacheDir(), 'code', `client-node-${__IDP_BUILD_ID__}.bin`)
+  const cacheFile = path.join(cacheDir(), 'code', `client-node-${BUILD_ID}.bin`)
   const [source, cachedData] = await Promise.all([readFile(file, 'utf8'), readFile(cacheFile).catch(() => undefined)])
   const script = new vm.Script(Module.wrap(source), {filename: file, ...(cachedData ? {cachedData} : {})})
   const module = {exports: {} as ClientNode}

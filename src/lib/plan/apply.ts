@@ -12,7 +12,7 @@ import type {RunResult, ToolRunner} from '../tools/types.js'
 import {commandLine, describeAction, planForJson} from './format.js'
 import {validatePlan} from './graph.js'
 import {type Journal, JOURNAL_VERSION, type JournalStatus, JournalWriter} from './journal.js'
-import type {Action, ApiAction, ApplyResult, LocalAction, Plan, PlanStep, StepRecord} from './types.js'
+import {type Action, type ApiAction, type ApplyResult, type LocalAction, type Plan, type PlanStep, type StepRecord, toolRunOptions} from './types.js'
 
 export type RendererName = 'default' | 'simple' | 'silent'
 
@@ -315,12 +315,7 @@ async function runAction(action: Action, step: PlanStep, context: ActionContext)
   if (action.kind === 'tool') {
     context.onLine?.(`$ ${commandLine(action)}`)
     return context.options.runner.run(action.tool, action.argv, {
-      ...(action.cwd === undefined ? {} : {cwd: action.cwd}),
-      ...(action.env === undefined ? {} : {env: action.env}),
-      ...(action.kubeconfig === undefined ? {} : {kubeconfig: action.kubeconfig}),
-      ...(action.timeoutMs === undefined ? {} : {timeoutMs: action.timeoutMs}),
-      ...(action.allowedExitCodes === undefined ? {} : {allowedExitCodes: action.allowedExitCodes}),
-      ...(action.input === undefined ? {} : {input: action.input}),
+      ...toolRunOptions(action),
       signal: context.signal,
       ...(context.onLine ? {onLine: (line: string) => context.onLine?.(line)} : {}),
     })

@@ -1,4 +1,4 @@
-import type {ToolName} from '../tools/types.js'
+import type {RunOptions, ToolName} from '../tools/types.js'
 
 /**
  * A plan is the product's spine (DESIGN.md section 1): pure planners produce it, `--dry-run`
@@ -20,6 +20,21 @@ export interface ToolAction {
   allowedExitCodes?: number[]
   /** Text piped to stdin. */
   input?: string
+}
+
+/**
+ * How the ToolRunner runs a tool action: everything the action says; the signal and what
+ * happens to output are the caller's.
+ */
+export function toolRunOptions(action: ToolAction): RunOptions {
+  return {
+    ...(action.cwd === undefined ? {} : {cwd: action.cwd}),
+    ...(action.env === undefined ? {} : {env: action.env}),
+    ...(action.kubeconfig === undefined ? {} : {kubeconfig: action.kubeconfig}),
+    ...(action.timeoutMs === undefined ? {} : {timeoutMs: action.timeoutMs}),
+    ...(action.allowedExitCodes === undefined ? {} : {allowedExitCodes: action.allowedExitCodes}),
+    ...(action.input === undefined ? {} : {input: action.input}),
+  }
 }
 
 /** A call to the Kubernetes or GitHub API, summarised for dry-run. */
