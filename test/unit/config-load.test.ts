@@ -4,7 +4,8 @@ import path from 'node:path'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 
 import {ConfigError} from '../../src/lib/cli/errors.js'
-import {gitRoot, loadConfig} from '../../src/lib/config/load.js'
+import {loadConfig} from '../../src/lib/config/load.js'
+import {gitRoot} from '../../src/lib/tools/git-files.js'
 
 const valid = (name: string) => `version: 1\nservice: {name: ${name}, owner: team-a}\n`
 const fixtures = path.resolve(import.meta.dirname, '../fixtures/config')

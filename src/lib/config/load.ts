@@ -1,11 +1,11 @@
 import {createHash} from 'node:crypto'
-import {existsSync} from 'node:fs'
 import {readFile} from 'node:fs/promises'
 import path from 'node:path'
 
 import {BUILD_ID} from '../cli/build.js'
 import {ConfigError} from '../cli/errors.js'
 import {cacheDir, displayPath, writePrivateFile} from '../cli/paths.js'
+import {gitRoot} from '../tools/git-files.js'
 import type {IdpConfig} from './schema.js'
 
 /** File names searched for, in this order, in each directory. */
@@ -80,16 +80,6 @@ async function readConfigFile(filepath: string, options: {hint: string; missingO
   }
 }
 
-/** The nearest directory at or above `dir` that holds `.git` (a directory, or a file in worktrees). */
-export function gitRoot(dir: string): string | undefined {
-  let current = path.resolve(dir)
-  for (;;) {
-    if (existsSync(path.join(current, '.git'))) return current
-    const parent = path.dirname(current)
-    if (parent === current) return undefined
-    current = parent
-  }
-}
 
 function* searchDirs(dir: string): Generator<string> {
   const stop = gitRoot(dir)

@@ -1,3 +1,4 @@
+import {existsSync} from 'node:fs'
 import {readFile, stat} from 'node:fs/promises'
 import path from 'node:path'
 
@@ -22,21 +23,26 @@ async function readText(file: string): Promise<string | undefined> {
   }
 }
 
-/** The git directory of the repository holding `dir`, as git finds it (a worktree's `.git` is a file). */
-async function findGitDir(dir: string): Promise<string | false | undefined> {
+/** The nearest directory at or above `dir` that holds `.git` (a directory, or a file in worktrees). */
+export function gitRoot(dir: string): string | undefined {
   let current = path.resolve(dir)
   for (;;) {
-    const dotGit = path.join(current, '.git')
-    const info = await stat(dotGit).catch(() => undefined)
-    if (info?.isDirectory()) return dotGit
-    if (info?.isFile()) {
-      const match = /^gitdir: (.+)$/mu.exec((await readText(dotGit)) ?? '')
-      return match ? path.resolve(current, match[1]!.trim()) : undefined
-    }
+    if (existsSync(path.join(current, '.git'))) return current
     const parent = path.dirname(current)
-    if (parent === current) return false
+    if (parent === current) return undefined
     current = parent
   }
+}
+
+/** The git directory of the repository holding `dir`, as git finds it (a worktree's `.git` is a file). */
+async function findGitDir(dir: string): Promise<string | false | undefined> {
+  const root = gitRoot(dir)
+  if (!root) return false
+  const dotGit = path.join(root, '.git')
+  const info = await stat(dotGit).catch(() => undefined)
+  if (info?.isDirectory()) return dotGit
+  const match = info?.isFile() ? /^gitdir: (.+)$/mu.exec((await readText(dotGit)) ?? '') : undefined
+  return match ? path.resolve(root, match[1]!.trim()) : undefined
 }
 
 async function resolveRef(commonDir: string, ref: string): Promise<string | undefined> {
