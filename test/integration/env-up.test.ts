@@ -42,7 +42,6 @@ describe('idp env up / down (namespace driver, terraform, helm 4)', () => {
       'namespace:done',
       'kubeconfig:done',
       'terraform-init:done',
-      'terraform-plan:done',
       'terraform-apply:done',
       'helm:done',
       'record:done',
@@ -55,14 +54,14 @@ describe('idp env up / down (namespace driver, terraform, helm 4)', () => {
     // TF_WORKSPACE made init create the workspace; no `environment` file selects it.
     expect(fs.existsSync(path.join(world.project, 'infra', 'terraform.tfstate.d', 'shop-pr-7', 'terraform.tfstate'))).toBe(true)
     expect(fs.existsSync(path.join(world.stateDir, 'idp', 'envs', 'shop', 'pr-7', 'terraform', 'environment'))).toBe(false)
-    // The sensitive output is known at plan time: `terraform show` of the plan, beside the apply,
-    // gave its value, so no `terraform output` ran after the apply.
+    // apply -json leaves the sensitive output's value out: `terraform output` gave it, after the apply.
     expect(result.steps.find((s: {id: string}) => s.id === 'terraform-apply').result).toMatchObject({
       outputs: ['bucket', 'db_password'],
       sensitive: ['db_password'],
-      sensitiveFromPlan: ['db_password'],
-      outputCommand: false,
+      outputCommand: true,
     })
+    // No saved plan (it would hold the sensitive values too).
+    expect(fs.existsSync(path.join(world.stateDir, 'idp', 'envs', 'shop', 'pr-7', 'tfplan'))).toBe(false)
     // Terraform output reached helm as values; the image tag came from --sha via image.tag "{{sha}}".
     const cm = world.kube.store().get('v1', 'ConfigMap', 'shop-infra', 'shop-pr-7')!
     expect(cm.data).toEqual({env: 'pr-7', bucket: 'bucket-pr-7', imageTag: 'abc1234'})
@@ -137,7 +136,7 @@ describe('terraform workspaces and failures (real terraform)', () => {
     expect(fs.existsSync(workspaceDir(infra(), 'shop-pr-8'))).toBe(false)
   })
 
-  describe('sensitive outputs known at plan time and computed during apply', () => {
+  describe('sensitive outputs, known at plan time and computed during apply', () => {
     const dir = () => path.join(world.project, 'infra-secrets')
     const stepResult = (json: {result: {steps: Array<{id: string; result?: unknown}>}}) => json.result.steps.find((s) => s.id === 'terraform-apply')!.result
     const valuesFile = (env: string) => path.join(world.stateDir, 'idp', 'envs', 'shop', env, 'tf-values.yaml')
@@ -165,11 +164,10 @@ describe('terraform workspaces and failures (real terraform)', () => {
       fs.appendFileSync(path.join(world.project, '.idp.yml'), '  "sec-*":\n    cluster: dev\n    driver: namespace\n    helm: {chart: ./chart}\n    terraform: {dir: ./infra-secrets, vars: {env: "{{env}}"}}\n')
     })
 
-    it('takes what the plan knows from `terraform show` and asks `terraform output` only for what apply computed; secrets only in the 0600 file', async () => {
+    it('asks `terraform output` after the apply for the sensitive values; secrets only in the 0600 file', async () => {
       const up = await world.run(['env', 'up', 'sec-1', '--sha', 'abc1234', '--json', '--verbose'])
       expect(up.code).toBe(0)
-      // A value computed during apply: only `terraform output` has it, which then gives all of them.
-      expect(stepResult(up.json)).toMatchObject({outputs: ['bucket', 'db_password', 'db_token'], sensitive: ['db_password', 'db_token'], sensitiveFromPlan: [], outputCommand: true})
+      expect(stepResult(up.json)).toMatchObject({outputs: ['bucket', 'db_password', 'db_token'], sensitive: ['db_password', 'db_token'], outputCommand: true})
       const values = fs.readFileSync(valuesFile('sec-1'), 'utf8')
       const token = /db_token: (tok-[0-9a-f-]{36})/u.exec(values)?.[1]
       expect(token).toBeDefined()
@@ -179,20 +177,19 @@ describe('terraform workspaces and failures (real terraform)', () => {
         expect(up.stdout).not.toContain(secret)
         expect(up.stderr).not.toContain(secret)
       }
-      // --verbose shows the three commands, never the values.
-      expect(up.stderr).toMatch(/terraform show -json -no-color \S+tfplan/u)
+      // --verbose shows the commands, never the values.
+      expect(up.stderr).toMatch(/terraform apply -lock-timeout=5m -input=false -no-color -auto-approve -json -var env=sec-1/u)
       expect(up.stderr).toContain('terraform output -json -no-color')
 
-      // Up again: nothing changes, so the plan knows the token too; no call after the apply.
+      // Up again: nothing changes; the same values (the token made by the first apply is kept).
       const again = await world.run(['env', 'up', 'sec-1', '--sha', 'abc1234', '--json'])
       expect(again.code).toBe(0)
-      expect(stepResult(again.json)).toMatchObject({sensitive: ['db_password', 'db_token'], sensitiveFromPlan: ['db_password', 'db_token'], outputCommand: false})
+      expect(stepResult(again.json)).toMatchObject({sensitive: ['db_password', 'db_token'], outputCommand: true})
       expect(fs.readFileSync(valuesFile('sec-1'), 'utf8')).toBe(values)
       expect(again.stdout).not.toContain(token!)
       expect((await world.run(['env', 'down', 'sec-1'])).code).toBe(0)
     })
   })
-
   describe('an apply that fails half-way', () => {
     const failing = () => path.join(world.project, 'infra-fail')
     const module = (broken: boolean) =>

@@ -30,7 +30,7 @@ function facts(overrides: Partial<EnvUpFacts> = {}): EnvUpFacts {
 describe('planEnvUp', () => {
   it('lists every step with tool and argv in --dry-run --json, terraform and the kubeconfig side by side', async () => {
     const plan = planForJson(planEnvUp({env: await env('pr-7'), imageTag: 'v1', timeoutMs: 300_000}, facts()))
-    expect(plan.steps.map((s) => s.id)).toEqual(['preflight', 'lock', 'namespace', 'kubeconfig', 'terraform-init', 'terraform-plan', 'terraform-apply', 'helm', 'record', 'unlock'])
+    expect(plan.steps.map((s) => s.id)).toEqual(['preflight', 'lock', 'namespace', 'kubeconfig', 'terraform-init', 'terraform-apply', 'helm', 'record', 'unlock'])
     const step = (id: string) => plan.steps.find((s) => s.id === id)!
     // Concurrency: the kubeconfig and terraform both wait only for the namespace; helm waits for both.
     expect(step('kubeconfig').dependsOn).toEqual(['namespace'])
@@ -39,16 +39,13 @@ describe('planEnvUp', () => {
     // The workspace comes with every terraform call (TF_WORKSPACE; init creates it): no select step.
     const tfEnv = {TF_DATA_DIR: '/state/envs/shop/pr-7/terraform', TF_WORKSPACE: 'shop-pr-7'}
     expect(step('terraform-init').action).toMatchObject({tool: 'terraform', argv: ['init', '-input=false', '-no-color'], cwd: `${FIXTURE_PROJECT}/infra`, env: tfEnv})
-    expect(step('terraform-plan').argv).toEqual(['plan', '-lock-timeout=5m', '-input=false', '-no-color', '-out=/state/envs/shop/pr-7/tfplan', '-var', 'env=pr-7'])
-    expect(step('terraform-plan').action).toMatchObject({env: tfEnv})
-    // apply -json of the saved plan gives helm its values, `show -json` of that plan (beside it) the
-    // sensitive ones known at plan time; `terraform output` only for sensitive outputs computed during apply.
+    expect(step('terraform-apply').dependsOn).toEqual(['terraform-init'])
+    // One apply, no saved plan: apply -json gives helm its values; `terraform output` after it only for sensitive outputs.
     expect(step('terraform-apply').action).toMatchObject({
       kind: 'local',
       op: 'env.terraformApply',
       params: {
-        apply: {tool: 'terraform', argv: ['apply', '-lock-timeout=5m', '-input=false', '-no-color', '-auto-approve', '-json', '/state/envs/shop/pr-7/tfplan'], cwd: `${FIXTURE_PROJECT}/infra`, env: tfEnv},
-        show: {tool: 'terraform', argv: ['show', '-json', '-no-color', '/state/envs/shop/pr-7/tfplan'], cwd: `${FIXTURE_PROJECT}/infra`, env: tfEnv},
+        apply: {tool: 'terraform', argv: ['apply', '-lock-timeout=5m', '-input=false', '-no-color', '-auto-approve', '-json', '-var', 'env=pr-7'], cwd: `${FIXTURE_PROJECT}/infra`, env: tfEnv},
         outputs: {tool: 'terraform', argv: ['output', '-json', '-no-color'], env: tfEnv},
         file: '/state/envs/shop/pr-7/tf-values.yaml',
       },
@@ -65,13 +62,12 @@ describe('planEnvUp', () => {
       '--set', 'env=pr-7', '--set', 'image.tag=v1', '--wait', '--rollback-on-failure', '--timeout', '300s',
     ])
     expect(step('helm').action).toMatchObject({kubeconfig: '/state/envs/shop/pr-7/kubeconfig'})
-    // --dry-run shows every command the step may run, as commands to paste: apply, show beside it, the fallback.
+    // --dry-run shows every command the step may run, as commands to paste: apply, then the outputs.
     const text = formatPlan(planEnvUp({env: await env('pr-7'), timeoutMs: 300_000}, facts()))
     const cd = `cd ${FIXTURE_PROJECT}/infra && TF_DATA_DIR=/state/envs/shop/pr-7/terraform TF_WORKSPACE=shop-pr-7`
-    expect(text).toContain(
-      `${cd} terraform apply -lock-timeout=5m -input=false -no-color -auto-approve -json /state/envs/shop/pr-7/tfplan; meanwhile ${cd} terraform show -json -no-color /state/envs/shop/pr-7/tfplan for the sensitive outputs known at plan time; the outputs > /state/envs/shop/pr-7/tf-values.yaml`,
-    )
-    expect(text).toContain(`only if a sensitive output is known only after apply (or a value came masked): ${cd} terraform output -json -no-color (values never printed)`)
+    expect(text).toContain(`${cd} terraform apply -lock-timeout=5m -input=false -no-color -auto-approve -json -var env=pr-7; the outputs > /state/envs/shop/pr-7/tf-values.yaml`)
+    expect(text).toContain(`only if an output is sensitive: ${cd} terraform output -json -no-color (values never printed)`)
+    expect(text).not.toContain('tfplan')
     expect(text).not.toContain('workspace select')
   })
 
@@ -121,14 +117,13 @@ describe('planEnvUp', () => {
     const stub = async () => ({})
     const handlers = {...createEnvHandlers({runner}), 'env.preflight': stub, 'env.lock': stub, 'kube.ensureNamespace': stub, 'env.writeNamespaceKubeconfig': stub, 'env.recordResult': stub, 'env.unlock': stub}
     runner.when('terraform', ['apply'], {stdout: '{"@level":"info","@message":"Outputs: 1","type":"outputs","outputs":{"bucket":{"sensitive":false,"type":"string","value":"b"}}}'})
-    runner.when('terraform', ['show'], {stdout: '{"planned_values":{"outputs":{"bucket":{"sensitive":false}}},"output_changes":{"bucket":{"after_unknown":true}}}'})
     const state = mkdtempSync(path.join(os.tmpdir(), 'idp-plan-'))
     try {
       await applyPlan(planEnvUp({env: await env('pr-7'), timeoutMs: 60_000}, facts({paths: envStatePaths(state, 'shop', 'pr-7', 'dev')})), {runner, handlers, renderer: 'silent'})
     } finally {
       rmSync(state, {recursive: true, force: true})
     }
-    expect(runner.calls.map((c) => `${c.tool} ${c.argv[0]}`)).toEqual(['terraform init', 'terraform plan', 'terraform apply', 'terraform show', 'helm upgrade'])
+    expect(runner.calls.map((c) => `${c.tool} ${c.argv[0]}`)).toEqual(['terraform init', 'terraform apply', 'helm upgrade'])
   })
 })
 

@@ -1,4 +1,4 @@
-import {mkdtemp, readdir, rm} from 'node:fs/promises'
+import {mkdtemp, readdir, rm, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {Writable} from 'node:stream'
@@ -6,7 +6,7 @@ import {afterEach, beforeEach, describe, expect, it, vi} from 'vitest'
 
 import {CancelledError, InternalError, ToolError} from '../../src/lib/cli/errors.js'
 import {applyPlan, type ApplyOptions, chooseRenderer, type StepHandler} from '../../src/lib/plan/apply.js'
-import {loadJournal} from '../../src/lib/plan/journal.js'
+import {type Journal, type JournalStatus, JournalWriter, loadJournal} from '../../src/lib/plan/journal.js'
 import type {Plan, PlanStep} from '../../src/lib/plan/types.js'
 import type {RunOptions, RunResult, ToolName} from '../../src/lib/tools/types.js'
 import {RecordingRunner, type ScriptedResult} from '../support/recording-runner.js'
@@ -445,6 +445,34 @@ describe('applyPlan journal', () => {
     expect(JSON.stringify(journal)).not.toContain('tok-123456')
     expect(await readdir(path.join(dir, 'nested'))).toEqual(['shop-pr-1.env-up.json'])
     expect(await loadJournal(dir, 'absent')).toBeUndefined()
+  })
+
+  it('writes only the latest of the snapshots handed over during a write, and ends as the last one', async () => {
+    const writer = new JournalWriter(dir, 'quick')
+    const snapshot = (status: JournalStatus, n: number): Journal => ({version: 1, key: 'quick', status, startedAt: 't0', updatedAt: `t${n}`, plan: {version: 1, kind: 'k', summary: 's', steps: []} as never, steps: []})
+    for (let n = 1; n <= 20; n++) writer.write(snapshot('running', n))
+    writer.write(snapshot('complete', 21))
+    await writer.flush()
+    // The first went out at once; the other 20 came while it was written: only the last of them is written after it.
+    expect(writer.written).toBe(2)
+    expect(await loadJournal(dir, 'quick')).toMatchObject({status: 'complete', updatedAt: 't21'})
+    // A later snapshot, after the writer went idle, is written too.
+    writer.write(snapshot('failed', 22))
+    await writer.flush()
+    expect(writer.written).toBe(3)
+    expect(await loadJournal(dir, 'quick')).toMatchObject({status: 'failed', updatedAt: 't22'})
+    expect(writer.error).toBeUndefined()
+    expect(await readdir(dir)).toEqual(['quick.json'])
+  })
+
+  it('keeps the first write error and goes on with later snapshots', async () => {
+    const blocked = path.join(dir, 'file-not-dir')
+    await writeFile(blocked, '')
+    const writer = new JournalWriter(path.join(blocked, 'sub'), 'j')
+    writer.write({version: 1, key: 'j', status: 'running', startedAt: 't', updatedAt: 't', plan: {} as never, steps: []})
+    await writer.flush()
+    expect(writer.error).toBeInstanceOf(Error)
+    expect(writer.written).toBe(0)
   })
 
   it('refuses a key that is not a plain file name', async () => {

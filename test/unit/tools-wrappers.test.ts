@@ -8,7 +8,7 @@ import {argocdAppCreateArgs, argocdAppDeleteArgs, argocdAppGetArgs, argocdAppSyn
 import {gitAddAllArgs, gitCommitArgs, gitHeadSha, gitInitArgs, gitIsDirty, gitRemoteAddArgs, gitRemoteUrlArgs, gitCurrentBranchArgs} from '../../src/lib/tools/git.js'
 import {detectHelmMajor, helmUpgradeInstallArgs} from '../../src/lib/tools/helm.js'
 import {createToolRunner} from '../../src/lib/tools/runner.js'
-import {terraformApplyArgs, terraformInitArgs, terraformOutputs, terraformPlanArgs, terraformDestroyArgs, terraformUiOutputs, terraformWorkspaceDeleteArgs} from '../../src/lib/tools/terraform.js'
+import {terraformApplyArgs, terraformInitArgs, terraformOutputs, terraformDestroyArgs, terraformUiOutputs, terraformWorkspaceDeleteArgs} from '../../src/lib/tools/terraform.js'
 import {vclusterConnectArgs, vclusterCreateArgs, vclusterDeleteArgs, vclusterListArgs} from '../../src/lib/tools/vcluster.js'
 import {doublesBinDir} from '../support/doubles/harness.js'
 
@@ -75,7 +75,7 @@ describe('git argv with the real git', () => {
 })
 
 describe('terraform argv with the real terraform', () => {
-  it('init (creating the TF_WORKSPACE workspace), plan, apply -json with its outputs, destroy, workspace delete: a built-in resource offline', async () => {
+  it('init (creating the TF_WORKSPACE workspace), apply -json with its outputs (twice), a failing apply, destroy, workspace delete: a built-in resource offline', async () => {
     const dir = path.join(work, 'infra')
     const {mkdirSync} = await import('node:fs')
     mkdirSync(dir, {recursive: true})
@@ -88,21 +88,23 @@ describe('terraform argv with the real terraform', () => {
     const runner = createToolRunner({env: {TF_CLI_CONFIG_FILE: cliConfig}})
     const ws = {env: {TF_WORKSPACE: 'shop-pr-1'}}
     const vars = {owner: 'team-a', env: 'pr-1'}
-    expect(terraformPlanArgs({chdir: dir, vars, out: 'tfplan'})).toEqual([`-chdir=${dir}`, 'plan', '-input=false', '-no-color', '-out=tfplan', '-var', 'env=pr-1', '-var', 'owner=team-a'])
+    expect(terraformApplyArgs({chdir: dir, vars, json: true})).toEqual([`-chdir=${dir}`, 'apply', '-input=false', '-no-color', '-auto-approve', '-json', '-var', 'env=pr-1', '-var', 'owner=team-a'])
     await runner.run('terraform', terraformInitArgs({chdir: dir}), ws)
     expect(existsSync(path.join(dir, 'terraform.tfstate.d', 'shop-pr-1'))).toBe(true)
-    await runner.run('terraform', terraformPlanArgs({chdir: dir, vars, out: 'tfplan'}), ws)
-    const applied = await runner.run('terraform', terraformApplyArgs({chdir: dir, planFile: 'tfplan', json: true}), ws)
+    const applied = await runner.run('terraform', terraformApplyArgs({chdir: dir, vars, json: true}), ws)
     expect(terraformUiOutputs(applied.stdout)).toEqual({name: {sensitive: false, type: 'string', value: 'pr-1-team-a'}})
     expect(await terraformOutputs(runner, {chdir: dir}, ws)).toEqual({name: 'pr-1-team-a'})
     expect(existsSync(path.join(dir, 'terraform.tfstate.d', 'shop-pr-1', 'terraform.tfstate'))).toBe(true)
+    // Applying again changes nothing and still reports the outputs.
+    const again = await runner.run('terraform', terraformApplyArgs({chdir: dir, vars, json: true}), ws)
+    expect(terraformUiOutputs(again.stdout)).toEqual({name: {sensitive: false, type: 'string', value: 'pr-1-team-a'}})
 
-    // Applying the same plan again: the plan is stale; -json reports that on stdout only, and the error says it in words.
-    const stale = (await runner.run('terraform', terraformApplyArgs({chdir: dir, planFile: 'tfplan', json: true}), ws).catch((e: unknown) => e)) as ToolError
-    expect(stale).toBeInstanceOf(ToolError)
-    expect(stale.message).toBe('terraform exited with code 1: Error: Saved plan is stale')
-    expect(String(stale.details?.stderrTail)).toContain('can no longer be applied')
-    expect(String(stale.details?.stderrTail)).not.toContain('"@level"')
+    // A failing apply: -json reports the error on stdout only, and the error says it in words.
+    const failed = (await runner.run('terraform', terraformApplyArgs({chdir: dir, vars: {env: 'pr-1'}, json: true}), ws).catch((e: unknown) => e)) as ToolError
+    expect(failed).toBeInstanceOf(ToolError)
+    expect(failed.message).toBe('terraform exited with code 1: Error: No value for required variable')
+    expect(String(failed.details?.stderrTail)).toContain('variable "owner"')
+    expect(String(failed.details?.stderrTail)).not.toContain('"@level"')
 
     await runner.run('terraform', terraformDestroyArgs({chdir: dir, vars}), ws)
     expect(await terraformOutputs(runner, {chdir: dir}, ws)).toEqual({})

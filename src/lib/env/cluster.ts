@@ -4,6 +4,7 @@
  * `env list`/`status`/`gc` (through listEnvironments) all connect here, so the user's kubeconfig
  * is only ever read and no current context is ever consulted.
  */
+import {stat} from 'node:fs/promises'
 import os from 'node:os'
 
 import type {V1Namespace} from '@kubernetes/client-node'
@@ -12,7 +13,7 @@ import {PrerequisiteError, UsageError} from '../cli/errors.js'
 import {kubeconfigFile} from '../config/environments.js'
 import type {IdpConfig} from '../config/schema.js'
 import {createKubeClients, isNotFound, kubeError, type KubeClients} from '../kube/client.js'
-import {writePrivateKubeconfig} from '../kube/kubeconfig.js'
+import {kubeconfigPaths, writePrivateKubeconfig} from '../kube/kubeconfig.js'
 import {checkReachable, type ReachResult} from '../kube/reach.js'
 import {clusterKubeconfigPath} from './paths.js'
 
@@ -50,8 +51,34 @@ export interface ConnectOptions {
 
 export async function connectCluster(target: ClusterTarget, options: ConnectOptions): Promise<ClusterConnection> {
   const file = clusterKubeconfigPath(options.stateDir, target.alias)
-  await writeHostKubeconfig(target, file, options)
-  return {target, kubeconfig: file, clients: await createKubeClients(file)}
+  await writeHostKubeconfig(target, file, {...options, requireReachable: false})
+  // The reachability check waits on the network while the clients are set up (CPU): side by side.
+  const reached = options.requireReachable ? requireReachable(target, file) : undefined
+  reached?.catch(() => {})
+  const clients = createKubeClients(file)
+  clients.catch(() => {})
+  await reached
+  return {target, kubeconfig: file, clients: await clients}
+}
+
+/**
+ * The private kubeconfigs this process wrote, and what their reachability checks said. The
+ * `env.preflight` step runs right after `env up`/`down` looked at the same cluster through the
+ * same file: a file that has not changed since, written from the same context a moment ago, is
+ * not written and checked a second time.
+ */
+const written = new Map<string, {key: string; at: number; mtimeMs: number; size: number; reach?: ReachResult}>()
+const WRITTEN_FRESH_MS = 60_000
+
+function sourceKey(target: Omit<ClusterTarget, 'alias'>, env: NodeJS.ProcessEnv = process.env): string {
+  return JSON.stringify([target.context, kubeconfigPaths({kubeconfigPath: target.kubeconfig, env})])
+}
+
+async function stillWritten(file: string, key: string): Promise<{reach?: ReachResult} | undefined> {
+  const entry = written.get(file)
+  if (!entry || entry.key !== key || Date.now() - entry.at > WRITTEN_FRESH_MS) return undefined
+  const now = await stat(file).catch(() => undefined)
+  return now && now.mtimeMs === entry.mtimeMs && now.size === entry.size ? entry : undefined
 }
 
 /**
@@ -64,8 +91,19 @@ export async function writeHostKubeconfig(
   file: string,
   options: Omit<ConnectOptions, 'stateDir'> = {},
 ): Promise<ReachResult | undefined> {
-  await writePrivateKubeconfig({context: target.context, kubeconfigPath: target.kubeconfig, file, env: options.env})
-  if (!options.requireReachable) return undefined
+  const key = sourceKey(target, options.env)
+  const done = await stillWritten(file, key)
+  if (done && (done.reach || !options.requireReachable)) return options.requireReachable ? done.reach : undefined
+  if (!done) {
+    await writePrivateKubeconfig({context: target.context, kubeconfigPath: target.kubeconfig, file, env: options.env})
+    const {mtimeMs, size} = await stat(file)
+    written.set(file, {key, at: Date.now(), mtimeMs, size})
+  }
+  return options.requireReachable ? requireReachable(target, file) : undefined
+}
+
+/** GET /version through the private kubeconfig `file`; a PrerequisiteError naming the cluster when it does not answer. */
+async function requireReachable(target: Omit<ClusterTarget, 'alias'> & {alias?: string}, file: string): Promise<ReachResult> {
   const reach = await checkReachable({file, context: target.context})
   if (!reach.ok) {
     const what = target.alias ? `Cluster "${target.alias}" (context ${target.context})` : `Cluster context "${target.context}"`
@@ -73,6 +111,8 @@ export async function writeHostKubeconfig(
       hint: 'Check that the cluster runs and that clusters.<alias>.context in .idp.yml names the right context; `idp doctor` checks every configured context.',
     })
   }
+  const entry = written.get(file)
+  if (entry) entry.reach = reach
   return reach
 }
 

@@ -15,7 +15,7 @@ import {registerUserSecrets} from '../kube/kubeconfig.js'
 import type {StepHandler} from '../plan/apply.js'
 import {commandLine} from '../plan/format.js'
 import {type ToolAction, toolRunOptions} from '../plan/types.js'
-import {parseTerraformUiLine, type TerraformOutput, terraformPlannedOutputs, terraformUiOutputs} from '../tools/terraform.js'
+import {parseTerraformUiLine, type TerraformOutput, terraformUiOutputs} from '../tools/terraform.js'
 import type {RunOptions, ToolName, ToolRunner} from '../tools/types.js'
 import {ANNOTATIONS, isOwnedBy, LABELS} from './labels.js'
 import {findNamespace, writeHostKubeconfig} from './cluster.js'
@@ -163,8 +163,7 @@ export function createEnvHandlers(options: EnvHandlerOptions): Record<string, St
     },
 
     async 'env.terraformApply'(action, ctx) {
-      // `show` is absent from plans written before it existed (a journal being resumed).
-      const p = action.params as {apply: ToolAction; show?: ToolAction; outputs: ToolAction; file: string}
+      const p = action.params as {apply: ToolAction; outputs: ToolAction; file: string}
       const run = (tool: ToolAction, extra: RunOptions) =>
         runner.run(tool.tool, tool.argv, {
           ...toolRunOptions(tool),
@@ -173,50 +172,18 @@ export function createEnvHandlers(options: EnvHandlerOptions): Record<string, St
         })
       ctx.onLine?.(`$ ${commandLine(p.apply)}`)
       // Progress as terraform's human UI words it; a line that is not a UI message shows as it came.
-      const applying = run(p.apply, {onLine: (line) => ctx.onLine?.(parseTerraformUiLine(line)?.text ?? line)})
-      // apply's outputs message leaves sensitive values out; the saved plan has those known at plan
-      // time. show reads only the plan file (no state lock), so it runs beside the apply instead
-      // of a `terraform output` after it.
-      const stopShow = new AbortController()
-      const shown = p.show ? startShow(p.show, stopShow.signal) : undefined
-      let applied: Awaited<typeof applying>
-      try {
-        applied = await applying
-      } catch (error) {
-        stopShow.abort()
-        await shown
-        throw error
-      }
+      const applied = await run(p.apply, {onLine: (line) => ctx.onLine?.(parseTerraformUiLine(line)?.text ?? line)})
       let outputs = terraformUiOutputs(applied.stdout)
-      const needPlan = Object.values(outputs ?? {}).some((output) => output.sensitive && !('value' in output))
-      // Not needed: stop it rather than leave a process behind the step.
-      if (!needPlan) stopShow.abort()
-      const planned = await shown
-      const fromPlan: string[] = []
-      if (outputs && needPlan && planned && 'outputs' in planned) {
-        for (const [name, output] of Object.entries(outputs)) {
-          const known = planned.outputs[name]
-          if (output.sensitive && !('value' in output) && known && 'value' in known) {
-            outputs[name] = {...output, value: known.value}
-            fromPlan.push(name)
-          }
-        }
-      }
-      // Ask terraform again when neither could give every value: a sensitive output computed during
-      // apply, no outputs message, or a value holding a known secret, masked in the redacted stdout.
-      const missing = !outputs
-        ? ['(no outputs message)']
-        : Object.entries(outputs)
-            .filter(([name, output]) => !('value' in output) || (!fromPlan.includes(name) && JSON.stringify(output.value).includes('***')))
-            .map(([name]) => name)
-      const incomplete = missing.length > 0
+      // Ask terraform again when apply could not give every value: a sensitive output (its outputs
+      // message leaves the value out), no outputs message, or a value holding a known secret,
+      // masked in the redacted stdout.
+      const incomplete =
+        !outputs || Object.values(outputs).some((output) => !('value' in output) || JSON.stringify(output.value).includes('***'))
       if (incomplete) {
-        if (needPlan && planned && 'error' in planned) ctx.onLine?.(`terraform show could not read the plan (${planned.error}); asking terraform output instead`)
         ctx.onLine?.(`$ ${commandLine(p.outputs)}`)
         // rawStdout: sensitive values are in there; they are registered as secrets before anything prints.
         const {stdout} = await run(p.outputs, {rawStdout: true})
         outputs = parseOutputJson(stdout, p.outputs.argv)
-        fromPlan.length = 0
       }
       const infra: Record<string, unknown> = {}
       const sensitive: string[] = []
@@ -228,28 +195,7 @@ export function createEnvHandlers(options: EnvHandlerOptions): Record<string, St
         infra[name] = output.value
       }
       await writePrivateFile(p.file, stringify({infra}))
-      return {file: p.file, outputs: Object.keys(infra), sensitive, sensitiveFromPlan: fromPlan, outputCommand: incomplete}
-
-      /**
-       * `terraform show -json` of the plan being applied, never failing the step: the apply is
-       * what counts, and `terraform output` can still give the values afterwards.
-       */
-      async function startShow(show: ToolAction, signal: AbortSignal): Promise<{outputs: Record<string, TerraformOutput>} | {error: string}> {
-        ctx.onLine?.(`$ ${commandLine(show)}`)
-        try {
-          // rawStdout: the plan holds sensitive values in plain text; only those used are registered, nothing of it prints.
-          const {stdout} = await runner.run(show.tool, show.argv, {
-            ...toolRunOptions(show),
-            signal: AbortSignal.any([ctx.signal, signal]),
-            rawStdout: true,
-          })
-          const planned = terraformPlannedOutputs(stdout)
-          return planned ? {outputs: planned} : {error: 'it did not print a plan as JSON'}
-        } catch (error) {
-          // A ToolError's message is terraform's headline from stderr (show prints nothing else on failure), redacted.
-          return {error: error instanceof Error ? error.message : String(error)}
-        }
-      }
+      return {file: p.file, outputs: Object.keys(infra), sensitive, outputCommand: incomplete}
     },
 
     async 'env.removeFiles'(action) {

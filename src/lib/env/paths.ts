@@ -14,7 +14,7 @@ export interface EnvStatePaths {
   kubeconfig: string
   /** Terraform outputs as helm values (`infra:` key), 0600. */
   tfValues: string
-  /** The saved terraform plan. */
+  /** A saved terraform plan, written by idp before `env up` ran one `terraform apply`: `env down` removes it. */
   tfPlan: string
   /** TF_DATA_DIR: per environment, so two environments of one module never share `.terraform`. */
   tfData: string

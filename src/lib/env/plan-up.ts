@@ -5,7 +5,7 @@
  */
 import type {ResolvedEnvironment} from '../config/environments.js'
 import {helmUninstallArgs, helmUpgradeInstallArgs, type HelmMajor} from '../tools/helm.js'
-import {terraformApplyArgs, terraformDestroyArgs, terraformInitArgs, terraformOutputArgs, terraformPlanArgs, terraformShowArgs, terraformWorkspaceDeleteArgs} from '../tools/terraform.js'
+import {terraformApplyArgs, terraformDestroyArgs, terraformInitArgs, terraformOutputArgs, terraformWorkspaceDeleteArgs} from '../tools/terraform.js'
 import {vclusterConnectArgs, vclusterCreateArgs, vclusterDeleteArgs} from '../tools/vcluster.js'
 import type {ToolName} from '../tools/types.js'
 import {commandLine} from '../plan/format.js'
@@ -215,17 +215,11 @@ export function planEnvUp(options: EnvUpOptions, facts: EnvUpFacts): Plan {
       // workspace, and a workspace that is not empty cannot be deleted.
       ...undoIfFresh([terraformDestroyAction(env, paths, timeoutMs), terraformDeleteWorkspaceAction(env, paths)]),
     })
-    steps.push({
-      id: 'terraform-plan',
-      title: `terraform plan (workspace ${tf.workspace})`,
-      action: terraformAction(env, paths, withLockTimeout(terraformPlanArgs({out: paths.tfPlan, vars}), 'plan'), timeoutMs),
-      dependsOn: ['terraform-init'],
-    })
-    // apply -json reports the outputs when it ends, except the values of sensitive ones; the saved
-    // plan has those known at plan time, read beside the apply. `terraform output` runs after it
-    // only for what neither gave (a sensitive output computed during apply).
-    const apply = terraformAction(env, paths, withLockTimeout(terraformApplyArgs({planFile: paths.tfPlan, json: true}), 'apply'), timeoutMs)
-    const show = terraformAction(env, paths, terraformShowArgs({planFile: paths.tfPlan}), timeoutMs)
+    // One `terraform apply`: nobody reviews a plan between the two in `env up`, and a saved plan
+    // would be a second terraform start (providers, backend, state lock) and a file holding
+    // sensitive values. apply -json reports the outputs when it ends, except the values of
+    // sensitive ones; `terraform output` runs after it only when there are such.
+    const apply = terraformAction(env, paths, withLockTimeout(terraformApplyArgs({vars, json: true}), 'apply'), timeoutMs)
     const outputs = terraformAction(env, paths, terraformOutputArgs())
     steps.push({
       id: 'terraform-apply',
@@ -233,12 +227,10 @@ export function planEnvUp(options: EnvUpOptions, facts: EnvUpFacts): Plan {
       action: {
         kind: 'local',
         op: 'env.terraformApply',
-        summary:
-          `${commandLine(apply)}; meanwhile ${commandLine(show)} for the sensitive outputs known at plan time; ` +
-          `the outputs > ${paths.tfValues} as {infra: {...}} (0600); only if a sensitive output is known only after apply (or a value came masked): ${commandLine(outputs)} (values never printed)`,
-        params: {apply, show, outputs, file: paths.tfValues},
+        summary: `${commandLine(apply)}; the outputs > ${paths.tfValues} as {infra: {...}} (0600); only if an output is sensitive: ${commandLine(outputs)} (values never printed)`,
+        params: {apply, outputs, file: paths.tfValues},
       },
-      dependsOn: ['terraform-plan'],
+      dependsOn: ['terraform-init'],
       ...undoIfFresh([removeFilesAction([paths.tfValues])]),
     })
     helmDeps.push('terraform-apply')

@@ -18,7 +18,15 @@ type ClientNode = typeof import('./client-node.js')
  * from it. V8 checks the data against the source and flags and rejects what does not match; then
  * the script compiles as usual and the cache is written again.
  */
-export async function loadClientNode(): Promise<ClientNode> {
+export function loadClientNode(): Promise<ClientNode> {
+  // Once per process: every kubeconfig's clients come from the same module.
+  loading ??= load()
+  return loading
+}
+
+let loading: Promise<ClientNode> | undefined
+
+async function load(): Promise<ClientNode> {
   // From source (tsx, tests of src/) there is no bundle: import the package. The specifier is a
   // variable so the build does not bundle client-node a second time, as an ES module chunk.
   const fromSource = './client-node.js'

@@ -2,10 +2,8 @@
  * The one executor for every plan (DESIGN.md section 1): runs steps as a dependency graph,
  * shows them as listr2 tasks on stderr, journals each state change, and on failure or Ctrl-C
  * collects evidence, then undoes what was done in reverse. Commands reach this module through
- * `await import()`, which is why it may import listr2 at top level.
+ * `await import()`; listr2 itself loads only when something is shown (not under --json).
  */
-import {DefaultRenderer, Listr, ListrLogger, ListrLogLevels, ProcessOutput} from 'listr2'
-
 import {CancelledError, InternalError, toIdpError} from '../cli/errors.js'
 import {redact, redactValue} from '../cli/redact.js'
 import type {RunResult, ToolRunner} from '../tools/types.js'
@@ -131,7 +129,7 @@ export async function applyPlan(plan: Plan, options: ApplyOptions): Promise<Appl
 
   try {
     save()
-    const view = createView(options.renderer, stderr)
+    const view = await createView(options.renderer, stderr)
     const gates = new Map(plan.steps.map((step) => [step.id, deferred<Gate>()]))
     const attached = plan.steps.map(() => deferred<void>())
     const sinks = new Map<string, (line: string) => void>()
@@ -353,7 +351,7 @@ async function undoSteps(order: PlanStep[], context: UndoContext): Promise<{undo
   if (withUndo.length === 0) return {undone, failures}
   // Ctrl-C has already fired; a second one exits the process (BaseCommand), so undo runs unaborted.
   const signal = new AbortController().signal
-  const view = createView(context.options.renderer, context.stderr)
+  const view = await createView(context.options.renderer, context.stderr)
   const listr = view.listr(
     withUndo.map((step) => ({
       title: `Undo: ${redact(step.title)}`,
@@ -400,25 +398,51 @@ async function gatherEvidence(collect: NonNullable<ApplyOptions['collectEvidence
   }
 }
 
-/** listr2 set up to draw on stderr only, never on stdout, and never to catch signals itself. */
-function createView(renderer: RendererName, stderr: NodeJS.WritableStream) {
+type ViewTask = {title?: string; task: (ctx: unknown, task: TaskView) => Promise<void>}
+
+interface View {
+  listr(tasks: ViewTask[], concurrent: boolean): {run(): Promise<unknown>}
+  started(title: string): void
+}
+
+/**
+ * Where the tasks are shown: listr2 drawing on stderr only, never on stdout, and never catching
+ * signals itself; or, when nothing is shown (--json), no listr2 at all: the tasks run as listr2
+ * would run them (all at once or one after another, a failure stopping none) and show nothing.
+ */
+async function createView(renderer: RendererName, stderr: NodeJS.WritableStream): Promise<View> {
+  if (renderer === 'silent') {
+    const quiet: TaskView = {title: '', output: '', skip() {}}
+    const runOne = (task: ViewTask) => task.task(undefined, {...quiet}).catch(() => undefined)
+    return {
+      listr: (tasks, concurrent) => ({
+        async run() {
+          if (concurrent) await Promise.all(tasks.map(runOne))
+          else for (const task of tasks) await runOne(task)
+        },
+      }),
+      started() {},
+    }
+  }
+  const {DefaultRenderer, Listr, ListrLogger, ListrLogLevels, ProcessOutput} = await import('listr2')
+  /** The default renderer, told it may draw on a terminal stderr even when stdout is piped. */
+  class StderrDefaultRenderer extends DefaultRenderer {
+    static override nonTTY = true
+  }
   const stream = stderr as NodeJS.WriteStream
   const logger = new ListrLogger({useIcons: true, processOutput: new ProcessOutput(stream, stream, {dump: ['stdout', 'stderr'], leaveEmptyLine: false})})
   const rendererOptions =
     renderer === 'default'
       ? {renderer: StderrDefaultRenderer, rendererOptions: {logger, collapseErrors: false, collapseSkips: false, showErrorMessage: true}}
-      : renderer === 'simple'
-        ? {renderer: 'simple' as const, rendererOptions: {logger}}
-        : {renderer: 'silent' as const}
+      : {renderer: 'simple' as const, rendererOptions: {logger}}
   return {
-    listr(tasks: Array<{title?: string; task: (ctx: unknown, task: TaskView) => Promise<void>}>, concurrent: boolean) {
+    listr(tasks, concurrent) {
       return new Listr<unknown, any, any>(tasks as any, {
         ...rendererOptions,
         concurrent,
         exitOnError: false,
         registerSignalListeners: false,
         fallbackRendererCondition: false,
-        silentRendererCondition: renderer === 'silent',
       } as any)
     },
     /** The simple renderer logs a start line only for tasks titled when listr starts them; ours get their title later. */
@@ -426,11 +450,6 @@ function createView(renderer: RendererName, stderr: NodeJS.WritableStream) {
       if (renderer === 'simple') logger.log(ListrLogLevels.STARTED, title)
     },
   }
-}
-
-/** The default renderer, told it may draw on a terminal stderr even when stdout is piped. */
-class StderrDefaultRenderer extends DefaultRenderer {
-  static override nonTTY = true
 }
 
 function cancelledError(signal: AbortSignal): CancelledError {

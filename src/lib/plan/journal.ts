@@ -63,12 +63,17 @@ export async function writeJournal(dir: string, journal: Journal): Promise<void>
 }
 
 /**
- * Serialises journal writes: steps finish concurrently, each change queues a snapshot, and the
- * file always ends as the last snapshot. A failing write must not fail the apply (the journal
- * is a convenience), so the first error is kept for the caller to report as a warning.
+ * Serialises journal writes: steps finish concurrently and each change hands over a snapshot;
+ * while one is being written, a newer snapshot replaces any still waiting (only the latest is
+ * worth writing), and the file always ends as the last snapshot. A failing write must not fail
+ * the apply (the journal is a convenience), so the first error is kept for the caller to report
+ * as a warning.
  */
 export class JournalWriter {
-  private chain: Promise<void> = Promise.resolve()
+  private pending: Journal | undefined
+  private writing: Promise<void> | undefined
+  /** Snapshots written to the file (fewer than handed over when they came quickly). */
+  written = 0
   error: unknown
 
   constructor(
@@ -82,16 +87,27 @@ export class JournalWriter {
     return journalPath(this.dir, this.key)
   }
 
+  /** `journal` must not change afterwards: it may be written later. */
   write(journal: Journal): void {
-    const text = `${JSON.stringify(journal, null, 2)}\n`
-    this.chain = this.chain.then(
-      () => writePrivateFile(this.file, text),
-    ).catch((error: unknown) => {
-      this.error ??= error
-    })
+    this.pending = journal
+    this.writing ??= this.drain()
+  }
+
+  private async drain(): Promise<void> {
+    while (this.pending) {
+      const next = this.pending
+      this.pending = undefined
+      try {
+        await writeJournal(this.dir, next)
+        this.written++
+      } catch (error) {
+        this.error ??= error
+      }
+    }
+    this.writing = undefined
   }
 
   async flush(): Promise<void> {
-    await this.chain
+    await this.writing
   }
 }

@@ -28,18 +28,13 @@ export function terraformWorkspaceDeleteArgs(o: Common & {workspace: string}): s
   return [...chdirArgs(o), 'workspace', 'delete', '-no-color', o.workspace]
 }
 
-export function terraformPlanArgs(o: Common & {vars?: Record<string, string>; varFiles?: string[]; out?: string; destroy?: boolean}): string[] {
-  return [...chdirArgs(o), 'plan', '-input=false', '-no-color', ...(o.destroy ? ['-destroy'] : []), ...(o.out ? [`-out=${o.out}`] : []), ...varArgs(o.vars, o.varFiles)]
-}
-
 /**
- * Apply a saved plan file, or (without one) the configuration with these vars. `json`: terraform's
- * machine-readable UI (one JSON message a line, see parseTerraformUiLine), whose outputs message
- * saves a `terraform output` run.
+ * Apply the configuration with these vars, approved (nothing in between to review it). `json`:
+ * terraform's machine-readable UI (one JSON message a line, see parseTerraformUiLine), whose
+ * outputs message saves a `terraform output` run.
  */
-export function terraformApplyArgs(o: Common & {planFile?: string; vars?: Record<string, string>; varFiles?: string[]; json?: boolean}): string[] {
-  const base = [...chdirArgs(o), 'apply', '-input=false', '-no-color', '-auto-approve', ...(o.json ? ['-json'] : [])]
-  return o.planFile ? [...base, o.planFile] : [...base, ...varArgs(o.vars, o.varFiles)]
+export function terraformApplyArgs(o: Common & {vars?: Record<string, string>; varFiles?: string[]; json?: boolean}): string[] {
+  return [...chdirArgs(o), 'apply', '-input=false', '-no-color', '-auto-approve', ...(o.json ? ['-json'] : []), ...varArgs(o.vars, o.varFiles)]
 }
 
 export function terraformDestroyArgs(o: Common & {vars?: Record<string, string>; varFiles?: string[]}): string[] {
@@ -48,15 +43,6 @@ export function terraformDestroyArgs(o: Common & {vars?: Record<string, string>;
 
 export function terraformOutputArgs(o: Common = {}): string[] {
   return [...chdirArgs(o), 'output', '-json', '-no-color']
-}
-
-/**
- * `terraform show -json PLANFILE`: the saved plan as JSON. It reads only the plan file (no state,
- * no state lock; checked with terraform 1.11 while an apply held the lock), so it can run beside
- * the apply of that plan. Its stdout holds sensitive values in plain text.
- */
-export function terraformShowArgs(o: Common & {planFile: string}): string[] {
-  return [...chdirArgs(o), 'show', '-json', '-no-color', o.planFile]
 }
 
 export function terraformValidateArgs(o: Common = {}): string[] {
@@ -138,30 +124,3 @@ export function terraformUiOutputs(stdout: string): Record<string, TerraformOutp
   return found
 }
 
-/**
- * The root outputs a saved plan will produce, from `terraform show -json PLANFILE`: `value` only
- * when the whole value is known at plan time (sensitive ones included, in plain text). A value
- * computed during apply (an id, a timestamp) has no `value` in `planned_values` and
- * `after_unknown` set in `output_changes`; both are checked. Undefined when stdout is not a plan
- * as JSON.
- */
-export function terraformPlannedOutputs(stdout: string): Record<string, TerraformOutput> | undefined {
-  let plan: unknown
-  try {
-    plan = JSON.parse(stdout)
-  } catch {
-    return undefined
-  }
-  if (!plan || typeof plan !== 'object') return undefined
-  const {planned_values: planned, output_changes: changes} = plan as {planned_values?: unknown; output_changes?: unknown}
-  if (!planned || typeof planned !== 'object') return undefined
-  const raw = ((planned as {outputs?: unknown}).outputs ?? {}) as Record<string, unknown>
-  if (typeof raw !== 'object') return undefined
-  const outputs = readOutputs(raw)
-  for (const [name, output] of Object.entries(outputs)) {
-    const change = (changes && typeof changes === 'object' ? (changes as Record<string, {after_unknown?: unknown}>)[name] : undefined) ?? {}
-    // after_unknown is true, or an object/array marking the unknown parts of a partly known value.
-    if (change.after_unknown !== undefined && change.after_unknown !== false) delete output.value
-  }
-  return outputs
-}
