@@ -199,22 +199,10 @@ function lineSplitter(emit: (line: string) => void): {push: (chunk: Buffer | str
   }
 }
 
-let execaModule: Promise<typeof import('execa')> | undefined
-
-/**
- * execa, loaded on the first process start: a command that finds every answer cached starts none.
- * A command about to run tools (a real `env up`) calls this early, so the load fills time spent
- * waiting on the cluster instead of delaying its first tool.
- */
-export function loadSpawner(): Promise<unknown> {
-  execaModule ??= import('execa')
-  return execaModule
-}
-
 async function spawnTree(file: string, args: readonly string[], options: SpawnOptions): Promise<SpawnOutcome> {
   const started = Date.now()
-  loadSpawner()
-  const {execa} = await execaModule!
+  // Loaded on the first process start: a command that finds every answer cached starts none.
+  const {execa} = await import('execa')
   const subprocess = execa(file, [...args], {
     cwd: options.cwd,
     env: options.env,
