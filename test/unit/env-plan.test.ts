@@ -32,14 +32,14 @@ describe('planEnvUp', () => {
     const plan = planForJson(planEnvUp({env: await env('pr-7'), imageTag: 'v1', timeoutMs: 300_000}, facts()))
     expect(plan.steps.map((s) => s.id)).toEqual(['preflight', 'lock', 'namespace', 'kubeconfig', 'terraform-init', 'terraform-apply', 'helm', 'record', 'unlock'])
     const step = (id: string) => plan.steps.find((s) => s.id === id)!
-    // Concurrency: the kubeconfig and terraform both wait only for the namespace; helm waits for both.
+    // Concurrency: terraform init waits only for the lock, the kubeconfig and terraform apply for the namespace; helm waits for both.
     expect(step('kubeconfig').dependsOn).toEqual(['namespace'])
-    expect(step('terraform-init').dependsOn).toEqual(['namespace'])
+    expect(step('terraform-init').dependsOn).toEqual(['lock'])
     expect(step('helm').dependsOn).toEqual(['kubeconfig', 'terraform-apply'])
     // The workspace comes with every terraform call (TF_WORKSPACE; init creates it): no select step.
     const tfEnv = {TF_DATA_DIR: '/state/envs/shop/pr-7/terraform', TF_WORKSPACE: 'shop-pr-7'}
     expect(step('terraform-init').action).toMatchObject({tool: 'terraform', argv: ['init', '-input=false', '-no-color'], cwd: `${FIXTURE_PROJECT}/infra`, env: tfEnv})
-    expect(step('terraform-apply').dependsOn).toEqual(['terraform-init'])
+    expect(step('terraform-apply').dependsOn).toEqual(['terraform-init', 'namespace'])
     // One apply, no saved plan: apply -json gives helm its values; `terraform output` after it only for sensitive outputs.
     expect(step('terraform-apply').action).toMatchObject({
       kind: 'local',

@@ -1,6 +1,6 @@
 import {execFileSync} from 'node:child_process'
 import {createHash} from 'node:crypto'
-import {mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
+import {mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync} from 'node:fs'
 import http from 'node:http'
 import https from 'node:https'
 import type {AddressInfo} from 'node:net'
@@ -10,7 +10,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {parse} from 'yaml'
 
 import {PrerequisiteError} from '../../src/lib/cli/errors.js'
-import {redact} from '../../src/lib/cli/redact.js'
+import {clearSecretsForTests, redact} from '../../src/lib/cli/redact.js'
 import {readKubeconfig, resolveContext, writePrivateKubeconfig} from '../../src/lib/kube/kubeconfig.js'
 import {checkReachable, reachTargetOf} from '../../src/lib/kube/reach.js'
 
@@ -122,6 +122,49 @@ describe('private kubeconfig', () => {
     expect(view.contexts.map((c: {name: string}) => c.name)).toEqual(['dev'])
     expect(view['current-context']).toBe('dev')
     expect([sha(fileA), sha(fileB)]).toEqual(before)
+  })
+
+  it('is kept while its sources are unchanged, and copied again when anything it came from changes', async () => {
+    const file = path.join(work, 'state', 'kubeconfigs', 'kept.json')
+    const ino = () => statSync(file).ino
+    const first = await writePrivateKubeconfig({context: 'dev', file, env})
+    // Written as JSON, with a record of its origin next to it (no credentials in the record).
+    expect(JSON.parse(readFileSync(file, 'utf8'))['current-context']).toBe('dev')
+    const record = readFileSync(`${file}.source.json`, 'utf8')
+    expect(statSync(`${file}.source.json`).mode & 0o777).toBe(0o600)
+    expect(record).not.toContain('dev-token')
+    expect(JSON.parse(record).sources.map((s: {path: string}) => s.path)).toEqual([fileA, fileB])
+    const copied = ino()
+
+    // Same context, same files: the copy is used as it is (a new copy would be a new file: temp + rename).
+    clearSecretsForTests()
+    expect(await writePrivateKubeconfig({context: 'dev', file, env})).toEqual(first)
+    expect(ino()).toBe(copied)
+    // Its user's credentials are still registered as secrets.
+    expect(redact('token dev-token-0123456789')).toBe('token ***')
+
+    const again = async (change: () => void, options: {context?: string; env?: Record<string, string>} = {}) => {
+      const before = ino()
+      change()
+      await writePrivateKubeconfig({context: options.context ?? 'dev', file, env: options.env ?? env})
+      return ino() !== before
+    }
+    // A user file touched (a tool refreshed a token in it), another file in KUBECONFIG appearing,
+    // another context, or the copy edited by hand: copied again.
+    expect(await again(() => utimesSync(fileB, new Date(), new Date(Date.now() + 5000)))).toBe(true)
+    expect(await again(() => {})).toBe(false)
+    const third = path.join(userDir, 'third.yaml')
+    const withThird = {...env, KUBECONFIG: [fileA, fileB, third].join(path.delimiter)}
+    expect(await again(() => {}, {env: withThird})).toBe(true)
+    expect(await again(() => {}, {env: withThird})).toBe(false)
+    expect(await again(() => writeFileSync(third, 'apiVersion: v1\nkind: Config\n'), {env: withThird})).toBe(true)
+    expect(await again(() => {}, {context: 'prod'})).toBe(true)
+    expect(JSON.parse(readFileSync(file, 'utf8'))['current-context']).toBe('prod')
+    expect(await again(() => writeFileSync(file, readFileSync(file, 'utf8').replace('prod.example.com', 'evil.example.com')), {context: 'prod'})).toBe(true)
+    expect(readFileSync(file, 'utf8')).toContain('https://prod.example.com')
+    // A record that is not JSON only means a fresh copy.
+    expect(await again(() => writeFileSync(`${file}.source.json`, 'garbage'), {context: 'prod'})).toBe(true)
+    rmSync(third)
   })
 
   it('refuses to overwrite one of the user kubeconfig files', async () => {

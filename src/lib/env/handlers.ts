@@ -2,10 +2,10 @@
  * The API and local work of the env plans (`env up`, `env down`, `env gc`), keyed by op. Tool
  * steps go straight through the ToolRunner; these handlers do what needs a result in hand
  * (a lock, "only if idp owns it", kubeconfigs with credentials, terraform outputs).
- * Reached through `await import()`, so client-node loads only when a plan really runs.
+ * Reached through `await import()`, so client-node loads only when a plan really runs; `yaml` loads
+ * only in the handlers that read or write YAML.
  */
 import {readFile, rm} from 'node:fs/promises'
-import {parse, stringify} from 'yaml'
 
 import {PrerequisiteError, RemoteError, ToolError} from '../cli/errors.js'
 import {writePrivateFile} from '../cli/paths.js'
@@ -139,6 +139,7 @@ export function createEnvHandlers(options: EnvHandlerOptions): Record<string, St
       ctx.signal.throwIfAborted()
       // The host context's credentials, narrowed to the namespace by default only: real RBAC
       // scoping (a ServiceAccount per environment) is `idp access`'s job.
+      const {parse, stringify} = await import('../cli/yaml.js')
       const doc = parse(await readFile(p.hostKubeconfig, 'utf8')) as {contexts?: Array<{name: string; context: Record<string, unknown>}>}
       for (const context of doc.contexts ?? []) context.context.namespace = p.namespace
       await writePrivateFile(p.file, stringify(doc))
@@ -148,6 +149,7 @@ export function createEnvHandlers(options: EnvHandlerOptions): Record<string, St
     async 'env.writeVclusterKubeconfig'(action, ctx) {
       const p = action.params as {tool: ToolName; argv: string[]; kubeconfig: string; file: string}
       const {stdout} = await runner.run(p.tool, p.argv, {kubeconfig: p.kubeconfig, rawStdout: true, signal: ctx.signal, timeoutMs: 120_000})
+      const {parse} = await import('../cli/yaml.js')
       let doc: {users?: Array<{user?: Record<string, unknown>}>; clusters?: unknown[]}
       try {
         doc = parse(stdout) as typeof doc
@@ -194,6 +196,7 @@ export function createEnvHandlers(options: EnvHandlerOptions): Record<string, St
         }
         infra[name] = output.value
       }
+      const {stringify} = await import('../cli/yaml.js')
       await writePrivateFile(p.file, stringify({infra}))
       return {file: p.file, outputs: Object.keys(infra), sensitive, outputCommand: incomplete}
     },

@@ -1,7 +1,6 @@
-import {readFile} from 'node:fs/promises'
+import {readFile, stat} from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import {parse, stringify} from 'yaml'
 
 import {PrerequisiteError} from '../cli/errors.js'
 import {writePrivateFile} from '../cli/paths.js'
@@ -86,6 +85,20 @@ function asEntries(value: unknown): Array<{name: string; body: Entry}> {
   })
 }
 
+/**
+ * A kubeconfig's text as data. JSON (what idp writes) is parsed as JSON; anything else with
+ * `yaml`, loaded only then (JSON is YAML, so the result is the same either way).
+ */
+async function parseKubeconfigText(text: string): Promise<unknown> {
+  if (text.trimStart().startsWith('{')) {
+    try {
+      return JSON.parse(text) ?? {}
+    } catch {}
+  }
+  const {parse} = await import('../cli/yaml.js')
+  return parse(text) ?? {}
+}
+
 export async function readKubeconfig(options: {kubeconfigPath?: string; env?: NodeJS.ProcessEnv} = {}): Promise<Kubeconfig> {
   const config: Kubeconfig = {files: [], clusters: new Map(), users: new Map(), contexts: new Map()}
   for (const file of kubeconfigPaths(options)) {
@@ -103,7 +116,7 @@ export async function readKubeconfig(options: {kubeconfigPath?: string; env?: No
     }
     let doc: Entry
     try {
-      doc = (parse(text) ?? {}) as Entry
+      doc = (await parseKubeconfigText(text)) as Entry
     } catch (error) {
       throw new PrerequisiteError(`The kubeconfig ${file} is not valid YAML: ${(error as Error).message.split('\n')[0]}`, {
         hint: 'Check it with `kubectl config view`, or point KUBECONFIG at a valid file.',
@@ -221,8 +234,21 @@ export interface PrivateKubeconfig {
 /**
  * Copy one context (with its cluster and user) into a private, minified kubeconfig (0600)
  * that idp hands to every child tool as KUBECONFIG. The user's own files are never written.
+ * The copy is JSON (every kubeconfig reader reads it; no YAML parser needed to read it back).
+ * Next to it, `<file>.source.json` records what it was copied from (the context, and each
+ * kubeconfig file kubectl would read, with its inode, size and times, or its absence) and the
+ * copy as written: while all of that is unchanged, a later call uses the copy as it is, without
+ * reading the user's files again. Any change to them, to KUBECONFIG, or to the copy means a
+ * fresh copy.
  */
 export async function writePrivateKubeconfig(options: {context: string; kubeconfigPath?: string; file: string; env?: NodeJS.ProcessEnv}): Promise<PrivateKubeconfig> {
+  const file = path.resolve(options.file)
+  const sources = kubeconfigPaths(options)
+  const origin: CopyOrigin = {version: 1, context: options.context, sources: await Promise.all(sources.map(fileState))}
+  if (!sources.includes(file)) {
+    const kept = await keptCopy(file, origin)
+    if (kept) return kept
+  }
   const config = await readKubeconfig(options)
   const resolved = selectContext(config, options.context)
   const context = config.contexts.get(options.context)!
@@ -240,12 +266,63 @@ export async function writePrivateKubeconfig(options: {context: string; kubeconf
     'current-context': options.context,
     preferences: {},
   }
-  const file = path.resolve(options.file)
   if (config.files.includes(file)) {
     throw new PrerequisiteError(`Refusing to write the private kubeconfig over ${file}, which is one of your kubeconfig files.`, {
       hint: 'idp never modifies your kubeconfig; choose another target file.',
     })
   }
-  await writePrivateFile(file, stringify(doc))
-  return {file, context: options.context, server: resolved.cluster.server, namespace: resolved.namespace}
+  const written: PrivateKubeconfig = {file, context: options.context, server: resolved.cluster.server, namespace: resolved.namespace}
+  await writePrivateFile(file, `${JSON.stringify(doc, null, 2)}\n`)
+  // Best effort: without the record the next call copies again.
+  try {
+    const copy = await fileState(file)
+    const record: CopyRecord = {...origin, copy, server: written.server, ...(written.namespace ? {namespace: written.namespace} : {})}
+    await writePrivateFile(originFile(file), `${JSON.stringify(record)}\n`)
+  } catch {}
+  return written
+}
+
+interface FileState {
+  path: string
+  /** dev:ino:size:mtime:ctime, or "absent". */
+  state: string
+}
+
+interface CopyOrigin {
+  version: 1
+  context: string
+  sources: FileState[]
+}
+
+interface CopyRecord extends CopyOrigin {
+  copy: FileState
+  server: string
+  namespace?: string
+}
+
+const originFile = (file: string) => `${file}.source.json`
+
+async function fileState(file: string): Promise<FileState> {
+  try {
+    const s = await stat(file, {bigint: true})
+    return {path: file, state: `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`}
+  } catch {
+    return {path: file, state: 'absent'}
+  }
+}
+
+/** The copy at `file`, when it was made from exactly `origin` and has not changed since; its user's credentials are registered as secrets. */
+async function keptCopy(file: string, origin: CopyOrigin): Promise<PrivateKubeconfig | undefined> {
+  try {
+    const record = JSON.parse(await readFile(originFile(file), 'utf8')) as CopyRecord
+    if (record.version !== origin.version || record.context !== origin.context || JSON.stringify(record.sources) !== JSON.stringify(origin.sources)) return undefined
+    const [copy, text] = await Promise.all([fileState(file), readFile(file, 'utf8')])
+    if (copy.state !== record.copy?.state || copy.path !== record.copy.path) return undefined
+    const doc = JSON.parse(text) as {users?: Array<{user?: Entry}>; 'current-context'?: string}
+    if (doc['current-context'] !== origin.context) return undefined
+    for (const user of doc.users ?? []) if (user.user) registerUserSecrets(user.user)
+    return {file, context: origin.context, server: record.server, ...(record.namespace ? {namespace: record.namespace} : {})}
+  } catch {
+    return undefined
+  }
 }
