@@ -73,7 +73,10 @@ Settings come from the environments entry of .idp.yml that matches ENV (an exact
     const [{loadConfig}, {resolveEnvironment}] = await Promise.all([import('../../lib/config/load.js'), import('../../lib/config/environments.js')])
     const dryRun = flags['dry-run']
     // A real run needs the Kubernetes client and the executor: load them while tools and git answer.
-    const applyModules = dryRun ? undefined : Promise.all([import('../../lib/plan/apply.js'), import('../../lib/env/handlers.js'), import('../../lib/env/cluster.js')])
+    // The Kubernetes client too: its files are read while the config and git are looked at.
+    const applyModules = dryRun
+      ? undefined
+      : Promise.all([import('../../lib/plan/apply.js'), import('../../lib/env/handlers.js'), import('../../lib/env/cluster.js'), import('../../lib/kube/client-node-loader.js').then((m) => m.loadClientNode())])
     applyModules?.catch(() => {})
     const loaded = await loadConfig({dir: this.dir, required: true})
     const {config} = loaded
