@@ -32,14 +32,15 @@ describe('planEnvUp', () => {
     const plan = planForJson(planEnvUp({env: await env('pr-7'), imageTag: 'v1', timeoutMs: 300_000}, facts()))
     expect(plan.steps.map((s) => s.id)).toEqual(['preflight', 'lock', 'namespace', 'kubeconfig', 'terraform-init', 'terraform-apply', 'helm', 'record', 'unlock'])
     const step = (id: string) => plan.steps.find((s) => s.id === id)!
-    // Concurrency: terraform init waits only for the lock, the kubeconfig and terraform apply for the namespace; helm waits for both.
+    // Concurrency: the kubeconfig and terraform both wait only for the namespace; helm waits for both.
+    // (Terraform after the namespace: undo then destroys its resources before deleting the namespace.)
     expect(step('kubeconfig').dependsOn).toEqual(['namespace'])
-    expect(step('terraform-init').dependsOn).toEqual(['lock'])
+    expect(step('terraform-init').dependsOn).toEqual(['namespace'])
     expect(step('helm').dependsOn).toEqual(['kubeconfig', 'terraform-apply'])
     // The workspace comes with every terraform call (TF_WORKSPACE; init creates it): no select step.
     const tfEnv = {TF_DATA_DIR: '/state/envs/shop/pr-7/terraform', TF_WORKSPACE: 'shop-pr-7'}
     expect(step('terraform-init').action).toMatchObject({tool: 'terraform', argv: ['init', '-input=false', '-no-color'], cwd: `${FIXTURE_PROJECT}/infra`, env: tfEnv})
-    expect(step('terraform-apply').dependsOn).toEqual(['terraform-init', 'namespace'])
+    expect(step('terraform-apply').dependsOn).toEqual(['terraform-init'])
     // One apply, no saved plan: apply -json gives helm its values; `terraform output` after it only for sensitive outputs.
     expect(step('terraform-apply').action).toMatchObject({
       kind: 'local',

@@ -1,6 +1,6 @@
 import {execFileSync} from 'node:child_process'
 import {createHash} from 'node:crypto'
-import {mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync} from 'node:fs'
 import http from 'node:http'
 import https from 'node:https'
 import type {AddressInfo} from 'node:net'
@@ -127,6 +127,12 @@ describe('private kubeconfig', () => {
   it('is kept while its sources are unchanged, and copied again when anything it came from changes', async () => {
     const file = path.join(work, 'state', 'kubeconfigs', 'kept.json')
     const ino = () => statSync(file).ino
+    // Sources changed in the last seconds are not trusted to show their next change: age them.
+    const settle = (...files: string[]) => {
+      const past = new Date(Date.now() - 60_000)
+      for (const f of files) utimesSync(f, past, past)
+    }
+    settle(fileA, fileB)
     const first = await writePrivateKubeconfig({context: 'dev', file, env})
     // Written as JSON, with a record of its origin next to it (no credentials in the record).
     expect(JSON.parse(readFileSync(file, 'utf8'))['current-context']).toBe('dev')
@@ -149,21 +155,40 @@ describe('private kubeconfig', () => {
       await writePrivateKubeconfig({context: options.context ?? 'dev', file, env: options.env ?? env})
       return ino() !== before
     }
-    // A user file touched (a tool refreshed a token in it), another file in KUBECONFIG appearing,
-    // another context, or the copy edited by hand: copied again.
-    expect(await again(() => utimesSync(fileB, new Date(), new Date(Date.now() + 5000)))).toBe(true)
+    // A user file changed (a tool refreshed a token in it), another file in KUBECONFIG appearing,
+    // another context, or the copy edited (or written by another idp from other sources): copied again.
+    expect(await again(() => utimesSync(fileB, new Date(Date.now() - 30_000), new Date(Date.now() - 30_000)))).toBe(true)
     expect(await again(() => {})).toBe(false)
     const third = path.join(userDir, 'third.yaml')
     const withThird = {...env, KUBECONFIG: [fileA, fileB, third].join(path.delimiter)}
     expect(await again(() => {}, {env: withThird})).toBe(true)
     expect(await again(() => {}, {env: withThird})).toBe(false)
-    expect(await again(() => writeFileSync(third, 'apiVersion: v1\nkind: Config\n'), {env: withThird})).toBe(true)
+    expect(await again(() => {
+      writeFileSync(third, 'apiVersion: v1\nkind: Config\n')
+      settle(third)
+    }, {env: withThird})).toBe(true)
     expect(await again(() => {}, {context: 'prod'})).toBe(true)
     expect(JSON.parse(readFileSync(file, 'utf8'))['current-context']).toBe('prod')
-    expect(await again(() => writeFileSync(file, readFileSync(file, 'utf8').replace('prod.example.com', 'evil.example.com')), {context: 'prod'})).toBe(true)
+    const edit = (text: string) => text.replace('prod.example.com', 'evil.example.com')
+    expect(await again(() => writeFileSync(file, edit(readFileSync(file, 'utf8'))), {context: 'prod'})).toBe(true)
+    expect(readFileSync(file, 'utf8')).toContain('https://prod.example.com')
+    // Another file put in place by rename, same size and all: its hash differs from the record's.
+    expect(await again(() => {
+      const other = `${file}.other`
+      writeFileSync(other, edit(readFileSync(file, 'utf8')))
+      renameSync(other, file)
+    }, {context: 'prod'})).toBe(true)
     expect(readFileSync(file, 'utf8')).toContain('https://prod.example.com')
     // A record that is not JSON only means a fresh copy.
     expect(await again(() => writeFileSync(`${file}.source.json`, 'garbage'), {context: 'prod'})).toBe(true)
+    expect(await again(() => {}, {context: 'prod'})).toBe(false)
+
+    // A source changed a moment ago: copied, but no record kept, so the next call copies again.
+    utimesSync(fileB, new Date(), new Date())
+    expect(await again(() => {}, {context: 'prod'})).toBe(true)
+    expect(existsSync(`${file}.source.json`)).toBe(false)
+    expect(await again(() => {}, {context: 'prod'})).toBe(true)
+    settle(fileB)
     rmSync(third)
   })
 

@@ -196,8 +196,8 @@ export function createEnvHandlers(options: EnvHandlerOptions): Record<string, St
         }
         infra[name] = output.value
       }
-      const {stringify} = await import('../cli/yaml.js')
-      await writePrivateFile(p.file, stringify({infra}))
+      // JSON, which is YAML to helm: no YAML library on the way to the helm step.
+      await writePrivateFile(p.file, `${JSON.stringify({infra}, null, 2)}\n`)
       return {file: p.file, outputs: Object.keys(infra), sensitive, outputCommand: incomplete}
     },
 

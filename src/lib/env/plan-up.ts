@@ -156,7 +156,6 @@ export function planEnvUp(options: EnvUpOptions, facts: EnvUpFacts): Plan {
       params: {kubeconfig: host, name: env.namespace, service: env.service, env: env.name, labels: metadata.labels, annotations: metadata.annotations},
     },
     dependsOn: ['lock'],
-    ...(env.terraform ? {concurrentWith: ['terraform-init']} : {}),
     ...undoIfFresh([deleteNamespaceAction(host, env)]),
   })
 
@@ -210,9 +209,10 @@ export function planEnvUp(options: EnvUpOptions, facts: EnvUpFacts): Plan {
       id: 'terraform-init',
       title: `terraform init (${tf.dir}, workspace ${tf.workspace})`,
       action: terraformAction(env, paths, terraformInitArgs(), timeoutMs),
-      // init (providers, modules, the workspace) needs only the lock; apply, which may put
-      // resources into the namespace, waits for it too.
-      dependsOn: ['lock'],
+      // After the namespace, not beside it: if the namespace step fails, no workspace was made to
+      // undo, and undo (reverse completion order) destroys the Terraform resources before it
+      // deletes the namespace they may live in.
+      dependsOn: ['namespace'],
       concurrentWith: [env.driver === 'vcluster' ? 'vcluster-create' : 'kubeconfig'],
       // Undone here rather than with apply: an apply that failed half-way left resources in the
       // workspace, and a workspace that is not empty cannot be deleted.
@@ -233,7 +233,7 @@ export function planEnvUp(options: EnvUpOptions, facts: EnvUpFacts): Plan {
         summary: `${commandLine(apply)}; the outputs > ${paths.tfValues} as {infra: {...}} (0600); only if an output is sensitive: ${commandLine(outputs)} (values never printed)`,
         params: {apply, outputs, file: paths.tfValues},
       },
-      dependsOn: ['terraform-init', 'namespace'],
+      dependsOn: ['terraform-init'],
       ...undoIfFresh([removeFilesAction([paths.tfValues])]),
     })
     helmDeps.push('terraform-apply')

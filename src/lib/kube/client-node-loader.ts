@@ -19,8 +19,12 @@ type ClientNode = typeof import('./client-node.js')
  * the script compiles as usual and the cache is written again.
  */
 export function loadClientNode(): Promise<ClientNode> {
-  // Once per process: every kubeconfig's clients come from the same module.
-  loading ??= load()
+  // Once per process: every kubeconfig's clients come from the same module. A failed load is
+  // tried again by the next caller.
+  loading ??= load().catch((error: unknown) => {
+    loading = undefined
+    throw error
+  })
   return loading
 }
 

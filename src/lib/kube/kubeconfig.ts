@@ -1,7 +1,9 @@
-import {readFile, stat} from 'node:fs/promises'
+import {createHash} from 'node:crypto'
+import {readFile, rm, stat} from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 
+import {BUILD_ID} from '../cli/build.js'
 import {PrerequisiteError} from '../cli/errors.js'
 import {writePrivateFile} from '../cli/paths.js'
 import {registerSecret} from '../cli/redact.js'
@@ -236,15 +238,18 @@ export interface PrivateKubeconfig {
  * that idp hands to every child tool as KUBECONFIG. The user's own files are never written.
  * The copy is JSON (every kubeconfig reader reads it; no YAML parser needed to read it back).
  * Next to it, `<file>.source.json` records what it was copied from (the context, and each
- * kubeconfig file kubectl would read, with its inode, size and times, or its absence) and the
- * copy as written: while all of that is unchanged, a later call uses the copy as it is, without
- * reading the user's files again. Any change to them, to KUBECONFIG, or to the copy means a
- * fresh copy.
+ * kubeconfig file kubectl would read, with its inode, size and times, or its absence), the idp
+ * build, and a hash of the copy: while all of that is unchanged, a later call uses the copy as it
+ * is, without reading the user's files again. Any change to them, to KUBECONFIG, to the context
+ * or to the copy means a fresh copy. A source changed in the last seconds is not trusted to show
+ * its next change in its times (a rewrite of the same size within the clock's resolution), so then
+ * no record is kept and the next call copies again.
  */
 export async function writePrivateKubeconfig(options: {context: string; kubeconfigPath?: string; file: string; env?: NodeJS.ProcessEnv}): Promise<PrivateKubeconfig> {
   const file = path.resolve(options.file)
   const sources = kubeconfigPaths(options)
-  const origin: CopyOrigin = {version: 1, context: options.context, sources: await Promise.all(sources.map(fileState))}
+  const states = await Promise.all(sources.map(fileState))
+  const origin: CopyOrigin = {version: 1, build: BUILD_ID ?? 'source', context: options.context, sources: states.map(({path, state}) => ({path, state}))}
   if (!sources.includes(file)) {
     const kept = await keptCopy(file, origin)
     if (kept) return kept
@@ -272,52 +277,64 @@ export async function writePrivateKubeconfig(options: {context: string; kubeconf
     })
   }
   const written: PrivateKubeconfig = {file, context: options.context, server: resolved.cluster.server, namespace: resolved.namespace}
-  await writePrivateFile(file, `${JSON.stringify(doc, null, 2)}\n`)
-  // Best effort: without the record the next call copies again.
-  try {
-    const copy = await fileState(file)
-    const record: CopyRecord = {...origin, copy, server: written.server, ...(written.namespace ? {namespace: written.namespace} : {})}
-    await writePrivateFile(originFile(file), `${JSON.stringify(record)}\n`)
-  } catch {}
+  const text = `${JSON.stringify(doc, null, 2)}\n`
+  // Best effort throughout for the record: without one the next call copies again.
+  await rm(originFile(file), {force: true}).catch(() => {})
+  await writePrivateFile(file, text)
+  if (states.every((source) => source.mtimeMs === undefined || Date.now() - source.mtimeMs > SETTLED_MS)) {
+    const record: CopyRecord = {...origin, sha256: sha256(text), server: written.server, ...(written.namespace ? {namespace: written.namespace} : {})}
+    await writePrivateFile(originFile(file), `${JSON.stringify(record)}\n`).catch(() => {})
+  }
   return written
 }
 
+/** How long ago a source must have last changed for its times to be trusted to show the next change. */
+const SETTLED_MS = 2000
+
 interface FileState {
   path: string
-  /** dev:ino:size:mtime:ctime, or "absent". */
+  /** dev:ino:size:mtime:ctime (ns), or "absent". */
   state: string
 }
 
 interface CopyOrigin {
   version: 1
+  /** The idp build that made the copy: another build copies again. */
+  build: string
   context: string
   sources: FileState[]
 }
 
 interface CopyRecord extends CopyOrigin {
-  copy: FileState
+  /** sha256 of the copy as written, so a copy written by another process (or edited) is not taken for this one. */
+  sha256: string
   server: string
   namespace?: string
 }
 
 const originFile = (file: string) => `${file}.source.json`
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex')
 
-async function fileState(file: string): Promise<FileState> {
+async function fileState(file: string): Promise<FileState & {mtimeMs?: number}> {
   try {
     const s = await stat(file, {bigint: true})
-    return {path: file, state: `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`}
+    return {path: file, state: `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`, mtimeMs: Number(s.mtimeMs)}
   } catch {
     return {path: file, state: 'absent'}
   }
 }
 
-/** The copy at `file`, when it was made from exactly `origin` and has not changed since; its user's credentials are registered as secrets. */
+/**
+ * The copy at `file`, when it was made from exactly `origin` and has not changed since. Its
+ * user's credentials are registered as secrets (the other users in your kubeconfig files are not
+ * read then; no tool is ever given them).
+ */
 async function keptCopy(file: string, origin: CopyOrigin): Promise<PrivateKubeconfig | undefined> {
   try {
-    const record = JSON.parse(await readFile(originFile(file), 'utf8')) as CopyRecord
-    if (record.version !== origin.version || record.context !== origin.context || JSON.stringify(record.sources) !== JSON.stringify(origin.sources)) return undefined
-    const [copy, text] = await Promise.all([fileState(file), readFile(file, 'utf8')])
-    if (copy.state !== record.copy?.state || copy.path !== record.copy.path) return undefined
+    const [recordText, text] = await Promise.all([readFile(originFile(file), 'utf8'), readFile(file, 'utf8')])
+    const record = JSON.parse(recordText) as CopyRecord
+    const same = record.version === origin.version && record.build === origin.build && record.context === origin.context && JSON.stringify(record.sources) === JSON.stringify(origin.sources)
+    if (!same || record.sha256 !== sha256(text)) return undefined
     const doc = JSON.parse(text) as {users?: Array<{user?: Entry}>; 'current-context'?: string}
     if (doc['current-context'] !== origin.context) return undefined
     for (const user of doc.users ?? []) if (user.user) registerUserSecrets(user.user)
