@@ -27,6 +27,7 @@ const lease = (name: string) => world.kube.store().get('coordination.k8s.io/v1',
 
 describe('idp env up / down (namespace driver, terraform, helm 4)', () => {
   it('brings up pr-7: labelled namespace, terraform outputs as values, helm release, lock released', async () => {
+    const seen = world.kube.requests().length
     const up = await world.run(['env', 'up', 'pr-7', '--sha', 'abc1234', '--ttl', '2h', '--json'])
     expect(up.stderr).toBe('')
     expect(up.code).toBe(0)
@@ -76,6 +77,10 @@ describe('idp env up / down (namespace driver, terraform, helm 4)', () => {
     expect(up.stdout).not.toContain('s3cr3t')
     // The environment's kubeconfig defaults to the namespace.
     expect(fs.readFileSync(result.kubeconfig, 'utf8')).toContain('namespace: shop-pr-7')
+    // idp asked the cluster for /version once (its reachability check, plain application/json): the
+    // preflight step took that answer for the same private kubeconfig instead of asking again.
+    const ours = world.kube.requests().slice(seen).filter((r) => r.method === 'GET' && r.path.endsWith('/version') && r.accept === 'application/json')
+    expect(ours).toHaveLength(1)
   })
 
   it('up again updates in place (helm revision 2, created-at kept)', async () => {

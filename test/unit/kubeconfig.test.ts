@@ -108,7 +108,7 @@ describe('private kubeconfig', () => {
     const before = [sha(fileA), sha(fileB)]
     const file = path.join(work, 'state', 'kubeconfigs', 'dev.yaml')
     const written = await writePrivateKubeconfig({context: 'dev', file, env})
-    expect(written).toEqual({file, context: 'dev', server: 'https://dev.example.com:6443', namespace: 'team-a'})
+    expect(written).toEqual({file, context: 'dev', server: 'https://dev.example.com:6443', namespace: 'team-a', sha256: createHash('sha256').update(readFileSync(file)).digest('hex')})
     expect(statSync(file).mode & 0o777).toBe(0o600)
     expect(statSync(path.dirname(file)).mode & 0o777).toBe(0o700)
     const doc = parse(readFileSync(file, 'utf8'))

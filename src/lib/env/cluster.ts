@@ -4,7 +4,6 @@
  * `env list`/`status`/`gc` (through listEnvironments) all connect here, so the user's kubeconfig
  * is only ever read and no current context is ever consulted.
  */
-import {stat} from 'node:fs/promises'
 import os from 'node:os'
 
 import type {V1Namespace} from '@kubernetes/client-node'
@@ -13,7 +12,7 @@ import {PrerequisiteError, UsageError} from '../cli/errors.js'
 import {kubeconfigFile} from '../config/environments.js'
 import type {IdpConfig} from '../config/schema.js'
 import {createKubeClients, isNotFound, kubeError, type KubeClients} from '../kube/client.js'
-import {kubeconfigPaths, writePrivateKubeconfig} from '../kube/kubeconfig.js'
+import {type PrivateKubeconfig, writePrivateKubeconfig} from '../kube/kubeconfig.js'
 import {checkReachable, type ReachResult} from '../kube/reach.js'
 import {clusterKubeconfigPath} from './paths.js'
 
@@ -51,9 +50,9 @@ export interface ConnectOptions {
 
 export async function connectCluster(target: ClusterTarget, options: ConnectOptions): Promise<ClusterConnection> {
   const file = clusterKubeconfigPath(options.stateDir, target.alias)
-  await writeHostKubeconfig(target, file, {...options, requireReachable: false})
+  const copy = await writePrivateKubeconfig({context: target.context, kubeconfigPath: target.kubeconfig, file, env: options.env})
   // The reachability check waits on the network while the clients are set up (CPU): side by side.
-  const reached = options.requireReachable ? requireReachable(target, file) : undefined
+  const reached = options.requireReachable ? requireReachable(target, copy) : undefined
   reached?.catch(() => {})
   const clients = createKubeClients(file)
   clients.catch(() => {})
@@ -62,24 +61,12 @@ export async function connectCluster(target: ClusterTarget, options: ConnectOpti
 }
 
 /**
- * The private kubeconfigs this process wrote, and what their reachability checks said. The
- * `env.preflight` step runs right after `env up`/`down` looked at the same cluster through the
- * same file: a file that has not changed since, written from the same context a moment ago, is
- * not written and checked a second time.
+ * What this process's reachability checks said, per private kubeconfig and its content. The
+ * `env.preflight` step runs right after `env up`/`down` checked the same cluster through the same
+ * copy: the same text a moment ago (same server, same credentials) is not checked a second time.
  */
-const written = new Map<string, {key: string; at: number; mtimeMs: number; size: number; reach?: ReachResult}>()
-const WRITTEN_FRESH_MS = 60_000
-
-function sourceKey(target: Omit<ClusterTarget, 'alias'>, env: NodeJS.ProcessEnv = process.env): string {
-  return JSON.stringify([target.context, kubeconfigPaths({kubeconfigPath: target.kubeconfig, env})])
-}
-
-async function stillWritten(file: string, key: string): Promise<{reach?: ReachResult} | undefined> {
-  const entry = written.get(file)
-  if (!entry || entry.key !== key || Date.now() - entry.at > WRITTEN_FRESH_MS) return undefined
-  const now = await stat(file).catch(() => undefined)
-  return now && now.mtimeMs === entry.mtimeMs && now.size === entry.size ? entry : undefined
-}
+const reachedCopies = new Map<string, {sha256: string; at: number; reach: ReachResult}>()
+const REACHED_FRESH_MS = 60_000
 
 /**
  * Copy the cluster's context into the private kubeconfig `file` (0600) and, with requireReachable,
@@ -91,28 +78,23 @@ export async function writeHostKubeconfig(
   file: string,
   options: Omit<ConnectOptions, 'stateDir'> = {},
 ): Promise<ReachResult | undefined> {
-  const key = sourceKey(target, options.env)
-  const done = await stillWritten(file, key)
-  if (done && (done.reach || !options.requireReachable)) return options.requireReachable ? done.reach : undefined
-  if (!done) {
-    await writePrivateKubeconfig({context: target.context, kubeconfigPath: target.kubeconfig, file, env: options.env})
-    const {mtimeMs, size} = await stat(file)
-    written.set(file, {key, at: Date.now(), mtimeMs, size})
-  }
-  return options.requireReachable ? requireReachable(target, file) : undefined
+  const copy = await writePrivateKubeconfig({context: target.context, kubeconfigPath: target.kubeconfig, file, env: options.env})
+  if (!options.requireReachable) return undefined
+  const seen = reachedCopies.get(copy.file)
+  if (seen && seen.sha256 === copy.sha256 && Date.now() - seen.at <= REACHED_FRESH_MS) return seen.reach
+  return requireReachable(target, copy)
 }
 
-/** GET /version through the private kubeconfig `file`; a PrerequisiteError naming the cluster when it does not answer. */
-async function requireReachable(target: Omit<ClusterTarget, 'alias'> & {alias?: string}, file: string): Promise<ReachResult> {
-  const reach = await checkReachable({file, context: target.context})
+/** GET /version through the private kubeconfig; a PrerequisiteError naming the cluster when it does not answer. */
+async function requireReachable(target: Omit<ClusterTarget, 'alias'> & {alias?: string}, copy: PrivateKubeconfig): Promise<ReachResult> {
+  const reach = await checkReachable({file: copy.file, context: target.context})
   if (!reach.ok) {
     const what = target.alias ? `Cluster "${target.alias}" (context ${target.context})` : `Cluster context "${target.context}"`
     throw new PrerequisiteError(`${what} is not reachable at ${reach.server || 'its server'}: ${reach.error ?? `HTTP ${reach.status}`}.`, {
       hint: 'Check that the cluster runs and that clusters.<alias>.context in .idp.yml names the right context; `idp doctor` checks every configured context.',
     })
   }
-  const entry = written.get(file)
-  if (entry) entry.reach = reach
+  reachedCopies.set(copy.file, {sha256: copy.sha256, at: Date.now(), reach})
   return reach
 }
 

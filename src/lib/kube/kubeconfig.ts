@@ -231,6 +231,8 @@ export interface PrivateKubeconfig {
   context: string
   server: string
   namespace?: string
+  /** sha256 of the copy's text: the same value means the same cluster and credentials. */
+  sha256: string
 }
 
 /**
@@ -276,13 +278,13 @@ export async function writePrivateKubeconfig(options: {context: string; kubeconf
       hint: 'idp never modifies your kubeconfig; choose another target file.',
     })
   }
-  const written: PrivateKubeconfig = {file, context: options.context, server: resolved.cluster.server, namespace: resolved.namespace}
   const text = `${JSON.stringify(doc, null, 2)}\n`
+  const written: PrivateKubeconfig = {file, context: options.context, server: resolved.cluster.server, namespace: resolved.namespace, sha256: sha256(text)}
   // Best effort throughout for the record: without one the next call copies again.
   await rm(originFile(file), {force: true}).catch(() => {})
   await writePrivateFile(file, text)
   if (states.every((source) => source.mtimeMs === undefined || Date.now() - source.mtimeMs > SETTLED_MS)) {
-    const record: CopyRecord = {...origin, sha256: sha256(text), server: written.server, ...(written.namespace ? {namespace: written.namespace} : {})}
+    const record: CopyRecord = {...origin, sha256: written.sha256, server: written.server, ...(written.namespace ? {namespace: written.namespace} : {})}
     await writePrivateFile(originFile(file), `${JSON.stringify(record)}\n`).catch(() => {})
   }
   return written
@@ -338,7 +340,7 @@ async function keptCopy(file: string, origin: CopyOrigin): Promise<PrivateKubeco
     const doc = JSON.parse(text) as {users?: Array<{user?: Entry}>; 'current-context'?: string}
     if (doc['current-context'] !== origin.context) return undefined
     for (const user of doc.users ?? []) if (user.user) registerUserSecrets(user.user)
-    return {file, context: origin.context, server: record.server, ...(record.namespace ? {namespace: record.namespace} : {})}
+    return {file, context: origin.context, server: record.server, ...(record.namespace ? {namespace: record.namespace} : {}), sha256: record.sha256}
   } catch {
     return undefined
   }
