@@ -15,6 +15,11 @@ import {build} from 'esbuild'
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const outdir = process.argv[2] ? path.resolve(process.argv[2]) : path.join(root, 'dist')
 
+/** An esbuild onLoad filter (Go regular expressions: no lookbehind) for exactly this file. */
+function exactFile(file) {
+  return new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`)
+}
+
 function commandFiles(dir) {
   return readdirSync(dir, {withFileTypes: true}).flatMap((e) => {
     const file = path.join(dir, e.name)
@@ -85,6 +90,25 @@ const PATCHES = [
     find: 'const node_perf_hooks_1 = require("node:perf_hooks");',
     replace:
       'const node_perf_hooks_1 = {get performance() { return require("node:perf_hooks").performance; }, get PerformanceObserver() { return require("node:perf_hooks").PerformanceObserver; }};',
+  },
+  {
+    // oclif's help puts every description, summary and example through ejs (a template compiled
+    // into a function each time) to fill in `<%= config.bin %>`. Text without a tag comes out of
+    // ejs as it went in: pass it through.
+    build: 'main',
+    file: /@oclif[\\/]core[\\/]lib[\\/]help[\\/]util\.js$/,
+    find: '        return ejs_1.default.render(t, context);',
+    replace: '        if (!t.includes("<%")) return t;\n        return ejs_1.default.render(t, context);',
+  },
+  {
+    // string-width 4 (under oclif's help wrapping: wrap-ansi, widest-line) measures every cell by
+    // stripping ANSI codes and replacing emoji with a regular expression of thousands of code
+    // points, compiled on first use. Printable ASCII is one column a character: answer that
+    // directly. Only the top-level copy (4.x); listr2's own newer copies are other code.
+    build: 'main',
+    file: exactFile(path.join(root, 'node_modules', 'string-width', 'index.js')),
+    find: "\tstring = stripAnsi(string);\n",
+    replace: "\tif (/^[\\x20-\\x7E]*$/.test(string)) {\n\t\treturn string.length;\n\t}\n\n\tstring = stripAnsi(string);\n",
   },
   {
     // node-fetch 2 (under @kubernetes/client-node) takes URL from Node (`Url.URL || whatwgUrl.URL`)

@@ -1,12 +1,13 @@
 import {readdirSync, readFileSync} from 'node:fs'
 import path from 'node:path'
+import {createRequire} from 'node:module'
 import {describe, expect, it} from 'vitest'
 
 import {repoRoot, runCli} from '../support/cli.js'
 
 /**
- * scripts/build.mjs patches two start-up costs inside oclif (issue 6). These tests hold the
- * assumptions those patches rest on, on the built CLI.
+ * scripts/build.mjs patches start-up costs inside oclif and its helpers (issue 6). These tests
+ * hold the assumptions those patches rest on, on the built CLI.
  */
 const manifest = JSON.parse(readFileSync(path.join(repoRoot, 'oclif.manifest.json'), 'utf8')) as {commands: Record<string, unknown>}
 const chunks = () => {
@@ -33,6 +34,33 @@ describe('build patches of oclif', () => {
     const without = await runCli(['templates', 'list', '--json'], {env: {DEBUG: ''}})
     expect(without.code).toBe(0)
     expect(without.stderr).not.toMatch(/oclif:main/u)
+  })
+
+  it('help text without an ejs tag is what ejs would make of it, and printable ASCII is as wide as it is long', () => {
+    // Every text oclif's help renders: command descriptions, summaries, examples, flag and arg descriptions.
+    const texts: string[] = []
+    const collect = (value: unknown): void => {
+      if (typeof value === 'string') texts.push(value)
+      else if (Array.isArray(value)) for (const v of value) collect(v)
+      else if (value && typeof value === 'object') for (const [key, v] of Object.entries(value)) if (['description', 'summary', 'examples', 'flags', 'args', 'command'].includes(key) || typeof v === 'object') collect(v)
+    }
+    collect(manifest.commands)
+    expect(texts.length).toBeGreaterThan(100)
+    const require = createRequire(import.meta.url)
+    const ejs = require('ejs') as {render: (t: string, data: object) => string}
+    const plain = texts.filter((t) => !t.includes('<%'))
+    expect(plain.length).toBeGreaterThan(50)
+    for (const text of plain) expect(ejs.render(text, {config: {bin: 'idp'}})).toBe(text)
+
+    // The top-level string-width (4.x, unpatched in node_modules) against the patch's answer.
+    const stringWidth = require('string-width') as (s: string) => number
+    const ascii = [...texts.flatMap((t) => t.split('\n')), ...Array.from({length: 95}, (_, i) => String.fromCodePoint(0x20 + i)), '#', '*', '0', '#*0123456789', '']
+      .filter((line) => /^[\x20-\x7E]*$/u.test(line))
+    expect(ascii.length).toBeGreaterThan(200)
+    for (const line of ascii) expect(stringWidth(line), JSON.stringify(line)).toBe(line.length)
+    // Both patches are in the bundle.
+    expect(chunks().some((code) => code.includes('includes("<%")'))).toBe(true)
+    expect(chunks().some((code) => code.includes('/^[\\x20-\\x7E]*$/.test('))).toBe(true)
   })
 
   it('bundles only the Kubernetes API groups idp uses (src/lib/kube/client-node.ts), once, in the code-cached vendor script', () => {
