@@ -60,12 +60,13 @@ Nothing is written before the name, the template, every parameter and the target
 
   async execute(): Promise<CreateResult> {
     const flags = this.flags
-    const [{assertDnsLabel}, {resolveTemplate, listTemplates}, {prepareCreate, gitConfigIdentity}, {loadConfig}, {createToolRunner}] = await Promise.all([
+    const [{assertDnsLabel}, {resolveTemplate, listTemplates}, {prepareCreate}, {loadConfig}, {createToolRunner}, {gitConfigIdentity}] = await Promise.all([
       import('../lib/cli/names.js'),
       import('../lib/create/sources.js'),
       import('../lib/create/prepare.js'),
       import('../lib/config/load.js'),
       import('../lib/tools/runner.js'),
+      import('../lib/tools/git.js'),
     ])
     // Bad input fails before anything else, even before the template is read.
     if (this.args.name !== undefined) assertDnsLabel(this.args.name, 'name')
@@ -97,7 +98,7 @@ Nothing is written before the name, the template, every parameter and the target
         force: flags.force,
         config: config as Parameters<typeof prepareCreate>[0]['config'],
         ask: interactive ? (pages, resolved) => this.ask(pages, resolved) : undefined,
-        git: {branch: flags.branch, authorName: flags['author-name'], authorEmail: flags['author-email'], ...identity},
+        git: {branch: flags.branch, authorName: flags['author-name'], authorEmail: flags['author-email'], configName: identity.name, configEmail: identity.email},
         publish: {
           requested: flags.publish,
           token: github.token,

@@ -7,7 +7,8 @@ import {afterEach, describe, expect, it} from 'vitest'
 
 import {ToolError} from '../../src/lib/cli/errors.js'
 import {createHandlers} from '../../src/lib/create/handlers.js'
-import {gitConfigIdentity, prepareCreate} from '../../src/lib/create/prepare.js'
+import {prepareCreate} from '../../src/lib/create/prepare.js'
+import {gitConfigIdentity} from '../../src/lib/tools/git.js'
 import {resolveTemplate} from '../../src/lib/create/sources.js'
 import {applyPlan} from '../../src/lib/plan/apply.js'
 import {createToolRunner} from '../../src/lib/tools/runner.js'
@@ -40,13 +41,13 @@ describe('idp create with the real git binary', () => {
     const base = await tmp()
     const template = await resolveTemplate(FIXTURE)
     const identity = await gitConfigIdentity(runner, base)
-    expect(identity).toEqual({configName: undefined, configEmail: undefined})
+    expect(identity).toEqual({})
     const prepared = await prepareCreate({
       template,
       name: 'my-svc',
       baseDir: base,
       set: ['owner=team-a', 'repoUrl=github.com?owner=acme&repo=my-svc'],
-      git: identity,
+      git: {configName: identity.name, configEmail: identity.email},
       publish: {requested: false, apiUrl: 'https://api.github.com', serverUrl: 'https://github.com'},
     })
     const {handlers} = createHandlers({runner})

@@ -5,6 +5,8 @@ import path from 'node:path'
 import {afterAll, describe, expect, it} from 'vitest'
 
 import {gitFacts} from '../../src/lib/env/context.js'
+import {gitConfigIdentity} from '../../src/lib/tools/git.js'
+import {createToolRunner} from '../../src/lib/tools/runner.js'
 import {readGitHead} from '../../src/lib/tools/git-files.js'
 import {RecordingRunner} from '../support/recording-runner.js'
 
@@ -94,12 +96,30 @@ describe('gitFacts', () => {
     const runner = new RecordingRunner()
     const facts = await gitFacts(runner, dir, {USER: 'someone'})
     expect(facts).toMatchObject({branch: 'feature/Login-Page', sha: gitSays(dir).sha})
-    expect(runner.calls.map((c) => c.argv[0])).toEqual(['config', 'config'])
+    // One git process for the identity (both keys, as git resolves them).
+    expect(runner.calls.map((c) => c.argv)).toEqual([['config', '--get-regexp', '^user\\.(name|email)$']])
 
     // CI says who and what: nothing to ask at all.
     const quiet = new RecordingRunner()
     expect(await gitFacts(quiet, dir, {GITHUB_ACTOR: 'octocat', GITHUB_REF_NAME: 'main', GITHUB_SHA: 'f'.repeat(40)})).toEqual({branch: 'main', sha: 'f'.repeat(40), owner: 'octocat'})
     expect(quiet.calls).toEqual([])
+  })
+
+  it('reads the identity as git resolves it: the last value set wins, repository over global', async () => {
+    const dir = repo('facts-identity')
+    const home = path.join(dir, '..', 'facts-identity-home')
+    mkdirSync(home, {recursive: true})
+    writeFileSync(path.join(home, '.gitconfig'), '[user]\n\tname = Global Name\n\temail = global@example.com\n')
+    const env = {HOME: home, GIT_CONFIG_GLOBAL: path.join(home, '.gitconfig'), GIT_CONFIG_NOSYSTEM: '1'}
+    const runner = createToolRunner({env})
+    expect(await gitConfigIdentity(runner, dir)).toEqual({name: 'Global Name', email: 'global@example.com'})
+    git(dir, 'config', 'user.email', 'repo@example.com')
+    expect(await gitConfigIdentity(runner, dir)).toEqual({name: 'Global Name', email: 'repo@example.com'})
+    expect(await gitFacts(runner, dir, {...env})).toMatchObject({owner: 'repo@example.com'})
+    // Nothing set: no identity, and no error.
+    rmSync(path.join(home, '.gitconfig'))
+    git(dir, 'config', '--unset', 'user.email')
+    expect(await gitConfigIdentity(runner, dir)).toEqual({})
   })
 
   it('asks git when the layout is not one it reads (GIT_DIR set)', async () => {

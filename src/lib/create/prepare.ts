@@ -4,7 +4,6 @@ import path from 'node:path'
 import {PrerequisiteError, UsageError} from '../cli/errors.js'
 import {assertDnsLabel} from '../cli/names.js'
 import type {Plan} from '../plan/types.js'
-import type {ToolRunner} from '../tools/types.js'
 import {finalFileList, prerender} from './handlers.js'
 import {allParameters, assertComplete, type Page, parameterPages, parseSetFlags, readValuesFile, type ResolvedValues, resolveValues} from './parameters.js'
 import {planCreate} from './plan.js'
@@ -154,17 +153,4 @@ export async function prepareCreate(input: PrepareInput): Promise<PreparedCreate
     ...(registerUrl ? {catalogRegisterUrl: registerUrl} : {}),
     ...(publish ? {publish: {owner: publish.owner, name: publish.name, visibility: publish.visibility}} : {}),
   }
-}
-
-/** user.name / user.email from git config, when set (a fresh machine has neither). */
-export async function gitConfigIdentity(runner: ToolRunner, cwd: string): Promise<{configName?: string; configEmail?: string}> {
-  const read = async (key: string) => {
-    try {
-      const result = await runner.run('git', ['config', '--get', key], {cwd, allowedExitCodes: [0, 1]})
-      return result.stdout.trim() || undefined
-    } catch {
-      return undefined
-    }
-  }
-  return {configName: await read('user.name'), configEmail: await read('user.email')}
 }

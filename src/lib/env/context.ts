@@ -11,6 +11,7 @@ import type {ResolvedEnvironment} from '../config/environments.js'
 import type {IdpConfig} from '../config/schema.js'
 import type {TemplateVars} from '../config/template.js'
 import {type GitHead, readGitHead} from '../tools/git-files.js'
+import {gitConfigIdentity} from '../tools/git.js'
 import type {HelmMajor} from '../tools/helm.js'
 import type {ToolName, ToolRunner} from '../tools/types.js'
 import type {PrTarget} from './plan-up.js'
@@ -71,13 +72,12 @@ export async function gitFacts(runner: ToolRunner, cwd: string, env: NodeJS.Proc
   const head = needBranch || needSha ? await readGitHead(cwd, env) : undefined
   const fromHead = (pick: (h: Extract<GitHead, {repository: true}>) => string | undefined, args: string[]) =>
     head === undefined ? read(args) : head.repository ? pick(head) : undefined
-  const [branch, sha, email, name] = await Promise.all([
+  const [branch, sha, identity] = await Promise.all([
     env.GITHUB_HEAD_REF || env.GITHUB_REF_NAME || fromHead((h) => h.branch, ['rev-parse', '--abbrev-ref', 'HEAD']),
     known.sha || env.GITHUB_SHA || fromHead((h) => h.sha, ['rev-parse', '--verify', '--quiet', 'HEAD']),
-    env.GITHUB_ACTOR ? undefined : read(['config', '--get', 'user.email']),
-    env.GITHUB_ACTOR ? undefined : read(['config', '--get', 'user.name']),
+    env.GITHUB_ACTOR ? undefined : gitConfigIdentity(runner, cwd),
   ])
-  const owner = env.GITHUB_ACTOR || email || name || os.userInfo().username
+  const owner = env.GITHUB_ACTOR || identity?.email || identity?.name || os.userInfo().username
   return {...(branch && branch !== 'HEAD' ? {branch} : {}), ...(sha ? {sha} : {}), owner}
 }
 

@@ -9,6 +9,26 @@ export interface GitIdentity {
   email: string
 }
 
+/**
+ * user.name and user.email as git's own config has them (system, global, repository; the last one
+ * set wins, as in git), in one `git config` call. Either may be missing: a fresh machine has neither.
+ */
+export async function gitConfigIdentity(runner: ToolRunner, cwd: string): Promise<Partial<GitIdentity>> {
+  let stdout: string
+  try {
+    // Exit 1: neither is set.
+    ;({stdout} = await runner.run('git', ['config', '--get-regexp', String.raw`^user\.(name|email)$`], {cwd, allowedExitCodes: [0, 1]}))
+  } catch {
+    return {}
+  }
+  const found: Partial<GitIdentity> = {}
+  for (const line of stdout.split('\n')) {
+    const match = /^user\.(name|email) (.+)$/u.exec(line.trim())
+    if (match) found[match[1] as keyof GitIdentity] = match[2]
+  }
+  return found
+}
+
 /** `-c user.name=… -c user.email=…` so a commit works on machines with no git identity. */
 function identityArgs(identity?: GitIdentity): string[] {
   return identity ? ['-c', `user.name=${identity.name}`, '-c', `user.email=${identity.email}`] : []
