@@ -5,7 +5,7 @@ import path from 'node:path'
 
 import {BUILD_ID} from '../cli/build.js'
 import {PrerequisiteError} from '../cli/errors.js'
-import {writePrivateFile} from '../cli/paths.js'
+import {fileIdentity, writePrivateFile} from '../cli/paths.js'
 import {registerSecret} from '../cli/redact.js'
 
 /**
@@ -295,7 +295,7 @@ const SETTLED_MS = 2000
 
 interface FileState {
   path: string
-  /** dev:ino:size:mtime:ctime (ns), or "absent". */
+  /** fileIdentity, or "absent". */
   state: string
 }
 
@@ -319,8 +319,8 @@ const sha256 = (text: string) => createHash('sha256').update(text).digest('hex')
 
 async function fileState(file: string): Promise<FileState & {mtimeMs?: number}> {
   try {
-    const s = await stat(file, {bigint: true})
-    return {path: file, state: `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`, mtimeMs: Number(s.mtimeMs)}
+    const info = await stat(file, {bigint: true})
+    return {path: file, state: fileIdentity(info), mtimeMs: Number(info.mtimeMs)}
   } catch {
     return {path: file, state: 'absent'}
   }

@@ -3,7 +3,7 @@ import {access, open, readFile, realpath, stat} from 'node:fs/promises'
 import path from 'node:path'
 
 import {CancelledError, TimeoutError, ToolError} from '../cli/errors.js'
-import {cacheDir, writePrivateFile} from '../cli/paths.js'
+import {cacheDir, fileIdentity, writePrivateFile} from '../cli/paths.js'
 import {redact, redactArgv, registerSecret, SECRET_ENV_VARS} from '../cli/redact.js'
 import {formatCommand, STDERR_TAIL_LINES, stripAnsi, tailLines, toolError} from './tool-error.js'
 import type {RunOptions, ToolInfo, ToolName, ToolRunner} from './types.js'
@@ -280,16 +280,13 @@ function formatMs(ms: number): string {
  */
 interface BinaryIdentity {
   file: string
-  dev: number
-  ino: number
-  size: number
-  mtimeMs: number
-  ctimeMs: number
+  /** fileIdentity of the binary. */
+  identity: string
 }
 
 interface VersionCacheFile {
-  version: 1
-  binaries: Record<string, Omit<BinaryIdentity, 'file'> & {toolVersion: string}>
+  version: 2
+  binaries: Record<string, {identity: string; toolVersion: string}>
 }
 
 async function binaryIdentity(tool: ToolName, file: string): Promise<BinaryIdentity | undefined> {
@@ -302,18 +299,13 @@ async function binaryIdentity(tool: ToolName, file: string): Promise<BinaryIdent
       const head = Buffer.alloc(2)
       await handle.read(head, 0, 2, 0)
       if (head.toString('latin1') === '#!') return undefined
-      const info = await handle.stat()
-      return {file: real, dev: info.dev, ino: info.ino, size: info.size, mtimeMs: info.mtimeMs, ctimeMs: info.ctimeMs}
+      return {file: real, identity: fileIdentity(await handle.stat({bigint: true}))}
     } finally {
       await handle.close()
     }
   } catch {
     return undefined
   }
-}
-
-function sameBinary(a: Omit<BinaryIdentity, 'file'>, b: Omit<BinaryIdentity, 'file'>): boolean {
-  return a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs
 }
 
 const versionFiles = new Map<string, Promise<VersionCacheFile>>()
@@ -324,9 +316,9 @@ function readVersionFile(file: string): Promise<VersionCacheFile> {
     loaded = readFile(file, 'utf8')
       .then((text) => {
         const parsed = JSON.parse(text) as VersionCacheFile
-        return parsed?.version === 1 && parsed.binaries && typeof parsed.binaries === 'object' ? parsed : {version: 1 as const, binaries: {}}
+        return parsed?.version === 2 && parsed.binaries && typeof parsed.binaries === 'object' ? parsed : {version: 2 as const, binaries: {}}
       })
-      .catch(() => ({version: 1 as const, binaries: {}}))
+      .catch(() => ({version: 2 as const, binaries: {}}))
     versionFiles.set(file, loaded)
   }
   return loaded
@@ -334,15 +326,14 @@ function readVersionFile(file: string): Promise<VersionCacheFile> {
 
 async function cachedVersion(cacheFile: string, identity: BinaryIdentity): Promise<string | undefined> {
   const entry = (await readVersionFile(cacheFile)).binaries[identity.file]
-  return entry && typeof entry.toolVersion === 'string' && sameBinary(entry, identity) ? entry.toolVersion : undefined
+  return entry && typeof entry.toolVersion === 'string' && entry.identity === identity.identity ? entry.toolVersion : undefined
 }
 
 /** Best effort: a cache that cannot be written only costs the next run a probe. */
 async function rememberVersion(cacheFile: string, identity: BinaryIdentity, toolVersion: string): Promise<void> {
   try {
     const current = await readVersionFile(cacheFile)
-    const {file, ...id} = identity
-    current.binaries[file] = {...id, toolVersion}
+    current.binaries[identity.file] = {identity: identity.identity, toolVersion}
     await writePrivateFile(cacheFile, `${JSON.stringify(current, null, 1)}\n`)
   } catch {}
 }
