@@ -2,6 +2,7 @@ import type {AppsV1Api, ConfigurationOptions, CoordinationV1Api, CoreV1Api, Kube
 
 import {RemoteError} from '../cli/errors.js'
 import {redact} from '../cli/redact.js'
+import {pooledInsteadOf} from './agents.js'
 
 /**
  * The Kubernetes clients idp uses, all built from one private kubeconfig file (never the user's
@@ -48,6 +49,14 @@ export async function createKubeClients(kubeconfigFile: string): Promise<KubeCli
       contexts: kc.contexts,
       currentContext: kc.currentContext,
     })
+  }
+  // Every API client authenticates through kc; its per-request agent becomes the shared keep-alive
+  // pool, so the calls of a command reuse one connection (agents.ts).
+  const authenticate = kc.applySecurityAuthentication.bind(kc)
+  kc.applySecurityAuthentication = async (context) => {
+    await authenticate(context)
+    const agent = pooledInsteadOf(context.getAgent())
+    if (agent) context.setAgent(agent)
   }
   return {
     kc,

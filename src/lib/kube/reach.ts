@@ -3,6 +3,7 @@ import http from 'node:http'
 import https from 'node:https'
 
 import {redact} from '../cli/redact.js'
+import {pooledAgent} from './agents.js'
 import {readKubeconfig, type ResolvedContext, selectContext} from './kubeconfig.js'
 
 /**
@@ -93,23 +94,16 @@ function getVersion(target: ReachTarget, timeoutMs: number): Promise<ReachResult
 
   return new Promise((resolve) => {
     let settled = false
-    const finish = (result: Omit<ReachResult, 'server'>) => {
+    const finish = (result: Omit<ReachResult, 'server'>, done = false) => {
       if (settled) return
       settled = true
       clearTimeout(timer)
-      request.destroy()
+      // A request that ended leaves its connection to the pool, for the calls that follow.
+      if (!done) request.destroy()
       resolve({server, ...result, ...(result.error ? {error: redact(result.error)} : {})})
     }
-    const options: https.RequestOptions = {method: 'GET', headers, agent: false}
-    if (url.protocol === 'https:') {
-      Object.assign(options, {
-        ca: target.ca,
-        cert: target.cert,
-        key: target.key,
-        rejectUnauthorized: !target.insecureSkipTlsVerify,
-        servername: target.tlsServerName,
-      })
-    }
+    const tls = {ca: target.ca, cert: target.cert, key: target.key, rejectUnauthorized: !target.insecureSkipTlsVerify, servername: target.tlsServerName}
+    const options: https.RequestOptions = {method: 'GET', headers, agent: pooledAgent(url.protocol === 'https:' ? 'https:' : 'http:', tls)}
     const request = (url.protocol === 'https:' ? https : http).request(url, options, (response) => {
       const chunks: Buffer[] = []
       response.on('data', (chunk: Buffer) => chunks.push(chunk))
@@ -121,9 +115,9 @@ function getVersion(target: ReachTarget, timeoutMs: number): Promise<ReachResult
           try {
             version = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as {gitVersion?: string}).gitVersion
           } catch {}
-          finish({ok: true, reachable: true, status, version})
+          finish({ok: true, reachable: true, status, version}, true)
         } else {
-          finish({ok: false, reachable: true, status, error: `GET /version answered ${status} ${response.statusMessage ?? ''}`.trim()})
+          finish({ok: false, reachable: true, status, error: `GET /version answered ${status} ${response.statusMessage ?? ''}`.trim()}, true)
         }
       })
     })

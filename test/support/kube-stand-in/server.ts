@@ -36,6 +36,8 @@ export interface RequestRecord {
   accept?: string
   user: string
   status?: number
+  /** Which client connection carried the request (1, 2, ... in order of connecting): shows keep-alive reuse. */
+  connection: number
 }
 
 export interface ServerState {
@@ -539,14 +541,19 @@ async function handle(state: ServerState, req: http.IncomingMessage, res: http.S
 }
 
 export function createServer(state: ServerState, tls?: {key: string; cert: string}): http.Server {
+  const connections = new WeakMap<object, number>()
+  let connectionCount = 0
   const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://stand-in')
+    let connection = connections.get(req.socket)
+    if (connection === undefined) connections.set(req.socket, (connection = ++connectionCount))
     const record: RequestRecord = {
       method: req.method ?? 'GET',
       path: url.pathname,
       query: url.search,
       accept: req.headers.accept,
       user: '',
+      connection,
     }
     state.requests.push(record)
     if (state.requests.length > 10_000) state.requests.splice(0, 1000)
