@@ -36,7 +36,7 @@ export interface EnvUpResult {
 
 export default class EnvUp extends BaseCommand<typeof EnvUp> {
   static override summary = 'Bring up (or update) an ephemeral preview environment.'
-  static override description = `Runs one plan (see --dry-run): preflight (tools, cluster reachable, name), a lock (a Lease on the host cluster, so two runs of one environment never overlap), the namespace with idp's labels and annotations (owner, expiry, commit, PR), then at the same time the vcluster (driver vcluster) or a namespace-scoped kubeconfig (driver namespace) and Terraform (init in the environment's workspace, plan -out, apply of that plan, whose outputs become helm values), then helm upgrade --install with --wait and rollback on failure.
+  static override description = `Runs one plan (see --dry-run): preflight (tools, cluster reachable, name), a lock (a Lease on the host cluster, so two runs of one environment never overlap), the namespace with idp's labels and annotations (owner, expiry, commit, PR), then at the same time the vcluster (driver vcluster) or a namespace-scoped kubeconfig (driver namespace) and Terraform (init in the environment's workspace, then one apply, whose outputs become helm values), then helm upgrade --install with --wait and rollback on failure.
 
 Settings come from the environments entry of .idp.yml that matches ENV (an exact name or a pattern such as pr-*). ENV defaults to pr-N with --pr N, else the git branch. Running up again updates in place; after a failure it resumes. On failure or Ctrl-C, completed steps are undone (or kept with --keep-on-failure, with the commands to clean up). ~/.kube/config and the current context are never changed: idp uses private kubeconfigs under its state directory.`
 
