@@ -1,11 +1,13 @@
 // Production build (issue 6: start-up time). esbuild bundles each command (oclif loads them by
-// path from dist/commands, as listed in oclif.manifest.json) and bin/run.js's oclif entry, with
-// code splitting so what several commands share — oclif itself, config, output — is one chunk
-// and the heavy clients (Kubernetes, GitHub, prompts, listr2) stay in chunks that only the
-// commands needing them load. One file instead of hundreds of node_modules files is what makes
-// start-up fast on Node 20, which has no compile cache. `typescript` stays external: it is large
-// and only oclif's development mode (bin/dev.js) uses it.
+// path from dist/commands, as listed in oclif.manifest.json) with code splitting, so what several
+// commands share — config, output, errors — is one chunk and the heavy clients (GitHub, prompts,
+// listr2) stay in chunks that only the commands needing them load. One file instead of hundreds
+// of node_modules files is what makes start-up fast on Node 20, which has no compile cache for
+// modules. oclif and @kubernetes/client-node are bundled apart, as CommonJS scripts that run from
+// V8's code cache (src/lib/vendor/loader.ts). `typescript` stays external: it is large and only
+// oclif's development mode (bin/dev.js) uses it.
 import {createHash} from 'node:crypto'
+import {createRequire} from 'node:module'
 import {readdirSync, readFileSync, rmSync} from 'node:fs'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -38,7 +40,7 @@ const PATCHES = [
     // oclif sorts the manifest's commands with localeCompare on every start: the first call builds
     // an ICU collator (~8 ms, a twentieth of `idp --help`). Command ids are lower-case ASCII
     // (a-z, 0-9, '-', ':'), for which code-unit order is the same order.
-    build: 'main',
+    build: 'oclif',
     file: /@oclif[\\/]core[\\/]lib[\\/]config[\\/]plugin\.js$/,
     find: '.sort((a, b) => a.id.localeCompare(b.id));',
     replace: '.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));',
@@ -47,7 +49,7 @@ const PATCHES = [
     // oclif's logger loads the debug package (with tty, util and supports-color) on every start to
     // create loggers that print only when DEBUG is set. Load it on the first message instead, and
     // only when DEBUG is set: `DEBUG=oclif* idp ...` prints exactly what it did.
-    build: 'main',
+    build: 'oclif',
     file: /@oclif[\\/]core[\\/]lib[\\/]logger\.js$/,
     find: 'const debug_1 = __importDefault(require("debug"));',
     replace:
@@ -56,7 +58,7 @@ const PATCHES = [
   {
     // tinyglobby (and fdir, picomatch) finds command files when there is no manifest; idp always
     // ships one. Load it when a glob is asked for.
-    build: 'main',
+    build: 'oclif',
     file: /@oclif[\\/]core[\\/]lib[\\/]config[\\/]plugin\.js$/,
     find: 'const tinyglobby_1 = require("tinyglobby");',
     replace: 'const tinyglobby_1 = {get glob() { return require("tinyglobby").glob; }};',
@@ -64,7 +66,7 @@ const PATCHES = [
   {
     // The spinner frames (a large table) are only needed when a spinner starts; idp shows progress
     // with listr2.
-    build: 'main',
+    build: 'oclif',
     file: /@oclif[\\/]core[\\/]lib[\\/]ux[\\/]action[\\/]spinner\.js$/,
     find: 'const cli_spinners_1 = __importDefault(require("cli-spinners"));',
     replace: 'const cli_spinners_1 = {get default() { return __importDefault(require("cli-spinners")).default; }};',
@@ -73,19 +75,19 @@ const PATCHES = [
   // to ask PowerShell for the Windows shell, readline to read flag values from stdin, perf_hooks
   // for OCLIF_PERFORMANCE. Each loads when that path runs.
   {
-    build: 'main',
+    build: 'oclif',
     file: /@oclif[\\/]core[\\/]lib[\\/]util[\\/]os\.js$/,
     find: 'const node_child_process_1 = require("node:child_process");',
     replace: 'const node_child_process_1 = {get execSync() { return require("node:child_process").execSync; }};',
   },
   {
-    build: 'main',
+    build: 'oclif',
     file: /@oclif[\\/]core[\\/]lib[\\/]parser[\\/]parse\.js$/,
     find: 'const node_readline_1 = require("node:readline");',
     replace: 'const node_readline_1 = {get createInterface() { return require("node:readline").createInterface; }};',
   },
   {
-    build: 'main',
+    build: 'oclif',
     file: /@oclif[\\/]core[\\/]lib[\\/]performance\.js$/,
     find: 'const node_perf_hooks_1 = require("node:perf_hooks");',
     replace:
@@ -95,7 +97,7 @@ const PATCHES = [
     // oclif's help puts every description, summary and example through ejs (a template compiled
     // into a function each time) to fill in `<%= config.bin %>`. Text without a tag comes out of
     // ejs as it went in: pass it through.
-    build: 'main',
+    build: 'oclif',
     file: /@oclif[\\/]core[\\/]lib[\\/]help[\\/]util\.js$/,
     find: '        return ejs_1.default.render(t, context);',
     replace: '        if (!t.includes("<%")) return t;\n        return ejs_1.default.render(t, context);',
@@ -105,21 +107,34 @@ const PATCHES = [
     // stripping ANSI codes and replacing emoji with a regular expression of thousands of code
     // points, compiled on first use. Printable ASCII is one column a character: answer that
     // directly. Only the top-level copy (4.x); listr2's own newer copies are other code.
-    build: 'main',
+    build: ['oclif', 'main'],
     file: exactFile(path.join(root, 'node_modules', 'string-width', 'index.js')),
     find: "\tstring = stripAnsi(string);\n",
     replace: "\tif (/^[\\x20-\\x7E]*$/.test(string)) {\n\t\treturn string.length;\n\t}\n\n\tstring = stripAnsi(string);\n",
   },
   {
+    // oclif loads idp's commands and hooks (ES modules) with import(). Inside dist/vendor/oclif.cjs,
+    // which runs as a vm script, import() has no module loader; the loader hands the script one
+    // that does (__idpImport, src/lib/vendor/loader.ts).
+    build: 'oclif',
+    file: /@oclif[\\/]core[\\/]lib[\\/]module-loader\.js$/,
+    find: 'await import((0, node_url_1.pathToFileURL)(filePath).href)',
+    replace: 'await __idpImport((0, node_url_1.pathToFileURL)(filePath).href)',
+    all: true,
+  },
+  {
     // node-fetch 2 (under @kubernetes/client-node) takes URL from Node (`Url.URL || whatwgUrl.URL`)
     // but loads whatwg-url first, and with it tr46's Unicode tables (260 KB, built at load time).
     // Load it only if Node had no URL.
-    build: 'vendor',
+    build: 'client-node',
     file: /node-fetch[\\/]lib[\\/]index\.js$/,
     find: "var whatwgUrl = _interopDefault(require('whatwg-url'));",
     replace: "var whatwgUrl = {get URL() { return _interopDefault(require('whatwg-url')).URL; }};",
   },
 ]
+
+/** The patches of one build: 'main' (idp's ES modules), 'oclif' or 'client-node' (the vendored scripts). */
+const patchesFor = (name) => PATCHES.filter((patch) => [patch.build].flat().includes(name))
 
 const patchDependencies = (patches) => ({
   name: 'patch-dependencies',
@@ -133,7 +148,7 @@ const patchDependencies = (patches) => ({
         let source = readFileSync(args.path, 'utf8')
         for (const patch of patches) {
           if (!source.includes(patch.find)) throw new Error(`build patch for ${args.path} no longer applies: "${patch.find}" not found (dependency upgraded?)`)
-          source = source.replace(patch.find, patch.replace)
+          source = patch.all ? source.replaceAll(patch.find, patch.replace) : source.replace(patch.find, patch.replace)
           applied.add(patch)
         }
         return {contents: source, loader: 'js'}
@@ -161,14 +176,42 @@ function buildId() {
 
 rmSync(outdir, {recursive: true, force: true})
 const id = buildId()
+
+/**
+ * oclif's entry points that idp's code and the bundled oclif plugins import. The main build
+ * resolves each to a module taking its exports from dist/vendor/oclif.cjs (src/lib/vendor/oclif.ts),
+ * so every command shares the one oclif that bin/run.js started; any other `@oclif/core` import
+ * fails the build until it is added here.
+ */
+const OCLIF_ENTRIES = ['@oclif/core', '@oclif/core/args', '@oclif/core/command', '@oclif/core/execute', '@oclif/core/flags']
+
+const vendoredOclif = {
+  name: 'vendored-oclif',
+  setup(pluginBuild) {
+    const requireHere = createRequire(import.meta.url)
+    const runtime = path.join(root, 'src/lib/vendor/oclif.ts')
+    pluginBuild.onResolve({filter: /^@oclif\/core(\/.*)?$/}, (args) => {
+      if (!OCLIF_ENTRIES.includes(args.path)) return {errors: [{text: `${args.path} is not in OCLIF_ENTRIES (scripts/build.mjs): add it there, so it comes from the vendored oclif`}]}
+      return {path: args.path, namespace: 'vendored-oclif'}
+    })
+    pluginBuild.onLoad({filter: /.*/, namespace: 'vendored-oclif'}, (args) => {
+      // The names are the real module's, so an import of a name oclif does not export still fails.
+      const names = Object.keys(requireHere(args.path)).filter((name) => /^[A-Za-z_$][\w$]*$/.test(name) && name !== 'default')
+      return {
+        contents: `import {oclifEntry} from ${JSON.stringify(runtime)}\nconst entry = oclifEntry(${JSON.stringify(args.path)})\nexport const {${names.join(', ')}} = entry\n`,
+        loader: 'js',
+        resolveDir: root,
+      }
+    })
+  },
+}
+
 await build({
   absWorkingDir: root,
   entryPoints: [
     ...commandFiles(path.join(root, 'src/commands')),
     // Hooks named in package.json (oclif.hooks), loaded only when their event fires.
     ...commandFiles(path.join(root, 'src/hooks')),
-    // bin/run.js imports dist/oclif.js: oclif's execute() from the same chunk the commands use.
-    {in: '@oclif/core/execute', out: 'oclif'},
   ],
   outbase: path.join(root, 'src'),
   outdir,
@@ -184,19 +227,17 @@ await build({
   // Chunks sit as deep as dist/lib/<area>/ did under tsc: code that finds the package root as
   // three levels above its own file (src/lib/create/sources.ts packageRoot) keeps working.
   chunkNames: 'lib/chunks/[name]-[hash]',
-  // Bundled CommonJS (oclif, nunjucks, ...) calls require(); ESM output has none of its own.
+  // Bundled CommonJS (nunjucks, ...) calls require(); ESM output has none of its own.
   banner: {js: "import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);"},
   legalComments: 'none',
   logLevel: 'warning',
-  plugins: [patchDependencies(PATCHES.filter((patch) => patch.build === 'main'))],
+  plugins: [vendoredOclif, patchDependencies(patchesFor('main'))],
   define: {__IDP_BUILD_ID__: JSON.stringify(id)},
 })
 
-// @kubernetes/client-node as a script, not a module: src/lib/kube/client-node-loader.ts runs it
-// with V8's code cache, which Node 20 offers only for scripts.
-await build({
+/** Options of the vendored scripts and their loader: CommonJS, which Node 20 can run from V8's code cache. */
+const vendorOptions = {
   absWorkingDir: root,
-  entryPoints: [{in: path.join(root, 'src/lib/kube/client-node.ts'), out: 'vendor/client-node'}],
   outdir,
   outExtension: {'.js': '.cjs'},
   bundle: true,
@@ -205,7 +246,33 @@ await build({
   target: 'node20',
   minify: true,
   keepNames: true,
+  external: ['typescript'],
   legalComments: 'none',
   logLevel: 'warning',
-  plugins: [patchDependencies(PATCHES.filter((patch) => patch.build === 'vendor'))],
+  define: {__IDP_BUILD_ID__: JSON.stringify(id)},
+}
+
+// The loader (src/lib/vendor/loader.ts), which bin/run.js requires first.
+await build({...vendorOptions, entryPoints: [{in: path.join(root, 'src/lib/vendor/loader.ts'), out: 'vendor/loader'}]})
+
+// oclif, every entry point in OCLIF_ENTRIES as a getter (each runs when first asked for).
+await build({
+  ...vendorOptions,
+  stdin: {
+    contents: `module.exports = {${OCLIF_ENTRIES.map((entry) => `get ${JSON.stringify(entry)}() { return require(${JSON.stringify(entry)}) }`).join(', ')}}`,
+    resolveDir: root,
+    sourcefile: 'oclif-entries.js',
+    loader: 'js',
+  },
+  outfile: path.join(outdir, 'vendor/oclif.cjs'),
+  outdir: undefined,
+  outExtension: undefined,
+  plugins: [patchDependencies(patchesFor('oclif'))],
+})
+
+// @kubernetes/client-node: only the API groups idp uses (src/lib/kube/client-node.ts).
+await build({
+  ...vendorOptions,
+  entryPoints: [{in: path.join(root, 'src/lib/kube/client-node.ts'), out: 'vendor/client-node'}],
+  plugins: [patchDependencies(patchesFor('client-node'))],
 })

@@ -175,7 +175,7 @@ environments:
     }
   })
 
-  it("keeps the Kubernetes client's compiled code per build, and replaces data V8 rejects", async () => {
+  it("keeps the compiled code of oclif and the Kubernetes client per build, and replaces data V8 rejects", async () => {
     const cache = path.join(work, 'code-cache')
     const codeDir = path.join(cache, 'idp', 'code')
     const list = async () => {
@@ -184,23 +184,30 @@ environments:
       return (JSON.parse(run.stdout) as {result: {environments: EnvRecord[]}}).result.environments.map((e) => e.namespace)
     }
     const first = await list()
-    const [bin] = readdirSync(codeDir)
-    expect(bin).toMatch(/^client-node-[0-9a-f]{32}\.bin$/u)
-    const data = path.join(codeDir, bin!)
-    expect(statSync(data).mode & 0o777).toBe(0o600)
-    expect(statSync(data).size).toBeGreaterThan(100_000)
-    // A run from the kept code answers the same.
-    const stamp = statSync(data).mtimeMs
+    const bins = readdirSync(codeDir).sort()
+    expect(bins).toHaveLength(2)
+    expect(bins[0]).toMatch(/^client-node-[0-9a-f]{32}\.bin$/u)
+    expect(bins[1]).toMatch(/^oclif-[0-9a-f]{32}\.bin$/u)
+    // Both of this build.
+    expect(bins[0]!.slice('client-node-'.length)).toBe(bins[1]!.slice('oclif-'.length))
+    expect(statSync(codeDir).mode & 0o777).toBe(0o700)
+    for (const bin of bins) {
+      const data = path.join(codeDir, bin)
+      expect(statSync(data).mode & 0o777).toBe(0o600)
+      expect(statSync(data).size).toBeGreaterThan(100_000)
+    }
+    // A run from the kept code answers the same, and leaves the data as it was.
+    const stamps = bins.map((bin) => statSync(path.join(codeDir, bin)).mtimeMs)
     expect(await list()).toEqual(first)
-    expect(statSync(data).mtimeMs).toBe(stamp)
+    expect(bins.map((bin) => statSync(path.join(codeDir, bin)).mtimeMs)).toEqual(stamps)
     // Data that does not match (a corrupt file, another V8): rejected by V8, compiled as usual, written again.
-    writeFileSync(data, Buffer.alloc(4096, 7))
+    for (const bin of bins) writeFileSync(path.join(codeDir, bin), Buffer.alloc(4096, 7))
     expect(await list()).toEqual(first)
-    expect(statSync(data).size).toBeGreaterThan(100_000)
-    // Data of an older build is removed when this build's is written.
-    writeFileSync(path.join(codeDir, `client-node-${'0'.repeat(32)}.bin`), 'old')
-    rmSync(data)
+    for (const bin of bins) expect(statSync(path.join(codeDir, bin)).size).toBeGreaterThan(100_000)
+    // Data of an older build is removed when this build's is written; nothing is left half-written.
+    for (const name of ['client-node', 'oclif']) writeFileSync(path.join(codeDir, `${name}-${'0'.repeat(32)}.bin`), 'old')
+    for (const bin of bins) rmSync(path.join(codeDir, bin))
     expect(await list()).toEqual(first)
-    expect(readdirSync(codeDir)).toEqual([bin])
+    expect(readdirSync(codeDir).sort()).toEqual(bins)
   })
 })

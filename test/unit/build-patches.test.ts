@@ -10,10 +10,14 @@ import {repoRoot, runCli} from '../support/cli.js'
  * hold the assumptions those patches rest on, on the built CLI.
  */
 const manifest = JSON.parse(readFileSync(path.join(repoRoot, 'oclif.manifest.json'), 'utf8')) as {commands: Record<string, unknown>}
+/** idp's ES module chunks. */
 const chunks = () => {
   const dir = path.join(repoRoot, 'dist', 'lib', 'chunks')
   return readdirSync(dir).map((name) => readFileSync(path.join(dir, name), 'utf8'))
 }
+const vendored = (name: string) => readFileSync(path.join(repoRoot, 'dist', 'vendor', `${name}.cjs`), 'utf8')
+/** Everything the build bundled: the chunks and the vendored scripts. */
+const bundle = () => [...chunks(), vendored('oclif'), vendored('client-node')]
 
 describe('build patches of oclif', () => {
   it('sorts commands by code unit, which is the locale order for the ids idp has', () => {
@@ -24,7 +28,7 @@ describe('build patches of oclif', () => {
     const byLocale = [...ids].sort((a, b) => a.localeCompare(b))
     const byCodeUnit = [...ids].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
     expect(byCodeUnit).toEqual(byLocale)
-    expect(chunks().some((code) => code.includes('.id.localeCompare('))).toBe(false)
+    expect(bundle().some((code) => code.includes('.id.localeCompare('))).toBe(false)
   })
 
   it('still prints oclif debug output when DEBUG is set, and nothing without it', async () => {
@@ -59,17 +63,30 @@ describe('build patches of oclif', () => {
     expect(ascii.length).toBeGreaterThan(200)
     for (const line of ascii) expect(stringWidth(line), JSON.stringify(line)).toBe(line.length)
     // Both patches are in the bundle.
-    expect(chunks().some((code) => code.includes('includes("<%")'))).toBe(true)
-    expect(chunks().some((code) => code.includes('/^[\\x20-\\x7E]*$/.test('))).toBe(true)
+    expect(vendored('oclif')).toContain('includes("<%")')
+    expect(vendored('oclif')).toContain('/^[\\x20-\\x7E]*$/.test(')
   })
 
   it('bundles only the Kubernetes API groups idp uses (src/lib/kube/client-node.ts), once, in the code-cached vendor script', () => {
-    const vendor = readFileSync(path.join(repoRoot, 'dist', 'vendor', 'client-node.cjs'), 'utf8')
+    const vendor = vendored('client-node')
     expect(vendor).toContain('CoordinationV1Api')
     for (const unused of ['BatchV1Api', 'StorageV1Api', 'CertificatesV1Api', 'AutoscalingV2Api']) {
       expect([vendor, ...chunks()].filter((c) => c.includes(`"${unused}"`)).length, unused).toBe(0)
     }
     // The ES module chunks hold none of it: a second copy would be compiled without the cache.
     expect(chunks().filter((c) => c.includes('"CoordinationV1Api"'))).toEqual([])
+  })
+
+  it('bundles oclif once, in the code-cached vendor script that bin/run.js and every command share', () => {
+    const oclif = vendored('oclif')
+    // Class names oclif defines (esbuild keeps names): its module loader's error and its help.
+    for (const name of ['"ModuleLoadError"', '"CommandHelp"']) {
+      expect(oclif, name).toContain(name)
+      expect(chunks().filter((c) => c.includes(name)).length, name).toBe(0)
+    }
+    // Inside the vm script, oclif imports idp's commands through the loader's import() (its three
+    // calls in module-loader.js), which works on every Node 20.
+    expect(oclif.match(/__idpImport\(/gu)).toHaveLength(3)
+    expect(oclif).not.toContain('await import((0, node_url_1.pathToFileURL)(filePath).href)')
   })
 })

@@ -1,0 +1,90 @@
+/**
+ * Large dependencies run from V8's code cache (issue 6: start-up time).
+ *
+ * Node 20 keeps no compiled code between runs for modules (`module.enableCompileCache` is Node
+ * 22.1+), so every start compiles everything it runs again. It does for scripts: the build
+ * bundles the two largest dependencies as CommonJS scripts under dist/vendor (oclif, which every
+ * command runs, and @kubernetes/client-node, which cluster commands run), and this loader
+ * compiles them with the code V8 kept from an earlier run, under the cache directory and keyed by
+ * the build (`~/.cache/idp/code/<name>-<build>.bin`). V8 checks the data against the source and
+ * its flags and rejects what does not match: then the script compiles as usual and the data is
+ * written again when the process exits, so it holds every function that run compiled.
+ *
+ * The build turns this file into dist/vendor/loader.cjs: bin/run.js requires it before anything
+ * else, and idp's ES modules reach the same instance through ./index.ts.
+ */
+import {mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync} from 'node:fs'
+import {createRequire} from 'node:module'
+import path from 'node:path'
+import vm from 'node:vm'
+
+import {BUILD_ID} from '../cli/build.js'
+import {cacheDir} from '../cli/paths.js'
+
+/** What a vendored script exports. */
+export type VendorExports = Record<string, unknown>
+
+const loaded = new Map<string, VendorExports>()
+/** Scripts whose code is to be kept when the process exits. */
+const toKeep: Array<{name: string; script: vm.Script; file: string}> = []
+
+/**
+ * `import()` for code inside a vendored script: a script compiled by `vm` has no module loader of
+ * its own, so the build rewrites the dynamic imports it needs (oclif's, of idp's commands) to call
+ * this, which runs in a real CommonJS module.
+ */
+const importModule = (specifier: string): Promise<unknown> => import(specifier)
+
+/** The exports of dist/vendor/<name>.cjs, run once per process. */
+export function loadVendor(name: string): VendorExports {
+  let exports = loaded.get(name)
+  if (!exports) {
+    exports = run(name)
+    loaded.set(name, exports)
+  }
+  return exports
+}
+
+function run(name: string): VendorExports {
+  const file = path.join(__dirname, `${name}.cjs`)
+  const source = readFileSync(file, 'utf8')
+  const cacheFile = BUILD_ID === undefined ? undefined : path.join(cacheDir(), 'code', `${name}-${BUILD_ID}.bin`)
+  let cachedData: Buffer | undefined
+  try {
+    if (cacheFile) cachedData = readFileSync(cacheFile)
+  } catch {}
+  const script = new vm.Script(`(function (exports, require, module, __filename, __dirname, __idpImport) {${source}\n})`, {
+    filename: file,
+    ...(cachedData ? {cachedData} : {}),
+  })
+  const module = {exports: {} as VendorExports}
+  const wrapper = script.runInThisContext() as (...args: unknown[]) => void
+  wrapper.call(module.exports, module.exports, createRequire(file), module, file, path.dirname(file), importModule)
+  if (cacheFile && (!cachedData || script.cachedDataRejected)) keepAtExit({name, script, file: cacheFile})
+  return module.exports
+}
+
+function keepAtExit(entry: {name: string; script: vm.Script; file: string}): void {
+  if (toKeep.length === 0) process.once('exit', keepCode)
+  toKeep.push(entry)
+}
+
+/**
+ * Best effort, at exit (synchronously: nothing asynchronous runs then): without it the next run
+ * compiles again. Written to a temporary name and renamed, so a concurrent run reads the old data
+ * or the new, never half; data of other builds is removed.
+ */
+function keepCode(): void {
+  for (const {name, script, file} of toKeep) {
+    try {
+      const dir = path.dirname(file)
+      mkdirSync(dir, {recursive: true, mode: 0o700})
+      const temporary = `${file}.${process.pid}.tmp`
+      writeFileSync(temporary, script.createCachedData(), {mode: 0o600})
+      renameSync(temporary, file)
+      for (const other of readdirSync(dir)) {
+        if (other.startsWith(`${name}-`) && other.endsWith('.bin') && path.join(dir, other) !== file) rmSync(path.join(dir, other), {force: true})
+      }
+    } catch {}
+  }
+}
