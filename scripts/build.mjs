@@ -178,27 +178,34 @@ rmSync(outdir, {recursive: true, force: true})
 const id = buildId()
 
 /**
- * oclif's entry points that idp's code and the bundled oclif plugins import. The main build
- * resolves each to a module taking its exports from dist/vendor/oclif.cjs (src/lib/vendor/oclif.ts),
- * so every command shares the one oclif that bin/run.js started; any other `@oclif/core` import
- * fails the build until it is added here.
+ * Dependencies bundled apart, as CommonJS scripts that run from V8's code cache (dist/vendor/<bundle>.cjs,
+ * src/lib/vendor/loader.ts), with the entry points idp's code and the bundled oclif plugins import:
+ * oclif, which every command runs, and execa, which every command that starts a tool loads. The
+ * main build resolves each entry point to a module taking its exports from the vendored bundle
+ * (src/lib/vendor/entry.ts), so the process has one copy of each; an import of any other entry
+ * point of these packages fails the build until it is added here.
  */
-const OCLIF_ENTRIES = ['@oclif/core', '@oclif/core/args', '@oclif/core/command', '@oclif/core/execute', '@oclif/core/flags']
+const VENDORED = {
+  oclif: ['@oclif/core', '@oclif/core/args', '@oclif/core/command', '@oclif/core/execute', '@oclif/core/flags'],
+  execa: ['execa'],
+}
 
-const vendoredOclif = {
-  name: 'vendored-oclif',
+const vendoredImports = {
+  name: 'vendored-imports',
   setup(pluginBuild) {
     const requireHere = createRequire(import.meta.url)
-    const runtime = path.join(root, 'src/lib/vendor/oclif.ts')
-    pluginBuild.onResolve({filter: /^@oclif\/core(\/.*)?$/}, (args) => {
-      if (!OCLIF_ENTRIES.includes(args.path)) return {errors: [{text: `${args.path} is not in OCLIF_ENTRIES (scripts/build.mjs): add it there, so it comes from the vendored oclif`}]}
-      return {path: args.path, namespace: 'vendored-oclif'}
+    const runtime = path.join(root, 'src/lib/vendor/entry.ts')
+    const bundleOf = (id) => Object.keys(VENDORED).find((bundle) => VENDORED[bundle].includes(id))
+    pluginBuild.onResolve({filter: /^(@oclif\/core|execa)(\/.*)?$/}, (args) => {
+      if (!bundleOf(args.path)) return {errors: [{text: `${args.path} is not in VENDORED (scripts/build.mjs): add it there, so it comes from the vendored bundle`}]}
+      return {path: args.path, namespace: 'vendored'}
     })
-    pluginBuild.onLoad({filter: /.*/, namespace: 'vendored-oclif'}, (args) => {
-      // The names are the real module's, so an import of a name oclif does not export still fails.
-      const names = Object.keys(requireHere(args.path)).filter((name) => /^[A-Za-z_$][\w$]*$/.test(name) && name !== 'default')
+    pluginBuild.onLoad({filter: /.*/, namespace: 'vendored'}, async (args) => {
+      // The names are the real module's, so an import of a name it does not export still fails.
+      const real = args.path === 'execa' ? await import('execa') : requireHere(args.path)
+      const names = Object.keys(real).filter((name) => /^[A-Za-z_$][\w$]*$/.test(name) && name !== 'default')
       return {
-        contents: `import {oclifEntry} from ${JSON.stringify(runtime)}\nconst entry = oclifEntry(${JSON.stringify(args.path)})\nexport const {${names.join(', ')}} = entry\n`,
+        contents: `import {vendorEntry} from ${JSON.stringify(runtime)}\nconst entry = vendorEntry(${JSON.stringify(bundleOf(args.path))}, ${JSON.stringify(args.path)})\nexport const {${names.join(', ')}} = entry\n`,
         loader: 'js',
         resolveDir: root,
       }
@@ -231,7 +238,7 @@ await build({
   banner: {js: "import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);"},
   legalComments: 'none',
   logLevel: 'warning',
-  plugins: [vendoredOclif, patchDependencies(patchesFor('main'))],
+  plugins: [vendoredImports, patchDependencies(patchesFor('main'))],
   define: {__IDP_BUILD_ID__: JSON.stringify(id)},
 })
 
@@ -255,20 +262,22 @@ const vendorOptions = {
 // The loader (src/lib/vendor/loader.ts), which bin/run.js requires first.
 await build({...vendorOptions, entryPoints: [{in: path.join(root, 'src/lib/vendor/loader.ts'), out: 'vendor/loader'}]})
 
-// oclif, every entry point in OCLIF_ENTRIES as a getter (each runs when first asked for).
-await build({
-  ...vendorOptions,
-  stdin: {
-    contents: `module.exports = {${OCLIF_ENTRIES.map((entry) => `get ${JSON.stringify(entry)}() { return require(${JSON.stringify(entry)}) }`).join(', ')}}`,
-    resolveDir: root,
-    sourcefile: 'oclif-entries.js',
-    loader: 'js',
-  },
-  outfile: path.join(outdir, 'vendor/oclif.cjs'),
-  outdir: undefined,
-  outExtension: undefined,
-  plugins: [patchDependencies(patchesFor('oclif'))],
-})
+// oclif and execa: every entry point in VENDORED as a getter (each runs when first asked for).
+for (const [bundle, entries] of Object.entries(VENDORED)) {
+  await build({
+    ...vendorOptions,
+    stdin: {
+      contents: `module.exports = {${entries.map((entry) => `get ${JSON.stringify(entry)}() { return require(${JSON.stringify(entry)}) }`).join(', ')}}`,
+      resolveDir: root,
+      sourcefile: `${bundle}-entries.js`,
+      loader: 'js',
+    },
+    outfile: path.join(outdir, `vendor/${bundle}.cjs`),
+    outdir: undefined,
+    outExtension: undefined,
+    plugins: [patchDependencies(patchesFor(bundle))],
+  })
+}
 
 // @kubernetes/client-node: only the API groups idp uses (src/lib/kube/client-node.ts).
 await build({

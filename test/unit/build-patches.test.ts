@@ -17,7 +17,7 @@ const chunks = () => {
 }
 const vendored = (name: string) => readFileSync(path.join(repoRoot, 'dist', 'vendor', `${name}.cjs`), 'utf8')
 /** Everything the build bundled: the chunks and the vendored scripts. */
-const bundle = () => [...chunks(), vendored('oclif'), vendored('client-node')]
+const bundle = () => [...chunks(), vendored('oclif'), vendored('execa'), vendored('client-node')]
 
 describe('build patches of oclif', () => {
   it('sorts commands by code unit, which is the locale order for the ids idp has', () => {
@@ -88,5 +88,10 @@ describe('build patches of oclif', () => {
     // calls in module-loader.js), which works on every Node 20.
     expect(oclif.match(/__idpImport\(/gu)).toHaveLength(3)
     expect(oclif).not.toContain('await import((0, node_url_1.pathToFileURL)(filePath).href)')
+  })
+
+  it('bundles execa once, in its code-cached vendor script, loaded by the first process start', () => {
+    expect(vendored('execa')).toContain('Command failed with exit code')
+    expect(chunks().filter((c) => c.includes('Command failed with exit code'))).toEqual([])
   })
 })

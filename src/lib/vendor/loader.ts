@@ -2,13 +2,14 @@
  * Large dependencies run from V8's code cache (issue 6: start-up time).
  *
  * Node 20 keeps no compiled code between runs for modules (`module.enableCompileCache` is Node
- * 22.1+), so every start compiles everything it runs again. It does for scripts: the build
- * bundles the two largest dependencies as CommonJS scripts under dist/vendor (oclif, which every
- * command runs, and @kubernetes/client-node, which cluster commands run), and this loader
- * compiles them with the code V8 kept from an earlier run, under the cache directory and keyed by
- * the build (`~/.cache/idp/code/<name>-<build>.bin`). V8 checks the data against the source and
- * its flags and rejects what does not match: then the script compiles as usual and the data is
- * written again when the process exits, so it holds every function that run compiled.
+ * 22.1+), so every start compiles everything it runs again. For scripts, V8 can keep it: the build
+ * bundles the largest dependencies as CommonJS scripts under dist/vendor (oclif, which every
+ * command runs; execa, which every command that starts a tool runs; @kubernetes/client-node,
+ * which cluster commands run), and this loader compiles them with the code V8 kept from an earlier
+ * run, under the cache directory and keyed by the build (`~/.cache/idp/code/<name>-<build>.bin`).
+ * V8 checks the data against the source and its flags and rejects what does not match: then the
+ * script compiles as usual and the data is written again when the process exits, so it holds
+ * every function that run compiled.
  *
  * The build turns this file into dist/vendor/loader.cjs: bin/run.js requires it before anything
  * else, and idp's ES modules reach the same instance through ./index.ts.
