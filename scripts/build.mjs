@@ -123,6 +123,21 @@ const PATCHES = [
     all: true,
   },
   {
+    // client-node's KubeConfig builds a SOCKS agent only for a cluster whose proxy-url is socks://,
+    // but importing it loads socks and ip-address (whose address tables are built at load): ~4 ms
+    // of every cluster command. Load it when such a cluster is used.
+    build: 'client-node',
+    file: /@kubernetes[\\/]client-node[\\/]dist[\\/]config\.js$/,
+    find: "import { SocksProxyAgent } from 'socks-proxy-agent';",
+    replace: "const socksProxyAgent = () => require('socks-proxy-agent').SocksProxyAgent;",
+  },
+  {
+    build: 'client-node',
+    file: /@kubernetes[\\/]client-node[\\/]dist[\\/]config\.js$/,
+    find: 'agent = new SocksProxyAgent(cluster.proxyUrl, agentOptions);',
+    replace: 'agent = new (socksProxyAgent())(cluster.proxyUrl, agentOptions);',
+  },
+  {
     // node-fetch 2 (under @kubernetes/client-node) takes URL from Node (`Url.URL || whatwgUrl.URL`)
     // but loads whatwg-url first, and with it tr46's Unicode tables (260 KB, built at load time).
     // Load it only if Node had no URL.
@@ -279,9 +294,28 @@ for (const [bundle, entries] of Object.entries(VENDORED)) {
   })
 }
 
+/**
+ * client-node's own modules are free of side effects (classes and functions), but its package does
+ * not say so, so esbuild keeps and runs every module the index re-exports: exec, attach, cp,
+ * port-forward, watch, informers, and with them ws, tar-fs and tar-stream. Saying so drops what
+ * idp does not use (src/lib/kube/client-node.ts names it).
+ */
+const clientNodeWithoutSideEffects = {
+  name: 'client-node-side-effects',
+  setup(pluginBuild) {
+    const inClientNode = /@kubernetes[\\/]client-node[\\/]dist[\\/]/
+    pluginBuild.onResolve({filter: /.*/}, async (args) => {
+      if (args.pluginData === 'resolving' || (args.path !== '@kubernetes/client-node' && !inClientNode.test(args.importer))) return undefined
+      const resolved = await pluginBuild.resolve(args.path, {kind: args.kind, importer: args.importer, resolveDir: args.resolveDir, pluginData: 'resolving'})
+      if (resolved.errors.length > 0 || !inClientNode.test(resolved.path)) return resolved.errors.length > 0 ? {errors: resolved.errors} : undefined
+      return {path: resolved.path, sideEffects: false}
+    })
+  },
+}
+
 // @kubernetes/client-node: only the API groups idp uses (src/lib/kube/client-node.ts).
 await build({
   ...vendorOptions,
   entryPoints: [{in: path.join(root, 'src/lib/kube/client-node.ts'), out: 'vendor/client-node'}],
-  plugins: [patchDependencies(patchesFor('client-node'))],
+  plugins: [clientNodeWithoutSideEffects, patchDependencies(patchesFor('client-node'))],
 })

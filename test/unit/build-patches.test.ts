@@ -1,9 +1,10 @@
-import {readdirSync, readFileSync} from 'node:fs'
+import {mkdtempSync, readdirSync, readFileSync, rmSync} from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
 import {createRequire} from 'node:module'
 import {describe, expect, it} from 'vitest'
 
-import {repoRoot, runCli} from '../support/cli.js'
+import {repoRoot, runCli, runProcess} from '../support/cli.js'
 
 /**
  * scripts/build.mjs patches start-up costs inside oclif and its helpers (issue 6). These tests
@@ -93,5 +94,34 @@ describe('build patches of oclif', () => {
   it('bundles execa once, in its code-cached vendor script, loaded by the first process start', () => {
     expect(vendored('execa')).toContain('Command failed with exit code')
     expect(chunks().filter((c) => c.includes('Command failed with exit code'))).toEqual([])
+  })
+
+  it('keeps only the Kubernetes client modules idp uses, and still builds a SOCKS agent for a socks:// proxy-url', async () => {
+    const vendor = vendored('client-node')
+    // Exec, attach, cp, port-forward, watch and their libraries (ws, tar-stream) are not in the bundle.
+    for (const unused of ['"WebSocketHandler"', '"WebSocket"', '"PerMessageDeflate"', '"PaxHeader"', '"Watch"']) expect(vendor, unused).not.toContain(unused)
+    // The SOCKS agent loads when a cluster needs it: the request reaches the proxy (nothing listens there).
+    const cache = mkdtempSync(path.join(os.tmpdir(), 'idp-socks-'))
+    try {
+      const script = `
+        const {loadVendor} = require(${JSON.stringify(path.join(repoRoot, 'dist', 'vendor', 'loader.cjs'))})
+        const k8s = loadVendor('client-node')
+        const kc = new k8s.KubeConfig()
+        kc.loadFromOptions({
+          clusters: [{name: 'c', server: 'https://203.0.113.1:6443', proxyUrl: 'socks5://127.0.0.1:1', skipTLSVerify: true}],
+          users: [{name: 'u', token: 't'}],
+          contexts: [{name: 'x', cluster: 'c', user: 'u'}],
+          currentContext: 'x',
+        })
+        kc.makeApiClient(k8s.CoreV1Api).listNamespace().then(
+          () => console.log('answered'),
+          (error) => console.log(String(error.code ?? error.cause?.code ?? error.message)),
+        )`
+      const run = await runProcess(process.execPath, ['-e', script], {env: {XDG_CACHE_HOME: cache}})
+      expect(run.stderr).toBe('')
+      expect(run.stdout).toMatch(/ECONNREFUSED/u)
+    } finally {
+      rmSync(cache, {recursive: true, force: true})
+    }
   })
 })
