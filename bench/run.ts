@@ -27,7 +27,7 @@ const bin = path.join(root, 'bin/run.js')
 /** Extra time each wrapped tool call takes in the concurrency case. */
 const TOOL_DELAY_S = 1
 /** Measured runs of the concurrency case (each a fresh environment); the median run is reported. */
-const concurrencyRuns = Math.max(1, Number(process.env.BENCH_CONCURRENCY_RUNS ?? 3))
+const concurrencyRuns = Math.max(1, Number(process.env.BENCH_CONCURRENCY_RUNS ?? 5))
 
 interface Prepared {
   argv: string[]
@@ -242,7 +242,7 @@ int main(int argc, char **argv) {
  * vcluster and helm call one second slower: the sum of the step durations against the wall time.
  * A warm-up `env up` of another environment first, as every case has, so the measured runs find
  * what a user's second run finds (versions remembered, files cached); then BENCH_CONCURRENCY_RUNS
- * (default 3) measured runs, each of a fresh environment, and the median run is reported. Every
+ * (default 5) measured runs, each of a fresh environment, and the median run is reported. Every
  * environment is taken down after.
  */
 async function measureConcurrency(world: EnvWorld): Promise<ConcurrencyMeasurement> {
