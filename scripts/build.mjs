@@ -123,6 +123,21 @@ const PATCHES = [
     all: true,
   },
   {
+    // The two other import() calls in the vendored oclif, never reached by idp today (oclif's
+    // TypeScript registration in development mode; lilconfig reading a plugin's JavaScript config),
+    // go through the loader too, so no import() in the script lacks a module loader.
+    build: 'oclif',
+    file: /@oclif[\\/]core[\\/]lib[\\/]config[\\/]ts-path\.js$/,
+    find: 'const { register } = await import(href);',
+    replace: 'const { register } = await __idpImport(href);',
+  },
+  {
+    build: 'oclif',
+    file: /lilconfig[\\/]src[\\/]index\.js$/,
+    find: 'const mod = await import(/* webpackIgnore: true */ fileUrl);',
+    replace: 'const mod = await __idpImport(fileUrl);',
+  },
+  {
     // client-node's KubeConfig builds a SOCKS agent only for a cluster whose proxy-url is socks://,
     // but importing it loads socks and ip-address (whose address tables are built at load): ~4 ms
     // of every cluster command. Load it when such a cluster is used.
@@ -211,8 +226,16 @@ const vendoredImports = {
     const requireHere = createRequire(import.meta.url)
     const runtime = path.join(root, 'src/lib/vendor/entry.ts')
     const bundleOf = (id) => Object.keys(VENDORED).find((bundle) => VENDORED[bundle].includes(id))
-    pluginBuild.onResolve({filter: /^(@oclif\/core|execa)(\/.*)?$/}, (args) => {
+    pluginBuild.onResolve({filter: /^(@oclif\/core|execa)(\/.*)?$/}, async (args) => {
+      if (args.pluginData === 'resolving') return undefined
       if (!bundleOf(args.path)) return {errors: [{text: `${args.path} is not in VENDORED (scripts/build.mjs): add it there, so it comes from the vendored bundle`}]}
+      // Only an import that would get the top-level package (the one vendored): a dependency with
+      // its own nested copy (another major) must not be handed the vendored one's API.
+      const resolved = await pluginBuild.resolve(args.path, {kind: args.kind, importer: args.importer, resolveDir: args.resolveDir, pluginData: 'resolving'})
+      const topLevel = path.join(root, 'node_modules', args.path.startsWith('@') ? args.path.split('/').slice(0, 2).join('/') : args.path.split('/')[0]) + path.sep
+      if (resolved.errors.length > 0 || !resolved.path.startsWith(topLevel)) {
+        return {errors: [{text: `${args.importer} imports ${args.path} from ${resolved.path || 'nowhere'}, not the top-level copy that dist/vendor holds; vendor that copy apart or drop it from VENDORED`}]}
+      }
       return {path: args.path, namespace: 'vendored'}
     })
     pluginBuild.onLoad({filter: /.*/, namespace: 'vendored'}, async (args) => {

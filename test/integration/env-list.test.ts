@@ -186,9 +186,9 @@ environments:
     const first = await list()
     const bins = readdirSync(codeDir).sort()
     expect(bins).toHaveLength(2)
-    expect(bins[0]).toMatch(/^client-node-[0-9a-f]{32}\.bin$/u)
-    expect(bins[1]).toMatch(/^oclif-[0-9a-f]{32}\.bin$/u)
-    // Both of this build.
+    // <name>-<build>-<Node version and V8 flags>.bin, both of this build and this Node.
+    expect(bins[0]).toMatch(/^client-node-[0-9a-f]{32}-[0-9a-f]{8}\.bin$/u)
+    expect(bins[1]).toMatch(/^oclif-[0-9a-f]{32}-[0-9a-f]{8}\.bin$/u)
     expect(bins[0]!.slice('client-node-'.length)).toBe(bins[1]!.slice('oclif-'.length))
     expect(statSync(codeDir).mode & 0o777).toBe(0o700)
     for (const bin of bins) {
@@ -204,10 +204,13 @@ environments:
     for (const bin of bins) writeFileSync(path.join(codeDir, bin), Buffer.alloc(4096, 7))
     expect(await list()).toEqual(first)
     for (const bin of bins) expect(statSync(path.join(codeDir, bin)).size).toBeGreaterThan(100_000)
-    // Data of an older build is removed when this build's is written; nothing is left half-written.
-    for (const name of ['client-node', 'oclif']) writeFileSync(path.join(codeDir, `${name}-${'0'.repeat(32)}.bin`), 'old')
+    // Data of an older build is removed when this build's is written, data of this build for
+    // another Node or other V8 flags is kept; nothing is left half-written.
+    const otherVariant = (bin: string) => bin.replace(/-[0-9a-f]{8}\.bin$/u, '-00000000.bin')
+    for (const name of ['client-node', 'oclif']) writeFileSync(path.join(codeDir, `${name}-${'0'.repeat(32)}-00000000.bin`), 'old')
+    for (const bin of bins) writeFileSync(path.join(codeDir, otherVariant(bin)), 'other node')
     for (const bin of bins) rmSync(path.join(codeDir, bin))
     expect(await list()).toEqual(first)
-    expect(readdirSync(codeDir).sort()).toEqual(bins)
+    expect(readdirSync(codeDir).sort()).toEqual([...bins, ...bins.map(otherVariant)].sort())
   })
 })

@@ -56,7 +56,7 @@ describe('keep-alive connections to the API server', () => {
       await Promise.all([core.listNamespace(), core.listNamespace(), core.listNamespace()])
     })
     const used = new Set(parallel.map((r) => r.connection))
-    expect(used.size).toBe(3)
+    expect(used.size).toBeGreaterThan(1)
     const later = await recorded(async () => {
       await core.listNamespace()
       await core.listNamespace()
@@ -72,6 +72,8 @@ describe('keep-alive connections to the API server', () => {
     expect(pooledAgent('https:', {ca, rejectUnauthorized: true, cert: 'CERT', key: 'KEY'})).not.toBe(agent)
     expect(pooledAgent('https:', {ca, rejectUnauthorized: false})).not.toBe(agent)
     expect(pooledAgent('http:')).not.toBe(agent)
+    // Plain HTTP has one pool, whatever TLS settings a caller passes along.
+    expect(pooledAgent('http:', {ca, rejectUnauthorized: true})).toBe(pooledAgent('http:'))
     expect((agent as import('node:https').Agent).options).toMatchObject({keepAlive: true, timeout: 15_000})
   })
 })

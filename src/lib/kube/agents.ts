@@ -14,6 +14,10 @@ import https from 'node:https'
  * (60 s is common), and a request sent on a connection that was dropped fails instead of
  * reconnecting. The limit applies only to idle sockets: Node's agent destroys a socket that times
  * out while in the pool, and a request in flight only gets a 'timeout' event, which nothing here acts on.
+ * Left as is: a server that closes an idle connection at the very moment idp reuses it fails that
+ * one request with ECONNRESET (neither node-fetch nor client-node retries). Servers and load
+ * balancers close idle connections after 60 s or more, well past the 15 s idp keeps them, and
+ * Node honours a server's `Keep-Alive: timeout` hint when it is shorter.
  */
 export type TlsAgentOptions = Pick<https.AgentOptions, 'ca' | 'cert' | 'key' | 'pfx' | 'passphrase' | 'rejectUnauthorized' | 'servername'>
 
@@ -39,14 +43,17 @@ function canonical(value: unknown): unknown {
  */
 export function pooledAgent(protocol: 'http:' | 'https:', tls: TlsAgentOptions = {}): http.Agent {
   const picked: TlsAgentOptions = {}
-  for (const field of TLS_FIELDS) if (tls[field] !== undefined) (picked as Record<string, unknown>)[field] = tls[field]
+  // Plain HTTP has no TLS settings: one pool, whatever a caller passed.
+  if (protocol === 'https:') for (const field of TLS_FIELDS) if (tls[field] !== undefined) (picked as Record<string, unknown>)[field] = tls[field]
   // Unset means what Node does when it is unset, so an explicit `true` shares the pool.
-  picked.rejectUnauthorized ??= process.env.NODE_TLS_REJECT_UNAUTHORIZED !== '0'
+  if (protocol === 'https:') picked.rejectUnauthorized ??= process.env.NODE_TLS_REJECT_UNAUTHORIZED !== '0'
   const id = createHash('sha256')
     .update(JSON.stringify([protocol, ...TLS_FIELDS.map((field) => canonical(picked[field]))]))
     .digest('base64url')
   let agent = pools.get(id)
   if (!agent) {
+    // No maxSockets: node-fetch 2 (under client-node) reports a false "Premature close" when
+    // requests queue for a socket another request frees (node-fetch#1767).
     agent = protocol === 'https:' ? new https.Agent({...picked, keepAlive: true, timeout: IDLE_MS}) : new http.Agent({keepAlive: true, timeout: IDLE_MS})
     pools.set(id, agent)
   }

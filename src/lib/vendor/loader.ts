@@ -6,15 +6,17 @@
  * bundles the largest dependencies as CommonJS scripts under dist/vendor (oclif, which every
  * command runs; execa, which every command that starts a tool runs; @kubernetes/client-node,
  * which cluster commands run), and this loader compiles them with the code V8 kept from an earlier
- * run, under the cache directory and keyed by the build (`~/.cache/idp/code/<name>-<build>.bin`).
+ * run, under the cache directory and keyed by the build and the V8 variant (Node version and flags):
+ * `~/.cache/idp/code/<name>-<build>-<variant>.bin`.
  * V8 checks the data against the source and its flags and rejects what does not match: then the
  * script compiles as usual and the data is written again when the process exits, so it holds
- * every function that run compiled.
+ * every function that run compiled. Data of other builds is removed then.
  *
  * The build turns this file into dist/vendor/loader.cjs: bin/run.js requires it before anything
  * else, and idp's ES modules reach the same instance through ./index.ts.
  */
-import {mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync} from 'node:fs'
+import {createHash} from 'node:crypto'
+import {chmodSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync} from 'node:fs'
 import {createRequire} from 'node:module'
 import path from 'node:path'
 import vm from 'node:vm'
@@ -49,7 +51,7 @@ export function loadVendor(name: string): VendorExports {
 function run(name: string): VendorExports {
   const file = path.join(__dirname, `${name}.cjs`)
   const source = readFileSync(file, 'utf8')
-  const cacheFile = BUILD_ID === undefined ? undefined : path.join(cacheDir(), 'code', `${name}-${BUILD_ID}.bin`)
+  const cacheFile = BUILD_ID === undefined ? undefined : path.join(cacheDir(), 'code', `${name}-${BUILD_ID}-${v8Variant()}.bin`)
   let cachedData: Buffer | undefined
   try {
     if (cacheFile) cachedData = readFileSync(cacheFile)
@@ -65,6 +67,17 @@ function run(name: string): VendorExports {
   return module.exports
 }
 
+/**
+ * V8 rejects data made by another Node or under other V8 flags (--max-old-space-size, --inspect,
+ * ...): data is kept per variant, so runs that alternate do not rewrite it every time.
+ */
+function v8Variant(): string {
+  return createHash('sha256')
+    .update([process.version, process.arch, ...process.execArgv, process.env.NODE_OPTIONS ?? ''].join('\0'))
+    .digest('hex')
+    .slice(0, 8)
+}
+
 function keepAtExit(entry: {name: string; script: vm.Script; file: string}): void {
   if (toKeep.length === 0) process.once('exit', keepCode)
   toKeep.push(entry)
@@ -77,15 +90,21 @@ function keepAtExit(entry: {name: string; script: vm.Script; file: string}): voi
  */
 function keepCode(): void {
   for (const {name, script, file} of toKeep) {
+    const temporary = `${file}.${process.pid}.tmp`
     try {
       const dir = path.dirname(file)
       mkdirSync(dir, {recursive: true, mode: 0o700})
-      const temporary = `${file}.${process.pid}.tmp`
+      chmodSync(dir, 0o700)
       writeFileSync(temporary, script.createCachedData(), {mode: 0o600})
       renameSync(temporary, file)
+      const build = path.basename(file).split('-').slice(0, -1).join('-')
       for (const other of readdirSync(dir)) {
-        if (other.startsWith(`${name}-`) && other.endsWith('.bin') && path.join(dir, other) !== file) rmSync(path.join(dir, other), {force: true})
+        if (other.startsWith(`${name}-`) && other.endsWith('.bin') && !other.startsWith(`${build}-`)) rmSync(path.join(dir, other), {force: true})
       }
-    } catch {}
+    } catch {
+      try {
+        rmSync(temporary, {force: true})
+      } catch {}
+    }
   }
 }
