@@ -132,15 +132,25 @@ function round(x: number, digits = 0): number {
   return Math.round(x * f) / f
 }
 
-/** Runs the case `runs` times after one warm-up, each run paired with `node -e 0`. */
+/** Runs the case `runs` times after one warm-up, each run paired with `node -e 0` (in alternating order). */
 async function measure(c: Case): Promise<Measurement> {
   const baseline: number[] = []
   const sample: number[] = []
   for (let i = -1; i < runs; i++) {
     const prepared = c.prepare()
     try {
-      const b = await time([process.execPath, '-e', '0'], c.env, c.cwd)
-      const t = await time([process.execPath, bin, ...prepared.argv], c.env, c.cwd)
+      // Alternate which of the pair runs first, so neither always gets the quieter moment.
+      const baselineRun = () => time([process.execPath, '-e', '0'], c.env, c.cwd)
+      const idpRun = () => time([process.execPath, bin, ...prepared.argv], c.env, c.cwd)
+      let b: number
+      let t: number
+      if (i % 2 === 0) {
+        b = await baselineRun()
+        t = await idpRun()
+      } else {
+        t = await idpRun()
+        b = await baselineRun()
+      }
       if (i >= 0) {
         baseline.push(b)
         sample.push(t)
