@@ -18,7 +18,7 @@ import {seedEnvironments} from '../test/support/env-seed.js'
 import {type EnvWorld, startEnvWorld} from '../test/fixtures/env/world.js'
 
 const root = path.resolve(import.meta.dirname, '..')
-const runs = Number(process.env.BENCH_RUNS ?? 10)
+const runs = Number(process.env.BENCH_RUNS ?? 15)
 /** Only the cases whose name contains this (e.g. BENCH_ONLY=concurrency); default: every case. */
 const only = process.env.BENCH_ONLY ?? ''
 const selected = (name: string) => name.includes(only)
