@@ -3,7 +3,7 @@ import {BUILD_ID} from '../cli/build.js'
 type ClientNode = typeof import('./client-node.js')
 
 /**
- * @kubernetes/client-node. It is the largest thing idp runs (1.9 MB bundled, ~70 ms to compile on
+ * @kubernetes/client-node. It is the largest thing idp runs (1.8 MB bundled, ~70 ms to compile on
  * every cluster command, issue 6), so the build bundles it as a script (dist/vendor/client-node.cjs)
  * that runs from V8's code cache (src/lib/vendor/loader.ts).
  */
