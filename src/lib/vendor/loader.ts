@@ -9,26 +9,27 @@
  * run, under the cache directory and keyed by the build and the V8 variant (Node version and flags):
  * `~/.cache/idp/code/<name>-<build>-<variant>.bin`.
  * V8 checks the data against the source and its flags and rejects what does not match: then the
- * script compiles as usual and the data is written again when the process exits, so it holds
- * every function that run compiled. Data of other builds is removed then.
+ * script compiles as usual and the data is written again when the command's work is done, so it
+ * holds every function that run compiled. Data of other builds is removed then.
  *
  * The build turns this file into dist/vendor/loader.cjs: bin/run.js requires it before anything
  * else, and idp's ES modules reach the same instance through ./index.ts.
  */
 import {createHash} from 'node:crypto'
-import {chmodSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync} from 'node:fs'
+import {readFileSync} from 'node:fs'
+import {readdir, rm} from 'node:fs/promises'
 import {createRequire} from 'node:module'
 import path from 'node:path'
 import vm from 'node:vm'
 
 import {BUILD_ID} from '../cli/build.js'
-import {cacheDir} from '../cli/paths.js'
+import {cacheDir, writePrivateFile} from '../cli/paths.js'
 
 /** What a vendored script exports. */
 export type VendorExports = Record<string, unknown>
 
 const loaded = new Map<string, VendorExports>()
-/** Scripts whose code is to be kept when the process exits. */
+/** Scripts whose code is to be kept when the command's work is done. */
 const toKeep: Array<{name: string; script: vm.Script; file: string}> = []
 
 /**
@@ -79,32 +80,26 @@ function v8Variant(): string {
 }
 
 function keepAtExit(entry: {name: string; script: vm.Script; file: string}): void {
-  if (toKeep.length === 0) process.once('exit', keepCode)
+  if (toKeep.length === 0) process.once('beforeExit', () => void keepCode())
   toKeep.push(entry)
 }
 
 /**
- * Best effort, at exit (synchronously: nothing asynchronous runs then): without it the next run
- * compiles again. Written to a temporary name and renamed, so a concurrent run reads the old data
- * or the new, never half; data of other builds is removed.
+ * Best effort, once the command's work is done (Node's beforeExit: the event loop is empty, so the
+ * data holds every function the run compiled, and the write may be asynchronous): without it the
+ * next run compiles again. Written as every private file of idp is (writePrivateFile: whole or not
+ * at all, 0600 in a 0700 directory); data of other builds is removed. A run that oclif ends with
+ * process.exit (an error, Ctrl-C) keeps nothing; the next run that succeeds writes it.
  */
-function keepCode(): void {
-  for (const {name, script, file} of toKeep) {
-    const temporary = `${file}.${process.pid}.tmp`
+async function keepCode(): Promise<void> {
+  for (const {name, script, file} of toKeep.splice(0)) {
     try {
-      const dir = path.dirname(file)
-      mkdirSync(dir, {recursive: true, mode: 0o700})
-      chmodSync(dir, 0o700)
-      writeFileSync(temporary, script.createCachedData(), {mode: 0o600})
-      renameSync(temporary, file)
+      await writePrivateFile(file, script.createCachedData())
       const build = path.basename(file).split('-').slice(0, -1).join('-')
-      for (const other of readdirSync(dir)) {
-        if (other.startsWith(`${name}-`) && other.endsWith('.bin') && !other.startsWith(`${build}-`)) rmSync(path.join(dir, other), {force: true})
+      const dir = path.dirname(file)
+      for (const other of await readdir(dir)) {
+        if (other.startsWith(`${name}-`) && other.endsWith('.bin') && !other.startsWith(`${build}-`)) await rm(path.join(dir, other), {force: true})
       }
-    } catch {
-      try {
-        rmSync(temporary, {force: true})
-      } catch {}
-    }
+    } catch {}
   }
 }
