@@ -1,0 +1,8 @@
+export const TEMPLATES_DIR: string
+export const SHARED_DIR: string
+export const SYNC_COMMAND: string
+export const OWNED_DIRS: readonly string[]
+export function sharedFiles(templatesDir?: string): string[]
+export function templateNames(templatesDir?: string): string[]
+export function checkTemplates(templatesDir?: string): string[]
+export function syncTemplates(templatesDir?: string): string[]
