@@ -1,28 +1,10 @@
 import * as Args from '@oclif/core/args'
 import * as Flags from '@oclif/core/flags'
-import path from 'node:path'
 
-import {BaseCommand, changeFlags, isCi} from '../lib/cli/base-command.js'
-import {UsageError} from '../lib/cli/errors.js'
-import type {PreparedCreate} from '../lib/create/prepare.js'
-import type {PromptSet} from '../lib/create/wizard.js'
-import type {ToolRunner} from '../lib/tools/types.js'
+import {BaseCommand, changeFlags} from '../lib/cli/base-command.js'
+import type {CreateRequest, CreateResult} from '../lib/create/create.js'
 
-export interface CreateResult {
-  plan?: unknown
-  directory: string
-  template: PreparedCreate['template']
-  values: Record<string, unknown>
-  skipped: PreparedCreate['skipped']
-  files: string[]
-  branch: string
-  commit?: string
-  catalogRegisterUrl?: string
-  repository?: {htmlUrl: string; cloneUrl: string; owner: string; ownerType: string}
-  dryRun: boolean
-}
-
-export default class Create extends BaseCommand<typeof Create> {
+export default class Create extends BaseCommand<typeof Create, CreateResult> {
   static override summary = 'Create a new service from a golden-path template (a Backstage template), offline.'
   static override description = `Renders a Backstage v1beta3 template (bundled NAME, a PATH, or a GIT_URL) into <--dir>/NAME, makes it a git repository with one commit, and optionally creates the GitHub repository and pushes (--publish).
 
@@ -59,140 +41,25 @@ Nothing is written before the name, the template, every parameter and the target
   }
 
   async execute(): Promise<CreateResult> {
-    const flags = this.flags
-    const [{assertDnsLabel}, {resolveTemplate, listTemplates}, {prepareCreate}, {loadConfig}, {createToolRunner}, {gitConfigIdentity}] = await Promise.all([
-      import('../lib/cli/names.js'),
-      import('../lib/create/sources.js'),
-      import('../lib/create/prepare.js'),
-      import('../lib/config/load.js'),
-      import('../lib/tools/runner.js'),
-      import('../lib/tools/git.js'),
-    ])
-    // Bad input fails before anything else, even before the template is read.
-    if (this.args.name !== undefined) assertDnsLabel(this.args.name, 'name')
-    const loaded = await loadConfig({dir: this.dir})
-    const config = loaded?.config
-    const configDirs = (config?.templates?.dirs ?? []).map((d) => path.resolve(loaded?.root ?? this.dir, d))
-    const extraDirs = [...(flags['template-dir'] ?? []).map((d) => path.resolve(d)), ...configDirs]
-    const runner = createToolRunner({logger: (line) => this.out.debug(line)})
-
-    const ref = await this.require(flags.template, '--template', async () => {
-      const choices = await listTemplates(extraDirs)
-      if (choices.length === 0) throw new UsageError('No templates found.', {hint: 'Pass --template PATH or a git URL.'})
-      const prompts = await this.prompts()
-      return String(await prompts.select({message: 'Template', choices: choices.map((t) => ({name: `${t.name}${t.title ? ` — ${t.title}` : ''}`, value: t.name, description: t.description}))}))
+    const {create, renderCreate} = await import('../lib/create/create.js')
+    const {flags} = this
+    return this.serve(create, renderCreate, {
+      dir: this.dir,
+      name: this.args.name,
+      template: flags.template,
+      set: flags.set,
+      valuesFile: flags.values,
+      templateDirs: flags['template-dir'],
+      force: flags.force,
+      publish: flags.publish,
+      owner: flags.owner,
+      visibility: flags.visibility as CreateRequest['visibility'],
+      branch: flags.branch,
+      authorName: flags['author-name'],
+      authorEmail: flags['author-email'],
+      dryRun: flags['dry-run'],
+      keepOnFailure: flags['keep-on-failure'],
+      yes: flags.yes,
     })
-
-    const template = await resolveTemplate(ref, {extraDirs, runner, signal: this.signal})
-    try {
-      const {githubSettings} = await import('../lib/github/client.js')
-      const github = githubSettings(process.env, config)
-      const identity = flags['author-name'] && flags['author-email'] ? {} : await gitConfigIdentity(runner, this.dir)
-      const interactive = this.interactive
-      const prepared = await prepareCreate({
-        template,
-        name: this.args.name,
-        baseDir: this.dir,
-        set: flags.set,
-        valuesFile: flags.values,
-        force: flags.force,
-        config: config as Parameters<typeof prepareCreate>[0]['config'],
-        ask: interactive ? (pages, resolved) => this.ask(pages, resolved) : undefined,
-        git: {branch: flags.branch, authorName: flags['author-name'], authorEmail: flags['author-email'], configName: identity.name, configEmail: identity.email},
-        publish: {
-          requested: flags.publish,
-          token: github.token,
-          owner: flags.owner,
-          visibility: flags.visibility as 'private' | undefined,
-          apiUrl: github.apiUrl,
-          serverUrl: github.serverUrl,
-        },
-        warn: (message) => this.out.warn(message),
-      })
-      const base: CreateResult = {
-        directory: prepared.directory,
-        template: prepared.template,
-        values: prepared.values,
-        skipped: prepared.skipped,
-        files: prepared.files,
-        branch: prepared.branch,
-        ...(prepared.catalogRegisterUrl ? {catalogRegisterUrl: prepared.catalogRegisterUrl} : {}),
-        dryRun: Boolean(flags['dry-run']),
-      }
-      if (flags['dry-run']) {
-        const {planForJson, formatPlan} = await import('../lib/plan/format.js')
-        this.planText = formatPlan(prepared.plan)
-        return {plan: planForJson(prepared.plan), ...base}
-      }
-      return await this.apply(prepared, base, runner, github)
-    } finally {
-      await template.cleanup()
-    }
-  }
-
-  private planText?: string
-
-  private async apply(prepared: PreparedCreate, base: CreateResult, runner: ToolRunner, github: {token?: string; apiUrl: string; serverUrl: string}): Promise<CreateResult> {
-    await runner.require('git')
-    const [{applyPlan, chooseRenderer}, {createHandlers}, {gitHeadSha}] = await Promise.all([import('../lib/plan/apply.js'), import('../lib/create/handlers.js'), import('../lib/tools/git.js')])
-    let publisher
-    if (prepared.publish && github.token) {
-      const {createGitHubPublisher} = await import('../lib/create/publisher.js')
-      publisher = await createGitHubPublisher({token: github.token, apiUrl: github.apiUrl, serverUrl: github.serverUrl})
-    }
-    const {handlers, state} = createHandlers({runner, publisher})
-    await applyPlan(prepared.plan, {
-      runner,
-      handlers,
-      signal: this.signal,
-      renderer: chooseRenderer({json: this.out.json, isTTY: Boolean(process.stderr.isTTY), ci: isCi()}),
-      keepOnFailure: this.flags['keep-on-failure'],
-      verbose: this.out.verbose,
-    })
-    if (state.catalog && !state.catalog.exists) this.out.warn(`${path.relative(prepared.directory, state.catalog.path)} was not generated; nothing to register in the Backstage catalog.`)
-    const commit = await gitHeadSha(runner, prepared.directory).catch(() => undefined)
-    const repo = state.repository
-    return {
-      ...base,
-      files: state.files ?? base.files,
-      ...(commit ? {commit} : {}),
-      ...(repo ? {repository: {htmlUrl: repo.htmlUrl, cloneUrl: repo.cloneUrl, owner: repo.owner, ownerType: repo.ownerType}} : {}),
-    }
-  }
-
-  private async prompts(): Promise<PromptSet> {
-    const inquirer = await import('@inquirer/prompts')
-    // Prompts draw on stderr: stdout carries only the result.
-    const context = {output: process.stderr}
-    return {
-      input: (config) => inquirer.input(config, context),
-      password: (config) => inquirer.password(config, context),
-      number: (config) => inquirer.number(config as Parameters<typeof inquirer.number>[0], context) as Promise<number | undefined>,
-      confirm: (config) => inquirer.confirm(config, context),
-      select: (config) => inquirer.select(config, context),
-      checkbox: (config) => inquirer.checkbox(config, context),
-    }
-  }
-
-  private async ask(pages: Parameters<typeof import('../lib/create/wizard.js').runWizard>[0], resolved: {values: Record<string, unknown>; given: Set<string>}): Promise<Record<string, unknown>> {
-    const {runWizard} = await import('../lib/create/wizard.js')
-    return runWizard(pages, {prompts: await this.prompts(), values: resolved.values, given: resolved.given, onlyMissing: this.flags.yes, write: (text) => process.stderr.write(text)})
-  }
-
-  protected override human(result: CreateResult): string {
-    if (result.dryRun) {
-      const lines = [this.planText ?? '']
-      lines.push(`\nFiles (${result.files.length}): ${result.files.slice(0, 20).join(', ')}${result.files.length > 20 ? ', …' : ''}`)
-      if (result.skipped.length > 0) lines.push(`Skipped steps: ${result.skipped.map((s) => `${s.id} (${s.action})`).join(', ')}`)
-      lines.push('Dry run: nothing was written.')
-      return lines.join('\n')
-    }
-    const rel = path.relative(process.cwd(), result.directory) || '.'
-    const lines = [`✓ Created ${path.basename(result.directory)} in ${rel} from template ${result.template.name} (${result.files.length} files, ${result.commit ? `commit ${result.commit.slice(0, 7)} ` : ''}on ${result.branch})`]
-    if (result.repository) lines.push(`  Repository: ${result.repository.htmlUrl}`)
-    if (result.catalogRegisterUrl) lines.push(`  Register in Backstage: ${result.catalogRegisterUrl}`)
-    if (result.skipped.length > 0) lines.push(`  Skipped steps: ${result.skipped.map((s) => `${s.id} (${s.action}: ${s.reason})`).join('; ')}`)
-    lines.push(`  Next: cd ${rel}`)
-    return lines.join('\n')
   }
 }

@@ -7,7 +7,8 @@ import {describe, expect, it} from 'vitest'
 import {parameterPages, resolveValues} from '../../src/lib/create/parameters.js'
 import {resolveTemplate} from '../../src/lib/create/sources.js'
 import {parseTemplateText} from '../../src/lib/create/template-schema.js'
-import {type PromptSet, runWizard} from '../../src/lib/create/wizard.js'
+import type {Prompter} from '../../src/lib/cli/prompter.js'
+import {runWizard} from '../../src/lib/create/wizard.js'
 
 const FIXTURE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/templates/backstage-style')
 
@@ -20,7 +21,7 @@ const tick = () => new Promise((resolve) => setTimeout(resolve, 5))
  * The real @inquirer prompts, each rendered through @inquirer/testing and driven by the next
  * scripted driver; the screens and messages are recorded for assertions.
  */
-function scriptedPrompts(drivers: Driver[]): {prompts: PromptSet; screens: string[]; messages: string[]} {
+function scriptedPrompts(drivers: Driver[]): {prompts: Prompter; screens: string[]; messages: string[]} {
   const screens: string[] = []
   const messages: string[] = []
   const run = async (prompt: any, config: any): Promise<any> => {
@@ -33,7 +34,7 @@ function scriptedPrompts(drivers: Driver[]): {prompts: PromptSet; screens: strin
     screens.push(rendered.getFullOutput())
     return answer
   }
-  const prompts: PromptSet = {
+  const prompts: Prompter = {
     input: (config) => run(input, config),
     password: (config) => run(password, config),
     number: (config) => run(number, config),

@@ -12,6 +12,7 @@ import {argocdDeployed, helmDeployed, withDeployOutcome} from '../../src/lib/dep
 import {argocdValuesFiles, type DeployFacts, deployPaths, planDeploy} from '../../src/lib/deploy/plan.js'
 import {formatPlan, planForJson} from '../../src/lib/plan/format.js'
 import {validatePlan} from '../../src/lib/plan/graph.js'
+import type {OpAction} from '../../src/lib/plan/types.js'
 import {RecordingRunner} from '../support/recording-runner.js'
 
 const PROJECT = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'deploy', 'project')
@@ -113,10 +114,10 @@ describe('planDeploy (helm)', () => {
 })
 
 describe('deploy.checkApplication', () => {
-  const action = {kind: 'local' as const, op: 'deploy.checkApplication', summary: '', params: {tool: 'argocd', argv: ['app', 'get', 'shop-staging', '--output', 'json'], name: 'shop-staging', service: 'shop', env: 'staging'}}
+  const action: OpAction<'deploy.checkApplication'> = {kind: 'local', op: 'deploy.checkApplication', summary: '', params: {tool: 'argocd', argv: ['app', 'get', 'shop-staging', '--output', 'json'], name: 'shop-staging', service: 'shop', env: 'staging'}}
   const ctx = {signal: new AbortController().signal, results: new Map(), step: {id: 'check', title: '', action}}
   const appWith = (labels: Record<string, string>) => ({stdout: JSON.stringify({metadata: {name: 'shop-staging', labels}, spec: {}, status: {}})})
-  const check = (runner: RecordingRunner) => createDeployHandlers({runner})['deploy.checkApplication']!(action, ctx)
+  const check = (runner: RecordingRunner) => createDeployHandlers({runner})['deploy.checkApplication'](action, ctx)
 
   it('a missing Application (argocd exit 20) is new; idp\'s own is updated; a foreign one is refused before anything changes', async () => {
     expect(await check(new RecordingRunner().when('argocd', ['app', 'get'], {exitCode: 20, stderr: '{"level":"fatal","msg":"rpc error: code = PermissionDenied desc = permission denied"}'}))).toEqual({exists: false})

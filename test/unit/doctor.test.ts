@@ -5,7 +5,7 @@ import os from 'node:os'
 import path from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {neededTools} from '../../src/commands/doctor.js'
+import {neededTools} from '../../src/lib/doctor/doctor.js'
 import {type CliRun, runCli} from '../support/cli.js'
 
 /** `idp doctor` as a user runs it: the CLI in a subprocess, on this machine's real tools. */

@@ -134,7 +134,7 @@ describe('gc selection', () => {
     const run = await runGc({
       candidates: [a, b, c, d].map((r) => ({record: r, reason: 'expired'})),
       readNamespace: async (r) => (r.env === 'pr-3' ? undefined : r.env === 'pr-4' ? {metadata: {labels: {}}} : owned(r.env)),
-      plan: (r) => ({version: 1, kind: 'env.down', summary: r.env, steps: []}),
+      plan: (r) => ({version: 1, kind: 'env.down', summary: r.env, steps: [], metadata: {}}),
       async apply(plan) {
         if (plan.summary === 'pr-1') throw new RemoteError('Kubernetes refused to delete Namespace shop-pr-1: 500')
         applied.push(plan.summary)

@@ -10,7 +10,7 @@ import {envStatePaths} from '../../src/lib/env/paths.js'
 import {planEnvDown} from '../../src/lib/env/plan-down.js'
 import {type EnvUpFacts, planEnvUp} from '../../src/lib/env/plan-up.js'
 import {createEnvHandlers} from '../../src/lib/env/handlers.js'
-import {applyPlan} from '../../src/lib/plan/apply.js'
+import {applyPlan, type Handlers} from '../../src/lib/plan/apply.js'
 import {formatPlan, planForJson} from '../../src/lib/plan/format.js'
 import {validatePlan} from '../../src/lib/plan/graph.js'
 import {RecordingRunner} from '../support/recording-runner.js'
@@ -103,7 +103,7 @@ describe('planEnvUp', () => {
     const plan = planEnvUp({env: await env('pr-7'), timeoutMs: 60_000}, facts())
     expect(plan.metadata?.expiresAt).toBe('2030-01-04T00:00:00.000Z')
     const ns = plan.steps.find((s) => s.id === 'namespace')!.action
-    expect(ns.kind === 'api' && (ns.params?.annotations as Record<string, string>)['idp.dev/expires-at']).toBe('2030-01-04T00:00:00.000Z')
+    expect(ns.kind === 'api' && ns.op === 'kube.ensureNamespace' && ns.params.annotations['idp.dev/expires-at']).toBe('2030-01-04T00:00:00.000Z')
     expect(planEnvUp({env: await env('pr-7'), ttlMs: 3_600_000, timeoutMs: 60_000}, facts()).metadata?.expiresAt).toBe('2030-01-01T01:00:00.000Z')
   })
 
@@ -115,8 +115,16 @@ describe('planEnvUp', () => {
 
   it('runs with the recording runner: tools in dependency order, terraform before helm', async () => {
     const runner = new RecordingRunner()
-    const stub = async () => ({})
-    const handlers = {...createEnvHandlers({runner}), 'env.preflight': stub, 'env.lock': stub, 'kube.ensureNamespace': stub, 'env.writeNamespaceKubeconfig': stub, 'env.recordResult': stub, 'env.unlock': stub}
+    // Every op that needs a cluster answers as a live one would; terraform and helm go through the runner.
+    const handlers: Partial<Handlers> = {
+      ...createEnvHandlers({runner}),
+      'env.preflight': async () => ({server: 'https://k8s.test', tools: {}}),
+      'env.lock': async () => ({acquired: true}),
+      'kube.ensureNamespace': async () => ({created: true}),
+      'env.writeNamespaceKubeconfig': async (action) => ({file: action.params.file}),
+      'env.recordResult': async (action) => ({status: action.params.status}),
+      'env.unlock': async () => ({released: true}),
+    }
     runner.when('terraform', ['apply'], {stdout: '{"@level":"info","@message":"Outputs: 1","type":"outputs","outputs":{"bucket":{"sensitive":false,"type":"string","value":"b"}}}'})
     const state = mkdtempSync(path.join(os.tmpdir(), 'idp-plan-'))
     try {

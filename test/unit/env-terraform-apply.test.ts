@@ -10,7 +10,7 @@ import {parse} from 'yaml'
 import {ToolError} from '../../src/lib/cli/errors.js'
 import {clearSecretsForTests, redact, registerSecret} from '../../src/lib/cli/redact.js'
 import {createEnvHandlers} from '../../src/lib/env/handlers.js'
-import type {LocalAction, PlanStep, ToolAction} from '../../src/lib/plan/types.js'
+import type {OpAction, PlanStep, ToolAction} from '../../src/lib/plan/types.js'
 import {parseTerraformUiLine, terraformUiOutputs, terraformUiText} from '../../src/lib/tools/terraform.js'
 import {RecordingRunner} from '../support/recording-runner.js'
 
@@ -61,21 +61,17 @@ describe('env.terraformApply', () => {
   let file: string
   const tf = (argv: string[]): ToolAction => ({kind: 'tool', tool: 'terraform', argv, cwd: '/repo/infra', env: {TF_DATA_DIR: '/state/tf', TF_WORKSPACE: 'shop-pr-1'}, timeoutMs: 60_000})
   const APPLY = ['apply', '-lock-timeout=5m', '-input=false', '-no-color', '-auto-approve', '-json', '-var', 'env=pr-1']
-  const action = (): LocalAction => ({
+  const action = (): OpAction<'env.terraformApply'> => ({
     kind: 'local',
     op: 'env.terraformApply',
     summary: 'apply',
     params: {apply: tf(APPLY), outputs: tf(['output', '-json', '-no-color']), file},
   })
-  const step = {id: 'terraform-apply', title: 'apply', action: {kind: 'local', op: 'env.terraformApply', summary: ''}} as PlanStep
+  const step: PlanStep = {id: 'terraform-apply', title: 'apply', action: action()}
 
   async function apply(runner: RecordingRunner, onLine?: (line: string) => void) {
-    const handler = createEnvHandlers({runner})['env.terraformApply']!
-    return handler(action(), {signal: new AbortController().signal, results: new Map(), step, ...(onLine ? {onLine} : {})}) as Promise<{
-      outputs: string[]
-      sensitive: string[]
-      outputCommand: boolean
-    }>
+    const handler = createEnvHandlers({runner})['env.terraformApply']
+    return handler(action(), {signal: new AbortController().signal, results: new Map(), step, ...(onLine ? {onLine} : {})})
   }
   const values = () => parse(readFileSync(file, 'utf8')) as {infra: Record<string, unknown>}
 

@@ -5,7 +5,9 @@ import {Writable} from 'node:stream'
 import {afterEach, beforeEach, describe, expect, it, vi} from 'vitest'
 
 import {CancelledError, InternalError, ToolError} from '../../src/lib/cli/errors.js'
-import {applyPlan, type ApplyOptions, chooseRenderer, type StepHandler} from '../../src/lib/plan/apply.js'
+import {applyPlan, type ApplyOptions, type Handlers} from '../../src/lib/plan/apply.js'
+import {chooseRenderer} from '../../src/lib/plan/run.js'
+import {planForJson} from '../../src/lib/plan/format.js'
 import {type Journal, type JournalStatus, JournalWriter, loadJournal} from '../../src/lib/plan/journal.js'
 import type {Plan, PlanStep} from '../../src/lib/plan/types.js'
 import type {RunOptions, RunResult, ToolName} from '../../src/lib/tools/types.js'
@@ -67,7 +69,7 @@ function untilAborted(options: RunOptions): Promise<never> {
 
 const tool = (id: string, argv: string[], extra: Partial<PlanStep> = {}): PlanStep => ({id, title: `Step ${id}`, action: {kind: 'tool', tool: 'kubectl', argv}, ...extra})
 
-const planOf = (...steps: PlanStep[]): Plan => ({version: 1, kind: 'test', summary: 'a test plan', steps})
+const planOf = (...steps: PlanStep[]): Plan => ({version: 1, kind: 'test', summary: 'a test plan', steps, metadata: {}})
 
 class Sink extends Writable {
   text = ''
@@ -112,7 +114,7 @@ describe('chooseRenderer', () => {
 describe('applyPlan validation', () => {
   it('rejects an unknown op with an InternalError before anything runs', async () => {
     const runner = new FakeRunner()
-    const plan = planOf(tool('a', ['get', 'ns']), {id: 'b', title: 'B', action: {kind: 'api', target: 'kubernetes', op: 'kube.apply', summary: 'apply'}})
+    const plan = planOf(tool('a', ['get', 'ns']), {id: 'b', title: 'B', action: {kind: 'api', target: 'kubernetes', op: 'kube.apply', summary: 'apply', params: {}}})
     const error = await rejection(applyPlan(plan, options(runner, {handlers: {'kube.delete': async () => undefined}, journal: {dir, key: 'k'}})))
     expect(error).toBeInstanceOf(InternalError)
     expect(error.message).toContain('op "kube.apply", which has no handler')
@@ -170,7 +172,7 @@ describe('applyPlan scheduling', () => {
       ['c', 'done'],
     ])
     expect(result.steps[0]?.result).toEqual({exitCode: 0, stdout: 'made a'})
-    expect(result.plan.steps.map((s) => s.dependsOn)).toEqual([[], ['a'], ['b']])
+    expect(planForJson(plan).steps.map((s) => s.dependsOn)).toEqual([[], ['a'], ['b']])
   })
 
   it('starts independent steps together and a joining step only after both', async () => {
@@ -213,20 +215,20 @@ describe('applyPlan scheduling', () => {
   it('gives handlers the results of earlier steps and the abort signal', async () => {
     const runner = new FakeRunner().on('kubectl get ns', async () => ({stdout: 'shop-pr-1'}))
     const seen: unknown[] = []
-    const handlers: Record<string, StepHandler> = {
-      'github.createRepo': async (action) => ({url: `https://github.com/${String(action.params?.name)}`}),
+    const handlers: Partial<Handlers> = {
+      'github.createRepo': async (action) => ({htmlUrl: `https://github.com/${action.params.name}`, owner: 'acme', ownerType: 'Organization'}),
       'fs.write': async (_action, ctx) => {
         seen.push((ctx.results.get('ns') as {stdout: string}).stdout, ctx.results.get('repo'), ctx.step.id, ctx.signal.aborted)
       },
     }
     const plan = planOf(
       tool('ns', ['get', 'ns']),
-      {id: 'repo', title: 'Create repo', action: {kind: 'api', target: 'github', op: 'github.createRepo', summary: 'create acme/shop', params: {name: 'acme/shop'}}},
-      {id: 'write', title: 'Write', action: {kind: 'local', op: 'fs.write', summary: 'write file'}},
+      {id: 'repo', title: 'Create repo', action: {kind: 'api', target: 'github', op: 'github.createRepo', summary: 'create acme/shop', params: {name: 'acme/shop', visibility: 'private'}}},
+      {id: 'write', title: 'Write', action: {kind: 'local', op: 'fs.write', summary: 'write file', params: {}}},
     )
     const result = await applyPlan(plan, options(runner, {handlers}))
-    expect(seen).toEqual(['shop-pr-1', {url: 'https://github.com/acme/shop'}, 'write', false])
-    expect(result.steps[1]?.result).toEqual({url: 'https://github.com/acme/shop'})
+    expect(seen).toEqual(['shop-pr-1', {htmlUrl: 'https://github.com/acme/shop', owner: 'acme', ownerType: 'Organization'}, 'write', false])
+    expect(result.steps[1]?.result).toEqual({htmlUrl: 'https://github.com/acme/shop', owner: 'acme', ownerType: 'Organization'})
   })
 })
 
@@ -237,8 +239,8 @@ describe('applyPlan failure handling', () => {
       {
         id: 'secret',
         title: 'Create secret',
-        action: {kind: 'api', target: 'kubernetes', op: 'kube.apply', summary: 'apply Secret db'},
-        undo: [{kind: 'api', target: 'kubernetes', op: 'kube.delete', summary: 'delete Secret db in shop-pr-1'}],
+        action: {kind: 'api', target: 'kubernetes', op: 'kube.apply', summary: 'apply Secret db', params: {}},
+        undo: [{kind: 'api', target: 'kubernetes', op: 'kube.delete', summary: 'delete Secret db in shop-pr-1', params: {}}],
       },
       {
         id: 'helm',
@@ -255,7 +257,7 @@ describe('applyPlan failure handling', () => {
     const runner = new FakeRunner(log).on('kubectl rollout status deploy/shop', async () => {
       throw toolFailure('kubectl', ['rollout', 'status', 'deploy/shop'], 'timed out')
     })
-    const handlers: Record<string, StepHandler> = {
+    const handlers: Partial<Handlers> = {
       'kube.apply': async () => {
         log.push('api apply')
       },
@@ -414,7 +416,7 @@ describe('applyPlan failure handling', () => {
 
   it('wraps a plain error from a handler as an InternalError, keeping the cause', async () => {
     const boom = new TypeError('undefined is not a function')
-    const plan = planOf({id: 'x', title: 'X', action: {kind: 'local', op: 'fs.write', summary: 'w'}})
+    const plan = planOf({id: 'x', title: 'X', action: {kind: 'local', op: 'fs.write', summary: 'w', params: {}}})
     const error = await rejection(
       applyPlan(plan, options(new FakeRunner(), {
         handlers: {

@@ -21,21 +21,19 @@ const plan: Plan = {
       id: 'infra',
       title: 'Apply infrastructure',
       dependsOn: ['namespace'],
-      concurrentWith: ['vcluster'],
       action: {kind: 'tool', tool: 'terraform', argv: ['apply', '-auto-approve', '-var', "note=it's here"], cwd: '/repo/infra', timeoutMs: 600_000},
     },
     {
       id: 'vcluster',
       title: 'Create vcluster',
       dependsOn: ['namespace'],
-      concurrentWith: ['infra'],
       action: {kind: 'tool', tool: 'argocd', argv: ['login', 'argocd.example.com', '--auth-token', 'abc123secret', '--grpc-web']},
     },
     {
       id: 'label',
       title: 'Label namespace',
       action: {kind: 'api', target: 'kubernetes', op: 'kube.apply', summary: 'apply Namespace shop-pr-1 (labels: idp.dev/env=pr-1)', params: {object: {kind: 'Secret', metadata: {name: 's'}, data: {api: 'c2VjcmV0'}}}},
-      undo: [{kind: 'api', target: 'kubernetes', op: 'kube.delete', summary: 'delete Secret s'}],
+      undo: [{kind: 'api', target: 'kubernetes', op: 'kube.delete', summary: 'delete Secret s', params: {}}],
     },
     {
       id: 'comment',
@@ -45,6 +43,7 @@ const plan: Plan = {
       action: {kind: 'local', op: 'fs.write', summary: 'write .idp/url', params: {token: 'ghp_abcdefghijklmnopqrstuvwxyz0123456789'}},
     },
   ],
+  metadata: {},
 }
 
 afterEach(() => clearSecretsForTests())
@@ -63,28 +62,28 @@ describe('commandLine and describeAction', () => {
       "cd /repo && KUBECONFIG='/state/my dev.yaml' TF_VAR_x='***' helm uninstall shop -n shop-pr-1",
     )
     expect(commandLine({kind: 'tool', tool: 'kubectl', argv: ['apply', '-f', '-'], input: 'abc'})).toBe('kubectl apply -f - # reads 3 bytes on stdin')
-    expect(describeAction({kind: 'api', target: 'github', op: 'github.deleteRepo', summary: 'delete repo acme/shop'})).toBe('# github API github.deleteRepo: delete repo acme/shop')
+    expect(describeAction({kind: 'api', target: 'github', op: 'github.deleteRepo', summary: 'delete repo acme/shop', params: {name: 'shop'}})).toBe('# github API github.deleteRepo: delete repo acme/shop')
   })
 })
 
 describe('formatPlan', () => {
-  it('prints numbered steps with exact argv, dependencies, undo, and redacts secrets', () => {
+  it('prints numbered steps with exact argv, dependencies, the steps each may run with (derived), undo, and redacts secrets', () => {
     expect(formatPlan(plan)).toBe(
       [
         'Plan: Bring up pr-1 of shop on dev (5 steps)',
-        '1. Create namespace shop-pr-1  [kubectl]',
+        '1. Create namespace shop-pr-1  [kubectl]  (runs with 5)',
         '     $ kubectl create namespace shop-pr-1',
         '       (KUBECONFIG=/state/dev.kubeconfig)',
         '     undo: $ kubectl delete namespace shop-pr-1 --ignore-not-found',
-        '2. Apply infrastructure  [terraform]  (after 1)  (runs with 3)',
+        '2. Apply infrastructure  [terraform]  (runs with 3, 4, 5)',
         "     $ terraform apply -auto-approve -var 'note=it'\\''s here'",
         '       (in /repo/infra; timeout 600s)',
-        '3. Create vcluster  [argocd]  (after 1)  (runs with 2)',
+        '3. Create vcluster  [argocd]  (after 1)  (runs with 2, 5)',
         "     $ argocd login argocd.example.com --auth-token '***' --grpc-web",
-        '4. Label namespace  [kubernetes API]',
+        '4. Label namespace  [kubernetes API]  (runs with 2, 5)',
         '     kube.apply: apply Namespace shop-pr-1 (labels: idp.dev/env=pr-1)',
         '     undo: kube.delete: delete Secret s',
-        '5. Comment on the pull request  [local]  (independent)  (optional)',
+        '5. Comment on the pull request  [local]  (independent)  (runs with 1, 2, 3, 4)  (optional)',
         '     fs.write: write .idp/url',
       ].join('\n'),
     )
@@ -98,6 +97,7 @@ describe('formatPlan', () => {
       kind: 'x',
       summary: 's',
       steps: [{id: 'a', title: 'Use hunter2hunter2', action: {kind: 'tool', tool: 'git', argv: ['push', '--token=zzzzzz', 'https://user:pw@example.com/r.git']}}],
+      metadata: {},
     })
     expect(text).toContain("$ git push '--token=***' 'https://***@example.com/r.git'")
     expect(text).toContain('1. Use ***  [git]')
@@ -144,7 +144,7 @@ describe('validatePlan', () => {
   }
 
   it('accepts a good plan and returns the effective dependencies', () => {
-    const p: Plan = {version: 1, kind: 'k', summary: 's', steps: [step('a'), step('b'), step('c', {dependsOn: []}), step('d', {dependsOn: ['a', 'c']})]}
+    const p: Plan = {version: 1, kind: 'k', summary: 's', steps: [step('a'), step('b'), step('c', {dependsOn: []}), step('d', {dependsOn: ['a', 'c']})], metadata: {}}
     expect([...validatePlan(p, []).entries()]).toEqual([
       ['a', []],
       ['b', ['a']],
@@ -162,7 +162,7 @@ describe('validatePlan', () => {
       steps: [
         step('a'),
         step('a'),
-        step('b', {dependsOn: ['nope'], concurrentWith: ['ghost']}),
+        step('b', {dependsOn: ['nope']}),
         step('c', {dependsOn: ['c']}),
         {id: 'd', title: 'd', action: {kind: 'api', target: 'kubernetes', op: 'kube.nope', summary: 'x'}, undo: [{kind: 'local', op: 'fs.gone', summary: 'y'}]},
         {id: 'e', title: 'e', action: {kind: 'tool', tool: 'docker', argv: ['ps']}},
@@ -174,13 +174,12 @@ describe('validatePlan', () => {
       'undo 1 of step 5 ("d") uses op "fs.gone", which has no handler',
       'step 6 ("e") runs unknown tool "docker"',
       'step "b" depends on unknown step "nope"',
-      'step "b" says it runs with unknown step "ghost"',
       'step "c" depends on itself',
     ])
   })
 
   it('finds cycles, including through a later step', () => {
-    const p: Plan = {version: 1, kind: 'k', summary: 's', steps: [step('a', {dependsOn: ['c']}), step('b'), step('c')]}
+    const p: Plan = {version: 1, kind: 'k', summary: 's', steps: [step('a', {dependsOn: ['c']}), step('b'), step('c')], metadata: {}}
     expect(problems(p)).toEqual(['steps depend on each other in a cycle: a -> c -> b -> a'])
   })
 

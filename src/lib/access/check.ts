@@ -4,11 +4,74 @@
  * rules of each grant's ClusterRole or Role. Only idp's grants count, and an expired grant does
  * not: the question is "is this person entitled", not "what else the cluster allows".
  */
+import type {Deps, Human, Service} from '../cli/deps.js'
 import {UsageError} from '../cli/errors.js'
+import {requireValue} from '../cli/prompter.js'
+import {loadConfig} from '../config/load.js'
 import type {KubeClients} from '../kube/client.js'
 import {isNotFound, kubeError} from '../kube/client.js'
 import type {GrantRecord} from './bindings.js'
-import type {RbacRule} from './policy.js'
+import {envTarget, listGrants} from './list.js'
+import {accessConfig, assertSubject, type RbacRule, resolveRole} from './policy.js'
+
+export interface AccessCheckRequest {
+  dir: string
+  user: string
+  group: boolean
+  /** Asked for on a terminal when missing. */
+  env?: string
+  /** Is there an unexpired grant of this role? */
+  role?: string
+  /** Or: does an unexpired grant allow this verb on this resource (kubectl's names: pods, pods/log, deployments.apps)? */
+  verb?: string
+  resource?: string
+  resourceName?: string
+}
+
+export interface AccessCheckResult {
+  subject: string
+  kind: 'User' | 'Group'
+  env: string
+  namespace: string
+  cluster: string
+  /** What was asked: a role (--role) or a request (verb on a resource). */
+  question: string
+  allowed: boolean
+  reason: string
+  grant?: GrantRecord
+  expiredGrants: GrantRecord[]
+}
+
+export const accessCheck: Service<AccessCheckRequest, AccessCheckResult> = async (request, deps: Deps) => {
+  const envName = await requireValue(request.env, '--env', deps.prompter, (p) => p.input({message: 'Environment'}))
+  if (!request.role && !(request.verb && request.resource)) {
+    throw new UsageError('Say what to check: --role ROLE, or --verb VERB and --resource RESOURCE.', {hint: `e.g. ${deps.bin} access check ${request.user} --env ${envName} --verb get --resource pods`})
+  }
+  const kind = request.group ? 'Group' : 'User'
+  const user = assertSubject(request.user, kind)
+  const attrs = request.role ? undefined : parseResource(request.resource!, request.verb!, {name: request.resourceName})
+  const loaded = await loadConfig({dir: request.dir, required: true})
+  if (request.role) resolveRole(accessConfig(loaded.config), request.role)
+  const target = envTarget(loaded.config, loaded.root, envName)
+  const listing = await listGrants([target], {service: loaded.config.service.name, stateDir: deps.stateDir, now: deps.now(), processEnv: deps.env})
+  const grants = listing.grants.filter((g) => g.subject === user && g.kind === kind)
+  const where = {subject: user, kind, env: target.env, namespace: target.namespace, cluster: target.cluster.alias} as const
+  let outcome: CheckOutcome
+  if (request.role) {
+    const held = grants.filter((g) => g.role === request.role)
+    const live = held.find((g) => !g.expired)
+    outcome = live
+      ? {allowed: true, reason: `grant ${live.role} (RoleBinding ${live.binding})${live.expiresAt ? ` until ${live.expiresAt}` : ''}`, grant: live, expiredGrants: []}
+      : {allowed: false, reason: held.length > 0 ? `the ${request.role} grant expired at ${held[0]!.expiresAt}` : `no ${request.role} grant`, expiredGrants: held}
+  } else {
+    const connection = listing.connections.get(target.cluster.alias)!
+    outcome = await evaluateGrants(grants, attrs!, roleRulesReader(connection.clients))
+  }
+  return {...where, question: request.role ? `hold role ${request.role}` : describe(attrs!), ...outcome}
+}
+
+export const renderAccessCheck: Human<AccessCheckResult> = (result) =>
+  `${result.allowed ? 'yes' : 'no'}: ${result.kind === 'Group' ? 'group ' : ''}${result.subject} ${result.allowed ? 'may' : 'may not'} ${result.question} in ${result.env} (${result.namespace}): ${result.reason}`
 
 export interface ResourceAttributes {
   verb: string

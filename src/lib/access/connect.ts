@@ -7,8 +7,8 @@ import {type ClusterConnection, connectCluster} from '../env/cluster.js'
 import {isNotFound, kubeError} from '../kube/client.js'
 import type {EnvTarget} from './list.js'
 
-export async function connectEnv(target: EnvTarget, stateDir: string): Promise<ClusterConnection> {
-  const connection = await connectCluster(target.cluster, {stateDir, requireReachable: true})
+export async function connectEnv(target: EnvTarget, stateDir: string, env?: NodeJS.ProcessEnv): Promise<ClusterConnection> {
+  const connection = await connectCluster(target.cluster, {stateDir, requireReachable: true, ...(env ? {env} : {})})
   try {
     await connection.clients.core.readNamespace({name: target.namespace})
   } catch (error) {

@@ -5,9 +5,9 @@
 
 import {RemoteError} from '../cli/errors.js'
 import {FIELD_MANAGER, isNotFound, kubeCall, kubeClientCache, kubeError, type KubeClients} from '../kube/client.js'
-import type {StepHandler} from '../plan/apply.js'
-import {ACCESS_ANNOTATIONS, isAccessBinding, type RoleBindingObject, type RoleObject} from './bindings.js'
-
+import type {Handlers} from '../plan/apply.js'
+import type {AccessOps} from './plan.js'
+import {ACCESS_ANNOTATIONS, isAccessBinding} from './bindings.js'
 
 async function readBinding(clients: KubeClients, namespace: string, name: string) {
   try {
@@ -18,12 +18,12 @@ async function readBinding(clients: KubeClients, namespace: string, name: string
   }
 }
 
-export function createAccessHandlers(options: {now?: () => Date} = {}): Record<string, StepHandler> {
+export function createAccessHandlers(options: {now?: () => Date} = {}): Handlers<keyof AccessOps> {
   const kube = kubeClientCache()
   const now = options.now ?? (() => new Date())
   return {
     async 'access.apply'(action) {
-      const p = action.params as {kubeconfig: string; object: RoleObject | RoleBindingObject}
+      const p = action.params
       const clients = await kube(p.kubeconfig)
       const {metadata} = p.object
       const what = `${p.object.kind} ${metadata.namespace}/${metadata.name}`
@@ -47,7 +47,7 @@ export function createAccessHandlers(options: {now?: () => Date} = {}): Record<s
     },
 
     async 'access.delete'(action) {
-      const p = action.params as {kubeconfig: string; namespace: string; name: string; service: string; onlyIfExpired?: boolean}
+      const p = action.params
       const clients = await kube(p.kubeconfig)
       const live = await readBinding(clients, p.namespace, p.name)
       if (!live) return {deleted: false, reason: 'already gone'}

@@ -3,14 +3,56 @@
  * service) and the idp-labelled RoleBindings there. An unreachable cluster becomes a warning, as
  * in `env list`, unless every cluster fails.
  */
+import type {Human, Service} from '../cli/deps.js'
 import {IdpError} from '../cli/errors.js'
+import {table} from '../cli/output.js'
 import {redact} from '../cli/redact.js'
 import {resolveEnvironment} from '../config/environments.js'
+import {loadConfig} from '../config/load.js'
 import type {IdpConfig} from '../config/schema.js'
 import {type ClusterConnection, type ClusterTarget, configuredClusters, connectCluster} from '../env/cluster.js'
 import {listEnvironments} from '../env/list.js'
 import {isNotFound, kubeError} from '../kube/client.js'
 import {accessSelector, compareGrants, type GrantRecord, parseGrant} from './bindings.js'
+
+export interface AccessListRequest {
+  dir: string
+  /** Only this environment; default every environment of .idp.yml and the previews that exist. */
+  env?: string
+}
+
+export interface AccessListResult {
+  service: string
+  grants: GrantRecord[]
+  /** The environments looked at. */
+  environments: Array<{env: string; namespace: string; cluster: string}>
+}
+
+/** `idp access list`: the grants idp manages, read back from the environments' namespaces. */
+export const accessList: Service<AccessListRequest, AccessListResult> = async (request, deps) => {
+  const loaded = await loadConfig({dir: request.dir, required: true})
+  const service = loaded.config.service.name
+  const found = request.env ? {targets: [envTarget(loaded.config, loaded.root, request.env)], warnings: []} : await accessEnvTargets(loaded, {stateDir: deps.stateDir, signal: deps.signal, processEnv: deps.env})
+  for (const warning of found.warnings) deps.out.warn(warning)
+  const listing = await listGrants(found.targets, {service, stateDir: deps.stateDir, now: deps.now(), processEnv: deps.env})
+  for (const warning of listing.warnings) deps.out.warn(warning)
+  return {service, grants: listing.grants, environments: found.targets.map((t) => ({env: t.env, namespace: t.namespace, cluster: t.cluster.alias}))}
+}
+
+export const renderAccessList: Human<AccessListResult> = (result, view) => {
+  if (result.grants.length === 0) return `No grants of ${result.service} in ${result.environments.map((e) => e.env).join(', ') || 'any environment'}.`
+  const rows = result.grants.map((g) => [
+    g.env,
+    `${g.kind === 'Group' ? 'group:' : ''}${g.subject}`,
+    g.role,
+    g.expiresAt ? `${g.expiresAt}${g.expired ? ' (expired)' : ''}` : 'never',
+    g.grantedBy ?? '',
+    g.reason ?? '',
+  ])
+  const expired = result.grants.filter((g) => g.expired).length
+  const footer = expired > 0 ? `\n\n${expired} expired grant${expired === 1 ? '' : 's'} still in effect: run \`${view.bin} access revoke --expired\`.` : ''
+  return `${table(['ENV', 'SUBJECT', 'ROLE', 'EXPIRES', 'GRANTED BY', 'REASON'], rows)}${footer}`
+}
 
 /** An environment's namespace on its cluster. */
 export interface EnvTarget {
@@ -29,7 +71,7 @@ export function envTarget(config: IdpConfig, root: string, name: string): EnvTar
  * environment of .idp.yml, plus the preview environments (pattern matches) that exist now, found
  * by their namespace labels.
  */
-export async function accessEnvTargets(loaded: {config: IdpConfig; root: string}, options: {stateDir: string; signal?: AbortSignal}): Promise<{targets: EnvTarget[]; warnings: string[]}> {
+export async function accessEnvTargets(loaded: {config: IdpConfig; root: string}, options: {stateDir: string; signal?: AbortSignal; processEnv?: NodeJS.ProcessEnv}): Promise<{targets: EnvTarget[]; warnings: string[]}> {
   const {config, root} = loaded
   const targets: EnvTarget[] = Object.keys(config.environments)
     .filter((key) => !key.includes('*'))
@@ -38,7 +80,7 @@ export async function accessEnvTargets(loaded: {config: IdpConfig; root: string}
   if (Object.keys(config.environments).some((key) => key.includes('*'))) {
     const clusters = configuredClusters(loaded, undefined)
     try {
-      const found = await listEnvironments({clusters, stateDir: options.stateDir, service: config.service.name, signal: options.signal})
+      const found = await listEnvironments({clusters, stateDir: options.stateDir, service: config.service.name, signal: options.signal, processEnv: options.processEnv})
       warnings.push(...found.warnings)
       for (const record of found.environments) {
         if (targets.some((t) => t.env === record.env && t.cluster.alias === record.cluster)) continue

@@ -2,9 +2,40 @@
  * Pure planners for `access grant` and `access revoke`: the steps say which object is applied or
  * deleted where, so --dry-run shows exactly that and the one executor (plan/apply.ts) runs it.
  */
-import type {Plan, PlanStep} from '../plan/types.js'
+import type {OpSpec, Plan, PlanStep} from '../plan/types.js'
 import {PLAN_VERSION} from '../plan/types.js'
-import {grantObjects, type GrantInput} from './bindings.js'
+import {grantObjects, type GrantInput, type RoleBindingObject, type RoleObject} from './bindings.js'
+
+/** The Kubernetes operations of the access plans (handlers.ts); see OpRegistry in plan/types.ts. */
+export interface AccessOps {
+  'access.apply': OpSpec<{kubeconfig: string; object: RoleObject | RoleBindingObject}, {applied: string; replaced?: boolean}>
+  'access.delete': OpSpec<{kubeconfig: string; namespace: string; name: string; service: string; onlyIfExpired?: boolean}, {deleted: boolean; reason?: string; roleRemoved?: string}>
+}
+
+/** What a grant plan is about: the core of `access grant`'s result. */
+export interface GrantMetadata {
+  env: string
+  namespace: string
+  cluster: string
+  subject: string
+  kind: 'User' | 'Group'
+  role: string
+  roleRef: {kind: string; name: string}
+  binding: string
+  expiresAt: string
+  grantedBy: string
+  reason?: string
+}
+
+/** One grant a revoke plan deletes, as reported. */
+export interface RevokeListed {
+  env: string
+  namespace: string
+  cluster: string
+  binding: string
+  subject: string
+  role: string
+}
 
 export interface AccessTarget {
   env: string
@@ -20,7 +51,7 @@ export interface GrantPlanInput extends Omit<GrantInput, 'env' | 'namespace'> {
   ttl: string
 }
 
-export function planAccessGrant(input: GrantPlanInput): Plan {
+export function planAccessGrant(input: GrantPlanInput): Plan<GrantMetadata> {
   const {target} = input
   const {role, binding} = grantObjects({...input, env: target.env, namespace: target.namespace})
   const steps: PlanStep[] = []
@@ -76,7 +107,7 @@ export interface RevokeItem {
  * idp labelled it (and, for --expired, only when it is still expired: a grant renewed since the
  * listing stays).
  */
-export function planAccessRevoke(input: {service: string; items: RevokeItem[]; onlyIfExpired?: boolean; summary: string}): Plan {
+export function planAccessRevoke(input: {service: string; items: RevokeItem[]; onlyIfExpired?: boolean; summary: string}): Plan<{items: RevokeListed[]}> {
   const steps: PlanStep[] = input.items.map((item, index) => ({
     id: `revoke-${index + 1}`,
     title: `Delete RoleBinding ${item.binding} in ${item.target.namespace} (${item.role} for ${item.subject})`,

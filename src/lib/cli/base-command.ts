@@ -3,8 +3,13 @@ import {Command} from '@oclif/core/command'
 import * as Flags from '@oclif/core/flags'
 import path from 'node:path'
 
-import {CancelledError, IdpError, toIdpError, UsageError} from './errors.js'
+import {createPlanRunner, chooseRenderer} from '../plan/run.js'
+import {createToolRunner} from '../tools/runner.js'
+import type {Deps, Human, Service} from './deps.js'
+import {CancelledError, IdpError, toIdpError} from './errors.js'
 import {Output} from './output.js'
+import {stateDir} from './paths.js'
+import {createPrompter, isPromptExit} from './prompter.js'
 import {registerSecretsFromEnv} from './redact.js'
 
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>
@@ -17,11 +22,12 @@ export const changeFlags = {
 }
 
 /**
- * The CLI contract of DESIGN.md section 2 lives here: shared flags, the JSON envelope, exit
- * codes, the no-input rule and Ctrl-C. A command implements `execute()` (returning its result)
- * and, optionally, `human()` to render that result for people.
+ * The CLI contract lives here: shared flags, the JSON envelope, exit codes, the no-input rule and
+ * Ctrl-C. A command parses its flags into a request and hands it to its golden path's service
+ * with `serve()`; this class builds the service's Deps, prints the result (JSON, or the human
+ * rendering the command names) and turns errors into the envelope and exit code.
  */
-export abstract class BaseCommand<T extends typeof Command> extends Command {
+export abstract class BaseCommand<T extends typeof Command, R = unknown> extends Command {
   static override baseFlags = {
     json: Flags.boolean({description: 'Print one JSON document on stdout ({status, result, warnings} or {status, error}); logs go to stderr.', helpGroup: 'GLOBAL'}),
     'no-input': Flags.boolean({description: 'Never prompt; a missing value is a usage error. Implied when stdin is not a TTY or CI is set.', env: 'IDP_NO_INPUT', helpGroup: 'GLOBAL'}),
@@ -35,20 +41,12 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   protected flags!: BaseFlags<T>
   protected args!: BaseArgs<T>
   protected out!: Output
+  private human: Human<R> | undefined
   private readonly abortController = new AbortController()
   private sigintCount = 0
   private readonly onSignal = (signal: NodeJS.Signals) => this.handleSignal(signal)
 
-  /** Aborted on Ctrl-C (SIGINT) or SIGTERM; long work (plans, tools, waits) listens to it. */
-  protected get signal(): AbortSignal {
-    return this.abortController.signal
-  }
-
-  /** Prompts are allowed only on a TTY, without --no-input and outside CI. */
-  protected get interactive(): boolean {
-    return !this.flags['no-input'] && !this.flags.json && Boolean(process.stdin.isTTY) && !isCi()
-  }
-
+  /** The repository to act on (--dir), absolute. */
   protected get dir(): string {
     return path.resolve(this.flags.dir)
   }
@@ -72,30 +70,54 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     process.on('SIGTERM', this.onSignal)
   }
 
-  async run(): Promise<unknown> {
+  async run(): Promise<R> {
     const result = await this.execute()
-    this.signal.throwIfAborted()
-    this.out.result(result, (r) => this.human(r))
+    this.abortController.signal.throwIfAborted()
+    const view = {bin: this.config.bin, cwd: process.cwd(), now: new Date()}
+    this.out.result(result, (r) => this.human?.(r, view))
+    const code = this.exitCodeOf(result)
+    if (code !== undefined) process.exitCode = code
     return result
   }
 
-  abstract execute(): Promise<unknown>
+  /** Parse the flags into a request and `serve` it. */
+  abstract execute(): Promise<R>
 
-  /** The human rendering of the result, on stdout. */
-  protected human(_result: any): string | undefined {
+  /** A result that is an answer, not an error, may still set the exit code (`access check --exit-code`). */
+  protected exitCodeOf(_result: R): number | undefined {
     return undefined
   }
 
-  /** A value needed but missing: prompt on a TTY, otherwise a usage error naming the flag. */
-  protected async require<V>(value: V | undefined, flag: string, prompt: () => Promise<V>): Promise<V> {
-    if (value !== undefined && value !== '') return value
-    if (!this.interactive) throw new UsageError(`Missing required value: ${flag}.`, {hint: `Pass ${flag}, or run in a terminal without --no-input to be asked.`})
-    return prompt()
+  /** Run a golden path's service with this run's Deps; `human` renders its result for people. */
+  protected async serve<Q>(service: Service<Q, R>, human: Human<R> | undefined, request: Q): Promise<R> {
+    this.human = human
+    return service(request, this.deps())
+  }
+
+  private deps(): Deps {
+    const {out, flags} = this
+    const signal = this.abortController.signal
+    const runner = createToolRunner({logger: (line) => out.debug(line)})
+    // Asking is allowed only on a terminal, without --no-input or --json, and outside CI.
+    const interactive = !flags['no-input'] && !flags.json && Boolean(process.stdin.isTTY) && !isCi()
+    const renderer = chooseRenderer({json: flags.json, isTTY: Boolean(process.stderr.isTTY), ci: isCi(), columns: process.stderr.columns})
+    return {
+      out,
+      runner,
+      ...(interactive ? {prompter: createPrompter({signal})} : {}),
+      signal,
+      now: () => new Date(),
+      env: process.env,
+      bin: this.config.bin,
+      stateDir: stateDir(),
+      plans: createPlanRunner({out, runner, signal, renderer, verbose: flags.verbose}),
+    }
   }
 
   protected override async catch(error: Error & {exitCode?: number}): Promise<void> {
-    if (this.signal.aborted && !(error instanceof IdpError)) error = new CancelledError('Cancelled by the user.')
-    const idpError = toIdpError(this.signal.aborted && error.name === 'AbortError' ? new CancelledError('Cancelled by the user.') : error)
+    const aborted = this.abortController.signal.aborted
+    const cancelled = (aborted && !(error instanceof IdpError)) || (aborted && error.name === 'AbortError') || isPromptExit(error)
+    const idpError = toIdpError(cancelled ? new CancelledError('Cancelled by the user.') : error)
     this.out ??= new Output({json: this.argv.includes('--json'), verbose: false})
     this.out.error(idpError)
     process.exitCode = idpError.exitCode

@@ -1,10 +1,10 @@
 import {lstat, rm, rmdir} from 'node:fs/promises'
 import path from 'node:path'
 
-import type {StepHandler} from '../plan/apply.js'
+import type {Handlers} from '../plan/apply.js'
 import type {ToolRunner} from '../tools/types.js'
 import {gitPushArgs, gitRemoteAddArgs} from '../tools/git.js'
-import {CREATE_OPS} from './plan.js'
+import type {CreateOps, Visibility} from './plan.js'
 import picomatch from 'picomatch'
 
 import {deleteInWorkspace, type DeleteSpec, type FetchSpec, type FileStep, planSkeleton, renameInWorkspace, type RenameSpec, type SkeletonResult, writeSkeleton} from './skeleton.js'
@@ -24,7 +24,7 @@ export interface CreatedRepository {
 
 /** What publishing needs; the command wires it to src/lib/github (Octokit) when --publish is set. */
 export interface Publisher {
-  createRepository(options: {owner?: string; name: string; visibility: 'private' | 'internal' | 'public'; description?: string}): Promise<CreatedRepository>
+  createRepository(options: {owner?: string; name: string; visibility: Visibility; description?: string}): Promise<CreatedRepository>
   deleteRepository(owner: string, name: string): Promise<boolean>
   /** Environment for `git push` (auth header), never argv. */
   pushEnv(): Record<string, string>
@@ -122,11 +122,13 @@ export async function removeCreated(targetDir: string, created: readonly string[
   if (removeGit) await rm(path.join(targetDir, '.git'), {recursive: true, force: true})
 }
 
-export function createHandlers(options: CreateHandlerOptions): {handlers: Record<string, StepHandler>; state: CreateRunState} {
+type PublishOp = 'github.createRepo' | 'github.deleteRepo' | 'create.push'
+
+export function createHandlers(options: CreateHandlerOptions): {handlers: Handlers<Exclude<keyof CreateOps, PublishOp>> & Partial<Handlers<PublishOp>>; state: CreateRunState} {
   const state: CreateRunState = options.state ?? {created: []}
-  const handlers: Record<string, StepHandler> = {
-    [CREATE_OPS.render]: async (action) => {
-      const params = action.params as {targetDir: string; files: FileStep[]}
+  const local: Handlers<Exclude<keyof CreateOps, PublishOp>> = {
+    async 'create.render'(action) {
+      const params = action.params
       try {
         state.files = await renderAll(params.files, params.targetDir, state.created, options.afterFetch)
         return {files: state.files.length}
@@ -136,43 +138,43 @@ export function createHandlers(options: CreateHandlerOptions): {handlers: Record
         throw error
       }
     },
-    [CREATE_OPS.undoRender]: async (action) => {
-      const params = action.params as {targetDir: string; removeTarget: boolean; removeGit?: boolean}
-      await removeCreated(params.targetDir, state.created, params.removeTarget, params.removeGit ?? false)
+    async 'create.undoRender'(action) {
+      const params = action.params
+      await removeCreated(params.targetDir, state.created, params.removeTarget, params.removeGit)
       return {removed: params.removeTarget ? params.targetDir : state.created.length}
     },
-    [CREATE_OPS.catalog]: async (action) => {
-      const params = action.params as {dir: string; catalogInfoPath: string; registerUrl?: string}
+    async 'create.catalog'(action) {
+      const params = action.params
       const file = path.join(params.dir, params.catalogInfoPath.replace(/^\/+/u, ''))
       const exists = await lstat(file).then(
         () => true,
         () => false,
       )
-      state.catalog = {path: file, exists, registerUrl: params.registerUrl}
+      state.catalog = {path: file, exists, ...(params.registerUrl ? {registerUrl: params.registerUrl} : {})}
       if (!exists) throw new Error(`${params.catalogInfoPath.replace(/^\/+/u, '')} was not generated, so there is nothing to register in the Backstage catalog.`)
-      return {path: file, registerUrl: params.registerUrl}
+      return {path: file, ...(params.registerUrl ? {registerUrl: params.registerUrl} : {})}
     },
   }
-  if (options.publisher) {
-    const publisher = options.publisher
-    handlers[CREATE_OPS.createRepo] = async (action) => {
-      const p = action.params as {owner?: string; name: string; visibility: 'private' | 'internal' | 'public'; description?: string}
-      state.repository = await publisher.createRepository(p)
+  if (!options.publisher) return {handlers: local, state}
+  const publisher = options.publisher
+  const publish: Handlers<PublishOp> = {
+    async 'github.createRepo'(action) {
+      state.repository = await publisher.createRepository(action.params)
       return {htmlUrl: state.repository.htmlUrl, owner: state.repository.owner, ownerType: state.repository.ownerType}
-    }
-    handlers[CREATE_OPS.deleteRepo] = async (action) => {
-      const p = action.params as {owner?: string; name: string}
+    },
+    async 'github.deleteRepo'(action) {
+      const p = action.params
       const owner = state.repository?.owner ?? p.owner
       if (!owner) return {deleted: false}
       return {deleted: await publisher.deleteRepository(owner, state.repository?.name ?? p.name)}
-    }
-    handlers[CREATE_OPS.push] = async (action, ctx) => {
-      const p = action.params as {dir: string; branch: string}
+    },
+    async 'create.push'(action, ctx) {
+      const p = action.params
       if (!state.repository) throw new Error('No repository was created to push to.')
       await options.runner.run('git', gitRemoteAddArgs({url: state.repository.cloneUrl}), {cwd: p.dir, signal: ctx.signal})
       await options.runner.run('git', gitPushArgs({branch: p.branch}), {cwd: p.dir, signal: ctx.signal, env: publisher.pushEnv()})
       return {remote: state.repository.cloneUrl}
-    }
+    },
   }
-  return {handlers, state}
+  return {handlers: {...local, ...publish}, state}
 }

@@ -1,21 +1,41 @@
 import {gitAddAllArgs, gitCommitArgs, gitInitArgs} from '../tools/git.js'
-import {type Plan, PLAN_VERSION, type PlanStep} from '../plan/types.js'
+import {type OpSpec, type Plan, PLAN_VERSION, type PlanStep} from '../plan/types.js'
 import type {FileStep} from './skeleton.js'
+
+export type Visibility = 'private' | 'internal' | 'public'
+
+/** The local and GitHub operations of a create plan (handlers.ts); see OpRegistry in plan/types.ts. */
+export interface CreateOps {
+  'create.render': OpSpec<{targetDir: string; files: FileStep[]}, {files: number}>
+  'create.undoRender': OpSpec<{targetDir: string; removeTarget: boolean; removeGit: boolean}, {removed: string | number}>
+  'create.push': OpSpec<{dir: string; branch: string}, {remote: string}>
+  'create.catalog': OpSpec<{dir: string; catalogInfoPath: string; registerUrl?: string}, {path: string; registerUrl?: string}>
+  'github.createRepo': OpSpec<{owner?: string; name: string; visibility: Visibility; description?: string}, {htmlUrl: string; owner: string; ownerType: string}>
+  'github.deleteRepo': OpSpec<{owner?: string; name: string}, {deleted: boolean}>
+}
+
+/** The ids of a create plan's steps. */
+export const CREATE_STEP = {
+  render: 'render',
+  gitInit: 'git-init',
+  gitAdd: 'git-add',
+  gitCommit: 'git-commit',
+  githubRepo: 'github-repo',
+  gitPush: 'git-push',
+  catalog: 'catalog',
+} as const
+
+/** What a create plan is about. */
+export interface CreateMetadata {
+  directory: string
+  template: string
+}
 
 /**
  * `idp create` as a plan (pure): render the template into the target directory, make it a git
  * repository with one commit, optionally create the GitHub repository and push, and check the
  * catalog entry. The command prints it (--dry-run), returns it (--json) or applies it.
  */
-
-export const CREATE_OPS = {
-  render: 'create.render',
-  undoRender: 'create.undoRender',
-  push: 'create.push',
-  catalog: 'create.catalog',
-  createRepo: 'github.createRepo',
-  deleteRepo: 'github.deleteRepo',
-} as const
 
 export interface CreatePlanOptions {
   name: string
@@ -26,7 +46,7 @@ export interface CreatePlanOptions {
   files: FileStep[]
   git: {branch: string; message: string; authorName: string; authorEmail: string}
   /** Present when the run creates the GitHub repository and pushes. */
-  publish?: {owner?: string; name: string; visibility: 'private' | 'internal' | 'public'; description?: string; apiUrl: string}
+  publish?: {owner?: string; name: string; visibility: Visibility; description?: string; apiUrl: string}
   /** Present when the template has a catalog:register step. */
   catalog?: {catalogInfoPath: string; registerUrl?: string}
 }
@@ -38,31 +58,31 @@ export interface CreateFacts {
   targetHasGit?: boolean
 }
 
-export function planCreate(options: CreatePlanOptions, facts: CreateFacts): Plan {
+export function planCreate(options: CreatePlanOptions, facts: CreateFacts): Plan<CreateMetadata> {
   const dir = options.targetDir
   const steps: PlanStep[] = []
   steps.push({
-    id: 'render',
+    id: CREATE_STEP.render,
     title: `Render template ${options.template.name} into ${dir}`,
     action: {
       kind: 'local',
-      op: CREATE_OPS.render,
+      op: 'create.render',
       summary: `${options.files.map((f) => f.action).join(', ')} from ${options.template.dir} into ${dir}`,
       params: {targetDir: dir, files: options.files},
     },
     undo: [
       {
         kind: 'local',
-        op: CREATE_OPS.undoRender,
+        op: 'create.undoRender',
         summary: facts.targetExists ? `remove the files and directories this run created in ${dir}` : `remove ${dir}`,
         params: {targetDir: dir, removeTarget: !facts.targetExists, removeGit: facts.targetExists && !facts.targetHasGit},
       },
     ],
   })
-  steps.push({id: 'git-init', title: `git init (branch ${options.git.branch})`, action: {kind: 'tool', tool: 'git', argv: gitInitArgs({branch: options.git.branch}), cwd: dir}})
-  steps.push({id: 'git-add', title: 'git add', action: {kind: 'tool', tool: 'git', argv: gitAddAllArgs(), cwd: dir}})
+  steps.push({id: CREATE_STEP.gitInit, title: `git init (branch ${options.git.branch})`, action: {kind: 'tool', tool: 'git', argv: gitInitArgs({branch: options.git.branch}), cwd: dir}})
+  steps.push({id: CREATE_STEP.gitAdd, title: 'git add', action: {kind: 'tool', tool: 'git', argv: gitAddAllArgs(), cwd: dir}})
   steps.push({
-    id: 'git-commit',
+    id: CREATE_STEP.gitCommit,
     title: 'Initial commit',
     action: {
       kind: 'tool',
@@ -76,17 +96,17 @@ export function planCreate(options: CreatePlanOptions, facts: CreateFacts): Plan
     const p = options.publish
     const full = `${p.owner ?? '(token owner)'}/${p.name}`
     steps.push({
-      id: 'github-repo',
+      id: CREATE_STEP.githubRepo,
       title: `Create GitHub repository ${full} (${p.visibility})`,
-      action: {kind: 'api', target: 'github', op: CREATE_OPS.createRepo, summary: `POST ${p.apiUrl} create ${p.visibility} repository ${full}`, params: {owner: p.owner, name: p.name, visibility: p.visibility, description: p.description}},
-      undo: [{kind: 'api', target: 'github', op: CREATE_OPS.deleteRepo, summary: `delete repository ${full}`, params: {owner: p.owner, name: p.name}}],
+      action: {kind: 'api', target: 'github', op: 'github.createRepo', summary: `POST ${p.apiUrl} create ${p.visibility} repository ${full}`, params: {owner: p.owner, name: p.name, visibility: p.visibility, description: p.description}},
+      undo: [{kind: 'api', target: 'github', op: 'github.deleteRepo', summary: `delete repository ${full}`, params: {owner: p.owner, name: p.name}}],
     })
     steps.push({
-      id: 'git-push',
+      id: CREATE_STEP.gitPush,
       title: `Push ${options.git.branch} to ${full}`,
       action: {
         kind: 'local',
-        op: CREATE_OPS.push,
+        op: 'create.push',
         summary: `git remote add origin <clone URL of ${full}> && git push --set-upstream origin ${options.git.branch} (token via http.extraHeader, never in argv)`,
         params: {dir, branch: options.git.branch},
       },
@@ -94,15 +114,15 @@ export function planCreate(options: CreatePlanOptions, facts: CreateFacts): Plan
   }
   if (options.catalog) {
     steps.push({
-      id: 'catalog',
+      id: CREATE_STEP.catalog,
       title: `Check ${options.catalog.catalogInfoPath.replace(/^\//u, '')} for the Backstage catalog`,
       action: {
         kind: 'local',
-        op: CREATE_OPS.catalog,
+        op: 'create.catalog',
         summary: options.catalog.registerUrl ? `catalog entry stays in the repository; register it at ${options.catalog.registerUrl}` : 'catalog entry stays in the repository',
         params: {dir, catalogInfoPath: options.catalog.catalogInfoPath, registerUrl: options.catalog.registerUrl},
       },
-      dependsOn: ['render'],
+      dependsOn: [CREATE_STEP.render],
       optional: true,
     })
   }

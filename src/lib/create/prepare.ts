@@ -4,6 +4,7 @@ import path from 'node:path'
 import {PrerequisiteError, UsageError} from '../cli/errors.js'
 import {assertDnsLabel} from '../cli/names.js'
 import type {Plan} from '../plan/types.js'
+import type {CreateMetadata} from './plan.js'
 import {finalFileList, prerender} from './handlers.js'
 import {allParameters, assertComplete, type Page, parameterPages, parseSetFlags, readValuesFile, type ResolvedValues, resolveValues} from './parameters.js'
 import {planCreate} from './plan.js'
@@ -41,7 +42,7 @@ export interface PrepareInput {
 }
 
 export interface PreparedCreate {
-  plan: Plan
+  plan: Plan<CreateMetadata>
   name: string
   directory: string
   template: {name: string; title?: string; source: string; ref: string; path: string}

@@ -1,24 +1,14 @@
+import type {Prompter} from '../cli/prompter.js'
 import {coerceValue, type Page, type Parameter, schemaType, valueProblem} from './parameters.js'
 
 /**
  * The interactive wizard: one prompt per template parameter, page by page, validated as typed.
- * Prompt functions are injected (the command passes @inquirer/prompts, loaded lazily; tests pass
- * the same prompts rendered through @inquirer/testing).
+ * The prompts are injected (the service's Prompter; tests pass the same prompts rendered through
+ * @inquirer/testing).
  */
 
-type Validate<T> = (value: T) => boolean | string | Promise<boolean | string>
-
-export interface PromptSet {
-  input(config: {message: string; default?: string; required?: boolean; validate?: Validate<string>}): Promise<string>
-  password(config: {message: string; mask?: boolean | string; validate?: Validate<string>}): Promise<string>
-  number(config: {message: string; default?: number; required?: boolean; min?: number; max?: number; step?: number | 'any'; validate?: Validate<number | undefined>}): Promise<number | undefined>
-  confirm(config: {message: string; default?: boolean}): Promise<boolean>
-  select(config: {message: string; choices: Array<{name: string; value: unknown; description?: string}>; default?: unknown}): Promise<unknown>
-  checkbox(config: {message: string; choices: Array<{name: string; value: unknown; checked?: boolean}>; required?: boolean}): Promise<unknown[]>
-}
-
 export interface WizardOptions {
-  prompts: PromptSet
+  prompts: Prompter
   /** Values already known (defaults and explicit); defaults become prompt defaults. */
   values: Record<string, unknown>
   /** Keys given explicitly: not asked again. */
@@ -48,7 +38,7 @@ function validator(param: Parameter): (raw: string) => true | string {
   }
 }
 
-async function ask(param: Parameter, current: unknown, prompts: PromptSet): Promise<unknown> {
+async function ask(param: Parameter, current: unknown, prompts: Prompter): Promise<unknown> {
   const schema = param.schema
   const type = schemaType(schema)
   const message = messageFor(param)

@@ -4,17 +4,18 @@
  */
 import {UsageError} from '../cli/errors.js'
 import {LABELS, MANAGED_BY_VALUE} from '../env/labels.js'
-import type {StepHandler} from '../plan/apply.js'
-import type {ToolName, ToolRunner} from '../tools/types.js'
+import type {Handlers} from '../plan/apply.js'
+import type {ToolRunner} from '../tools/types.js'
+import type {DeployOps} from './plan.js'
 
-export function createDeployHandlers(options: {runner: ToolRunner}): Record<string, StepHandler> {
+export function createDeployHandlers(options: {runner: ToolRunner}): Handlers<keyof DeployOps> {
   return {
     /**
      * `argocd app create --upsert` would overwrite any Application of that name: refuse one idp did
      * not create for this service and environment, as idp never adopts what it does not own.
      */
     async 'deploy.checkApplication'(action, ctx) {
-      const p = action.params as {tool: ToolName; argv: string[]; kubeconfig?: string; name: string; service: string; env: string}
+      const p = action.params
       // argocd answers a missing Application with PermissionDenied (exit 20), like one it may not read.
       const result = await options.runner.run(p.tool, p.argv, {...(p.kubeconfig ? {kubeconfig: p.kubeconfig} : {}), allowedExitCodes: [0, 20], signal: ctx.signal, timeoutMs: 60_000})
       if (result.exitCode !== 0) return {exists: false}

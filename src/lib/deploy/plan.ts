@@ -11,12 +11,28 @@ import path from 'node:path'
 
 import type {ResolvedEnvironment} from '../config/environments.js'
 import type {ArgocdConfig} from '../config/schema.js'
-import {envNames, lockStep, preflightStep, unlockAction} from '../env/plan-up.js'
+import {ENV_STEP, envNames, lockStep, preflightStep, unlockAction} from '../env/plan-up.js'
 import {LABELS, MANAGED_BY_VALUE} from '../env/labels.js'
 import {argocdAppCreateArgs, argocdAppGetArgs, argocdAppSyncArgs, argocdAppWaitArgs, type ArgocdGlobals} from '../tools/argocd.js'
 import {helmRollbackArgs, helmUpgradeInstallArgs, type HelmMajor} from '../tools/helm.js'
-import type {Plan, PlanStep, ToolAction} from '../plan/types.js'
+import type {OpSpec, Plan, PlanStep, ToolAction} from '../plan/types.js'
 import {PLAN_VERSION} from '../plan/types.js'
+import type {ToolName} from '../tools/types.js'
+
+/** The local operation of a deploy plan (handlers.ts); the env ones do the preflight, lock and kubeconfig. */
+export interface DeployOps {
+  'deploy.checkApplication': OpSpec<{tool: ToolName; argv: string[]; kubeconfig?: string; name: string; service: string; env: string}, {exists: boolean}>
+}
+
+/** The ids of a deploy plan's steps (preflight, lock and unlock are the env plans'). */
+export const DEPLOY_STEP = {
+  kubeconfig: 'kubeconfig',
+  check: 'check',
+  app: 'app',
+  sync: 'sync',
+  wait: 'wait',
+  helm: 'helm',
+} as const
 
 export type DeployStrategy = 'argocd' | 'helm'
 
@@ -115,7 +131,7 @@ function withFlags(argv: string[], at: number, flags: string[]): string[] {
   return [...argv.slice(0, at), ...flags, ...argv.slice(at)]
 }
 
-export function planDeploy(options: DeployOptions, facts: DeployFacts): Plan {
+export function planDeploy(options: DeployOptions, facts: DeployFacts): Plan<DeployMetadata> {
   return options.strategy === 'argocd' ? planArgocd(options, facts) : planHelm(options, facts)
 }
 
@@ -125,7 +141,7 @@ function helmSet(env: ResolvedEnvironment, imageTag: string | undefined): Record
   return set
 }
 
-function planArgocd(options: DeployOptions, facts: DeployFacts): Plan {
+function planArgocd(options: DeployOptions, facts: DeployFacts): Plan<DeployMetadata> {
   const {env} = options
   const argocd = options.argocd!
   const name = deployAppName(env)
@@ -141,7 +157,7 @@ function planArgocd(options: DeployOptions, facts: DeployFacts): Plan {
     // --core talks to the cluster as the kubeconfig's user and finds Argo CD in the context's namespace.
     steps.push(preflightStep(env, facts.paths.hostKubeconfig, ['argocd'], facts.tools))
     steps.push({
-      id: 'kubeconfig',
+      id: DEPLOY_STEP.kubeconfig,
       title: `Private kubeconfig for Argo CD in ${appNamespace} on ${env.cluster.alias}`,
       action: {
         kind: 'local',
@@ -149,7 +165,7 @@ function planArgocd(options: DeployOptions, facts: DeployFacts): Plan {
         summary: `copy ${facts.paths.hostKubeconfig} with the context namespace set to ${appNamespace} into ${facts.paths.argocdKubeconfig} (0600)`,
         params: {hostKubeconfig: facts.paths.hostKubeconfig, namespace: appNamespace, file: facts.paths.argocdKubeconfig},
       },
-      dependsOn: ['preflight'],
+      dependsOn: [ENV_STEP.preflight],
     })
   }
   const create = argocdAppCreateArgs({
@@ -169,7 +185,7 @@ function planArgocd(options: DeployOptions, facts: DeployFacts): Plan {
   })
   const appGetArgv = argocdAppGetArgs({name, appNamespace, globals})
   steps.push({
-    id: 'check',
+    id: DEPLOY_STEP.check,
     title: `Check that ${appNamespace}/${name} is new or idp's own`,
     action: {
       kind: 'local',
@@ -177,22 +193,22 @@ function planArgocd(options: DeployOptions, facts: DeployFacts): Plan {
       summary: `argocd ${appGetArgv.join(' ')}: refuse an existing Application without ${LABELS.managedBy}=${MANAGED_BY_VALUE}, ${LABELS.service}=${env.service}, ${LABELS.env}=${env.name}`,
       params: {tool: 'argocd', argv: appGetArgv, ...(kubeconfig ? {kubeconfig} : {}), name, service: env.service, env: env.name},
     },
-    dependsOn: core ? ['kubeconfig'] : [],
+    dependsOn: core ? [DEPLOY_STEP.kubeconfig] : [],
   })
   steps.push({
-    id: 'app',
+    id: DEPLOY_STEP.app,
     title: `Argo CD Application ${appNamespace}/${name} (${argocd.repoURL} ${argocd.path}@${targetRevision})`,
     action: tool(create, 120_000),
-    dependsOn: ['check'],
+    dependsOn: [DEPLOY_STEP.check],
   })
   // --async: the one wait below, bounded by --timeout, is the only place the deploy blocks.
-  steps.push({id: 'sync', title: `Sync ${name}`, action: tool(withFlags(argocdAppSyncArgs({name, appNamespace, globals}), 3, ['--async']), 120_000), dependsOn: ['app']})
+  steps.push({id: DEPLOY_STEP.sync, title: `Sync ${name}`, action: tool(withFlags(argocdAppSyncArgs({name, appNamespace, globals}), 3, ['--async']), 120_000), dependsOn: [DEPLOY_STEP.app]})
   steps.push({
-    id: 'wait',
+    id: DEPLOY_STEP.wait,
     title: `Wait up to ${timeoutS}s for ${name} to be synced and healthy`,
     // --operation: until the requested sync has run, the old Synced/Healthy status would satisfy the wait.
     action: tool(withFlags(argocdAppWaitArgs({name, timeoutSeconds: timeoutS, appNamespace, globals}), 3, ['--operation', '--output', 'json']), options.timeoutMs + 60_000),
-    dependsOn: ['sync'],
+    dependsOn: [DEPLOY_STEP.sync],
   })
   const connection = core ? `KUBECONFIG=${kubeconfig} ` : ''
   const globalFlags = core ? '--core' : `--server ${facts.argocd.mode === 'server' ? facts.argocd.server : ''} --grpc-web`
@@ -215,11 +231,11 @@ function planArgocd(options: DeployOptions, facts: DeployFacts): Plan {
     kind: 'deploy',
     summary: `Deploy ${env.service} to ${env.name} through Argo CD (Application ${appNamespace}/${name} → namespace ${env.namespace} on ${env.cluster.alias}, revision ${targetRevision})`,
     steps,
-    metadata: {...about},
+    metadata: about,
   }
 }
 
-function planHelm(options: DeployOptions, facts: DeployFacts): Plan {
+function planHelm(options: DeployOptions, facts: DeployFacts): Plan<DeployMetadata> {
   const {env} = options
   const release = env.service
   const host = facts.paths.hostKubeconfig
@@ -240,12 +256,12 @@ function planHelm(options: DeployOptions, facts: DeployFacts): Plan {
   // the environment's Lease makes the second deploy (or env up) fail fast with who holds it.
   if (facts.holder) steps.push(lockStep(env, host, facts.holder, options.timeoutMs))
   steps.push({
-    id: 'helm',
+    id: DEPLOY_STEP.helm,
     title: `helm upgrade --install ${release} (${env.helm!.chart}) into ${env.namespace}`,
     action: {kind: 'tool', tool: 'helm', argv, kubeconfig: host, timeoutMs: options.timeoutMs + 60_000},
-    dependsOn: [facts.holder ? 'lock' : 'preflight'],
+    dependsOn: [facts.holder ? ENV_STEP.lock : ENV_STEP.preflight],
   })
-  if (facts.holder) steps.push({id: 'unlock', title: `Release the lock of ${env.name}`, action: unlockAction(host, envNames(env).lease, facts.holder), dependsOn: ['helm']})
+  if (facts.holder) steps.push({id: ENV_STEP.unlock, title: `Release the lock of ${env.name}`, action: unlockAction(host, envNames(env).lease, facts.holder), dependsOn: [DEPLOY_STEP.helm]})
   const about: DeployMetadata = {
     env: env.name,
     service: env.service,
@@ -262,6 +278,6 @@ function planHelm(options: DeployOptions, facts: DeployFacts): Plan {
     kind: 'deploy',
     summary: `Deploy ${env.service} to ${env.name} with helm (release ${release} in namespace ${env.namespace} on ${env.cluster.alias})`,
     steps,
-    metadata: {...about},
+    metadata: about,
   }
 }

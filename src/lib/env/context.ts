@@ -143,9 +143,9 @@ export interface HostState {
  * environment's namespace. Read-only on the cluster; runs before the plan so a foreign namespace
  * or an unreachable cluster fails before any change.
  */
-export async function inspectHost(env: ResolvedEnvironment, stateDir: string): Promise<HostState> {
+export async function inspectHost(env: ResolvedEnvironment, stateDir: string, processEnv?: NodeJS.ProcessEnv): Promise<HostState> {
   const [{connectCluster, findNamespace}, {ANNOTATIONS, isOwnedBy}] = await Promise.all([import('./cluster.js'), import('./labels.js')])
-  const {clients} = await connectCluster(env.cluster, {stateDir, requireReachable: true})
+  const {clients} = await connectCluster(env.cluster, {stateDir, requireReachable: true, ...(processEnv ? {env: processEnv} : {})})
   const ns = await findNamespace(clients.core, env.namespace)
   if (!ns) return {found: 'absent'}
   if (!isOwnedBy(ns, env.service, env.name)) return {found: 'foreign', foreignLabels: ns.metadata?.labels ?? {}}

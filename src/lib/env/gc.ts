@@ -4,13 +4,53 @@
  * a scheduled CI job: only namespaces carrying idp's labels are ever considered, each is read
  * again right before its plan is made, and one failure does not stop the others.
  */
+import type {Deps, Human, Service} from '../cli/deps.js'
 import {CancelledError, IdpError, PrerequisiteError, RemoteError, TimeoutError, ToolError} from '../cli/errors.js'
+import {table} from '../cli/output.js'
 import {redact} from '../cli/redact.js'
+import {parseDuration} from '../config/duration.js'
 import {matchEnvironment, type ResolvedEnvironment, resolveEnvironment} from '../config/environments.js'
+import {loadConfig} from '../config/load.js'
 import type {IdpConfig} from '../config/schema.js'
+import {type JsonPlan, planForJson} from '../plan/format.js'
 import type {Plan} from '../plan/types.js'
+import {type ClusterListing, listEnvironments} from './list.js'
+import {type ClusterTarget, configuredClusters, findNamespace} from './cluster.js'
+import {gitFacts, lockHolder} from './context.js'
 import {isOwnedBy, type EnvRecord} from './labels.js'
-import type {ClusterTarget} from './cluster.js'
+import {envStatePaths} from './paths.js'
+import {planEnvDown} from './plan-down.js'
+
+export interface EnvGcRequest {
+  dir: string
+  /** Select environments created longer ago than this (e.g. 2d) instead of those past their expires-at. */
+  olderThan?: string
+  allServices: boolean
+  cluster?: string
+  /** Limit for each teardown step. */
+  timeout: string
+  dryRun: boolean
+  keepOnFailure: boolean
+  /** Remove without asking on a terminal. */
+  yes: boolean
+}
+
+/** The same environment fields as an outcome, so --dry-run and a real run read alike. */
+export interface EnvGcSelected extends Pick<GcOutcome, 'service' | 'env' | 'cluster' | 'namespace' | 'reason'> {
+  plan?: JsonPlan
+}
+
+export interface EnvGcResult {
+  service: string | null
+  dryRun: boolean
+  /** What was (or, with --dry-run, would be) removed, and why. */
+  selected: EnvGcSelected[]
+  /** Matched but kept: protected in .idp.yml, already terminating. */
+  skipped: Array<{service: string; env: string; cluster: string; namespace: string; reason: string}>
+  /** Per environment after a real run. */
+  outcomes: GcOutcome[]
+  clusters: ClusterListing[]
+}
 
 export interface GcCriteria {
   now: Date
@@ -115,8 +155,8 @@ export interface GcRunOptions {
   /** Read the namespace again right before acting: undefined when it is gone. */
   readNamespace(record: EnvRecord): Promise<Parameters<typeof isOwnedBy>[0] | undefined>
   /** Build the down plan of one environment (found is always 'ours' here). */
-  plan(record: EnvRecord): Plan
-  apply(plan: Plan, record: EnvRecord): Promise<void>
+  plan(record: EnvRecord): Plan<unknown>
+  apply(plan: Plan<unknown>, record: EnvRecord): Promise<void>
   signal?: AbortSignal
   onStart?(candidate: GcCandidate): void
 }
@@ -176,4 +216,80 @@ export function gcFailure({outcomes, errors}: GcRunResult): IdpError | undefined
   if (first instanceof TimeoutError) return new TimeoutError(message, options)
   if (first instanceof PrerequisiteError) return new PrerequisiteError(message, options)
   return new RemoteError(message, options)
+}
+
+export const envGc: Service<EnvGcRequest, EnvGcResult> = async (request, deps: Deps) => {
+  // Bad input fails before anything is contacted.
+  const olderThanMs = request.olderThan === undefined ? undefined : parseDuration(request.olderThan)
+  const timeoutMs = parseDuration(request.timeout)
+  const loaded = await loadConfig({dir: request.dir, required: true})
+  const {config} = loaded
+  const targets = configuredClusters(loaded, request.cluster)
+  const service = request.allServices ? undefined : config.service.name
+  const now = deps.now()
+  const listing = await listEnvironments({clusters: targets, stateDir: deps.stateDir, service, now, processEnv: deps.env, signal: deps.signal})
+  for (const warning of listing.warnings) deps.out.warn(warning)
+  const selection = selectForGc(listing.environments, {now, olderThanMs, config})
+  const targetOf = new Map(targets.map((t) => [t.alias, t]))
+
+  const holder = lockHolder(`idp env gc by ${(await gitFacts(deps.runner, request.dir, deps.env)).owner}`)
+  const planFor = (record: EnvRecord) =>
+    planEnvDown(
+      {env: envForRecord(record, targetOf.get(record.cluster)!, loaded), found: 'ours', driver: record.driver === 'vcluster' ? 'vcluster' : 'namespace', timeoutMs},
+      {holder, paths: envStatePaths(deps.stateDir, record.service, record.env, record.cluster)},
+    )
+  const brief = (r: EnvRecord) => ({service: r.service, env: r.env, cluster: r.cluster, namespace: r.namespace})
+  const base = {
+    service: service ?? null,
+    selected: selection.remove.map(({record, reason}) => ({...brief(record), reason, ...(request.dryRun ? {plan: planForJson(planFor(record))} : {})})),
+    skipped: selection.skipped.map(({record, reason}) => ({...brief(record), reason})),
+    clusters: listing.clusters,
+  }
+  if (request.dryRun || selection.remove.length === 0) return {...base, dryRun: request.dryRun, outcomes: []}
+
+  if (deps.prompter && !request.yes) {
+    deps.out.info(gcTable(base.selected))
+    const ok = await deps.prompter.confirm({message: `Remove ${base.selected.length} environment${base.selected.length === 1 ? '' : 's'}?`, default: false})
+    if (!ok) return {...base, dryRun: false, selected: [], outcomes: []}
+  }
+
+  const {createEnvHandlers} = await import('./handlers.js')
+  const handlers = createEnvHandlers({runner: deps.runner, bin: deps.bin, now: deps.now})
+  const run = await runGc({
+    candidates: selection.remove,
+    signal: deps.signal,
+    onStart: ({record, reason}) => deps.out.info(`Removing ${record.service}/${record.env} on ${record.cluster} (namespace ${record.namespace}): ${reason}`),
+    readNamespace: (record) => findNamespace(listing.connections.get(record.cluster)!.clients.core, record.namespace, ` on cluster "${record.cluster}"`),
+    plan: planFor,
+    apply: async (plan) => {
+      await deps.plans.apply(plan, {handlers, keepOnFailure: request.keepOnFailure})
+    },
+  })
+  const failure = gcFailure(run)
+  if (failure) {
+    failure.details = {...failure.details, selected: base.selected, skipped: base.skipped}
+    throw failure
+  }
+  return {...base, dryRun: false, outcomes: run.outcomes}
+}
+
+function gcTable(selected: EnvGcSelected[]): string {
+  return table(
+    ['ENV', 'SERVICE', 'CLUSTER', 'NAMESPACE', 'REASON'],
+    selected.map((s) => [s.env, s.service, s.cluster, s.namespace, s.reason]),
+  )
+}
+
+export const renderEnvGc: Human<EnvGcResult> = (result) => {
+  const lines: string[] = []
+  const scope = result.service ? `of service ${result.service}` : 'of any service'
+  if (result.selected.length === 0) lines.push(`Nothing to remove: no environment ${scope} matched.`)
+  else if (result.dryRun) lines.push(gcTable(result.selected), '', `Dry run: would remove ${result.selected.length} environment${result.selected.length === 1 ? '' : 's'}; nothing was changed.`)
+  else {
+    const removed = result.outcomes.filter((o) => o.status === 'removed')
+    for (const o of result.outcomes) lines.push(`${o.status === 'removed' ? '✓ removed' : `- skipped (${o.detail ?? ''})`} ${o.service}/${o.env} on ${o.cluster} (namespace ${o.namespace}): ${o.reason}`)
+    lines.push(`Removed ${removed.length} environment${removed.length === 1 ? '' : 's'}.`)
+  }
+  for (const s of result.skipped) lines.push(`Kept ${s.service}/${s.env} on ${s.cluster}: ${s.reason}`)
+  return lines.join('\n')
 }

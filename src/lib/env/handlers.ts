@@ -12,19 +12,16 @@ import {writePrivateFile} from '../cli/paths.js'
 import {redact, registerSecret} from '../cli/redact.js'
 import {isNotFound, kubeCall, kubeClientCache, kubeError} from '../kube/client.js'
 import {registerUserSecrets} from '../kube/kubeconfig.js'
-import type {StepHandler} from '../plan/apply.js'
+import type {Handlers} from '../plan/apply.js'
 import {commandLine} from '../plan/format.js'
-import {type ToolAction, toolRunOptions} from '../plan/types.js'
+import {type OpParams, type ToolAction, toolRunOptions} from '../plan/types.js'
+import type {EnvOps} from './ops.js'
 import {parseTerraformUiLine, type TerraformOutput, terraformUiOutputs} from '../tools/terraform.js'
-import type {RunOptions, ToolName, ToolRunner} from '../tools/types.js'
+import type {RunOptions, ToolRunner} from '../tools/types.js'
 import {ANNOTATIONS, isOwnedBy, LABELS} from './labels.js'
+import {type PrCommentPoster, prCommentBody} from './pr-comment.js'
 import {findNamespace, writeHostKubeconfig} from './cluster.js'
 import {acquireLock, releaseLock} from './lock.js'
-
-export interface PrCommentPoster {
-  /** Create or edit the sticky comment; returns its URL. */
-  post(target: {owner: string; repo: string; number: number; marker: string}, body: string): Promise<{url: string; created: boolean}>
-}
 
 export interface EnvHandlerOptions {
   runner: ToolRunner
@@ -59,23 +56,20 @@ function strings(value: unknown): string[] {
   return []
 }
 
-export function prCommentBody(input: {env: string; status: string; url?: string; expiresAt?: string; bin: string; sha?: string}): string {
-  const lines = [`### Preview environment \`${input.env}\``, '', `| | |`, `|---|---|`, `| Status | **${input.status}** |`]
-  if (input.url && input.status !== 'deleted') lines.push(`| URL | ${input.url} |`)
-  if (input.expiresAt && input.status !== 'deleted') lines.push(`| Expires | ${input.expiresAt} |`)
-  if (input.sha) lines.push(`| Commit | \`${input.sha}\` |`)
-  lines.push('', input.status === 'deleted' ? 'This environment was torn down.' : `Tear down: \`${input.bin} env down ${input.env}\``)
-  return lines.join('\n')
+/** Release an environment's Lease if this run holds it (the unlock step, or after a kept failure). */
+export async function releaseEnvLock(params: OpParams<'env.unlock'>, kube = kubeClientCache()): Promise<{released: boolean}> {
+  const {coordination} = await kube(params.kubeconfig)
+  return releaseLock(coordination, params)
 }
 
-export function createEnvHandlers(options: EnvHandlerOptions): Record<string, StepHandler> {
+export function createEnvHandlers(options: EnvHandlerOptions): Handlers<keyof EnvOps> {
   const {runner} = options
   const kube = kubeClientCache()
   const now = options.now ?? (() => new Date())
 
   return {
     async 'env.preflight'(action) {
-      const p = action.params as {context: string; kubeconfigPath?: string; hostKubeconfig: string; tools: ToolName[]}
+      const p = action.params
       const versions: Record<string, string | undefined> = {}
       for (const tool of p.tools) versions[tool] = (await runner.require(tool)).version
       const reach = (await writeHostKubeconfig({context: p.context, ...(p.kubeconfigPath ? {kubeconfig: p.kubeconfigPath} : {})}, p.hostKubeconfig, {requireReachable: true}))!
@@ -83,19 +77,17 @@ export function createEnvHandlers(options: EnvHandlerOptions): Record<string, St
     },
 
     async 'env.lock'(action) {
-      const p = action.params as {kubeconfig: string; namespace: string; name: string; holder: string; leaseSeconds: number; labels?: Record<string, string>}
+      const p = action.params
       const {coordination} = await kube(p.kubeconfig)
       return acquireLock(coordination, p, now)
     },
 
     async 'env.unlock'(action) {
-      const p = action.params as {kubeconfig: string; namespace: string; name: string; holder: string}
-      const {coordination} = await kube(p.kubeconfig)
-      return releaseLock(coordination, p)
+      return releaseEnvLock(action.params, kube)
     },
 
     async 'kube.ensureNamespace'(action) {
-      const p = action.params as {kubeconfig: string; name: string; service: string; env: string; labels: Record<string, string>; annotations: Record<string, string>}
+      const p = action.params
       const {core} = await kube(p.kubeconfig)
       const live = await findNamespace(core, p.name)
       if (!live) {
@@ -120,7 +112,7 @@ export function createEnvHandlers(options: EnvHandlerOptions): Record<string, St
     },
 
     async 'kube.deleteNamespace'(action) {
-      const p = action.params as {kubeconfig: string; name: string; service: string; env: string}
+      const p = action.params
       const {core} = await kube(p.kubeconfig)
       const live = await findNamespace(core, p.name)
       if (!live) return {deleted: false, reason: 'already gone'}
@@ -135,7 +127,7 @@ export function createEnvHandlers(options: EnvHandlerOptions): Record<string, St
     },
 
     async 'env.writeNamespaceKubeconfig'(action, ctx) {
-      const p = action.params as {hostKubeconfig: string; namespace: string; file: string}
+      const p = action.params
       ctx.signal.throwIfAborted()
       // The host context's credentials, narrowed to the namespace by default only: real RBAC
       // scoping (a ServiceAccount per environment) is `idp access`'s job.
@@ -147,7 +139,7 @@ export function createEnvHandlers(options: EnvHandlerOptions): Record<string, St
     },
 
     async 'env.writeVclusterKubeconfig'(action, ctx) {
-      const p = action.params as {tool: ToolName; argv: string[]; kubeconfig: string; file: string}
+      const p = action.params
       const {stdout} = await runner.run(p.tool, p.argv, {kubeconfig: p.kubeconfig, rawStdout: true, signal: ctx.signal, timeoutMs: 120_000})
       const {parse} = await import('../cli/yaml.js')
       let doc: {users?: Array<{user?: Record<string, unknown>}>; clusters?: unknown[]}
@@ -165,7 +157,7 @@ export function createEnvHandlers(options: EnvHandlerOptions): Record<string, St
     },
 
     async 'env.terraformApply'(action, ctx) {
-      const p = action.params as {apply: ToolAction; outputs: ToolAction; file: string}
+      const p = action.params
       const run = (tool: ToolAction, extra: RunOptions) =>
         runner.run(tool.tool, tool.argv, {
           ...toolRunOptions(tool),
@@ -202,13 +194,13 @@ export function createEnvHandlers(options: EnvHandlerOptions): Record<string, St
     },
 
     async 'env.removeFiles'(action) {
-      const p = action.params as {files: string[]}
+      const p = action.params
       for (const file of p.files) await rm(file, {force: true})
       return {removed: p.files}
     },
 
     async 'env.recordResult'(action) {
-      const p = action.params as {kubeconfig: string; namespace: string; service: string; env: string; status: string; url?: string}
+      const p = action.params
       const {core} = await kube(p.kubeconfig)
       const live = await kubeCall(`read Namespace ${p.namespace}`, () => core.readNamespace({name: p.namespace}))
       const annotations = {...live.metadata?.annotations, [ANNOTATIONS.status]: p.status, ...(p.url ? {[ANNOTATIONS.url]: p.url} : {})}
@@ -217,7 +209,7 @@ export function createEnvHandlers(options: EnvHandlerOptions): Record<string, St
     },
 
     async 'github.prComment'(action) {
-      const p = action.params as {owner: string; repo: string; number: number; marker: string; env: string; status: string; url?: string; expiresAt?: string; sha?: string}
+      const p = action.params
       if (!options.github) throw new PrerequisiteError('No GitHub token: the pull-request comment was not posted.', {hint: 'export GITHUB_TOKEN=... to keep a comment on the pull request.'})
       const body = prCommentBody({env: p.env, status: p.status, url: p.url, expiresAt: p.expiresAt, sha: p.sha, bin: options.bin ?? 'idp'})
       const result = await options.github.post({owner: p.owner, repo: p.repo, number: p.number, marker: p.marker}, body)
@@ -319,27 +311,4 @@ export function withHelmEvidence(runner: ToolRunner, sampler: EvidenceSampler): 
       }
     },
   }
-}
-
-/** Posts the sticky PR comment through the GitHub API, or undefined when there is no token. */
-export async function prCommentPoster(config: {github?: {apiUrl?: string}}, env: NodeJS.ProcessEnv = process.env): Promise<PrCommentPoster | undefined> {
-  const {createGitHubClient, githubSettings} = await import('../github/client.js')
-  const settings = githubSettings(env, config)
-  if (!settings.token) return undefined
-  const token = settings.token
-  let client: Awaited<ReturnType<typeof createGitHubClient>> | undefined
-  return {
-    async post(target, body) {
-      client ??= await createGitHubClient({token, baseUrl: settings.apiUrl})
-      const {upsertStickyComment} = await import('../github/pr-comments.js')
-      const result = await upsertStickyComment(client, {owner: target.owner, repo: target.repo, prNumber: target.number, marker: target.marker, body})
-      return {url: result.url, created: result.created}
-    },
-  }
-}
-
-/** After a failed or cancelled `up`: say so on the PR (best effort; the command's error matters more). */
-export async function postFailureComment(poster: PrCommentPoster, target: {owner: string; repo: string; number: number}, input: {env: string; bin: string; sha?: string; cancelled: boolean}): Promise<void> {
-  const {PR_COMMENT_MARKER} = await import('./plan-up.js')
-  await poster.post({...target, marker: PR_COMMENT_MARKER}, prCommentBody({env: input.env, status: input.cancelled ? 'cancelled' : 'failed', sha: input.sha, bin: input.bin}))
 }

@@ -1,8 +1,50 @@
+/**
+ * `idp env list`: the environments on every configured cluster, read from the labels idp put on
+ * their namespaces (one LIST per cluster, concurrently), so every machine sees the same. Also the
+ * listing `env status`, `env gc` and the access commands start from.
+ */
+import type {Human, Service} from '../cli/deps.js'
 import {IdpError, RemoteError} from '../cli/errors.js'
 import {redact} from '../cli/redact.js'
+import {loadConfig} from '../config/load.js'
 import {kubeError} from '../kube/client.js'
-import {type ClusterConnection, type ClusterTarget, connectCluster} from './cluster.js'
+import {type ClusterConnection, type ClusterTarget, configuredClusters, connectCluster} from './cluster.js'
+import {renderEnvTable} from './format.js'
 import {envSelector, type EnvRecord, parseEnvRecord} from './labels.js'
+
+export interface EnvListRequest {
+  dir: string
+  /** Every service's environments, not only this repository's. */
+  allServices: boolean
+  /** Only this cluster alias. */
+  cluster?: string
+}
+
+export interface EnvListResult {
+  /** The service listed, or null with --all-services. */
+  service: string | null
+  environments: EnvRecord[]
+  /** Per configured cluster: read or not, and why not. */
+  clusters: ClusterListing[]
+  /** The same lines as the envelope's warnings (clusters that could not be read). */
+  warnings: string[]
+}
+
+export const envList: Service<EnvListRequest, EnvListResult> = async (request, deps) => {
+  const loaded = await loadConfig({dir: request.dir, required: true})
+  const targets = configuredClusters(loaded, request.cluster)
+  const service = request.allServices ? undefined : loaded.config.service.name
+  const listing = await listEnvironments({clusters: targets, stateDir: deps.stateDir, service, now: deps.now(), processEnv: deps.env, signal: deps.signal})
+  for (const warning of listing.warnings) deps.out.warn(warning)
+  return {service: service ?? null, environments: listing.environments, clusters: listing.clusters, warnings: listing.warnings}
+}
+
+export const renderEnvList: Human<EnvListResult> = (result, view) => {
+  const scope = result.service ? `service ${result.service}` : 'any service'
+  const read = result.clusters.filter((c) => c.ok).map((c) => c.cluster)
+  if (result.environments.length === 0) return `No environments of ${scope} on cluster${read.length === 1 ? '' : 's'} ${read.join(', ') || '(none configured)'}.`
+  return renderEnvTable(result.environments, view.now)
+}
 
 export interface ClusterListing {
   cluster: string

@@ -27,8 +27,15 @@ export function microTime(date: Date): string {
   return date.toISOString().replace(/\.(\d{3})Z$/u, '.$1000Z')
 }
 
+/** A Date that goes into JSON as a MicroTime (client-node sends V1MicroTime fields as they are). */
+class MicroTime extends Date {
+  override toJSON(): string {
+    return microTime(this)
+  }
+}
+
 function leaseBody(request: LockRequest, now: Date, resourceVersion?: string): V1Lease {
-  const time = microTime(now) as unknown as Date
+  const time = new MicroTime(now.getTime())
   return {
     apiVersion: 'coordination.k8s.io/v1',
     kind: 'Lease',

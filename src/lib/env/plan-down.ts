@@ -13,6 +13,7 @@ import {PLAN_VERSION} from '../plan/types.js'
 import type {EnvStatePaths} from './paths.js'
 import {
   deleteNamespaceAction,
+  ENV_STEP,
   envNames,
   lockStep,
   prCommentStep,
@@ -42,12 +43,22 @@ export interface EnvDownOptions {
   prComment?: PrTarget
 }
 
+/** What a down plan is about. */
+export interface EnvDownMetadata {
+  env: string
+  service: string
+  namespace: string
+  cluster: string
+  driver: 'vcluster' | 'namespace'
+  found: EnvFound
+}
+
 export interface EnvDownFacts {
   holder: string
   paths: EnvStatePaths
 }
 
-export function planEnvDown(options: EnvDownOptions, facts: EnvDownFacts): Plan {
+export function planEnvDown(options: EnvDownOptions, facts: EnvDownFacts): Plan<EnvDownMetadata> {
   const {env, found, timeoutMs} = options
   const {paths} = facts
   const host = paths.hostKubeconfig
@@ -63,7 +74,7 @@ export function planEnvDown(options: EnvDownOptions, facts: EnvDownFacts): Plan 
   steps.push(preflightStep(env, host, tools))
 
   const summary = `Tear down environment ${env.name} of ${env.service} on cluster ${env.cluster.alias} (namespace ${env.namespace})`
-  const metadata = {env: env.name, service: env.service, namespace: env.namespace, cluster: env.cluster.alias, driver, found}
+  const metadata: EnvDownMetadata = {env: env.name, service: env.service, namespace: env.namespace, cluster: env.cluster.alias, driver, found}
   if (found === 'foreign') return {version: PLAN_VERSION, kind: 'env.down', summary, steps, metadata}
 
   steps.push(lockStep(env, host, facts.holder, timeoutMs))
@@ -71,22 +82,22 @@ export function planEnvDown(options: EnvDownOptions, facts: EnvDownFacts): Plan 
   const beforeNamespace: string[] = []
   if (ours && driver === 'namespace' && env.helm) {
     steps.push({
-      id: 'helm-uninstall',
+      id: ENV_STEP.helmUninstall,
       title: `helm uninstall ${names.release}`,
       action: {kind: 'tool', tool: 'helm', argv: helmUninstallArgs({release: names.release, namespace: env.namespace, ignoreNotFound: true}), kubeconfig: host, timeoutMs},
-      dependsOn: ['lock'],
+      dependsOn: [ENV_STEP.lock],
     })
-    beforeNamespace.push('helm-uninstall')
+    beforeNamespace.push(ENV_STEP.helmUninstall)
   }
   if (ours && driver === 'vcluster') {
     // Deleting the vcluster removes everything inside it, the helm release included.
     steps.push({
-      id: 'vcluster-delete',
+      id: ENV_STEP.vclusterDelete,
       title: `vcluster delete ${names.vcluster}`,
       action: {kind: 'tool', tool: 'vcluster', argv: vclusterDeleteArgs({name: names.vcluster, namespace: env.namespace}), kubeconfig: host, timeoutMs},
-      dependsOn: ['lock'],
+      dependsOn: [ENV_STEP.lock],
     })
-    beforeNamespace.push('vcluster-delete')
+    beforeNamespace.push(ENV_STEP.vclusterDelete)
   }
 
   const beforeCleanup = [...beforeNamespace]
@@ -94,30 +105,30 @@ export function planEnvDown(options: EnvDownOptions, facts: EnvDownFacts): Plan 
     const tf = env.terraform
     steps.push(
       // init creates the workspace (TF_WORKSPACE) when it is already gone, so the destroy is empty and down still ends cleanly.
-      {id: 'terraform-init', title: `terraform init (${tf.dir}, workspace ${tf.workspace})`, action: terraformAction(env, paths, terraformInitArgs(), timeoutMs), dependsOn: ['lock']},
-      {id: 'terraform-destroy', title: `terraform destroy (workspace ${tf.workspace})`, action: terraformDestroyAction(env, paths, timeoutMs), dependsOn: ['terraform-init']},
-      {id: 'terraform-workspace-delete', title: `terraform workspace delete ${tf.workspace}`, action: terraformDeleteWorkspaceAction(env, paths), dependsOn: ['terraform-destroy']},
+      {id: ENV_STEP.terraformInit, title: `terraform init (${tf.dir}, workspace ${tf.workspace})`, action: terraformAction(env, paths, terraformInitArgs(), timeoutMs), dependsOn: [ENV_STEP.lock]},
+      {id: ENV_STEP.terraformDestroy, title: `terraform destroy (workspace ${tf.workspace})`, action: terraformDestroyAction(env, paths, timeoutMs), dependsOn: [ENV_STEP.terraformInit]},
+      {id: ENV_STEP.terraformWorkspaceDelete, title: `terraform workspace delete ${tf.workspace}`, action: terraformDeleteWorkspaceAction(env, paths), dependsOn: [ENV_STEP.terraformDestroy]},
     )
-    beforeCleanup.push('terraform-workspace-delete')
+    beforeCleanup.push(ENV_STEP.terraformWorkspaceDelete)
   }
 
   if (ours) {
     steps.push({
-      id: 'namespace-delete',
+      id: ENV_STEP.namespaceDelete,
       title: `Delete namespace ${env.namespace}`,
       action: deleteNamespaceAction(host, env),
-      dependsOn: beforeNamespace.length > 0 ? beforeNamespace : ['lock'],
+      dependsOn: beforeNamespace.length > 0 ? beforeNamespace : [ENV_STEP.lock],
     })
-    beforeCleanup.push('namespace-delete')
+    beforeCleanup.push(ENV_STEP.namespaceDelete)
   }
 
   steps.push({
-    id: 'local-files',
+    id: ENV_STEP.localFiles,
     title: 'Remove local files of the environment',
     action: removeFilesAction([paths.kubeconfig, paths.tfValues, paths.tfPlan]),
-    dependsOn: beforeCleanup.length > 0 ? beforeCleanup : ['lock'],
+    dependsOn: beforeCleanup.length > 0 ? beforeCleanup : [ENV_STEP.lock],
   })
-  steps.push({id: 'unlock', title: `Release the lock of ${env.name}`, action: unlockAction(host, names.lease, facts.holder), dependsOn: ['local-files']})
+  steps.push({id: ENV_STEP.unlock, title: `Release the lock of ${env.name}`, action: unlockAction(host, names.lease, facts.holder), dependsOn: [ENV_STEP.localFiles]})
 
   if (options.prComment) {
     steps.push(prCommentStep(options.prComment, `edit the sticky comment (marker ${PR_COMMENT_MARKER}): environment torn down`, {env: env.name, status: 'deleted'}))

@@ -9,10 +9,31 @@ import {terraformApplyArgs, terraformDestroyArgs, terraformInitArgs, terraformOu
 import {vclusterConnectArgs, vclusterCreateArgs, vclusterDeleteArgs} from '../tools/vcluster.js'
 import type {ToolName} from '../tools/types.js'
 import {commandLine} from '../plan/format.js'
-import type {Action, Plan, PlanStep, ToolAction} from '../plan/types.js'
+import type {Action, OpParams, Plan, PlanStep, ToolAction} from '../plan/types.js'
 import {PLAN_VERSION} from '../plan/types.js'
 import {envMetadata} from './labels.js'
 import type {EnvStatePaths} from './paths.js'
+
+/** The ids of the env plans' steps (up, down; deploy shares preflight, lock, kubeconfig and unlock). */
+export const ENV_STEP = {
+  preflight: 'preflight',
+  lock: 'lock',
+  namespace: 'namespace',
+  vclusterCreate: 'vcluster-create',
+  kubeconfig: 'kubeconfig',
+  terraformInit: 'terraform-init',
+  terraformApply: 'terraform-apply',
+  helm: 'helm',
+  record: 'record',
+  unlock: 'unlock',
+  prComment: 'pr-comment',
+  helmUninstall: 'helm-uninstall',
+  vclusterDelete: 'vcluster-delete',
+  terraformDestroy: 'terraform-destroy',
+  terraformWorkspaceDelete: 'terraform-workspace-delete',
+  namespaceDelete: 'namespace-delete',
+  localFiles: 'local-files',
+} as const
 
 /** Where the Lease that serialises `up`/`down` of one environment lives on the host cluster. */
 export const LOCK_NAMESPACE = 'default'
@@ -115,7 +136,7 @@ export function terraformDestroyAction(env: ResolvedEnvironment, paths: Pick<Env
   return terraformAction(env, paths, withLockTimeout(terraformDestroyArgs({vars: stringVars(env.terraform!.vars)}), 'destroy'), timeoutMs)
 }
 
-export function planEnvUp(options: EnvUpOptions, facts: EnvUpFacts): Plan {
+export function planEnvUp(options: EnvUpOptions, facts: EnvUpFacts): Plan<EnvUpMetadata> {
   const {env, timeoutMs} = options
   const {paths} = facts
   const names = envNames(env)
@@ -144,7 +165,7 @@ export function planEnvUp(options: EnvUpOptions, facts: EnvUpFacts): Plan {
   steps.push(preflightStep(env, host, tools, facts.tools), lockStep(env, host, facts.holder, timeoutMs, {...metadata.labels}))
 
   steps.push({
-    id: 'namespace',
+    id: ENV_STEP.namespace,
     title: `Namespace ${env.namespace} on ${env.cluster.alias}`,
     action: {
       kind: 'api',
@@ -155,7 +176,7 @@ export function planEnvUp(options: EnvUpOptions, facts: EnvUpFacts): Plan {
         .join(', ')}; expires ${expiresAt ?? 'never'}); refuse one idp does not own`,
       params: {kubeconfig: host, name: env.namespace, service: env.service, env: env.name, labels: metadata.labels, annotations: metadata.annotations},
     },
-    dependsOn: ['lock'],
+    dependsOn: [ENV_STEP.lock],
     ...undoIfFresh([deleteNamespaceAction(host, env)]),
   })
 
@@ -163,16 +184,15 @@ export function planEnvUp(options: EnvUpOptions, facts: EnvUpFacts): Plan {
   if (env.driver === 'vcluster') {
     const createArgs = vclusterCreateArgs({name: names.vcluster, namespace: env.namespace, values: env.vcluster?.values, chartVersion: env.vcluster?.chartVersion, upgrade: true})
     steps.push({
-      id: 'vcluster-create',
+      id: ENV_STEP.vclusterCreate,
       title: `vcluster ${names.vcluster} in ${env.namespace}`,
       action: {kind: 'tool', tool: 'vcluster', argv: createArgs, kubeconfig: host, timeoutMs},
-      dependsOn: ['namespace'],
-      ...(env.terraform ? {concurrentWith: ['terraform-init']} : {}),
+      dependsOn: [ENV_STEP.namespace],
       ...undoIfFresh([{kind: 'tool', tool: 'vcluster', argv: vclusterDeleteArgs({name: names.vcluster, namespace: env.namespace}), kubeconfig: host, timeoutMs}]),
     })
     const connectArgs = vclusterConnectArgs({name: names.vcluster, namespace: env.namespace, server: env.vcluster?.server})
     steps.push({
-      id: 'kubeconfig',
+      id: ENV_STEP.kubeconfig,
       title: `Private kubeconfig of vcluster ${names.vcluster}`,
       action: {
         kind: 'local',
@@ -180,13 +200,13 @@ export function planEnvUp(options: EnvUpOptions, facts: EnvUpFacts): Plan {
         summary: `vcluster ${connectArgs.join(' ')} > ${paths.kubeconfig} (0600)`,
         params: {tool: 'vcluster', argv: connectArgs, kubeconfig: host, file: paths.kubeconfig},
       },
-      dependsOn: ['vcluster-create'],
+      dependsOn: [ENV_STEP.vclusterCreate],
       ...undoIfFresh([removeFilesAction([paths.kubeconfig])]),
     })
-    kubeconfigStep = 'kubeconfig'
+    kubeconfigStep = ENV_STEP.kubeconfig
   } else {
     steps.push({
-      id: 'kubeconfig',
+      id: ENV_STEP.kubeconfig,
       title: `Private kubeconfig for namespace ${env.namespace}`,
       action: {
         kind: 'local',
@@ -194,11 +214,10 @@ export function planEnvUp(options: EnvUpOptions, facts: EnvUpFacts): Plan {
         summary: `copy ${host} with the context namespace set to ${env.namespace} into ${paths.kubeconfig} (0600)`,
         params: {hostKubeconfig: host, namespace: env.namespace, file: paths.kubeconfig},
       },
-      dependsOn: ['namespace'],
-      ...(env.terraform ? {concurrentWith: ['terraform-init']} : {}),
+      dependsOn: [ENV_STEP.namespace],
       ...undoIfFresh([removeFilesAction([paths.kubeconfig])]),
     })
-    kubeconfigStep = 'kubeconfig'
+    kubeconfigStep = ENV_STEP.kubeconfig
   }
 
   const helmDeps = [kubeconfigStep]
@@ -206,14 +225,13 @@ export function planEnvUp(options: EnvUpOptions, facts: EnvUpFacts): Plan {
     const tf = env.terraform
     const vars = stringVars(tf.vars)
     steps.push({
-      id: 'terraform-init',
+      id: ENV_STEP.terraformInit,
       title: `terraform init (${tf.dir}, workspace ${tf.workspace})`,
       action: terraformAction(env, paths, terraformInitArgs(), timeoutMs),
       // After the namespace, not beside it: if the namespace step fails, no workspace was made to
       // undo, and undo (reverse completion order) destroys the Terraform resources before it
       // deletes the namespace they may live in.
-      dependsOn: ['namespace'],
-      concurrentWith: [env.driver === 'vcluster' ? 'vcluster-create' : 'kubeconfig'],
+      dependsOn: [ENV_STEP.namespace],
       // Undone here rather than with apply: an apply that failed half-way left resources in the
       // workspace, and a workspace that is not empty cannot be deleted.
       ...undoIfFresh([terraformDestroyAction(env, paths, timeoutMs), terraformDeleteWorkspaceAction(env, paths)]),
@@ -225,7 +243,7 @@ export function planEnvUp(options: EnvUpOptions, facts: EnvUpFacts): Plan {
     const apply = terraformAction(env, paths, withLockTimeout(terraformApplyArgs({vars, json: true}), 'apply'), timeoutMs)
     const outputs = terraformAction(env, paths, terraformOutputArgs())
     steps.push({
-      id: 'terraform-apply',
+      id: ENV_STEP.terraformApply,
       title: `terraform apply (workspace ${tf.workspace}), outputs as helm values`,
       action: {
         kind: 'local',
@@ -233,10 +251,10 @@ export function planEnvUp(options: EnvUpOptions, facts: EnvUpFacts): Plan {
         summary: `${commandLine(apply)}; the outputs > ${paths.tfValues} as {infra: {...}} (0600); only if an output is sensitive: ${commandLine(outputs)} (values never printed)`,
         params: {apply, outputs, file: paths.tfValues},
       },
-      dependsOn: ['terraform-init'],
+      dependsOn: [ENV_STEP.terraformInit],
       ...undoIfFresh([removeFilesAction([paths.tfValues])]),
     })
-    helmDeps.push('terraform-apply')
+    helmDeps.push(ENV_STEP.terraformApply)
   }
 
   if (env.helm) {
@@ -245,7 +263,7 @@ export function planEnvUp(options: EnvUpOptions, facts: EnvUpFacts): Plan {
     if (options.imageTag) set['image.tag'] = options.imageTag
     const values = [...env.helm.values, ...(env.terraform ? [paths.tfValues] : [])]
     steps.push({
-      id: 'helm',
+      id: ENV_STEP.helm,
       title: `helm upgrade --install ${names.release} (${env.helm.chart})`,
       action: {
         kind: 'tool',
@@ -271,7 +289,7 @@ export function planEnvUp(options: EnvUpOptions, facts: EnvUpFacts): Plan {
   }
 
   steps.push({
-    id: 'record',
+    id: ENV_STEP.record,
     title: `Mark ${env.name} ready`,
     action: {
       kind: 'api',
@@ -280,14 +298,14 @@ export function planEnvUp(options: EnvUpOptions, facts: EnvUpFacts): Plan {
       summary: `annotate Namespace ${env.namespace} with status=ready${env.url ? ` and url=${env.url}` : ''}`,
       params: {kubeconfig: host, namespace: env.namespace, service: env.service, env: env.name, status: 'ready', ...(env.url ? {url: env.url} : {})},
     },
-    dependsOn: env.helm ? ['helm'] : helmDeps,
+    dependsOn: env.helm ? [ENV_STEP.helm] : helmDeps,
   })
 
   steps.push({
-    id: 'unlock',
+    id: ENV_STEP.unlock,
     title: `Release the lock of ${env.name}`,
     action: unlockAction(host, names.lease, facts.holder),
-    dependsOn: ['record'],
+    dependsOn: [ENV_STEP.record],
   })
 
   if (options.prComment) {
@@ -318,7 +336,7 @@ export function planEnvUp(options: EnvUpOptions, facts: EnvUpFacts): Plan {
     kind: 'env.up',
     summary: `Bring up environment ${env.name} of ${env.service} on cluster ${env.cluster.alias} (${env.driver} driver, namespace ${env.namespace})`,
     steps,
-    metadata: {...about},
+    metadata: about,
   }
 }
 
@@ -326,7 +344,7 @@ export function planEnvUp(options: EnvUpOptions, facts: EnvUpFacts): Plan {
 
 export function preflightStep(env: ResolvedEnvironment, hostKubeconfig: string, tools: ToolName[], versions?: Partial<Record<ToolName, string>>): PlanStep {
   return {
-    id: 'preflight',
+    id: ENV_STEP.preflight,
     title: `Check tools and reach cluster ${env.cluster.alias} (context ${env.cluster.context})`,
     action: {
       kind: 'local',
@@ -343,7 +361,7 @@ export function lockStep(env: ResolvedEnvironment, hostKubeconfig: string, holde
   const {lease} = envNames(env)
   const leaseSeconds = Math.ceil(timeoutMs / 1000) * 2 + 600
   return {
-    id: 'lock',
+    id: ENV_STEP.lock,
     title: `Lock environment ${env.name} (Lease ${LOCK_NAMESPACE}/${lease})`,
     action: {
       kind: 'api',
@@ -352,15 +370,15 @@ export function lockStep(env: ResolvedEnvironment, hostKubeconfig: string, holde
       summary: `create or take over Lease ${LOCK_NAMESPACE}/${lease} for ${leaseSeconds}s as ${holder}; fail if another run holds it`,
       params: {kubeconfig: hostKubeconfig, namespace: LOCK_NAMESPACE, name: lease, holder, leaseSeconds, ...(labels ? {labels} : {})},
     },
-    dependsOn: ['preflight'],
+    dependsOn: [ENV_STEP.preflight],
     undo: [unlockAction(hostKubeconfig, lease, holder)],
   }
 }
 
 /** The sticky pull-request comment, after the lock is released; optional, so a GitHub hiccup fails nothing. */
-export function prCommentStep(pr: PrTarget, summary: string, params: Record<string, unknown>): PlanStep {
+export function prCommentStep(pr: PrTarget, summary: string, params: Omit<OpParams<'github.prComment'>, 'owner' | 'repo' | 'number' | 'marker'>): PlanStep {
   return {
-    id: 'pr-comment',
+    id: ENV_STEP.prComment,
     title: `Comment on ${pr.owner}/${pr.repo}#${pr.number}`,
     action: {
       kind: 'api',
@@ -369,9 +387,14 @@ export function prCommentStep(pr: PrTarget, summary: string, params: Record<stri
       summary,
       params: {owner: pr.owner, repo: pr.repo, number: pr.number, marker: PR_COMMENT_MARKER, ...params},
     },
-    dependsOn: ['unlock'],
+    dependsOn: [ENV_STEP.unlock],
     optional: true,
   }
+}
+
+/** The Lease an environment's runs hold, as the unlock step names it. */
+export function lockOf(env: Pick<ResolvedEnvironment, 'service' | 'name'>, kubeconfig: string, holder: string): OpParams<'env.unlock'> {
+  return {kubeconfig, namespace: LOCK_NAMESPACE, name: envNames(env).lease, holder}
 }
 
 export function unlockAction(kubeconfig: string, lease: string, holder: string): Action {

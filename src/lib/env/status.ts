@@ -3,13 +3,98 @@
  * Each fact is gathered on its own; one that cannot be read becomes a warning, not a failure,
  * since status is for looking, and a partial answer is what a person debugging needs.
  */
+import {stat} from 'node:fs/promises'
+
+import type {Human, Service} from '../cli/deps.js'
+import {UsageError} from '../cli/errors.js'
+import {assertDnsLabel} from '../cli/names.js'
 import {redact} from '../cli/redact.js'
+import {loadConfig} from '../config/load.js'
 import {kubeError} from '../kube/client.js'
 import {helmListArgs} from '../tools/helm.js'
 import type {ToolRunner} from '../tools/types.js'
 import {type VclusterListItem, vclusterList} from '../tools/vcluster.js'
+import {type ClusterConnection, configuredClusters} from './cluster.js'
+import {relativeExpiry} from './format.js'
 import type {EnvRecord} from './labels.js'
-import type {ClusterConnection} from './cluster.js'
+import {listEnvironments} from './list.js'
+import {envKubeconfigPath} from './paths.js'
+
+export interface EnvStatusRequest {
+  dir: string
+  env: string
+  /** Only look on this cluster alias. */
+  cluster?: string
+}
+
+export interface EnvStatusResult {
+  environment: EnvRecord
+  live: Omit<EnvLiveFacts, 'warnings'>
+  /** The environment's private kubeconfig on this machine, when `idp env up` ran here. */
+  kubeconfig?: string
+}
+
+/**
+ * `idp env status`: find the environment by its labels on the configured clusters (so it works
+ * from any machine), then read what the cluster says about it now. Exits 2 when no environment
+ * of that name exists for this service, naming the ones that do.
+ */
+export const envStatus: Service<EnvStatusRequest, EnvStatusResult> = async (request, deps) => {
+  const name = assertDnsLabel(request.env, 'environment name')
+  const loaded = await loadConfig({dir: request.dir, required: true})
+  const service = loaded.config.service.name
+  const targets = configuredClusters(loaded, request.cluster)
+  // The whole service's list: the same single call, and it names the alternatives when ENV is not there.
+  const listing = await listEnvironments({clusters: targets, stateDir: deps.stateDir, service, now: deps.now(), processEnv: deps.env, signal: deps.signal})
+  for (const warning of listing.warnings) deps.out.warn(warning)
+  const matches = listing.environments.filter((record) => record.env === name)
+  const record = matches[0]
+  if (!record) {
+    const existing = [...new Set(listing.environments.map((r) => r.env))]
+    const read = listing.clusters.filter((c) => c.ok).map((c) => c.cluster)
+    throw new UsageError(`Environment "${name}" of service ${service} not found on cluster${read.length === 1 ? '' : 's'} ${read.join(', ')}.`, {
+      hint: existing.length > 0 ? `Existing environments: ${existing.join(', ')}. Create ${name} with \`${deps.bin} env up ${name}\`.` : `This service has no environments. Create one with \`${deps.bin} env up ${name}\`.`,
+      details: {existing},
+    })
+  }
+  if (matches.length > 1) deps.out.warn(`Environment ${name} exists on several clusters (${matches.map((m) => m.cluster).join(', ')}); showing ${record.cluster}. Pass --cluster to pick one.`)
+  const {warnings, ...live} = await gatherLiveFacts(record, listing.connections.get(record.cluster)!, deps.runner, {signal: deps.signal})
+  for (const warning of warnings) deps.out.warn(warning)
+  const kubeconfig = envKubeconfigPath(deps.stateDir, service, name)
+  const hasKubeconfig = await stat(kubeconfig).then(
+    () => true,
+    () => false,
+  )
+  return {environment: record, live, ...(hasKubeconfig ? {kubeconfig} : {})}
+}
+
+export const renderEnvStatus: Human<EnvStatusResult> = (result, view) => {
+  const r = result.environment
+  const lines = [
+    `Environment ${r.env} of ${r.service}`,
+    `  cluster:    ${r.cluster} (namespace ${r.namespace}, ${r.phase ?? 'phase unknown'})`,
+    `  driver:     ${r.driver}`,
+    `  owner:      ${r.owner || '-'}`,
+    `  created:    ${r.createdAt}`,
+    `  expires:    ${r.expiresAt ? `${r.expiresAt} (${relativeExpiry(r, view.now)})` : 'never'}`,
+  ]
+  if (r.status) lines.push(`  status:     ${r.status}`)
+  if (r.url) lines.push(`  url:        ${r.url}`)
+  if (r.sha) lines.push(`  git sha:    ${r.sha}`)
+  if (r.pr) lines.push(`  pr:         #${r.pr}`)
+  if (result.kubeconfig) lines.push(`  kubeconfig: ${result.kubeconfig}`)
+  const {deployments, helmReleases, vcluster} = result.live
+  if (vcluster !== undefined) lines.push(`  vcluster:   ${vcluster ? `${vcluster.Name} ${vcluster.Status} (${vcluster.Version})` : 'not found'}`)
+  if (helmReleases) {
+    lines.push(helmReleases.length === 0 ? '  helm:       no releases' : '  helm:')
+    for (const h of helmReleases) lines.push(`    ${h.name}  ${h.status}  revision ${h.revision}  ${h.chart}`)
+  }
+  if (deployments) {
+    lines.push(deployments.length === 0 ? '  deployments: none' : '  deployments:')
+    for (const d of deployments) lines.push(`    ${d.name}  ${d.ready}/${d.desired} ready${d.ready < d.desired ? '  (not ready)' : ''}`)
+  }
+  return lines.join('\n')
+}
 
 export interface DeploymentFact {
   name: string

@@ -3,6 +3,7 @@ import {readFileSync} from 'node:fs'
 import type {Octokit} from '@octokit/rest'
 
 import {ConfigError, PrerequisiteError, RemoteError, UsageError} from '../cli/errors.js'
+import {loadOctokit} from '../cli/lazy.js'
 import {redact, registerSecret} from '../cli/redact.js'
 
 /** The Octokit instance idp talks to GitHub with; lib functions take it so tests can point it at a stand-in. */
@@ -96,7 +97,7 @@ export interface CreateGitHubClientOptions {
 export async function createGitHubClient(options: CreateGitHubClientOptions): Promise<GitHubClient> {
   if (!options.token) requireToken({})
   registerSecret(options.token)
-  const {Octokit} = await import('@octokit/rest')
+  const {Octokit} = await loadOctokit()
   const quiet = (): void => {}
   return new Octokit({
     auth: options.token,

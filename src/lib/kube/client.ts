@@ -1,6 +1,7 @@
 import type {AppsV1Api, ConfigurationOptions, CoordinationV1Api, CoreV1Api, KubeConfig, KubernetesObjectApi, PatchStrategy, RbacAuthorizationV1Api} from '@kubernetes/client-node'
 
 import {RemoteError} from '../cli/errors.js'
+import {loadKubeClient} from '../cli/lazy.js'
 import {redact} from '../cli/redact.js'
 import {pooledInsteadOf} from './agents.js'
 
@@ -36,8 +37,7 @@ export const FIELD_MANAGER = 'idp'
 
 export async function createKubeClients(kubeconfigFile: string): Promise<KubeClients> {
   // client-node is heavy (1.8 MB); only commands that talk to a cluster pay for it, with a code cache.
-  const {loadClientNode} = await import('./client-node-loader.js')
-  const k8s = await loadClientNode()
+  const k8s = await loadKubeClient()
   const kc = new k8s.KubeConfig()
   kc.loadFromFile(kubeconfigFile)
   // kubectl talks plain HTTP to an http:// server (`kubectl proxy`, local API servers); client-node

@@ -1,29 +1,18 @@
 /**
- * The one executor for every plan (DESIGN.md section 1): runs steps as a dependency graph,
+ * The one executor for every plan (docs/architecture.md): runs steps as a dependency graph,
  * shows them as listr2 tasks on stderr, journals each state change, and on failure or Ctrl-C
- * collects evidence, then undoes what was done in reverse. Commands reach this module through
- * `await import()`; listr2 itself loads only when something is shown (not under --json).
+ * collects evidence, then undoes what was done in reverse. Services reach it only through their
+ * PlanRunner (run.ts); listr2 itself loads only when something is shown (not under --json).
  */
 import {CancelledError, InternalError, toIdpError} from '../cli/errors.js'
+import {loadListr} from '../cli/lazy.js'
 import {redact, redactValue} from '../cli/redact.js'
 import type {RunResult, ToolRunner} from '../tools/types.js'
 import {commandLine, describeAction, planForJson} from './format.js'
 import {validatePlan} from './graph.js'
+import type {RendererName} from './run.js'
 import {type Journal, JOURNAL_VERSION, type JournalStatus, JournalWriter} from './journal.js'
-import {type Action, type ApiAction, type ApplyResult, type LocalAction, type Plan, type PlanStep, type StepRecord, toolRunOptions} from './types.js'
-
-export type RendererName = 'default' | 'simple' | 'silent'
-
-/**
- * Which renderer fits where the output goes: nothing under --json (stdout holds the one JSON
- * document and stderr stays quiet for scripts), plain lines in CI or when stderr is not a
- * terminal (logs keep no cursor movements), the animated list on a terminal.
- */
-export function chooseRenderer(context: {json: boolean; isTTY: boolean; ci: boolean; columns?: number}): RendererName {
-  if (context.json) return 'silent'
-  // A terminal of width 0 (a pty nobody sized, as in some CI runners) cannot show the animation.
-  return context.isTTY && !context.ci && context.columns !== 0 ? 'default' : 'simple'
-}
+import {type Action, type ApiAction, type ApplyResult, type LocalAction, type OpAction, type OpName, type OpResult, type Plan, type PlanStep, type StepRecord, toolRunOptions} from './types.js'
 
 export interface StepContext {
   /** Aborted on Ctrl-C; long calls must pass it on. */
@@ -35,12 +24,15 @@ export interface StepContext {
   onLine?: (line: string) => void
 }
 
-/** Does the work of API and local actions, keyed by `action.op`. */
-export type StepHandler = (action: ApiAction | LocalAction, ctx: StepContext) => Promise<unknown>
+/** Does the work of one op's API or local actions; params and result typed by the op registry. */
+export type StepHandler<K extends OpName> = (action: OpAction<K>, ctx: StepContext) => Promise<OpResult<K>>
+
+/** Handlers of a set of ops, keyed by op name (each golden path has its set). */
+export type Handlers<K extends OpName = OpName> = {[P in K]: StepHandler<P>}
 
 export interface ApplyOptions {
   runner: ToolRunner
-  handlers?: Record<string, StepHandler>
+  handlers?: Partial<Handlers>
   signal?: AbortSignal
   renderer: RendererName
   /** Leave completed steps in place on failure and report the commands that clean them up. */
@@ -88,7 +80,7 @@ const RESULT_LIMIT = 8000
  * killed. Then evidence is collected, completed steps are undone in reverse completion order
  * (unless keepOnFailure) and the original error is thrown with the outcome in its hint/details.
  */
-export async function applyPlan(plan: Plan, options: ApplyOptions): Promise<ApplyResult> {
+export async function applyPlan(plan: Plan<unknown>, options: ApplyOptions): Promise<ApplyResult> {
   const handlers = options.handlers ?? {}
   const deps = validatePlan(plan, Object.keys(handlers))
   if (options.signal?.aborted) throw cancelledError(options.signal)
@@ -241,7 +233,7 @@ export async function applyPlan(plan: Plan, options: ApplyOptions): Promise<Appl
       save('complete')
       await journal?.flush()
       if (journal?.error) warnings.push(`Could not write the journal ${journal.file}: ${errorMessage(journal.error)}`)
-      return {plan: jsonPlan, steps: [...records.values()], ...(warnings.length > 0 ? {warnings} : {})}
+      return {steps: [...records.values()], outputs: results, ...(warnings.length > 0 ? {warnings} : {})}
     }
 
     // Failure or Ctrl-C from here on.
@@ -303,7 +295,7 @@ export async function applyPlan(plan: Plan, options: ApplyOptions): Promise<Appl
 
 interface ActionContext {
   options: ApplyOptions
-  handlers: Record<string, StepHandler>
+  handlers: Partial<Handlers>
   results: Map<string, unknown>
   signal: AbortSignal
   onLine?: (line: string) => void
@@ -318,7 +310,9 @@ async function runAction(action: Action, step: PlanStep, context: ActionContext)
       ...(context.onLine ? {onLine: (line: string) => context.onLine?.(line)} : {}),
     })
   }
-  const handler = context.handlers[action.op]
+  // The registry ties each op to its handler's type; TypeScript cannot follow that through a
+  // union of ops, so the call is made through the common shape.
+  const handler = context.handlers[action.op] as ((action: ApiAction | LocalAction, ctx: StepContext) => Promise<unknown>) | undefined
   // validatePlan checked every op, so a missing handler here is a bug in this file.
   if (!handler) throw new InternalError(`No handler for ${action.op}.`)
   return handler(action, {signal: context.signal, results: context.results, step, ...(context.onLine ? {onLine: context.onLine} : {})})
@@ -326,7 +320,7 @@ async function runAction(action: Action, step: PlanStep, context: ActionContext)
 
 interface UndoContext {
   options: ApplyOptions
-  handlers: Record<string, StepHandler>
+  handlers: Partial<Handlers>
   results: Map<string, unknown>
   records: Map<string, StepRecord>
   stderr: NodeJS.WritableStream
@@ -424,7 +418,7 @@ async function createView(renderer: RendererName, stderr: NodeJS.WritableStream)
       started() {},
     }
   }
-  const {DefaultRenderer, Listr, ListrLogger, ListrLogLevels, ProcessOutput} = await import('listr2')
+  const {DefaultRenderer, Listr, ListrLogger, ListrLogLevels, ProcessOutput} = await loadListr()
   /** The default renderer, told it may draw on a terminal stderr even when stdout is piped. */
   class StderrDefaultRenderer extends DefaultRenderer {
     static override nonTTY = true

@@ -4,7 +4,7 @@
  */
 import {redact, redactArgv, redactValue} from '../cli/redact.js'
 import type {ToolName} from '../tools/types.js'
-import {effectiveDependencies} from './graph.js'
+import {concurrentSteps, effectiveDependencies} from './graph.js'
 import type {Action, Plan, PlanStep, ToolAction} from './types.js'
 
 const SAFE_WORD = /^[\w@%+=:,./-]+$/u
@@ -40,29 +40,42 @@ export function describeAction(action: Action): string {
 }
 
 /**
- * The numbered steps of a plan for --dry-run:
+ * The numbered steps of a plan for --dry-run (a Plan, or the JSON plan a result carries):
  *
  *     Plan: Bring up pr-1 (1 step)
  *     1. Create namespace shop-pr-1  [kubectl]
  *          $ kubectl create namespace shop-pr-1
  *          undo: $ kubectl delete namespace shop-pr-1
+ *
+ * A step that waits for the one before it says nothing of it; any other dependency is spelled
+ * out, and so are the steps it may run at the same time as.
  */
 export function formatPlan(plan: Plan): string {
   const numbers = new Map(plan.steps.map((step, index) => [step.id, index + 1]))
+  const deps = effectiveDependencies(plan)
+  const concurrent = concurrentSteps(plan)
   const width = String(plan.steps.length).length
   const pad = ' '.repeat(width + 4)
   const lines = [`Plan: ${redact(plan.summary)} (${plan.steps.length} step${plan.steps.length === 1 ? '' : 's'})`]
   plan.steps.forEach((step, index) => {
     const notes: string[] = []
-    if (step.dependsOn && step.dependsOn.length > 0) notes.push(`(after ${step.dependsOn.map((id) => numbers.get(id) ?? id).join(', ')})`)
-    else if (step.dependsOn && index > 0) notes.push('(independent)')
-    if (step.concurrentWith && step.concurrentWith.length > 0) notes.push(`(runs with ${step.concurrentWith.map((id) => numbers.get(id) ?? id).join(', ')})`)
+    const after = deps.get(step.id) ?? []
+    const previous = plan.steps[index - 1]?.id
+    if (index > 0 && after.length === 0) notes.push('(independent)')
+    else if (after.length > 0 && !(after.length === 1 && after[0] === previous)) notes.push(`(after ${after.map((id) => numbers.get(id) ?? id).join(', ')})`)
+    const together = concurrent.get(step.id) ?? []
+    if (together.length > 0) notes.push(`(runs with ${together.map((id) => numbers.get(id) ?? id).join(', ')})`)
     if (step.optional) notes.push('(optional)')
     lines.push([`${String(index + 1).padStart(width)}. ${redact(step.title)}`, `[${tag(step.action)}]`, ...notes].join('  '))
     lines.push(...actionLines(step.action).map((line) => `${pad}${line}`))
     for (const undo of step.undo ?? []) lines.push(`${pad}undo: ${actionLines(undo)[0]}`)
   })
   return lines.join('\n')
+}
+
+/** The plan of a dry run for people, and the line that says nothing changed. */
+export function dryRunText(plan: Plan, extra: string[] = []): string {
+  return [formatPlan(plan), '', ...extra, 'Dry run: nothing was changed.'].join('\n')
 }
 
 function tag(action: Action): string {
@@ -86,11 +99,13 @@ function actionLines(action: Action): string[] {
 /** A step of the JSON plan: dependencies made explicit, tool and argv also at step level. */
 export interface JsonPlanStep extends PlanStep {
   dependsOn: string[]
+  /** The steps it may run at the same time as (derived from dependsOn; absent when none). */
+  concurrentWith?: string[]
   tool?: ToolName
   argv?: string[]
 }
 
-export interface JsonPlan extends Plan {
+export interface JsonPlan<M = unknown> extends Plan<M> {
   steps: JsonPlanStep[]
 }
 
@@ -99,8 +114,9 @@ export interface JsonPlan extends Plan {
  * `dependsOn` spelled out (so scripts need not know the sequential-by-default rule), and each
  * tool step carrying `tool` and `argv` next to its action for convenience.
  */
-export function planForJson(plan: Plan): JsonPlan {
+export function planForJson<M>(plan: Plan<M>): JsonPlan<M> {
   const deps = effectiveDependencies(plan)
+  const concurrent = concurrentSteps(plan)
   const steps = plan.steps.map((step): JsonPlanStep => {
     const action = jsonAction(step.action)
     return {
@@ -109,7 +125,7 @@ export function planForJson(plan: Plan): JsonPlan {
       ...(action.kind === 'tool' ? {tool: action.tool, argv: [...action.argv]} : {}),
       action,
       dependsOn: deps.get(step.id) ?? [],
-      ...(step.concurrentWith ? {concurrentWith: [...step.concurrentWith]} : {}),
+      ...((concurrent.get(step.id) ?? []).length > 0 ? {concurrentWith: concurrent.get(step.id)} : {}),
       ...(step.undo ? {undo: step.undo.map((undo) => jsonAction(undo))} : {}),
       ...(step.optional ? {optional: true} : {}),
     }
@@ -119,7 +135,7 @@ export function planForJson(plan: Plan): JsonPlan {
     kind: plan.kind,
     summary: redact(plan.summary),
     steps,
-    ...(plan.metadata ? {metadata: toJson(redactValue(plan.metadata))} : {}),
+    metadata: toJson(redactValue(plan.metadata)),
   }
 }
 
@@ -133,11 +149,12 @@ function jsonAction(action: Action): Action {
       ...(action.cwd === undefined ? {} : {cwd: redact(action.cwd)}),
     }
   }
-  return {...toJson(action), summary: redact(action.summary), ...(action.params ? {params: maskSecretObjects(redactValue(toJson(action.params)))} : {})}
+  const copy = toJson(action)
+  return Object.assign(copy, {summary: redact(copy.summary), params: maskSecretObjects(redactValue(copy.params))})
 }
 
 /** Kubernetes Secrets carry their values under arbitrary keys; mask them all. */
-function maskSecretObjects(value: Record<string, unknown>): Record<string, unknown> {
+function maskSecretObjects<T>(value: T): T {
   const walk = (v: unknown): unknown => {
     if (Array.isArray(v)) return v.map((item) => walk(item))
     if (!v || typeof v !== 'object') return v
@@ -149,7 +166,7 @@ function maskSecretObjects(value: Record<string, unknown>): Record<string, unkno
     }
     return out
   }
-  return walk(value) as Record<string, unknown>
+  return walk(value) as T
 }
 
 /** A deep copy through JSON: drops undefined, functions and class identity. */

@@ -15,6 +15,30 @@ export function effectiveDependencies(plan: Plan): Map<string, string[]> {
   return deps
 }
 
+/**
+ * The steps each step may run at the same time as: those neither before nor after it through
+ * the dependencies. Derived, never written by hand, so the display cannot disagree with what the
+ * executor does.
+ */
+export function concurrentSteps(plan: Plan): Map<string, string[]> {
+  const deps = effectiveDependencies(plan)
+  const before = new Map<string, Set<string>>()
+  const ancestors = (id: string): Set<string> => {
+    const known = before.get(id)
+    if (known) return known
+    const found = new Set<string>()
+    // Marked before the walk, so a cycle (a planner bug validatePlan reports) cannot loop here.
+    before.set(id, found)
+    for (const dep of deps.get(id) ?? []) {
+      found.add(dep)
+      for (const earlier of ancestors(dep)) found.add(earlier)
+    }
+    return found
+  }
+  const ids = plan.steps.map((step) => step.id)
+  return new Map(ids.map((id) => [id, ids.filter((other) => other !== id && !ancestors(id).has(other) && !ancestors(other).has(id))]))
+}
+
 const PLANNER_BUG_HINT = 'This is a bug in the planner of idp, not in your input. Please report it with the output of the same command with --dry-run --json.'
 
 /**
@@ -49,9 +73,6 @@ export function validatePlan(plan: Plan, ops?: Iterable<string>): Map<string, st
       if (dep === step.id) problems.push(`step "${step.id}" depends on itself`)
       else if (!ids.has(dep)) problems.push(`step "${step.id}" depends on unknown step "${dep}"`)
     }
-    for (const other of step.concurrentWith ?? []) {
-      if (!ids.has(other)) problems.push(`step "${step.id}" says it runs with unknown step "${other}"`)
-    }
   }
 
   const deps = effectiveDependencies(plan)
@@ -83,7 +104,7 @@ function checkAction(action: Action | undefined, where: string, ops: Set<string>
     }
     case 'api':
     case 'local': {
-      if (typeof action.op !== 'string' || action.op === '') problems.push(`${where} has no op`)
+      if (typeof action.op !== 'string' || (action.op as string) === '') problems.push(`${where} has no op`)
       else if (ops && !ops.has(action.op)) problems.push(`${where} uses op "${action.op}", which has no handler`)
       return
     }

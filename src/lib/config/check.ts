@@ -1,0 +1,68 @@
+/**
+ * `idp config validate` and `idp config schema`: the config file checked whole (every problem at
+ * once, with file:line:col), and the JSON Schema editors use to check it as it is typed.
+ */
+import {writeFile} from 'node:fs/promises'
+import path from 'node:path'
+
+import type {Human, Service} from '../cli/deps.js'
+import {UsageError} from '../cli/errors.js'
+import {displayPath} from '../cli/paths.js'
+import {loadConfig} from './load.js'
+
+export interface ConfigValidateRequest {
+  dir: string
+  /** A file to check, relative to `dir`; default: search for .idp.yml from `dir` up to the git root. */
+  file?: string
+}
+
+export interface ConfigValidateResult {
+  file: string
+  valid: true
+  summary: {service: string; environments: number; clusters: number}
+}
+
+export const configValidate: Service<ConfigValidateRequest, ConfigValidateResult> = async (request) => {
+  const {config, filepath} = await loadConfig({dir: request.dir, file: request.file, required: true})
+  return {
+    file: displayPath(filepath),
+    valid: true,
+    summary: {service: config.service.name, environments: Object.keys(config.environments).length, clusters: Object.keys(config.clusters).length},
+  }
+}
+
+export const renderConfigValidate: Human<ConfigValidateResult> = (result) => {
+  const {service, environments, clusters} = result.summary
+  const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`
+  return `✓ ${result.file} is valid (service ${service}, ${plural(environments, 'environment')}, ${plural(clusters, 'cluster')})`
+}
+
+export interface ConfigSchemaRequest {
+  dir: string
+  /** Write the schema to this file (relative to `dir`) instead of printing it. */
+  output?: string
+}
+
+export interface ConfigSchemaResult {
+  schema: Record<string, unknown>
+  /** Where the schema was written, with --output. */
+  output?: string
+}
+
+export const configSchema: Service<ConfigSchemaRequest, ConfigSchemaResult> = async (request) => {
+  // zod builds the schema; `config validate` of an unchanged file must not load it.
+  const {configJsonSchema} = await import('./json-schema.js')
+  const schema = configJsonSchema()
+  if (!request.output) return {schema}
+  const target = path.resolve(request.dir, request.output)
+  try {
+    await writeFile(target, `${JSON.stringify(schema, null, 2)}\n`)
+  } catch (error) {
+    throw new UsageError(`Cannot write ${displayPath(target)}: ${(error as Error).message}.`, {hint: 'Check that the directory exists and is writable.'})
+  }
+  return {schema, output: displayPath(target)}
+}
+
+/** The schema itself is the product: raw JSON on stdout, ready to redirect. */
+export const renderConfigSchema: Human<ConfigSchemaResult> = (result) =>
+  result.output ? `Wrote the JSON Schema of .idp.yml to ${result.output}` : JSON.stringify(result.schema, null, 2)

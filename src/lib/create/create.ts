@@ -1,0 +1,136 @@
+/**
+ * `idp create`: a new service from a golden-path template (a Backstage v1beta3 template). Every
+ * check that can fail runs before the first write (prepare.ts); the plan renders, makes one
+ * commit, optionally creates the GitHub repository and pushes, and a failure removes what this
+ * run made.
+ */
+import path from 'node:path'
+
+import type {Deps, Human, Service} from '../cli/deps.js'
+import {UsageError} from '../cli/errors.js'
+import {assertDnsLabel} from '../cli/names.js'
+import {requireValue} from '../cli/prompter.js'
+import {loadConfig} from '../config/load.js'
+import {githubSettings} from '../github/client.js'
+import {dryRunText, type JsonPlan, planForJson} from '../plan/format.js'
+import {gitConfigIdentity, gitHeadSha} from '../tools/git.js'
+import type {CreateMetadata, Visibility} from './plan.js'
+import {type PreparedCreate, prepareCreate} from './prepare.js'
+import {listTemplates, resolveTemplate} from './sources.js'
+import {templateDirs} from './templates.js'
+import {runWizard} from './wizard.js'
+
+export interface CreateRequest {
+  /** The base directory (--dir), absolute: the service goes into <dir>/NAME. */
+  dir: string
+  name?: string
+  /** A bundled or --template-dir NAME, a PATH, or a GIT_URL; asked for on a terminal when missing. */
+  template?: string
+  /** key=value pairs. */
+  set?: string[]
+  valuesFile?: string
+  templateDirs?: string[]
+  force: boolean
+  publish: boolean
+  owner?: string
+  visibility?: Visibility
+  branch?: string
+  authorName?: string
+  authorEmail?: string
+  dryRun: boolean
+  keepOnFailure: boolean
+  /** Ask only for required parameters that have no value. */
+  yes: boolean
+}
+
+export interface CreateResult {
+  plan?: JsonPlan<CreateMetadata>
+  directory: string
+  template: PreparedCreate['template']
+  values: Record<string, unknown>
+  skipped: PreparedCreate['skipped']
+  files: string[]
+  branch: string
+  commit?: string
+  catalogRegisterUrl?: string
+  repository?: {htmlUrl: string; cloneUrl: string; owner: string; ownerType: string}
+  dryRun: boolean
+}
+
+export const create: Service<CreateRequest, CreateResult> = async (request, deps: Deps) => {
+  // Bad input fails before anything else, even before the template is read.
+  if (request.name !== undefined) assertDnsLabel(request.name, 'name')
+  const loaded = await loadConfig({dir: request.dir})
+  const config = loaded?.config
+  const extraDirs = templateDirs(request.templateDirs, loaded, request.dir)
+  const ref = await requireValue(request.template, '--template', deps.prompter, async (prompter) => {
+    const choices = await listTemplates(extraDirs)
+    if (choices.length === 0) throw new UsageError('No templates found.', {hint: 'Pass --template PATH or a git URL.'})
+    return String(await prompter.select({message: 'Template', choices: choices.map((t) => ({name: `${t.name}${t.title ? ` — ${t.title}` : ''}`, value: t.name, ...(t.description ? {description: t.description} : {})}))}))
+  })
+
+  const template = await resolveTemplate(ref, {extraDirs, runner: deps.runner, signal: deps.signal})
+  try {
+    const github = githubSettings(deps.env, config)
+    const identity = request.authorName && request.authorEmail ? {} : await gitConfigIdentity(deps.runner, request.dir)
+    const {prompter} = deps
+    const prepared = await prepareCreate({
+      template,
+      name: request.name,
+      baseDir: request.dir,
+      set: request.set,
+      valuesFile: request.valuesFile,
+      force: request.force,
+      config,
+      ask: prompter
+        ? (pages, resolved) => runWizard(pages, {prompts: prompter, values: resolved.values, given: resolved.given, onlyMissing: request.yes, write: (text) => deps.out.info(text.replace(/\n$/u, ''))})
+        : undefined,
+      git: {branch: request.branch, authorName: request.authorName, authorEmail: request.authorEmail, configName: identity.name, configEmail: identity.email},
+      publish: {requested: request.publish, token: github.token, owner: request.owner, visibility: request.visibility, apiUrl: github.apiUrl, serverUrl: github.serverUrl},
+      warn: (message) => deps.out.warn(message),
+    })
+    const base: CreateResult = {
+      directory: prepared.directory,
+      template: prepared.template,
+      values: prepared.values,
+      skipped: prepared.skipped,
+      files: prepared.files,
+      branch: prepared.branch,
+      ...(prepared.catalogRegisterUrl ? {catalogRegisterUrl: prepared.catalogRegisterUrl} : {}),
+      dryRun: request.dryRun,
+    }
+    if (request.dryRun) return {plan: planForJson(prepared.plan), ...base}
+
+    await deps.runner.require('git')
+    const [{createHandlers}, {createGitHubPublisher}] = await Promise.all([import('./handlers.js'), import('./publisher.js')])
+    const publisher = prepared.publish && github.token ? await createGitHubPublisher({token: github.token, apiUrl: github.apiUrl, serverUrl: github.serverUrl}) : undefined
+    const {handlers, state} = createHandlers({runner: deps.runner, publisher})
+    await deps.plans.apply(prepared.plan, {handlers, keepOnFailure: request.keepOnFailure})
+    if (state.catalog && !state.catalog.exists) deps.out.warn(`${path.relative(prepared.directory, state.catalog.path)} was not generated; nothing to register in the Backstage catalog.`)
+    const commit = await gitHeadSha(deps.runner, prepared.directory).catch(() => undefined)
+    const repo = state.repository
+    return {
+      ...base,
+      files: state.files ?? base.files,
+      ...(commit ? {commit} : {}),
+      ...(repo ? {repository: {htmlUrl: repo.htmlUrl, cloneUrl: repo.cloneUrl, owner: repo.owner, ownerType: repo.ownerType}} : {}),
+    }
+  } finally {
+    await template.cleanup()
+  }
+}
+
+export const renderCreate: Human<CreateResult> = (result, view) => {
+  if (result.dryRun) {
+    const extra = [`Files (${result.files.length}): ${result.files.slice(0, 20).join(', ')}${result.files.length > 20 ? ', …' : ''}`]
+    if (result.skipped.length > 0) extra.push(`Skipped steps: ${result.skipped.map((s) => `${s.id} (${s.action})`).join(', ')}`)
+    return result.plan ? dryRunText(result.plan, extra) : extra.join('\n')
+  }
+  const rel = path.relative(view.cwd, result.directory) || '.'
+  const lines = [`✓ Created ${path.basename(result.directory)} in ${rel} from template ${result.template.name} (${result.files.length} files, ${result.commit ? `commit ${result.commit.slice(0, 7)} ` : ''}on ${result.branch})`]
+  if (result.repository) lines.push(`  Repository: ${result.repository.htmlUrl}`)
+  if (result.catalogRegisterUrl) lines.push(`  Register in Backstage: ${result.catalogRegisterUrl}`)
+  if (result.skipped.length > 0) lines.push(`  Skipped steps: ${result.skipped.map((s) => `${s.id} (${s.action}: ${s.reason})`).join('; ')}`)
+  lines.push(`  Next: cd ${rel}`)
+  return lines.join('\n')
+}

@@ -1,0 +1,158 @@
+/**
+ * `idp deploy`: deliver the service to an environment through Argo CD or helm and wait until it
+ * is healthy. A protected environment needs a confirmation (--yes, or a prompt on a terminal);
+ * a failed deploy is not undone (helm rolls its release back, an Application keeps its history).
+ */
+import type {Deps, Human, Service} from '../cli/deps.js'
+import {CancelledError, UsageError} from '../cli/errors.js'
+import {assertDnsLabel} from '../cli/names.js'
+import {parseDuration} from '../config/duration.js'
+import {resolveEnvironment} from '../config/environments.js'
+import {loadConfig} from '../config/load.js'
+import {expandTemplate} from '../config/template.js'
+import * as context from '../env/context.js'
+import {envStatePaths} from '../env/paths.js'
+import {dryRunText, type JsonPlan, planForJson} from '../plan/format.js'
+import {opResult, type StepRecord} from '../plan/types.js'
+import {argocdConnection, deploySettings} from './context.js'
+import {DEPLOY_STEP, type DeployMetadata, deployPaths, planDeploy, seconds} from './plan.js'
+
+export interface DeployRequest {
+  dir: string
+  env: string
+  /** Git revision Argo CD syncs (Argo CD only). */
+  revision?: string
+  imageTag?: string
+  /** How long to wait for health, e.g. 10m. */
+  timeout: string
+  dryRun: boolean
+  keepOnFailure: boolean
+  /** Deploy to a protected environment without asking. */
+  yes: boolean
+}
+
+export interface DeployResult {
+  env: string
+  service: string
+  strategy: 'argocd' | 'helm'
+  cluster: string
+  namespace: string
+  /** argocd: the Application name. */
+  app?: string
+  appNamespace?: string
+  /** helm: the release name. */
+  release?: string
+  /** argocd: the git revision synced (or requested, on a dry run); helm: the release revision number. */
+  revision?: string
+  imageTag?: string
+  /** argocd: Healthy, Progressing, Degraded, ...; helm: the release status (deployed). */
+  health?: string
+  /** argocd: Synced or OutOfSync. */
+  sync?: string
+  rollback: string
+  /** argocd: this run created the Application (false: it updated idp's existing one). */
+  created?: boolean
+  dryRun: boolean
+  plan: JsonPlan<DeployMetadata>
+  steps?: StepRecord[]
+}
+
+const IMAGE_TAG = /^[\w][\w.-]{0,127}$/u
+
+export const deploy: Service<DeployRequest, DeployResult> = async (request, deps: Deps) => {
+  // Bad input fails before anything reads the world, let alone changes it.
+  const name = assertDnsLabel(request.env, 'environment name')
+  const timeoutMs = parseDuration(request.timeout)
+  if (request.revision !== undefined && request.revision.trim() === '') throw new UsageError('--revision is empty.', {hint: 'Pass a git branch, tag or commit, e.g. --revision v1.4.2.'})
+  if (request.imageTag !== undefined && !IMAGE_TAG.test(request.imageTag)) {
+    throw new UsageError(`Invalid image tag "${request.imageTag}".`, {hint: 'An image tag is letters, digits, "_", "." and "-", at most 128 characters, e.g. --image-tag v1.4.2.'})
+  }
+
+  const loaded = await loadConfig({dir: request.dir, required: true})
+  const {config} = loaded
+  const git = await context.gitFacts(deps.runner, request.dir, deps.env)
+  const env = resolveEnvironment(config, name, {root: loaded.root, vars: context.templateVars({sha: git.sha, branch: git.branch})})
+  const settings = deploySettings(config, env)
+
+  if (env.protected && !request.yes && !request.dryRun) {
+    if (!deps.prompter) {
+      throw new UsageError(`Environment ${name} is protected: deploying to it needs confirmation.`, {hint: `Pass --yes (or set IDP_YES=true) to deploy to ${name} without a prompt.`})
+    }
+    const ok = await deps.prompter.confirm({message: `Deploy ${env.service} to protected environment ${name} (namespace ${env.namespace} on ${env.cluster.alias})?`, default: false})
+    if (!ok) throw new CancelledError(`Deploy to ${name} cancelled: not confirmed.`, {hint: 'Nothing was changed.'})
+  }
+
+  const imageTag = request.imageTag ?? (config.image ? expandTemplate(config.image.tag, {...env.vars}, 'image.tag') : undefined)
+  const revision = settings.argocd ? (request.revision ?? expandTemplate(settings.argocd.targetRevision, {...env.vars}, 'deploy.argocd.targetRevision')) : undefined
+  if (request.revision !== undefined && !settings.argocd) deps.out.warn('--revision applies to Argo CD deploys only; helm deploys the chart in the working tree.')
+  const tools = await context.checkTools(deps.runner, [settings.strategy === 'argocd' ? 'argocd' : 'helm'], {required: !request.dryRun})
+  for (const problem of tools.problems) deps.out.warn(`${problem} (a real run stops here)`)
+
+  const envPaths = envStatePaths(deps.stateDir, env.service, env.name, env.cluster.alias)
+  const plan = planDeploy(
+    {env, strategy: settings.strategy, ...(settings.argocd ? {argocd: settings.argocd} : {}), ...(revision ? {revision} : {}), ...(imageTag ? {imageTag} : {}), timeoutMs, root: loaded.root},
+    {helmMajor: tools.helmMajor, argocd: argocdConnection(deps.env), paths: deployPaths(envPaths.dir, envPaths.hostKubeconfig), tools: tools.tools, holder: context.lockHolder(git.owner)},
+  )
+  const about = plan.metadata
+  const base = {
+    env: about.env,
+    service: about.service,
+    strategy: about.strategy,
+    cluster: about.cluster,
+    namespace: about.namespace,
+    ...(about.app ? {app: about.app, appNamespace: about.appNamespace} : {}),
+    ...(about.release ? {release: about.release} : {}),
+    ...(about.imageTag ? {imageTag: about.imageTag} : {}),
+    rollback: about.rollback,
+    plan: planForJson(plan),
+  }
+  if (request.dryRun) return {...base, ...(about.targetRevision ? {revision: about.targetRevision} : {}), dryRun: true}
+
+  const [{createEnvHandlers, createEvidenceSampler, withHelmEvidence}, {withDeployOutcome}, {createDeployHandlers}] = await Promise.all([import('../env/handlers.js'), import('./outcome.js'), import('./handlers.js')])
+  const sampler = settings.strategy === 'helm' ? createEvidenceSampler({kubeconfig: envPaths.hostKubeconfig, namespace: env.namespace}) : undefined
+  const runner = withDeployOutcome(sampler ? withHelmEvidence(deps.runner, sampler) : deps.runner, {
+    ...(about.app ? {name: about.app} : {}),
+    ...(about.appGetArgv ? {appGetArgv: about.appGetArgv} : {}),
+    ...(about.strategy === 'argocd' && about.kubeconfig ? {kubeconfig: about.kubeconfig} : {}),
+    timeoutSeconds: seconds(timeoutMs),
+    rollback: about.rollback,
+  })
+  try {
+    const applied = await deps.plans.apply(plan, {
+      handlers: {...createEnvHandlers({runner: deps.runner, now: deps.now}), ...createDeployHandlers({runner: deps.runner})},
+      runner,
+      keepOnFailure: request.keepOnFailure,
+      journal: {dir: envPaths.dir, key: 'deploy'},
+      collectEvidence: async (step) => {
+        if (step.id === DEPLOY_STEP.helm && sampler) return sampler.evidence()
+        if (step.id === DEPLOY_STEP.wait) return runner.evidence()
+        return undefined
+      },
+    })
+    const deployed = runner.deployed()
+    const revisionDeployed = deployed.revision ?? about.targetRevision
+    const check = opResult(plan, applied, DEPLOY_STEP.check, 'deploy.checkApplication')
+    return {
+      ...base,
+      ...(check ? {created: !check.exists} : {}),
+      ...(revisionDeployed ? {revision: revisionDeployed} : {}),
+      ...(deployed.health ? {health: deployed.health} : {}),
+      ...(deployed.sync ? {sync: deployed.sync} : {}),
+      dryRun: false,
+      steps: applied.steps,
+    }
+  } finally {
+    await sampler?.stop()
+  }
+}
+
+export const renderDeploy: Human<DeployResult> = (result) => {
+  if (result.dryRun) return dryRunText(result.plan)
+  const what = result.strategy === 'argocd' ? `Application ${result.appNamespace}/${result.app}` : `helm release ${result.release}`
+  const lines = [`✓ Deployed ${result.service} to ${result.env} (${what}${result.created ? ', created' : ''} → namespace ${result.namespace} on ${result.cluster})`]
+  if (result.revision) lines.push(`  Revision:  ${result.revision}`)
+  if (result.imageTag) lines.push(`  Image tag: ${result.imageTag}`)
+  lines.push(`  Health:    ${result.health ?? 'unknown'}${result.sync ? ` (${result.sync})` : ''}`)
+  lines.push(`  Roll back: ${result.rollback}`)
+  return lines.join('\n')
+}
