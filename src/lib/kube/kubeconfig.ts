@@ -4,8 +4,9 @@ import os from 'node:os'
 import path from 'node:path'
 
 import {BUILD_ID} from '../cli/build.js'
+import {fileIdentity} from '../cli/cache.js'
 import {PrerequisiteError} from '../cli/errors.js'
-import {fileIdentity, writePrivateFile} from '../cli/paths.js'
+import {writePrivateFile} from '../cli/paths.js'
 import {registerSecret} from '../cli/redact.js'
 
 /**
