@@ -42,11 +42,11 @@ describe('the validated config cache', () => {
     const [entry] = entries(p.cache)
     expect(entry).toBeDefined()
     expect(statSync(entry!).mode & 0o777).toBe(0o600)
-    const stored = JSON.parse(readFileSync(entry!, 'utf8')) as {key: string; file: string; config: {service: {name: string}}}
+    const stored = JSON.parse(readFileSync(entry!, 'utf8')) as {key: string; file: string; value: {service: {name: string}}}
     expect(stored.file).toBe(path.join(p.dir, '.idp.yml'))
 
     // A value no parse of the file gives: seen only if the entry is what answers.
-    stored.config.service.name = 'from-the-cache'
+    stored.value.service.name = 'from-the-cache'
     writeFileSync(entry!, JSON.stringify(stored))
     const second = await runCli(['config', 'validate', '--json', '--dir', p.dir], {env: p.env})
     expect((parseJson(second.stdout) as Validated).result.summary.service).toBe('from-the-cache')

@@ -182,6 +182,12 @@ describe('private kubeconfig', () => {
     // A record that is not JSON only means a fresh copy.
     expect(await again(() => writeFileSync(`${file}.source.json`, 'garbage'), {context: 'prod'})).toBe(true)
     expect(await again(() => {}, {context: 'prod'})).toBe(false)
+    // A record of another build (another key), or as an older idp wrote it: a fresh copy.
+    const kept = JSON.parse(readFileSync(`${file}.source.json`, 'utf8'))
+    expect(await again(() => writeFileSync(`${file}.source.json`, JSON.stringify({...kept, key: '0'.repeat(64)})), {context: 'prod'})).toBe(true)
+    const older = {version: 1, build: 'source', context: 'prod', sources: kept.sources, ...kept.value}
+    expect(await again(() => writeFileSync(`${file}.source.json`, JSON.stringify(older)), {context: 'prod'})).toBe(true)
+    expect(await again(() => {}, {context: 'prod'})).toBe(false)
 
     // A source changed a moment ago: copied, but no record kept, so the next call copies again.
     utimesSync(fileB, new Date(), new Date())

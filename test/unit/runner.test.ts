@@ -1,9 +1,10 @@
 import {execFileSync, spawn} from 'node:child_process'
-import {chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync} from 'node:fs'
+import {chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import {afterAll, beforeEach, describe, expect, it} from 'vitest'
 
+import {entryFile} from '../../src/lib/cli/cache.js'
 import {CancelledError, PrerequisiteError, TimeoutError, ToolError} from '../../src/lib/cli/errors.js'
 import {clearSecretsForTests, registerSecret} from '../../src/lib/cli/redact.js'
 import {clearToolCacheForTests, createToolRunner, findExecutable} from '../../src/lib/tools/runner.js'
@@ -126,21 +127,29 @@ describe('remembering versions across runs', () => {
     chmodSync(file, 0o755)
     return file
   }
-  const readCache = (file: string) => JSON.parse(readFileSync(file, 'utf8')) as {binaries: Record<string, {toolVersion: string}>}
+  /** The kept versions of a cache directory, one entry file per binary, by the binary's path. */
+  const readCache = (dir: string) =>
+    Object.fromEntries(
+      readdirSync(dir).map((name) => {
+        const entry = JSON.parse(readFileSync(path.join(dir, name), 'utf8')) as {binary: string; value: string}
+        return [entry.binary, {...entry, file: path.join(dir, name)}]
+      }),
+    )
 
   it('answers from the cache while the binary is the same file, and asks again once it changes', async () => {
     const dir = path.join(work, 'cached-git')
     const git = realGit(dir)
-    const cache = path.join(work, 'cache-a', 'tool-versions.json')
+    const cache = path.join(work, 'cache-a', 'tool-versions')
     const first = await createToolRunner({pathEnv: dir, versionCache: cache}).resolve('git')
     expect(first.version).toMatch(/^2\./u)
-    expect(readCache(cache).binaries[git]?.toolVersion).toBe(first.version)
-    expect(statSync(cache).mode & 0o777).toBe(0o600)
+    const kept = readCache(cache)[git]!
+    expect(kept.value).toBe(first.version)
+    expect(statSync(kept.file).mode & 0o777).toBe(0o600)
+    expect(statSync(cache).mode & 0o777).toBe(0o700)
 
     // A version no real probe would print: if it comes back, the binary was not asked.
-    const edited = readCache(cache)
-    edited.binaries[git]!.toolVersion = '2.99.0'
-    writeFileSync(cache, JSON.stringify(edited))
+    const {file, ...entry} = kept
+    writeFileSync(file, JSON.stringify({...entry, value: '2.99.0'}))
     clearToolCacheForTests()
     expect((await createToolRunner({pathEnv: dir, versionCache: cache}).resolve('git')).version).toBe('2.99.0')
 
@@ -149,11 +158,12 @@ describe('remembering versions across runs', () => {
     const replacement = realGit(path.join(work, 'cached-git-new'))
     renameSync(replacement, git)
     expect((await createToolRunner({pathEnv: dir, versionCache: cache}).resolve('git')).version).toBe(first.version)
-    expect(readCache(cache).binaries[git]?.toolVersion).toBe(first.version)
+    expect(readCache(cache)[git]?.value).toBe(first.version)
+    expect(readdirSync(cache)).toHaveLength(1)
   })
 
   it('never remembers scripts or binaries under another name (version managers answer per directory)', async () => {
-    const cache = path.join(work, 'cache-b', 'tool-versions.json')
+    const cache = path.join(work, 'cache-b', 'tool-versions')
     // A script (like tfenv or an asdf shim).
     expect((await createToolRunner({pathEnv: bin, versionCache: cache}).resolve('terraform')).version).toBe('1.9.8')
     // A link to a multiplexer binary (like mise or aqua-proxy).
@@ -167,15 +177,29 @@ describe('remembering versions across runs', () => {
 
   it('keeps no file with versionCache: false, and survives a corrupt cache file', async () => {
     const dir = path.join(work, 'cached-git-2')
-    realGit(dir)
-    const cache = path.join(work, 'cache-c', 'tool-versions.json')
+    const git = realGit(dir)
+    const cache = path.join(work, 'cache-c', 'tool-versions')
     await createToolRunner({pathEnv: dir, versionCache: false}).resolve('git')
     expect(existsSync(cache)).toBe(false)
-    mkdirSync(path.dirname(cache), {recursive: true})
-    writeFileSync(cache, '{not json')
+    mkdirSync(cache, {recursive: true})
+    writeFileSync(entryFile(cache, realpathSync(git)), '{not json')
     clearToolCacheForTests()
     expect((await createToolRunner({pathEnv: dir, versionCache: cache}).resolve('git')).version).toMatch(/^2\./u)
-    expect(Object.keys(readCache(cache).binaries)).toHaveLength(1)
+    expect(Object.keys(readCache(cache))).toEqual([realpathSync(git)])
+  })
+
+  it('asks again when the entry was kept by another idp build or in an older layout', async () => {
+    const dir = path.join(work, 'cached-git-3')
+    const git = realGit(dir)
+    const cache = path.join(work, 'cache-d', 'tool-versions')
+    const first = await createToolRunner({pathEnv: dir, versionCache: cache}).resolve('git')
+    const {file, ...entry} = readCache(cache)[git]!
+    for (const foreign of [{...entry, key: 'another-build', value: '2.99.0'}, {...entry, version: 2, value: '2.99.0'}, {binaries: {[git]: {toolVersion: '2.99.0'}}}]) {
+      writeFileSync(file, JSON.stringify(foreign))
+      clearToolCacheForTests()
+      expect((await createToolRunner({pathEnv: dir, versionCache: cache}).resolve('git')).version).toBe(first.version)
+      expect(readCache(cache)[git]?.value).toBe(first.version)
+    }
   })
 })
 

@@ -2,7 +2,8 @@
 declare const __IDP_BUILD_ID__: string | undefined
 
 /**
- * What this build is made of; results kept across runs (the validated .idp.yml, the Kubernetes
- * client's compiled code) are keyed by it. Undefined when running from source: nothing is kept.
+ * What this build is made of: every cache key holds it (./cache.ts), since another build may work
+ * an answer out differently. Undefined when running from source, where an edit changes the code
+ * but not this: the validated .idp.yml and compiled code are then not kept.
  */
 export const BUILD_ID: string | undefined = typeof __IDP_BUILD_ID__ === 'string' ? __IDP_BUILD_ID__ : undefined

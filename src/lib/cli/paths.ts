@@ -1,5 +1,4 @@
 import {randomBytes} from 'node:crypto'
-import type {BigIntStats} from 'node:fs'
 import {chmod, mkdir, rename, rm, writeFile} from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
@@ -67,13 +66,4 @@ export async function writePrivateFile(file: string, data: string | Uint8Array, 
     await rm(temporary, {force: true})
     throw error
   }
-}
-
-/**
- * A file's identity for answers kept across runs (tool versions, the kubeconfig copy): device,
- * inode, size, and modification and change times in nanoseconds. A rewrite, a replacement (new
- * inode) or a chmod (new ctime) makes a new identity.
- */
-export function fileIdentity(info: BigIntStats): string {
-  return `${info.dev}:${info.ino}:${info.size}:${info.mtimeNs}:${info.ctimeNs}`
 }

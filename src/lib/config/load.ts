@@ -1,10 +1,10 @@
-import {createHash} from 'node:crypto'
 import {readFile} from 'node:fs/promises'
 import path from 'node:path'
 
 import {BUILD_ID} from '../cli/build.js'
+import {cacheKey, cachePath, defineCache, entryFile, isRecord} from '../cli/cache.js'
 import {ConfigError} from '../cli/errors.js'
-import {cacheDir, displayPath, writePrivateFile} from '../cli/paths.js'
+import {displayPath} from '../cli/paths.js'
 import {gitRoot} from '../tools/git-files.js'
 import type {IdpConfig} from './schema.js'
 
@@ -92,27 +92,23 @@ function* searchDirs(dir: string): Generator<string> {
   }
 }
 
+const validConfigs = defineCache<IdpConfig>({version: 2, valid: isRecord})
+
 /**
  * Parse and validate a config's text, remembering the result per file: YAML with positions and the
  * schema are most of what a dry run costs (issue 6), and the same text checked by the same build
  * always gives the same config. The entry is keyed by a hash of the text and of the build (its
  * sources and locked dependencies), so any edit, upgrade or rebuild means a full check; only a
- * valid config is remembered. Without a build id (running from source) nothing is kept.
+ * valid config is remembered. Without a build id (running from source) nothing is kept: a source
+ * edit would not change the key.
  */
 async function parseConfig(text: string, filepath: string): Promise<IdpConfig> {
-  const key = BUILD_ID && createHash('sha256').update(BUILD_ID).update('\0').update(text).digest('hex')
-  const file = key && path.join(cacheDir(), 'config', `${createHash('sha256').update(filepath).digest('hex').slice(0, 32)}.json`)
-  if (file) {
-    try {
-      const entry = JSON.parse(await readFile(file, 'utf8')) as {key?: string; config?: IdpConfig}
-      if (entry.key === key && entry.config && typeof entry.config === 'object') return entry.config
-    } catch {}
-  }
+  const key = cacheKey(text)
+  const file = BUILD_ID === undefined ? undefined : entryFile(cachePath('config'), filepath)
+  const kept = file && (await validConfigs.read(file, key))
+  if (kept) return kept
   const {parseConfigText} = await import('./validate.js')
   const config = parseConfigText(text, displayPath(filepath))
-  if (file) {
-    // Best effort: without it the next run checks again.
-    await writePrivateFile(file, JSON.stringify({key, file: filepath, config})).catch(() => {})
-  }
+  if (file) await validConfigs.write(file, key, config, {file: filepath})
   return config
 }

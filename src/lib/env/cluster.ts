@@ -8,6 +8,7 @@ import os from 'node:os'
 
 import type {V1Namespace} from '@kubernetes/client-node'
 
+import {cacheKey, defineCache} from '../cli/cache.js'
 import {PrerequisiteError, UsageError} from '../cli/errors.js'
 import {kubeconfigFile} from '../config/environments.js'
 import type {IdpConfig} from '../config/schema.js'
@@ -65,8 +66,7 @@ export async function connectCluster(target: ClusterTarget, options: ConnectOpti
  * `env.preflight` step runs right after `env up`/`down` checked the same cluster through the same
  * copy: the same text a moment ago (same server, same credentials) is not checked a second time.
  */
-const reachedCopies = new Map<string, {sha256: string; at: number; reach: ReachResult}>()
-const REACHED_FRESH_MS = 60_000
+const reachedCopies = defineCache<ReachResult>({version: 1}).memo(60_000)
 
 /**
  * Copy the cluster's context into the private kubeconfig `file` (0600) and, with requireReachable,
@@ -80,9 +80,7 @@ export async function writeHostKubeconfig(
 ): Promise<ReachResult | undefined> {
   const copy = await writePrivateKubeconfig({context: target.context, kubeconfigPath: target.kubeconfig, file, env: options.env})
   if (!options.requireReachable) return undefined
-  const seen = reachedCopies.get(copy.file)
-  if (seen && seen.sha256 === copy.sha256 && Date.now() - seen.at <= REACHED_FRESH_MS) return seen.reach
-  return requireReachable(target, copy)
+  return reachedCopies.get(copy.file, cacheKey(copy.sha256)) ?? requireReachable(target, copy)
 }
 
 /** GET /version through the private kubeconfig; a PrerequisiteError naming the cluster when it does not answer. */
@@ -94,7 +92,7 @@ async function requireReachable(target: Omit<ClusterTarget, 'alias'> & {alias?: 
       hint: 'Check that the cluster runs and that clusters.<alias>.context in .idp.yml names the right context; `idp doctor` checks every configured context.',
     })
   }
-  reachedCopies.set(copy.file, {sha256: copy.sha256, at: Date.now(), reach})
+  reachedCopies.set(copy.file, cacheKey(copy.sha256), reach)
   return reach
 }
 

@@ -3,9 +3,9 @@ import {readFile, rm, stat} from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 
-import {BUILD_ID} from '../cli/build.js'
+import {cacheKey, defineCache, fileIdentity, isRecord} from '../cli/cache.js'
 import {PrerequisiteError} from '../cli/errors.js'
-import {fileIdentity, writePrivateFile} from '../cli/paths.js'
+import {writePrivateFile} from '../cli/paths.js'
 import {registerSecret} from '../cli/redact.js'
 
 /**
@@ -251,9 +251,10 @@ export async function writePrivateKubeconfig(options: {context: string; kubeconf
   const file = path.resolve(options.file)
   const sources = kubeconfigPaths(options)
   const states = await Promise.all(sources.map(fileState))
-  const origin: CopyOrigin = {version: 1, build: BUILD_ID ?? 'source', context: options.context, sources: states.map(({path, state}) => ({path, state}))}
+  const origin = {context: options.context, sources: states.map(({path, state}) => ({path, state}))}
+  const key = cacheKey(origin.context, ...origin.sources.flatMap(({path, state}) => [path, state]))
   if (!sources.includes(file)) {
-    const kept = await keptCopy(file, origin)
+    const kept = await keptCopy(file, key, options.context)
     if (kept) return kept
   }
   const config = await readKubeconfig(options)
@@ -280,12 +281,12 @@ export async function writePrivateKubeconfig(options: {context: string; kubeconf
   }
   const text = `${JSON.stringify(doc, null, 2)}\n`
   const written: PrivateKubeconfig = {file, context: options.context, server: resolved.cluster.server, namespace: resolved.namespace, sha256: sha256(text)}
-  // Best effort throughout for the record: without one the next call copies again.
+  // The old record must not outlive its copy; without a record the next call copies again.
   await rm(originFile(file), {force: true}).catch(() => {})
   await writePrivateFile(file, text)
   if (states.every((source) => source.mtimeMs === undefined || Date.now() - source.mtimeMs > SETTLED_MS)) {
-    const record: CopyRecord = {...origin, sha256: written.sha256, server: written.server, ...(written.namespace ? {namespace: written.namespace} : {})}
-    await writePrivateFile(originFile(file), `${JSON.stringify(record)}\n`).catch(() => {})
+    const record: CopyRecord = {sha256: written.sha256, server: written.server, ...(written.namespace ? {namespace: written.namespace} : {})}
+    await copyRecords.write(originFile(file), key, record, origin)
   }
   return written
 }
@@ -299,20 +300,22 @@ interface FileState {
   state: string
 }
 
-interface CopyOrigin {
-  version: 1
-  /** The idp build that made the copy: another build copies again. */
-  build: string
-  context: string
-  sources: FileState[]
-}
-
-interface CopyRecord extends CopyOrigin {
+/**
+ * What `<copy>.source.json` keeps of a copy, under a key of its context, each source's identity
+ * and the build (another build copies again); the context and sources are written beside it, for
+ * people.
+ */
+interface CopyRecord {
   /** sha256 of the copy as written, so a copy written by another process (or edited) is not taken for this one. */
   sha256: string
   server: string
   namespace?: string
 }
+
+const copyRecords = defineCache<CopyRecord>({
+  version: 2,
+  valid: (value) => isRecord(value) && typeof value.sha256 === 'string' && typeof value.server === 'string',
+})
 
 const originFile = (file: string) => `${file}.source.json`
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex')
@@ -327,21 +330,19 @@ async function fileState(file: string): Promise<FileState & {mtimeMs?: number}> 
 }
 
 /**
- * The copy at `file`, when it was made from exactly `origin` and has not changed since. Its
- * user's credentials are registered as secrets (the other users in your kubeconfig files are not
- * read then; no tool is ever given them).
+ * The copy at `file`, when its record has `key` (made from exactly these sources, for this
+ * context, by this build) and it has not changed since. Its user's credentials are registered as
+ * secrets (the other users in your kubeconfig files are not read then; no tool is ever given them).
  */
-async function keptCopy(file: string, origin: CopyOrigin): Promise<PrivateKubeconfig | undefined> {
+async function keptCopy(file: string, key: string, context: string): Promise<PrivateKubeconfig | undefined> {
+  const [record, text] = await Promise.all([copyRecords.read(originFile(file), key), readFile(file, 'utf8').catch(() => undefined)])
+  if (!record || text === undefined || record.sha256 !== sha256(text)) return undefined
   try {
-    const [recordText, text] = await Promise.all([readFile(originFile(file), 'utf8'), readFile(file, 'utf8')])
-    const record = JSON.parse(recordText) as CopyRecord
-    const same = record.version === origin.version && record.build === origin.build && record.context === origin.context && JSON.stringify(record.sources) === JSON.stringify(origin.sources)
-    if (!same || record.sha256 !== sha256(text)) return undefined
     const doc = JSON.parse(text) as {users?: Array<{user?: Entry}>; 'current-context'?: string}
-    if (doc['current-context'] !== origin.context) return undefined
+    if (doc['current-context'] !== context) return undefined
     for (const user of doc.users ?? []) if (user.user) registerUserSecrets(user.user)
-    return {file, context: origin.context, server: record.server, ...(record.namespace ? {namespace: record.namespace} : {}), sha256: record.sha256}
   } catch {
     return undefined
   }
+  return {file, context, server: record.server, ...(record.namespace ? {namespace: record.namespace} : {}), sha256: record.sha256}
 }

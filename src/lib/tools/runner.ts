@@ -1,9 +1,9 @@
 import {constants as fsConstants, readdirSync, readFileSync} from 'node:fs'
-import {access, open, readFile, realpath, stat} from 'node:fs/promises'
+import {access, open, realpath, stat} from 'node:fs/promises'
 import path from 'node:path'
 
+import {cacheKey, cachePath, defineCache, entryFile, fileIdentity} from '../cli/cache.js'
 import {CancelledError, TimeoutError, ToolError} from '../cli/errors.js'
-import {cacheDir, fileIdentity, writePrivateFile} from '../cli/paths.js'
 import {redact, redactArgv, registerSecret, SECRET_ENV_VARS} from '../cli/redact.js'
 import {formatCommand, STDERR_TAIL_LINES, stripAnsi, tailLines, toolError} from './tool-error.js'
 import type {RunOptions, ToolInfo, ToolName, ToolRunner} from './types.js'
@@ -25,7 +25,7 @@ export interface ToolRunnerOptions {
   /** Time allowed for `tool --version`. */
   versionTimeoutMs?: number
   /**
-   * The file that remembers versions across runs (default: tool-versions.json in idp's cache
+   * The directory that remembers versions across runs (default: tool-versions in idp's cache
    * directory); false to always ask the binary.
    */
   versionCache?: string | false
@@ -274,22 +274,21 @@ function formatMs(ms: number): string {
 /**
  * A version probe is a process start (helm and terraform take 50-80 ms), paid by every command
  * before its plan. The answer of a given binary never changes, so it is kept per binary file,
- * keyed by the file's identity (device, inode, size, mtime, ctime): an upgrade, a reinstall or a
- * chmod makes it a new file. Only real binaries named after the tool are remembered: a script
- * (tfenv, asdf shims) or a multiplexer (mise, aqua) may answer differently per directory.
+ * keyed by the file's identity (device, inode, size, mtime, ctime) and idp's build (which parses
+ * the answer): an upgrade, a reinstall or a chmod makes it a new file. Only real binaries named after the tool are remembered: a script
+ * (tfenv, asdf shims) or a multiplexer (mise, aqua) may answer differently per directory. One
+ * entry file per binary, so idp processes probing different tools never undo each other's writes.
  */
-interface BinaryIdentity {
+const toolVersions = defineCache<string>({version: 3, valid: (value) => typeof value === 'string'})
+
+interface BinaryEntry {
+  /** The binary, links resolved. */
+  binary: string
   file: string
-  /** fileIdentity of the binary. */
-  identity: string
+  key: string
 }
 
-interface VersionCacheFile {
-  version: 2
-  binaries: Record<string, {identity: string; toolVersion: string}>
-}
-
-async function binaryIdentity(tool: ToolName, file: string): Promise<BinaryIdentity | undefined> {
+async function binaryEntry(tool: ToolName, file: string, dir: string): Promise<BinaryEntry | undefined> {
   try {
     const real = await realpath(file)
     const base = path.basename(real).toLowerCase().replace(/\.exe$/u, '')
@@ -299,7 +298,8 @@ async function binaryIdentity(tool: ToolName, file: string): Promise<BinaryIdent
       const head = Buffer.alloc(2)
       await handle.read(head, 0, 2, 0)
       if (head.toString('latin1') === '#!') return undefined
-      return {file: real, identity: fileIdentity(await handle.stat({bigint: true}))}
+      const identity = fileIdentity(await handle.stat({bigint: true}))
+      return {binary: real, file: entryFile(dir, real), key: cacheKey(tool, real, identity)}
     } finally {
       await handle.close()
     }
@@ -308,50 +308,19 @@ async function binaryIdentity(tool: ToolName, file: string): Promise<BinaryIdent
   }
 }
 
-const versionFiles = new Map<string, Promise<VersionCacheFile>>()
-
-function readVersionFile(file: string): Promise<VersionCacheFile> {
-  let loaded = versionFiles.get(file)
-  if (!loaded) {
-    loaded = readFile(file, 'utf8')
-      .then((text) => {
-        const parsed = JSON.parse(text) as VersionCacheFile
-        return parsed?.version === 2 && parsed.binaries && typeof parsed.binaries === 'object' ? parsed : {version: 2 as const, binaries: {}}
-      })
-      .catch(() => ({version: 2 as const, binaries: {}}))
-    versionFiles.set(file, loaded)
-  }
-  return loaded
-}
-
-async function cachedVersion(cacheFile: string, identity: BinaryIdentity): Promise<string | undefined> {
-  const entry = (await readVersionFile(cacheFile)).binaries[identity.file]
-  return entry && typeof entry.toolVersion === 'string' && entry.identity === identity.identity ? entry.toolVersion : undefined
-}
-
-/** Best effort: a cache that cannot be written only costs the next run a probe. */
-async function rememberVersion(cacheFile: string, identity: BinaryIdentity, toolVersion: string): Promise<void> {
-  try {
-    const current = await readVersionFile(cacheFile)
-    current.binaries[identity.file] = {identity: identity.identity, toolVersion}
-    await writePrivateFile(cacheFile, `${JSON.stringify(current, null, 1)}\n`)
-  } catch {}
-}
-
 // ---- The runner ---------------------------------------------------------------------------
 
 const versionCache = new Map<string, Promise<ToolInfo>>()
 
 export function clearToolCacheForTests(): void {
   versionCache.clear()
-  versionFiles.clear()
 }
 
 export function createToolRunner(options: ToolRunnerOptions = {}): ToolRunner {
   const pathEnv = options.pathEnv ?? process.env.PATH ?? ''
   const graceMs = options.killGraceMs ?? 3000
   const log = options.logger ?? (() => {})
-  const cacheFile = options.versionCache === false ? undefined : (options.versionCache ?? path.join(cacheDir(), 'tool-versions.json'))
+  const keptDir = options.versionCache === false ? undefined : (options.versionCache ?? cachePath('tool-versions'))
 
   function baseEnv(extra: Record<string, string | undefined> = {}): Record<string, string | undefined> {
     const env: Record<string, string | undefined> = {...options.env, ...extra}
@@ -364,12 +333,12 @@ export function createToolRunner(options: ToolRunnerOptions = {}): ToolRunner {
     const spec = TOOL_SPECS[tool]
     const file = await findExecutable(tool, pathEnv)
     if (!file) return toolInfo(tool)
-    const identity = cacheFile ? await binaryIdentity(tool, file) : undefined
-    const known = identity && (await cachedVersion(cacheFile!, identity))
+    const kept = keptDir ? await binaryEntry(tool, file, keptDir) : undefined
+    const known = kept && (await toolVersions.read(kept.file, kept.key))
     if (known) return toolInfo(tool, {path: file, version: known})
     const outcome = await spawnTree(file, spec.versionArgs, {env: baseEnv(), timeoutMs: options.versionTimeoutMs ?? 10_000, graceMs})
     const version = outcome.exitCode === 0 ? spec.parseVersion(outcome.stdout, outcome.stderr) : undefined
-    if (identity && version) await rememberVersion(cacheFile!, identity, version)
+    if (kept && version) await toolVersions.write(kept.file, kept.key, version, {binary: kept.binary})
     return toolInfo(tool, {path: file, version})
   }
 

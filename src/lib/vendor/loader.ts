@@ -15,7 +15,6 @@
  * The build turns this file into dist/vendor/loader.cjs: bin/run.js requires it before anything
  * else, and idp's ES modules reach the same instance through ./index.ts.
  */
-import {createHash} from 'node:crypto'
 import {readFileSync} from 'node:fs'
 import {readdir, rm} from 'node:fs/promises'
 import {createRequire} from 'node:module'
@@ -23,7 +22,7 @@ import path from 'node:path'
 import vm from 'node:vm'
 
 import {BUILD_ID} from '../cli/build.js'
-import {cacheDir, writePrivateFile} from '../cli/paths.js'
+import {cachePath, digest, keep, readKeptSync} from '../cli/cache.js'
 
 /** What a vendored script exports. */
 export type VendorExports = Record<string, unknown>
@@ -52,11 +51,9 @@ export function loadVendor(name: string): VendorExports {
 function run(name: string): VendorExports {
   const file = path.join(__dirname, `${name}.cjs`)
   const source = readFileSync(file, 'utf8')
-  const cacheFile = BUILD_ID === undefined ? undefined : path.join(cacheDir(), 'code', `${name}-${BUILD_ID}-${v8Variant()}.bin`)
-  let cachedData: Buffer | undefined
-  try {
-    if (cacheFile) cachedData = readFileSync(cacheFile)
-  } catch {}
+  // The build is in the name, not hashed into it, so data of other builds can be found and removed.
+  const cacheFile = BUILD_ID === undefined ? undefined : cachePath('code', `${name}-${BUILD_ID}-${v8Variant()}.bin`)
+  const cachedData = cacheFile ? readKeptSync(cacheFile) : undefined
   const script = new vm.Script(`(function (exports, require, module, __filename, __dirname, __idpImport) {${source}\n})`, {
     filename: file,
     ...(cachedData ? {cachedData} : {}),
@@ -73,10 +70,7 @@ function run(name: string): VendorExports {
  * ...): data is kept per variant, so runs that alternate do not rewrite it every time.
  */
 function v8Variant(): string {
-  return createHash('sha256')
-    .update([process.version, process.arch, ...process.execArgv, process.env.NODE_OPTIONS ?? ''].join('\0'))
-    .digest('hex')
-    .slice(0, 8)
+  return digest(process.version, process.arch, ...process.execArgv, process.env.NODE_OPTIONS ?? '').slice(0, 8)
 }
 
 function keepAtExit(entry: {name: string; script: vm.Script; file: string}): void {
@@ -85,16 +79,16 @@ function keepAtExit(entry: {name: string; script: vm.Script; file: string}): voi
 }
 
 /**
- * Best effort, once the command's work is done (Node's beforeExit: the event loop is empty, so the
- * data holds every function the run compiled, and the write may be asynchronous): without it the
- * next run compiles again. Written as every private file of idp is (writePrivateFile: whole or not
- * at all, 0600 in a 0700 directory); data of other builds is removed. A run that oclif ends with
- * process.exit (an error, Ctrl-C) keeps nothing; the next run that succeeds writes it.
+ * Once the command's work is done (Node's beforeExit: the event loop is empty, so the data holds
+ * every function the run compiled, and the write may be asynchronous). Kept as every cache entry
+ * is (src/lib/cli/cache.ts: whole, 0600, a failure only costs the next run a compile); data of
+ * other builds is removed, as nothing would ever read it. A run that oclif ends with process.exit
+ * (an error, Ctrl-C) keeps nothing; the next run that succeeds writes it.
  */
 async function keepCode(): Promise<void> {
   for (const {name, script, file} of toKeep.splice(0)) {
     try {
-      await writePrivateFile(file, script.createCachedData())
+      if (!(await keep(file, script.createCachedData()))) continue
       const build = path.basename(file).split('-').slice(0, -1).join('-')
       const dir = path.dirname(file)
       for (const other of await readdir(dir)) {
