@@ -3,7 +3,9 @@ import os from 'node:os'
 import path from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {type CliRun, runCli} from '../support/cli.js'
+import {spawn} from 'node:child_process'
+
+import {type CliRun, runCli, runJs} from '../support/cli.js'
 
 /** The CLI contract of DESIGN.md section 2, through the built `bin/run.js` as a user runs it. */
 let home: string
@@ -72,5 +74,25 @@ describe('idp CLI contract', () => {
     expect(doc.status).toBe(0)
     expect(Array.isArray(doc.warnings)).toBe(true)
     expect(JSON.stringify(doc.result)).toContain('typescript-service')
+  })
+
+  it('Ctrl-C at a prompt in a real terminal exits 130 with "Cancelled", like Ctrl-C anywhere else', async () => {
+    // `script` gives the CLI a pseudo-terminal (stdin a TTY, so idp asks); the key goes through it.
+    const env: NodeJS.ProcessEnv = {...process.env, HOME: home, NO_COLOR: '1', TERM: 'dumb'}
+    delete env.CI
+    const child = spawn('script', ['-qfec', `'${process.execPath}' '${runJs}' access grant alice --dir '${home}'`, '/dev/null'], {cwd: home, env, stdio: ['pipe', 'pipe', 'pipe']})
+    let screen = ''
+    const asked = new Promise<void>((resolve) => {
+      child.stdout.on('data', (chunk: Buffer) => {
+        screen += chunk.toString()
+        if (screen.includes('Role')) resolve()
+      })
+    })
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve))
+    await asked
+    child.stdin.write('\u0003')
+    expect(await exited).toBe(130)
+    expect(screen).toContain('Cancelled by the user.')
+    expect(screen).not.toContain('bug in idp')
   })
 })

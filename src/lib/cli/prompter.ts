@@ -26,8 +26,8 @@ export function isPromptExit(error: unknown): boolean {
 }
 
 /** The Prompter of @inquirer/prompts, loaded at the first question. */
-export function createPrompter(options: {signal: AbortSignal; output?: NodeJS.WritableStream}): Prompter {
-  const context = {output: options.output ?? process.stderr, signal: options.signal}
+export function createPrompter(options: {signal: AbortSignal; output?: NodeJS.WritableStream; input?: NodeJS.ReadableStream}): Prompter {
+  const context = {output: options.output ?? process.stderr, signal: options.signal, ...(options.input ? {input: options.input} : {})}
   const ask = async <T>(question: (prompts: Awaited<ReturnType<typeof loadPrompts>>) => Promise<T>): Promise<T> => {
     const prompts = await loadPrompts()
     try {

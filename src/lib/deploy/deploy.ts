@@ -119,7 +119,7 @@ export const deploy: Service<DeployRequest, DeployResult> = async (request, deps
   })
   try {
     const applied = await deps.plans.apply(plan, {
-      handlers: {...createEnvHandlers({runner: deps.runner, now: deps.now}), ...createDeployHandlers({runner: deps.runner})},
+      handlers: {...createEnvHandlers({runner: deps.runner, env: deps.env, now: deps.now}), ...createDeployHandlers({runner: deps.runner})},
       runner,
       keepOnFailure: request.keepOnFailure,
       journal: {dir: envPaths.dir, key: 'deploy'},

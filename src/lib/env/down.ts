@@ -74,7 +74,7 @@ export const envDown: Service<EnvDownRequest, EnvDownResult> = async (request, d
   if (request.dryRun) return {...base, dryRun: true}
   const {createEnvHandlers} = await import('./handlers.js')
   const applied = await deps.plans.apply(plan, {
-    handlers: createEnvHandlers({runner: deps.runner, github: poster, bin: deps.bin, now: deps.now}),
+    handlers: createEnvHandlers({runner: deps.runner, env: deps.env, github: poster, bin: deps.bin, now: deps.now}),
     keepOnFailure: request.keepOnFailure,
     journal: {dir: paths.dir, key: 'journal-down'},
   })

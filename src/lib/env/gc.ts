@@ -254,7 +254,7 @@ export const envGc: Service<EnvGcRequest, EnvGcResult> = async (request, deps: D
   }
 
   const {createEnvHandlers} = await import('./handlers.js')
-  const handlers = createEnvHandlers({runner: deps.runner, bin: deps.bin, now: deps.now})
+  const handlers = createEnvHandlers({runner: deps.runner, env: deps.env, bin: deps.bin, now: deps.now})
   const run = await runGc({
     candidates: selection.remove,
     signal: deps.signal,

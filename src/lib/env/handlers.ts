@@ -29,6 +29,8 @@ export interface EnvHandlerOptions {
   github?: PrCommentPoster
   /** The CLI name in the teardown command of the comment. */
   bin?: string
+  /** Where KUBECONFIG and HOME are read from (default: this process's environment). */
+  env?: NodeJS.ProcessEnv
   now?: () => Date
 }
 
@@ -72,7 +74,7 @@ export function createEnvHandlers(options: EnvHandlerOptions): Handlers<keyof En
       const p = action.params
       const versions: Record<string, string | undefined> = {}
       for (const tool of p.tools) versions[tool] = (await runner.require(tool)).version
-      const reach = (await writeHostKubeconfig({context: p.context, ...(p.kubeconfigPath ? {kubeconfig: p.kubeconfigPath} : {})}, p.hostKubeconfig, {requireReachable: true}))!
+      const reach = (await writeHostKubeconfig({context: p.context, ...(p.kubeconfigPath ? {kubeconfig: p.kubeconfigPath} : {})}, p.hostKubeconfig, {requireReachable: true, ...(options.env ? {env: options.env} : {})}))!
       return {server: reach.server, version: reach.version, tools: versions}
     },
 

@@ -104,7 +104,7 @@ export const envUp: Service<EnvUpRequest, EnvUpResult> = async (request, deps) =
 
   const [{createEnvHandlers, createEvidenceSampler, releaseEnvLock, withHelmEvidence}] = (await preload)!
   const sampler = createEvidenceSampler({kubeconfig: paths.kubeconfig, namespace: envReleaseNamespace(env)})
-  const handlers = createEnvHandlers({runner: deps.runner, github: poster, bin: deps.bin, now: deps.now})
+  const handlers = createEnvHandlers({runner: deps.runner, env: deps.env, github: poster, bin: deps.bin, now: deps.now})
   try {
     const applied = await deps.plans.apply(plan, {
       handlers,

@@ -1,0 +1,273 @@
+// The golden paths' domain rules, tested in-process: each service called with its typed request
+// and test Deps (a recording runner or none of the machine's tools, a scripted prompter or none,
+// output captured), against the Kubernetes stand-in. The same rules seen through the CLI are in
+// the env, deploy, access and create integration tests; here nothing spawns idp itself.
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+
+import {accessGrant} from '../../src/lib/access/grant.js'
+import {CancelledError, IdpError, PrerequisiteError, ToolError, UsageError} from '../../src/lib/cli/errors.js'
+import {create} from '../../src/lib/create/create.js'
+import {deploy} from '../../src/lib/deploy/deploy.js'
+import {doctor} from '../../src/lib/doctor/doctor.js'
+import {envDown} from '../../src/lib/env/down.js'
+import {envGc} from '../../src/lib/env/gc.js'
+import {envStatus} from '../../src/lib/env/status.js'
+import {envUp} from '../../src/lib/env/up.js'
+import {scriptedPrompter, testDeps} from '../support/deps.js'
+import {seedEnvironment} from '../support/env-seed.js'
+import {RecordingRunner} from '../support/recording-runner.js'
+import {DEPLOY_PROJECT} from '../fixtures/deploy/world.js'
+import {type EnvWorld, startEnvWorld} from '../fixtures/env/world.js'
+
+let world: EnvWorld
+let userHash: string
+
+beforeAll(async () => {
+  world = await startEnvWorld()
+  userHash = world.kubeconfigHash()
+})
+
+afterAll(async () => {
+  expect(world.kubeconfigHash()).toBe(userHash)
+  await world?.stop()
+})
+
+const store = () => world.kube.store()
+const LEASES = 'coordination.k8s.io/v1'
+
+async function rejection(promise: Promise<unknown>): Promise<IdpError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  )
+  if (!(error instanceof IdpError)) throw new Error(`expected an IdpError, got ${String(error)}`)
+  return error
+}
+
+/** A copy of a fixture project of its own, so one test's config changes stay its own. */
+function project(from: string, edit?: (config: string) => string): string {
+  const dir = fs.mkdtempSync(path.join(world.root, 'project-'))
+  fs.cpSync(from, dir, {recursive: true})
+  if (edit) fs.writeFileSync(path.join(dir, '.idp.yml'), edit(fs.readFileSync(path.join(dir, '.idp.yml'), 'utf8')))
+  return dir
+}
+
+const upRequest = (env: string, extra: Partial<Parameters<typeof envUp>[0]> = {}) => ({dir: world.project, env, sha: 'abc1234', timeout: '1m', dryRun: false, keepOnFailure: false, ...extra})
+const toolRuns = (runner: RecordingRunner) => runner.calls.filter((c) => c.tool !== 'git').map((c) => `${c.tool} ${c.argv[0]}`)
+
+describe('envUp', () => {
+  it('a dry run returns the plan and changes nothing: no namespace, no lease, no tool run', async () => {
+    const runner = new RecordingRunner()
+    const result = await envUp(upRequest('pr-51', {dryRun: true}), testDeps({env: world.env, runner}).deps)
+    expect(result.dryRun).toBe(true)
+    expect(result.plan.steps.map((s) => s.id)).toEqual(['preflight', 'lock', 'namespace', 'kubeconfig', 'terraform-init', 'terraform-apply', 'helm', 'record', 'unlock'])
+    expect(result.teardown).toBe('idp env down pr-51')
+    expect(toolRuns(runner)).toEqual([])
+    expect(store().get('v1', 'Namespace', 'shop-pr-51')).toBeUndefined()
+  })
+
+  it('never adopts a namespace it did not create: a usage error before any change', async () => {
+    store().create({apiVersion: 'v1', kind: 'Namespace', metadata: {name: 'shop-ns-52', labels: {team: 'other'}}})
+    const runner = new RecordingRunner()
+    const error = await rejection(envUp(upRequest('ns-52'), testDeps({env: world.env, runner}).deps))
+    expect(error).toBeInstanceOf(UsageError)
+    expect(error.message).toContain('is not an idp environment of shop/ns-52')
+    expect(error.details).toMatchObject({namespace: 'shop-ns-52', labels: {team: 'other'}})
+    expect(store().get('v1', 'Namespace', 'shop-ns-52')?.metadata?.labels).toEqual({team: 'other'})
+    expect(toolRuns(runner)).toEqual([])
+    expect(store().get(LEASES, 'Lease', 'idp-shop-ns-52', 'default')).toBeUndefined()
+  })
+
+  it('with keepOnFailure, what was made stays but the lock is released, so the next up or down is not blocked', async () => {
+    const runner = new RecordingRunner().when('helm', ['upgrade'], {exitCode: 1, stderr: 'Error: UPGRADE FAILED: context deadline exceeded'})
+    const {deps, stderr} = testDeps({env: world.env, runner})
+    const error = await rejection(envUp(upRequest('ns-53', {keepOnFailure: true}), deps))
+    expect(error).toBeInstanceOf(ToolError)
+    expect(error.hint).toContain('Nothing was undone (--keep-on-failure)')
+    expect(store().get('v1', 'Namespace', 'shop-ns-53')?.metadata?.labels?.['idp.dev/env']).toBe('ns-53')
+    expect(store().get(LEASES, 'Lease', 'idp-shop-ns-53', 'default')).toBeUndefined()
+    expect(stderr.text).toContain('helm upgrade --install shop')
+  })
+
+  it('without keepOnFailure the same failure undoes everything, the lock included', async () => {
+    const runner = new RecordingRunner().when('helm', ['upgrade'], {exitCode: 1, stderr: 'Error: UPGRADE FAILED: boom'})
+    const error = await rejection(envUp(upRequest('ns-54'), testDeps({env: world.env, runner}).deps))
+    expect(error).toBeInstanceOf(ToolError)
+    const ns = store().get('v1', 'Namespace', 'shop-ns-54')
+    expect(ns === undefined || ns.status?.phase === 'Terminating').toBe(true)
+    expect(store().get(LEASES, 'Lease', 'idp-shop-ns-54', 'default')).toBeUndefined()
+  })
+
+  it('refuses a protected environment before it looks at the cluster', async () => {
+    const dir = project(world.project, (text) => text.replace('"ns-*":\n    cluster: dev', '"ns-*":\n    cluster: dev\n    protected: true'))
+    const runner = new RecordingRunner()
+    const error = await rejection(envUp({...upRequest('ns-55'), dir}, testDeps({env: world.env, runner}).deps))
+    expect(error).toBeInstanceOf(UsageError)
+    expect(error.hint).toBe('Deploy to protected environments with `idp deploy ns-55`.')
+    expect(toolRuns(runner)).toEqual([])
+    expect(store().get('v1', 'Namespace', 'shop-ns-55')).toBeUndefined()
+  })
+
+  it('a tool the environment needs that is missing stops a real run (exit 4) and is only a warning in a dry run', async () => {
+    const runner = new RecordingRunner({versions: {terraform: null}})
+    const error = await rejection(envUp(upRequest('pr-56'), testDeps({env: world.env, runner}).deps))
+    expect(error).toBeInstanceOf(PrerequisiteError)
+    expect(error.message).toContain('terraform')
+    expect(store().get('v1', 'Namespace', 'shop-pr-56')).toBeUndefined()
+    const dry = testDeps({env: world.env, runner})
+    await envUp(upRequest('pr-56', {dryRun: true}), dry.deps)
+    expect(dry.stderr.text).toMatch(/Warning:.*terraform: missing.*\(a real run stops here\)/u)
+  })
+})
+
+describe('envDown', () => {
+  it('leaves a namespace idp does not own alone, with a warning', async () => {
+    store().create({apiVersion: 'v1', kind: 'Namespace', metadata: {name: 'shop-ns-61', labels: {team: 'other'}}})
+    const runner = new RecordingRunner()
+    const {deps, stderr} = testDeps({env: world.env, runner})
+    const result = await envDown({dir: world.project, env: 'ns-61', timeout: '1m', dryRun: false, keepOnFailure: false}, deps)
+    expect(result.found).toBe('foreign')
+    expect(result.plan.steps.map((s) => s.id)).toEqual(['preflight'])
+    expect(stderr.text).toContain('Warning: Namespace shop-ns-61 is not labelled as idp\'s environment shop/ns-61')
+    expect(store().get('v1', 'Namespace', 'shop-ns-61')?.status?.phase).not.toBe('Terminating')
+    expect(toolRuns(runner)).toEqual([])
+  })
+
+  it('an environment already gone is a success that says so', async () => {
+    const result = await envDown({dir: world.project, env: 'ns-62', timeout: '1m', dryRun: false, keepOnFailure: false}, testDeps({env: world.env, runner: new RecordingRunner()}).deps)
+    expect(result).toMatchObject({found: 'absent', alreadyGone: true, namespace: 'shop-ns-62'})
+  })
+})
+
+describe('envGc', () => {
+  it('on a terminal, declining the confirmation removes nothing', async () => {
+    seedEnvironment(world.kube, {service: 'shop', env: 'pr-71', expiresInMs: -3_600_000})
+    const prompter = scriptedPrompter({confirm: [false]})
+    const {deps, stderr} = testDeps({env: world.env, runner: new RecordingRunner(), prompter})
+    const result = await envGc({dir: world.project, allServices: false, timeout: '1m', dryRun: false, keepOnFailure: false, yes: false}, deps)
+    expect(prompter.asked).toEqual([expect.stringMatching(/^confirm: Remove \d+ environments?\?$/u)])
+    expect(result.selected).toEqual([])
+    expect(result.outcomes).toEqual([])
+    expect(stderr.text).toContain('shop-pr-71')
+    expect(store().get('v1', 'Namespace', 'shop-pr-71')?.status?.phase).not.toBe('Terminating')
+  })
+
+  it('--yes on a terminal does not ask', async () => {
+    const prompter = scriptedPrompter({})
+    const result = await envGc({dir: world.project, allServices: false, timeout: '1m', dryRun: false, keepOnFailure: false, yes: true}, testDeps({env: world.env, runner: new RecordingRunner(), prompter}).deps)
+    expect(prompter.asked).toEqual([])
+    expect(result.outcomes.find((o) => o.env === 'pr-71')?.status).toBe('removed')
+  })
+})
+
+describe('envStatus', () => {
+  it('an environment that does not exist is a usage error naming the ones that do', async () => {
+    seedEnvironment(world.kube, {service: 'shop', env: 'ns-81'})
+    const error = await rejection(envStatus({dir: world.project, env: 'ns-89'}, testDeps({env: world.env, runner: new RecordingRunner()}).deps))
+    expect(error).toBeInstanceOf(UsageError)
+    expect(error.details?.existing).toContain('ns-81')
+    expect(error.hint).toContain('idp env up ns-89')
+  })
+})
+
+describe('deploy', () => {
+  // Deploys read the commit from GitHub Actions' variables, as in CI.
+  const env = () => ({...world.env, GITHUB_SHA: 'abc1234', GITHUB_REF_NAME: 'main'})
+  const request = (extra: Partial<Parameters<typeof deploy>[0]> = {}) => ({dir: deployProject, env: 'production', timeout: '1m', dryRun: false, keepOnFailure: false, yes: false, ...extra})
+  let deployProject: string
+  beforeAll(() => {
+    deployProject = project(DEPLOY_PROJECT)
+  })
+
+  it('a protected environment needs a confirmation: without a terminal, a usage error naming --yes', async () => {
+    const runner = new RecordingRunner()
+    const error = await rejection(deploy(request(), testDeps({env: env(), runner}).deps))
+    expect(error).toBeInstanceOf(UsageError)
+    expect(error.hint).toContain('--yes')
+    expect(toolRuns(runner)).toEqual([])
+  })
+
+  it('declining the confirmation cancels with nothing changed; confirming goes on', async () => {
+    const runner = new RecordingRunner()
+    const declined = await rejection(deploy(request(), testDeps({env: env(), runner, prompter: scriptedPrompter({confirm: [false]})}).deps))
+    expect(declined).toBeInstanceOf(CancelledError)
+    expect(declined.exitCode).toBe(130)
+    expect(toolRuns(runner)).toEqual([])
+    const prompter = scriptedPrompter({confirm: [true]})
+    const planned = await deploy(request({dryRun: true}), testDeps({env: env(), runner, prompter}).deps)
+    // A dry run changes nothing, so it needs no confirmation.
+    expect(prompter.asked).toEqual([])
+    expect(planned.plan.steps.map((s) => s.id)).toEqual(['preflight', 'kubeconfig', 'check', 'app', 'sync', 'wait'])
+  })
+
+  it('a vcluster environment is a preview: deploy refuses it and names env up', async () => {
+    const error = await rejection(deploy(request({env: 'pr-3'}), testDeps({env: env(), runner: new RecordingRunner()}).deps))
+    expect(error).toBeInstanceOf(UsageError)
+    expect(error.hint).toContain('idp env up pr-3')
+  })
+})
+
+describe('accessGrant', () => {
+  let dir: string
+  beforeAll(() => {
+    dir = project(world.project, (text) => `${text}\naccess:\n  roles: {viewer: view, admin: admin}\n  policy: {maxTtl: 8h, forbid: {"pr-*": [admin]}}\n`)
+  })
+  const request = (extra: Partial<Parameters<typeof accessGrant>[0]> = {}) => ({dir, user: 'alice@example.com', group: false, dryRun: true, ...extra})
+
+  it('a missing role without a terminal is a usage error naming --role; on a terminal it is asked for', async () => {
+    const error = await rejection(accessGrant(request({env: 'pr-91'}), testDeps({env: world.env, runner: new RecordingRunner()}).deps))
+    expect(error).toBeInstanceOf(UsageError)
+    expect(error.message).toBe('Missing required value: --role.')
+    const prompter = scriptedPrompter({input: ['viewer', 'pr-91']})
+    const result = await accessGrant(request(), testDeps({env: world.env, runner: new RecordingRunner(), prompter}).deps)
+    expect(prompter.asked).toEqual(['input: Role', 'input: Environment'])
+    expect(result).toMatchObject({role: 'viewer', env: 'pr-91', subject: 'alice@example.com', roleRef: {kind: 'ClusterRole', name: 'view'}, dryRun: true})
+  })
+
+  it('the policy is checked before any cluster is contacted', async () => {
+    const error = await rejection(accessGrant(request({role: 'admin', env: 'pr-92', dryRun: false}), testDeps({env: {...world.env, KUBECONFIG: '/nonexistent'}, runner: new RecordingRunner()}).deps))
+    expect(error).toBeInstanceOf(UsageError)
+    expect(error.message).toMatch(/admin.*pr-92|pr-92.*admin/u)
+    expect(store().list('rbac.authorization.k8s.io/v1', 'RoleBinding', 'shop-pr-92')).toEqual([])
+  })
+})
+
+describe('create', () => {
+  const request = (dir: string, extra: Partial<Parameters<typeof create>[0]> = {}) => ({dir, name: 'svc', force: false, publish: false, dryRun: true, keepOnFailure: false, yes: false, set: ['owner=team-a'], ...extra})
+
+  it('without a template and without a terminal: a usage error naming --template, nothing written', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'idp-create-svc-'))
+    const error = await rejection(create(request(dir), testDeps({env: world.env}).deps))
+    expect(error).toBeInstanceOf(UsageError)
+    expect(error.message).toBe('Missing required value: --template.')
+    expect(fs.readdirSync(dir)).toEqual([])
+  })
+
+  it('on a terminal the template is chosen from the list; Ctrl-C at that prompt cancels with nothing written', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'idp-create-svc-'))
+    const prompter = scriptedPrompter({select: ['go-service'], input: []})
+    const result = await create(request(dir, {yes: true}), testDeps({env: world.env, prompter}).deps)
+    expect(prompter.asked[0]).toBe('select: Template')
+    expect(result.template.name).toBe('go-service')
+    expect(result.files).toContain('go.mod')
+    const cancelled = await rejection(create(request(dir), testDeps({env: world.env, prompter: scriptedPrompter({select: [new CancelledError('Cancelled by the user.')]})}).deps))
+    expect(cancelled.exitCode).toBe(130)
+    expect(fs.readdirSync(dir)).toEqual([])
+  })
+})
+
+describe('doctor', () => {
+  it('a missing tool the config needs fails with every check in the details, after showing the report', async () => {
+    const runner = new RecordingRunner({versions: {helm: null}})
+    const {deps, stderr} = testDeps({env: world.env, runner})
+    const error = await rejection(doctor({dir: world.project}, deps))
+    expect(error).toBeInstanceOf(PrerequisiteError)
+    const checks = error.details?.checks as Array<{name: string; status: string}>
+    expect(checks.find((c) => c.name === 'helm')).toMatchObject({status: 'fail'})
+    expect(checks.find((c) => c.name === 'context standin-host')).toMatchObject({status: 'ok'})
+    expect(stderr.text).toContain('Some required checks failed.')
+  })
+})

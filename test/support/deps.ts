@@ -1,0 +1,69 @@
+/**
+ * Deps for calling a golden path's service in-process, as the base command would build them but
+ * with everything the test controls: the environment (the stand-ins', not the machine's), a
+ * runner (real tools on that environment's PATH, or a RecordingRunner), a prompter or none, a
+ * fixed clock, and output captured instead of printed.
+ */
+import {Writable} from 'node:stream'
+
+import type {Deps} from '../../src/lib/cli/deps.js'
+import {Output} from '../../src/lib/cli/output.js'
+import {stateDir} from '../../src/lib/cli/paths.js'
+import type {Prompter} from '../../src/lib/cli/prompter.js'
+import {createPlanRunner} from '../../src/lib/plan/run.js'
+import {createToolRunner} from '../../src/lib/tools/runner.js'
+import type {ToolRunner} from '../../src/lib/tools/types.js'
+
+export class TextSink extends Writable {
+  text = ''
+  override _write(chunk: Buffer | string, _encoding: BufferEncoding, callback: () => void): void {
+    this.text += chunk.toString()
+    callback()
+  }
+}
+
+export interface TestDeps {
+  deps: Deps
+  /** What the service wrote for people (stderr): logs, warnings, the plan's progress. */
+  stderr: TextSink
+  /** Aborts the service's signal, as Ctrl-C does. */
+  abort(): void
+}
+
+export function testDeps(options: {env: NodeJS.ProcessEnv; runner?: ToolRunner; prompter?: Prompter; now?: Date; bin?: string}): TestDeps {
+  const stderr = new TextSink()
+  const stdout = new TextSink()
+  const out = new Output({json: false, verbose: false, stdout, stderr})
+  const runner = options.runner ?? createToolRunner({env: options.env, pathEnv: options.env.PATH, versionCache: false})
+  const controller = new AbortController()
+  const signal = controller.signal
+  return {
+    deps: {
+      out,
+      runner,
+      ...(options.prompter ? {prompter: options.prompter} : {}),
+      signal,
+      now: () => options.now ?? new Date(),
+      env: options.env,
+      bin: options.bin ?? 'idp',
+      stateDir: stateDir(options.env),
+      plans: createPlanRunner({out, runner, signal, renderer: 'simple', verbose: false, stderr}),
+    },
+    stderr,
+    abort: () => controller.abort(),
+  }
+}
+
+/** A Prompter whose answers are given up front; asking anything else fails the test. */
+export function scriptedPrompter(answers: Partial<{[K in keyof Prompter]: Array<Awaited<ReturnType<Prompter[K]>> | Error>}>): Prompter & {asked: string[]} {
+  const asked: string[] = []
+  const answer = <K extends keyof Prompter>(kind: K) =>
+    (async (config: {message: string}) => {
+      asked.push(`${kind}: ${config.message}`)
+      const next = answers[kind]?.shift()
+      if (next === undefined) throw new Error(`unexpected ${kind} prompt: ${config.message}`)
+      if (next instanceof Error) throw next
+      return next
+    }) as unknown as Prompter[K]
+  return {asked, input: answer('input'), password: answer('password'), number: answer('number'), confirm: answer('confirm'), select: answer('select'), checkbox: answer('checkbox')}
+}
