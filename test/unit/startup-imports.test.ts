@@ -61,3 +61,43 @@ describe('start-up imports', () => {
     expect(classic.map((f) => path.relative(root, f))).toEqual([])
   })
 })
+
+/**
+ * The lazy-loading rule (docs/architecture.md): a command file imports flags, the base command and
+ * types statically, and loads its service with one `await import()`; it prompts, starts tools and
+ * writes output only through the service's Deps. The heavy packages load in one module, through
+ * named loaders.
+ */
+describe('the lazy-loading rule', () => {
+  // The bundled plugin commands re-export @oclif/plugin-help and -autocomplete as they are.
+  const plugin = (file: string) => /[/\\](help\.ts|autocomplete[/\\])/u.test(file)
+  const commands = files(path.join(root, 'src/commands')).filter((f) => !plugin(f))
+  const ALLOWED = ['@oclif/core/args', '@oclif/core/flags']
+
+  it('finds the golden-path commands', () => {
+    expect(commands.length).toBeGreaterThanOrEqual(16)
+  })
+
+  it.each(commands.map((f) => [path.relative(root, f), f]))('%s: flags and types statically, its service with one await import()', (_name, file) => {
+    const source = readFileSync(file, 'utf8')
+    const outside = staticImports(source).filter((spec) => !ALLOWED.includes(spec) && !/\/lib\/cli\/base-command\.js$/u.test(spec))
+    expect(outside).toEqual([])
+    const loads = [...source.matchAll(/await import\(\s*['"]([^'"]+)['"]\s*\)/gu)].map((m) => m[1])
+    expect(loads).toHaveLength(1)
+    expect(loads[0]).toMatch(/^(\.\.\/)+lib\//u)
+    expect(source).not.toMatch(/process\.(stdout|stderr)|@inquirer\/|\bexeca\b/u)
+  })
+
+  it('heavy packages are imported (statically or not) only by src/lib/cli/lazy.ts, and the vendored client-node entry', () => {
+    const HEAVY_RUNTIME = ['@kubernetes/client-node', '@octokit/rest', '@inquirer/prompts', 'listr2', 'execa']
+    const offenders: string[] = []
+    for (const file of files(path.join(root, 'src'))) {
+      const rel = path.relative(root, file)
+      if (rel === path.join('src', 'lib', 'cli', 'lazy.ts') || rel === path.join('src', 'lib', 'kube', 'client-node.ts')) continue
+      const source = readFileSync(file, 'utf8')
+      const dynamic = [...source.matchAll(/import\(\s*['"]([^'"]+)['"]\s*\)/gu)].map((m) => m[1]!)
+      for (const spec of [...staticImports(source), ...dynamic]) if (HEAVY_RUNTIME.includes(spec)) offenders.push(`${rel} -> ${spec}`)
+    }
+    expect(offenders).toEqual([])
+  })
+})

@@ -17,5 +17,8 @@ export const loadOctokit = () => import('@octokit/rest')
 /** @inquirer/prompts: only on a terminal, only when something must be asked. */
 export const loadPrompts = () => import('@inquirer/prompts')
 
+/** execa: for the ToolRunner (tools/runner.ts), the one module that starts processes, at its first start. */
+export const loadExeca = () => import('execa')
+
 /** listr2: only when a plan runs with progress shown (never under --json). */
 export const loadListr = () => import('listr2')

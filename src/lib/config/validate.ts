@@ -192,9 +192,15 @@ interface ZodDef {
   in?: {_zod: {def: ZodDef}}
 }
 
+/** zod's own description of the schema; only the fields ZodDef names are read. */
+function rootDef(): ZodDef {
+  const def: {type: string} = configSchema._zod.def
+  return def
+}
+
 /** The keys the schema allows in the mapping at `at`. */
 export function keysAt(at: Segment[]): string[] {
-  let defs: ZodDef[] = [(configSchema as unknown as {_zod: {def: ZodDef}})._zod.def]
+  let defs: ZodDef[] = [rootDef()]
   for (const segment of at) defs = defs.flatMap((def) => childDefs(unwrap(def), segment))
   return [...new Set(defs.flatMap((def) => unwrap(def)).flatMap((def) => (def.type === 'object' && def.shape ? Object.keys(def.shape) : [])))]
 }

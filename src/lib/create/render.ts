@@ -292,17 +292,18 @@ function toPlainData(value: unknown): unknown {
   return safe === undefined ? undefined : JSON.parse(JSON.stringify(safe))
 }
 
-const nunjucksInternals = nunjucks as unknown as {
-  parser: {parse(src: string, extensions: unknown, opts: unknown): {children: Array<{children?: unknown[]}>}}
-  nodes: {TemplateData: new (...args: any[]) => unknown}
+declare module 'nunjucks' {
+  /** Nunjucks' parser and node classes: exported by the package, left out of @types/nunjucks. */
+  export const parser: {parse(src: string, extensions: unknown, opts: unknown): {children: Array<{children?: unknown[]}>}}
+  export const nodes: {TemplateData: new (...args: any[]) => unknown}
 }
 
 /** True when the whole string is one `${{ expression }}` (Backstage's isSingleTemplateString). */
 export function isSingleExpression(input: string, cookiecutter = false): boolean {
   if (cookiecutter || !input.includes('${{')) return false
   try {
-    const parsed = nunjucksInternals.parser.parse(input, [], {autoescape: false, tags: {variableStart: '${{', variableEnd: '}}'}})
-    return parsed.children.length === 1 && !(parsed.children[0]?.children?.[0] instanceof nunjucksInternals.nodes.TemplateData)
+    const parsed = nunjucks.parser.parse(input, [], {autoescape: false, tags: {variableStart: '${{', variableEnd: '}}'}})
+    return parsed.children.length === 1 && !(parsed.children[0]?.children?.[0] instanceof nunjucks.nodes.TemplateData)
   } catch {
     return false
   }

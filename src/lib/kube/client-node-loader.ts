@@ -25,5 +25,5 @@ async function load(): Promise<ClientNode> {
   const fromSource = './client-node.js'
   if (BUILD_ID === undefined) return import(fromSource) as Promise<ClientNode>
   const {loadVendor} = await import('../vendor/index.js')
-  return loadVendor('client-node') as unknown as ClientNode
+  return loadVendor<ClientNode>('client-node')
 }

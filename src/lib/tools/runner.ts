@@ -4,6 +4,7 @@ import path from 'node:path'
 
 import {cacheKey, cachePath, defineCache, entryFile, fileIdentity} from '../cli/cache.js'
 import {CancelledError, TimeoutError, ToolError} from '../cli/errors.js'
+import {loadExeca} from '../cli/lazy.js'
 import {redact, redactArgv, registerSecret, SECRET_ENV_VARS} from '../cli/redact.js'
 import {formatCommand, STDERR_TAIL_LINES, stripAnsi, tailLines, toolError} from './tool-error.js'
 import type {RunOptions, ToolInfo, ToolName, ToolRunner} from './types.js'
@@ -202,7 +203,7 @@ function lineSplitter(emit: (line: string) => void): {push: (chunk: Buffer | str
 async function spawnTree(file: string, args: readonly string[], options: SpawnOptions): Promise<SpawnOutcome> {
   const started = Date.now()
   // Loaded on the first process start: a command that finds every answer cached starts none.
-  const {execa} = await import('execa')
+  const {execa} = await loadExeca()
   const subprocess = execa(file, [...args], {
     cwd: options.cwd,
     env: options.env,

@@ -15,9 +15,10 @@ let loader: Loader | undefined
  * caller in the process gets the same instance. Only in a build: from source there is no
  * dist/vendor, and callers import the package itself.
  */
-export function loadVendor(name: string): VendorExports {
+export function loadVendor<T = VendorExports>(name: string): T {
   loader ??= findLoader()
-  return loader.loadVendor(name)
+  // What the bundle exports is what its entry module exports; the caller names that module's type.
+  return loader.loadVendor(name) as T
 }
 
 /** dist/vendor/loader.cjs, from wherever the build put the chunk holding this code. */
