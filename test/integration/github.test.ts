@@ -9,10 +9,9 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {PrerequisiteError, RemoteError, UsageError} from '../../src/lib/cli/errors.js'
 import {redact} from '../../src/lib/cli/redact.js'
-import {addCollaborator, isTeamMember, listCollaborators} from '../../src/lib/github/access.js'
 import {createGitHubClient, githubSettings, requireToken, type GitHubClient} from '../../src/lib/github/client.js'
 import {upsertStickyComment} from '../../src/lib/github/pr-comments.js'
-import {createRepository, deleteRepository, getRepository, gitAuthEnv} from '../../src/lib/github/repos.js'
+import {createRepository, deleteRepository, gitAuthEnv} from '../../src/lib/github/repos.js'
 import {startGitHubStandIn, type GitHubStandIn} from '../support/github-stand-in/index.js'
 
 const run = promisify(execFile)
@@ -95,7 +94,7 @@ describe('repositories', () => {
     const repo = await createRepository(alice, {owner: 'acme', name: 'billing', visibility: 'internal'})
     expect(repo).toMatchObject({owner: 'acme', fullName: 'acme/billing', ownerType: 'Organization', visibility: 'internal'})
     expect(gh.state.requests.some((r) => r.method === 'POST' && r.path === '/api/v3/orgs/acme/repos')).toBe(true)
-    expect(await getRepository(alice, 'acme', 'billing')).toMatchObject({fullName: 'acme/billing'})
+    expect(gh.state.repos.has('acme/billing')).toBe(true)
   })
 
   it('a duplicate name is a RemoteError (exit 6) carrying GitHub\'s field message', async () => {
@@ -126,7 +125,7 @@ describe('repositories', () => {
   it('deletes a repository for undo, and reports an already-deleted one as gone', async () => {
     await createRepository(alice, {name: 'short-lived', visibility: 'public'})
     expect(await deleteRepository(alice, 'alice', 'short-lived')).toBe(true)
-    expect(await getRepository(alice, 'alice', 'short-lived')).toBeUndefined()
+    expect(gh.state.repos.has('alice/short-lived')).toBe(false)
     expect(await deleteRepository(alice, 'alice', 'short-lived')).toBe(false)
   })
 
@@ -142,7 +141,7 @@ describe('repositories', () => {
 
   it('a rate limit is a RemoteError naming the reset time from the headers', async () => {
     gh.faults.rateLimitNext()
-    const error = await caught(getRepository(alice, 'alice', 'shop'))
+    const error = await caught(createRepository(alice, {name: 'rate-limited', visibility: 'private'}))
     expect(error).toBeInstanceOf(RemoteError)
     const e = error as RemoteError
     expect(e.message).toContain('403 API rate limit exceeded for user ID 1.')
@@ -155,7 +154,7 @@ describe('repositories', () => {
 
   it('other server failures keep their status and GitHub message', async () => {
     gh.faults.failNext(502, {message: 'Server Error'})
-    const error = await caught(getRepository(alice, 'alice', 'shop'))
+    const error = await caught(createRepository(alice, {name: 'server-error', visibility: 'private'}))
     expect((error as RemoteError).message).toContain('502 Server Error')
     expect((error as RemoteError).hint).toMatch(/retry/u)
   })
@@ -193,23 +192,6 @@ describe('sticky PR comment', () => {
     expect(error).toBeInstanceOf(RemoteError)
     expect((error as RemoteError).message).toContain('404 Not Found')
     expect((error as RemoteError).hint).toMatch(/token may not see it/u)
-  })
-})
-
-describe('access', () => {
-  it('invites outsiders, updates org members directly, and lists collaborators with roles', async () => {
-    const bob = await createGitHubClient({token: BOB_TOKEN, baseUrl: gh.apiUrl})
-    expect(await addCollaborator(alice, {owner: 'alice', repo: 'shop', username: 'carol', permission: 'push'})).toEqual({invited: true})
-    expect(await addCollaborator(bob, {owner: 'acme', repo: 'billing', username: 'alice', permission: 'maintain'})).toEqual({invited: false})
-    expect(await listCollaborators(bob, 'acme', 'billing')).toEqual(expect.arrayContaining([{login: 'alice', role: 'maintain'}, {login: 'bob', role: 'admin'}]))
-    const error = await caught(addCollaborator(alice, {owner: 'acme', repo: 'billing', username: 'nobody', permission: 'pull'}))
-    expect((error as RemoteError).exitCode).toBe(6)
-  })
-
-  it('checks team membership; a pending invitation is not membership', async () => {
-    expect(await isTeamMember(alice, {org: 'acme', teamSlug: 'platform', username: 'alice'})).toBe(true)
-    expect(await isTeamMember(alice, {org: 'acme', teamSlug: 'platform', username: 'carol'})).toBe(false)
-    expect(await isTeamMember(alice, {org: 'acme', teamSlug: 'platform', username: 'bob'})).toBe(false)
   })
 })
 

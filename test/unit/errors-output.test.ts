@@ -4,7 +4,7 @@ import {afterEach, describe, expect, it} from 'vitest'
 import {
   CancelledError, ConfigError, EXIT, InternalError, PrerequisiteError, RemoteError, TimeoutError, ToolError, UsageError, causeChain, toIdpError,
 } from '../../src/lib/cli/errors.js'
-import {Output, table} from '../../src/lib/cli/output.js'
+import {Output, table, useColor} from '../../src/lib/cli/output.js'
 import {clearSecretsForTests, redact, redactArgv, redactValue, registerSecret} from '../../src/lib/cli/redact.js'
 
 function capture(): {stream: PassThrough; text: () => string} {
@@ -107,5 +107,43 @@ describe('redaction', () => {
 
   it('renders aligned tables', () => {
     expect(table(['A', 'BB'], [['xxx', 'y']])).toBe('A    BB\nxxx  y')
+  })
+})
+
+describe('colour', () => {
+  const tty = Object.assign(new PassThrough(), {isTTY: true})
+  const pipe = new PassThrough()
+
+  it('on a terminal only; NO_COLOR turns it off and FORCE_COLOR on, whatever the stream', () => {
+    expect(useColor(tty, {})).toBe(true)
+    expect(useColor(pipe, {})).toBe(false)
+    expect(useColor(tty, {NO_COLOR: '1'})).toBe(false)
+    // An empty NO_COLOR does not count (no-color.org).
+    expect(useColor(tty, {NO_COLOR: ''})).toBe(true)
+    expect(useColor(pipe, {FORCE_COLOR: '1'})).toBe(true)
+    expect(useColor(tty, {FORCE_COLOR: '0'})).toBe(true)
+    expect(useColor(pipe, {FORCE_COLOR: '0'})).toBe(false)
+  })
+
+  it('errors and warnings are painted on a colour terminal and plain in a pipe', () => {
+    const painted = capture()
+    const out = new Output({json: false, verbose: false, stderr: Object.assign(painted.stream, {isTTY: true})})
+    const plain = capture()
+    const piped = new Output({json: false, verbose: false, stderr: plain.stream})
+    const saved = {NO_COLOR: process.env.NO_COLOR, FORCE_COLOR: process.env.FORCE_COLOR}
+    delete process.env.NO_COLOR
+    delete process.env.FORCE_COLOR
+    try {
+      for (const o of [out, piped]) {
+        o.warn('careful')
+        o.error(new UsageError('bad flag', {hint: 'use --good'}))
+      }
+    } finally {
+      for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k]
+      else process.env[k] = v
+    }
+    expect(painted.text()).toContain('\u001B[33mWarning:\u001B[39m careful')
+    expect(painted.text()).toContain('\u001B[31mError:\u001B[39m bad flag')
+    expect(plain.text()).toBe('Warning: careful\nError: bad flag\n  hint: use --good\n')
   })
 })

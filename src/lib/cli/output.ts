@@ -1,3 +1,5 @@
+import {Chalk, type ChalkInstance} from 'chalk'
+
 import {redact, redactValue} from './redact.js'
 import {causeChain, IdpError} from './errors.js'
 
@@ -20,13 +22,16 @@ export interface ErrorEnvelope {
   warnings?: string[]
 }
 
-const useColor = (stream: NodeJS.WritableStream): boolean => {
-  if (process.env.NO_COLOR !== undefined) return false
-  if (process.env.FORCE_COLOR !== undefined && process.env.FORCE_COLOR !== '0') return true
+/**
+ * Colour on a terminal, never in a pipe or a file; NO_COLOR (https://no-color.org) turns it off
+ * and FORCE_COLOR (not 0) on, whatever the stream. chalk's own detection also reads argv and
+ * TERM, so idp decides and hands chalk the level.
+ */
+export function useColor(stream: NodeJS.WritableStream, env: NodeJS.ProcessEnv = process.env): boolean {
+  if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return false
+  if (env.FORCE_COLOR !== undefined && env.FORCE_COLOR !== '0' && env.FORCE_COLOR !== 'false') return true
   return Boolean((stream as NodeJS.WriteStream).isTTY)
 }
-
-const paint = (on: boolean, code: number, text: string): string => (on ? `\u001B[${code}m${text}\u001B[0m` : text)
 
 /**
  * All output of a command goes through one Output: results on stdout (one JSON document under
@@ -48,9 +53,13 @@ export class Output {
     this.stderr = options.stderr ?? process.stderr
   }
 
-  get color(): boolean {
-    return useColor(this.stderr)
+  /** Paints stderr's messages: basic ANSI colours when useColor says so, plain text otherwise. */
+  get colors(): ChalkInstance {
+    this.chalk ??= new Chalk({level: useColor(this.stderr) ? 1 : 0})
+    return this.chalk
   }
+
+  private chalk: ChalkInstance | undefined
 
   /** A progress or log line for people; on stderr, so stdout stays parseable. */
   info(message: string): void {
@@ -60,13 +69,13 @@ export class Output {
 
   debug(message: string): void {
     if (!this.verbose) return
-    this.stderr.write(`${paint(this.color, 2, redact(message))}\n`)
+    this.stderr.write(`${this.colors.dim(redact(message))}\n`)
   }
 
   warn(message: string): void {
     const text = redact(message)
     this.warnings.push(text)
-    if (!this.json) this.stderr.write(`${paint(this.color, 33, 'Warning:')} ${text}\n`)
+    if (!this.json) this.stderr.write(`${this.colors.yellow('Warning:')} ${text}\n`)
   }
 
   /** Write the command's result: the JSON envelope, or the human rendering on stdout. */
@@ -101,11 +110,11 @@ export class Output {
       this.stdout.write(`${JSON.stringify(envelope, null, 2)}\n`)
       return
     }
-    const c = this.color
-    const lines = [`${paint(c, 31, 'Error:')} ${redact(error.message)}`]
-    for (const cause of causes) lines.push(`  ${paint(c, 2, 'caused by:')} ${cause}`)
-    if (error.hint) lines.push(`  ${paint(c, 36, 'hint:')} ${redact(error.hint)}`)
-    if (this.verbose && error.stack) lines.push(paint(c, 2, redact(error.stack)))
+    const c = this.colors
+    const lines = [`${c.red('Error:')} ${redact(error.message)}`]
+    for (const cause of causes) lines.push(`  ${c.dim('caused by:')} ${cause}`)
+    if (error.hint) lines.push(`  ${c.cyan('hint:')} ${redact(error.hint)}`)
+    if (this.verbose && error.stack) lines.push(c.dim(redact(error.stack)))
     this.stderr.write(`${lines.join('\n')}\n`)
   }
 }

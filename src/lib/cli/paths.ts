@@ -37,17 +37,6 @@ export async function ensurePrivateDir(dir: string): Promise<string> {
   return dir
 }
 
-/** The state directory (or a sub-directory of it), created 0700 on demand. */
-export async function ensureStateDir(...parts: string[]): Promise<string> {
-  const base = await ensurePrivateDir(stateDir())
-  return parts.length === 0 ? base : ensurePrivateDir(path.join(base, ...parts))
-}
-
-export async function ensureCacheDir(...parts: string[]): Promise<string> {
-  const base = await ensurePrivateDir(cacheDir())
-  return parts.length === 0 ? base : ensurePrivateDir(path.join(base, ...parts))
-}
-
 /**
  * Write a file only its owner can read (0600), whole or not at all: written beside it, then
  * renamed, so a crash or a concurrent idp never sees half of it. The directory is created 0700

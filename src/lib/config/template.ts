@@ -18,11 +18,6 @@ export function templateProblems(template: string): string[] {
   return problems
 }
 
-/** The placeholders a template uses, in order of first use. */
-export function placeholdersIn(template: string): string[] {
-  return [...new Set([...template.matchAll(PLACEHOLDER)].map((m) => m[1] ?? ''))]
-}
-
 /**
  * Replace `{{name}}` with its value. A placeholder without a value is a UsageError naming it,
  * because a half-expanded namespace or URL must never reach a cluster.

@@ -34,7 +34,3 @@ export function toSafeJson(value: unknown, depth = 0): JsonValue | undefined {
   return out
 }
 
-/** The same data with ordinary prototypes, for YAML/JSON output and equality in tests. */
-export function toPlainJson(value: unknown): unknown {
-  return value === undefined ? undefined : JSON.parse(JSON.stringify(value))
-}

@@ -70,17 +70,6 @@ export async function createRepository(client: GitHubClient, options: CreateRepo
   return toInfo(response.data)
 }
 
-/** The repository, or undefined when GitHub answers 404 (absent, or invisible to this token). */
-export async function getRepository(client: GitHubClient, owner: string, name: string): Promise<RepositoryInfo | undefined> {
-  try {
-    const response = await client.rest.repos.get({owner, repo: name})
-    return toInfo(response.data)
-  } catch (error) {
-    if (hasStatus(error, 404)) return undefined
-    throw toRemoteError(error, `read repository ${owner}/${name}`)
-  }
-}
-
 /** Delete a repository (the undo of createRepository). Returns false when it was already gone. */
 export async function deleteRepository(client: GitHubClient, owner: string, name: string): Promise<boolean> {
   try {

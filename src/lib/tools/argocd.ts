@@ -1,5 +1,3 @@
-import type {RunOptions, ToolRunner} from './types.js'
-
 /**
  * argocd argv builders (pure), checked against the real flag surface (argocd 2.10-3.x). The
  * auth token never goes in argv: the CLI reads ARGOCD_AUTH_TOKEN (and ARGOCD_SERVER).
@@ -86,21 +84,3 @@ export function argocdAppGetArgs(o: {name: string; refresh?: boolean; appNamespa
   return ['app', 'get', o.name, '--output', 'json', ...(o.refresh ? ['--refresh'] : []), ...(o.appNamespace ? ['--app-namespace', o.appNamespace] : []), ...globalArgs(o.globals)]
 }
 
-export function argocdAppDeleteArgs(o: {name: string; wait?: boolean; cascade?: boolean; appNamespace?: string; globals?: ArgocdGlobals}): string[] {
-  return [
-    'app',
-    'delete',
-    o.name,
-    '--yes',
-    ...(o.cascade === false ? ['--cascade=false'] : []),
-    ...(o.wait ? ['--wait'] : []),
-    ...(o.appNamespace ? ['--app-namespace', o.appNamespace] : []),
-    ...globalArgs(o.globals),
-  ]
-}
-
-/** `argocd app get -o json` (the Application, without kind/apiVersion). */
-export async function argocdAppGet(runner: ToolRunner, o: Parameters<typeof argocdAppGetArgs>[0], options: RunOptions = {}): Promise<Record<string, any>> {
-  const {stdout} = await runner.run('argocd', argocdAppGetArgs(o), options)
-  return JSON.parse(stdout) as Record<string, any>
-}

@@ -62,22 +62,9 @@ export function gitStatusPorcelainArgs(): string[] {
   return ['status', '--porcelain']
 }
 
-export function gitCurrentBranchArgs(): string[] {
-  return ['symbolic-ref', '--quiet', '--short', 'HEAD']
-}
-
-export function gitRemoteUrlArgs(remote = 'origin'): string[] {
-  return ['remote', 'get-url', remote]
-}
-
 /** The commit HEAD points at (full sha). */
 export async function gitHeadSha(runner: ToolRunner, cwd: string, options: RunOptions = {}): Promise<string> {
   const {stdout} = await runner.run('git', gitRevParseArgs('HEAD'), {...options, cwd})
   return stdout.trim()
 }
 
-/** Whether the work tree has uncommitted changes (tracked or untracked). */
-export async function gitIsDirty(runner: ToolRunner, cwd: string, options: RunOptions = {}): Promise<boolean> {
-  const {stdout} = await runner.run('git', gitStatusPorcelainArgs(), {...options, cwd})
-  return stdout.trim() !== ''
-}

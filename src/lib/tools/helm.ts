@@ -1,8 +1,3 @@
-import type {RunOptions, ToolRunner} from './types.js'
-import {helmMajor} from './versions.js'
-
-export {helmMajor} from './versions.js'
-
 /**
  * helm argv builders (pure). Helm 4 renamed `--atomic` to `--rollback-on-failure` and made
  * `--wait` take an optional strategy, so builders that differ take the major version; a bare
@@ -64,10 +59,6 @@ export function helmStatusArgs(o: {release: string; namespace: string}): string[
   return ['status', o.release, '--namespace', o.namespace, '--output', 'json']
 }
 
-export function helmHistoryArgs(o: {release: string; namespace: string; max?: number}): string[] {
-  return ['history', o.release, '--namespace', o.namespace, '--output', 'json', ...(o.max ? ['--max', String(o.max)] : [])]
-}
-
 export function helmRollbackArgs(o: {release: string; namespace: string; revision?: number; wait?: boolean; timeout?: string}): string[] {
   const args = ['rollback', o.release, ...(o.revision === undefined ? [] : [String(o.revision)]), '--namespace', o.namespace]
   if (o.wait) args.push('--wait')
@@ -79,15 +70,6 @@ export function helmListArgs(o: {namespace?: string; selector?: string} = {}): s
   return ['list', ...(o.namespace ? ['--namespace', o.namespace] : ['--all-namespaces']), ...(o.selector ? ['--selector', o.selector] : []), '--output', 'json']
 }
 
-export function helmTemplateArgs(o: {release: string; chart: string; namespace: string; values?: string[]; set?: Record<string, string>}): string[] {
-  return ['template', o.release, o.chart, '--namespace', o.namespace, ...(o.values ?? []).flatMap((file) => ['--values', file]), ...setArgs(o.set)]
-}
-
-/** The major version of the helm on PATH (for the builders above). */
-export async function detectHelmMajor(runner: ToolRunner): Promise<HelmMajor> {
-  return helmMajor((await runner.require('helm')).version)
-}
-
 export interface HelmReleaseStatus {
   name: string
   namespace: string
@@ -95,13 +77,3 @@ export interface HelmReleaseStatus {
   info?: {status?: string; description?: string}
 }
 
-/** A release's status, or undefined when it does not exist. */
-export async function helmStatus(runner: ToolRunner, o: {release: string; namespace: string}, options: RunOptions = {}): Promise<HelmReleaseStatus | undefined> {
-  try {
-    const {stdout} = await runner.run('helm', helmStatusArgs(o), options)
-    return JSON.parse(stdout) as HelmReleaseStatus
-  } catch (error) {
-    if (/release: not found/iu.test(String((error as {facts?: {stderrTail?: string}}).facts?.stderrTail ?? ''))) return undefined
-    throw error
-  }
-}

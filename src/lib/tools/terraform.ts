@@ -1,5 +1,3 @@
-import type {RunOptions, ToolRunner} from './types.js'
-
 /**
  * terraform argv builders (pure). Always non-interactive (`-input=false`) and colourless, as
  * TF_IN_AUTOMATION (set by the runner) expects. `chdir` makes a step copy-pastable.
@@ -43,17 +41,6 @@ export function terraformDestroyArgs(o: Common & {vars?: Record<string, string>;
 
 export function terraformOutputArgs(o: Common = {}): string[] {
   return [...chdirArgs(o), 'output', '-json', '-no-color']
-}
-
-export function terraformValidateArgs(o: Common = {}): string[] {
-  return [...chdirArgs(o), 'validate', '-no-color']
-}
-
-/** `terraform output -json` as plain name → value. */
-export async function terraformOutputs(runner: ToolRunner, o: Common = {}, options: RunOptions = {}): Promise<Record<string, unknown>> {
-  const {stdout} = await runner.run('terraform', terraformOutputArgs(o), options)
-  const parsed = JSON.parse(stdout || '{}') as Record<string, {value: unknown}>
-  return Object.fromEntries(Object.entries(parsed).map(([name, output]) => [name, output.value]))
 }
 
 /** An output as terraform reports it; a sensitive one in apply's outputs message has no `value`. */

@@ -72,8 +72,3 @@ export async function vclusterList(runner: ToolRunner, o: {namespace?: string} =
   return (JSON.parse(stdout.trim() || 'null') as VclusterListItem[] | null) ?? []
 }
 
-/** The vcluster's kubeconfig (credentials included, so never logged). */
-export async function vclusterKubeconfig(runner: ToolRunner, o: Parameters<typeof vclusterConnectArgs>[0], options: RunOptions = {}): Promise<string> {
-  const {stdout} = await runner.run('vcluster', vclusterConnectArgs(o), {...options, rawStdout: true})
-  return stdout
-}
