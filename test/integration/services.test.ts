@@ -14,7 +14,7 @@ import {deploy} from '../../src/lib/deploy/deploy.js'
 import {doctor} from '../../src/lib/doctor/doctor.js'
 import {envDown} from '../../src/lib/env/down.js'
 import {envGc} from '../../src/lib/env/gc.js'
-import {envStatus} from '../../src/lib/env/status.js'
+import {envStatus, renderEnvStatus} from '../../src/lib/env/status.js'
 import {envUp} from '../../src/lib/env/up.js'
 import {scriptedPrompter, testDeps} from '../support/deps.js'
 import {seedEnvironment} from '../support/env-seed.js'
@@ -164,6 +164,14 @@ describe('envGc', () => {
 })
 
 describe('envStatus', () => {
+  it('shows the last run on this machine from its journal: a kept failure, where it failed and how to clean up', async () => {
+    // ns-53 is the environment whose helm step failed under keepOnFailure above.
+    const result = await envStatus({dir: world.project, env: 'ns-53'}, testDeps({env: world.env, runner: new RecordingRunner()}).deps)
+    expect(result.lastRun).toMatchObject({command: 'env up', status: 'failed', failedStep: {id: 'helm', error: expect.stringContaining('UPGRADE FAILED')}})
+    expect(result.lastRun?.cleanup).toEqual(expect.arrayContaining([expect.stringMatching(/kube\.deleteNamespace: delete Namespace shop-ns-53/u), expect.stringMatching(/env\.removeFiles: remove .*ns-53\/kubeconfig/u)]))
+    expect(renderEnvStatus(result, {bin: 'idp', cwd: world.project, now: new Date()})).toMatch(/last run: {3}env up failed at "helm upgrade --install shop[^"]*": .*UPGRADE FAILED/u)
+  })
+
   it('an environment that does not exist is a usage error naming the ones that do', async () => {
     seedEnvironment(world.kube, {service: 'shop', env: 'ns-81'})
     const error = await rejection(envStatus({dir: world.project, env: 'ns-89'}, testDeps({env: world.env, runner: new RecordingRunner()}).deps))

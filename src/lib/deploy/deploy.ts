@@ -11,7 +11,7 @@ import {resolveEnvironment} from '../config/environments.js'
 import {loadConfig} from '../config/load.js'
 import {expandTemplate} from '../config/template.js'
 import * as context from '../env/context.js'
-import {envStatePaths} from '../env/paths.js'
+import {envStatePaths, JOURNALS} from '../env/paths.js'
 import {dryRunText, type JsonPlan, planForJson} from '../plan/format.js'
 import {opResult, type StepRecord} from '../plan/types.js'
 import {argocdConnection, deploySettings} from './context.js'
@@ -122,7 +122,7 @@ export const deploy: Service<DeployRequest, DeployResult> = async (request, deps
       handlers: {...createEnvHandlers({runner: deps.runner, env: deps.env, now: deps.now}), ...createDeployHandlers({runner: deps.runner})},
       runner,
       keepOnFailure: request.keepOnFailure,
-      journal: {dir: envPaths.dir, key: 'deploy'},
+      journal: {dir: envPaths.dir, key: JOURNALS.deploy},
       collectEvidence: async (step) => {
         if (step.id === DEPLOY_STEP.helm && sampler) return sampler.evidence()
         if (step.id === DEPLOY_STEP.wait) return runner.evidence()

@@ -12,7 +12,7 @@ import {loadConfig} from '../config/load.js'
 import {dryRunText, type JsonPlan, planForJson} from '../plan/format.js'
 import type {StepRecord} from '../plan/types.js'
 import * as context from './context.js'
-import {envStatePaths} from './paths.js'
+import {envStatePaths, JOURNALS} from './paths.js'
 import {type EnvDownMetadata, planEnvDown} from './plan-down.js'
 import {prCommentPoster} from './pr-comment.js'
 
@@ -76,7 +76,7 @@ export const envDown: Service<EnvDownRequest, EnvDownResult> = async (request, d
   const applied = await deps.plans.apply(plan, {
     handlers: createEnvHandlers({runner: deps.runner, env: deps.env, github: poster, bin: deps.bin, now: deps.now}),
     keepOnFailure: request.keepOnFailure,
-    journal: {dir: paths.dir, key: 'journal-down'},
+    journal: {dir: paths.dir, key: JOURNALS['env down']},
   })
   return {...base, dryRun: false, steps: applied.steps}
 }

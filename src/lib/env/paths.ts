@@ -20,6 +20,9 @@ export interface EnvStatePaths {
   tfData: string
 }
 
+/** The record each command keeps of its last run of an environment, in the environment's state dir (plan/journal.ts). */
+export const JOURNALS = {'env up': 'journal', 'env down': 'journal-down', deploy: 'deploy'} as const
+
 function envDir(stateDir: string, service: string, env: string): string {
   return path.join(stateDir, 'envs', service, env)
 }
@@ -34,6 +37,11 @@ export function envStatePaths(stateDir: string, service: string, env: string, cl
     tfPlan: path.join(dir, 'tfplan'),
     tfData: path.join(dir, 'terraform'),
   }
+}
+
+/** The environment's state directory alone, for readers that do not know its cluster (`env status`). */
+export function envStateDir(stateDir: string, service: string, env: string): string {
+  return envDir(stateDir, service, env)
 }
 
 /** The environment's private kubeconfig alone, for readers that do not know its cluster (`env kubeconfig`). */

@@ -18,7 +18,8 @@ import {type ClusterConnection, configuredClusters} from './cluster.js'
 import {relativeExpiry} from './format.js'
 import type {EnvRecord} from './labels.js'
 import {listEnvironments} from './list.js'
-import {envKubeconfigPath} from './paths.js'
+import {loadJournal} from '../plan/journal.js'
+import {envKubeconfigPath, envStateDir, JOURNALS} from './paths.js'
 
 export interface EnvStatusRequest {
   dir: string
@@ -32,6 +33,46 @@ export interface EnvStatusResult {
   live: Omit<EnvLiveFacts, 'warnings'>
   /** The environment's private kubeconfig on this machine, when `idp env up` ran here. */
   kubeconfig?: string
+  /** The latest `env up`, `env down` or `deploy` of this environment run on this machine, from its journal. */
+  lastRun?: LastRun
+}
+
+export interface LastRun {
+  command: keyof typeof JOURNALS
+  status: 'running' | 'complete' | 'failed' | 'cancelled'
+  startedAt: string
+  updatedAt: string
+  /** The step that failed (or was interrupted), and why. */
+  failedStep?: {id: string; title: string; error?: string}
+  /** What was left behind and how to remove it, as the run printed it. */
+  cleanup?: string[]
+}
+
+/**
+ * The journals the plans wrote here, newest first: what a person debugging an environment wants
+ * to know after a CI run or a laptop run went wrong. A journal that cannot be read is a warning.
+ */
+async function lastRunOf(dir: string, warn: (message: string) => void): Promise<LastRun | undefined> {
+  const runs: LastRun[] = []
+  for (const [command, key] of Object.entries(JOURNALS) as Array<[keyof typeof JOURNALS, string]>) {
+    try {
+      const journal = await loadJournal(dir, key)
+      if (!journal) continue
+      const failed = journal.steps.find((step) => step.status === 'failed')
+      const title = failed ? journal.plan.steps.find((step) => step.id === failed.id)?.title : undefined
+      runs.push({
+        command,
+        status: journal.status,
+        startedAt: journal.startedAt,
+        updatedAt: journal.updatedAt,
+        ...(failed ? {failedStep: {id: failed.id, title: title ?? failed.id, ...(failed.error ? {error: failed.error} : {})}} : {}),
+        ...(journal.cleanup ? {cleanup: journal.cleanup} : {}),
+      })
+    } catch (error) {
+      warn(`Could not read the record of the last ${command}: ${error instanceof Error ? error.message : String(error)}`)
+    }
+  }
+  return runs.sort((a, b) => b.updatedAt.localeCompare(a.updatedAt))[0]
 }
 
 /**
@@ -65,7 +106,8 @@ export const envStatus: Service<EnvStatusRequest, EnvStatusResult> = async (requ
     () => true,
     () => false,
   )
-  return {environment: record, live, ...(hasKubeconfig ? {kubeconfig} : {})}
+  const lastRun = await lastRunOf(envStateDir(deps.stateDir, service, name), (message) => deps.out.warn(message))
+  return {environment: record, live, ...(hasKubeconfig ? {kubeconfig} : {}), ...(lastRun ? {lastRun} : {})}
 }
 
 export const renderEnvStatus: Human<EnvStatusResult> = (result, view) => {
@@ -83,6 +125,12 @@ export const renderEnvStatus: Human<EnvStatusResult> = (result, view) => {
   if (r.sha) lines.push(`  git sha:    ${r.sha}`)
   if (r.pr) lines.push(`  pr:         #${r.pr}`)
   if (result.kubeconfig) lines.push(`  kubeconfig: ${result.kubeconfig}`)
+  const run = result.lastRun
+  if (run) {
+    const failure = run.failedStep ? ` at "${run.failedStep.title}"${run.failedStep.error ? `: ${run.failedStep.error.split('\n')[0]}` : ''}` : ''
+    lines.push(`  last run:   ${run.command} ${run.status}${failure} (${run.updatedAt}, this machine)`)
+    for (const command of run.cleanup ?? []) lines.push(`    clean up: ${command}`)
+  }
   const {deployments, helmReleases, vcluster} = result.live
   if (vcluster !== undefined) lines.push(`  vcluster:   ${vcluster ? `${vcluster.Name} ${vcluster.Status} (${vcluster.Version})` : 'not found'}`)
   if (helmReleases) {

@@ -14,7 +14,7 @@ import {expandTemplate} from '../config/template.js'
 import {dryRunText, type JsonPlan, planForJson} from '../plan/format.js'
 import {opResult, type StepRecord} from '../plan/types.js'
 import * as context from './context.js'
-import {envStatePaths} from './paths.js'
+import {envStatePaths, JOURNALS} from './paths.js'
 import {ENV_STEP, type EnvUpMetadata, envReleaseNamespace, lockOf, planEnvUp} from './plan-up.js'
 import {postFailureComment, prCommentPoster} from './pr-comment.js'
 
@@ -110,7 +110,7 @@ export const envUp: Service<EnvUpRequest, EnvUpResult> = async (request, deps) =
       handlers,
       runner: withHelmEvidence(deps.runner, sampler),
       keepOnFailure: request.keepOnFailure,
-      journal: {dir: paths.dir, key: 'journal'},
+      journal: {dir: paths.dir, key: JOURNALS['env up']},
       collectEvidence: async (step) => (step.id === ENV_STEP.helm ? sampler.evidence() : undefined),
     })
     const comment = opResult(plan, applied, ENV_STEP.prComment, 'github.prComment')

@@ -1,6 +1,8 @@
 /**
- * A local record of what an apply did, so a later run can resume or clean up. The truth about
- * what exists lives in the cluster (labels); the journal only helps (DESIGN.md section 3).
+ * A local record of what an apply did: the plan, each step's status and error, and the clean-up
+ * commands a failure left. `idp env status` shows the last run of an environment from it. Nothing
+ * resumes from it: running a golden path again after a failure picks up from what the cluster
+ * holds (every step is safe to repeat), and the cluster's labels are the truth about what exists.
  */
 import {readFile} from 'node:fs/promises'
 import path from 'node:path'
@@ -49,10 +51,10 @@ export async function loadJournal(dir: string, key: string): Promise<Journal | u
   try {
     journal = JSON.parse(text) as Journal
   } catch (error) {
-    throw new InternalError(`The journal ${file} is not valid JSON.`, {cause: error, hint: `Delete ${file}; it only helps resume and the cluster holds the real state.`})
+    throw new InternalError(`The journal ${file} is not valid JSON.`, {cause: error, hint: `Delete ${file}; it is only a record of the last run, and the cluster holds the real state.`})
   }
   if (journal?.version !== JOURNAL_VERSION || !Array.isArray(journal.steps)) {
-    throw new InternalError(`The journal ${file} has an unknown format (version ${JSON.stringify(journal?.version)}).`, {hint: `Delete ${file}; it only helps resume and the cluster holds the real state.`})
+    throw new InternalError(`The journal ${file} has an unknown format (version ${JSON.stringify(journal?.version)}).`, {hint: `Delete ${file}; it is only a record of the last run, and the cluster holds the real state.`})
   }
   return journal
 }
