@@ -7,7 +7,7 @@ import {spawn} from 'node:child_process'
 
 import {type CliRun, runCli, runJs} from '../support/cli.js'
 
-/** The CLI contract of DESIGN.md section 2, through the built `bin/run.js` as a user runs it. */
+/** The CLI contract (docs/cli-contract.md), through the built `bin/run.js` as a user runs it. */
 let home: string
 
 function idp(args: string[]): Promise<CliRun> {

@@ -1,5 +1,5 @@
 /**
- * The one error taxonomy of idp (DESIGN.md section 2). Every failure a user can meet is one
+ * The one error taxonomy of idp (docs/cli-contract.md). Every failure a user can meet is one
  * of these classes; the exit code and the JSON `error.code` follow from the class.
  */
 export const EXIT = {

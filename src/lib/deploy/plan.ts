@@ -1,5 +1,5 @@
 /**
- * The plan of `idp deploy` (DESIGN.md section 1): a pure function of the resolved environment, the
+ * The plan of `idp deploy` (docs/architecture.md): a pure function of the resolved environment, the
  * deploy settings and facts gathered beforehand (helm major, paths, Argo CD connection), so
  * `--dry-run` prints exactly what a deploy runs and unit tests need no cluster.
  *

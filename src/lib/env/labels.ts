@@ -1,6 +1,6 @@
 /**
  * What idp writes on the namespaces it creates for environments. The cluster is the source of
- * truth (DESIGN.md section 3): `env list` and `env gc` read these labels and annotations from
+ * truth (docs/architecture.md): `env list` and `env gc` read these labels and annotations from
  * any machine, and nothing is deleted unless it carries managed-by=idp and the expected
  * service/env labels.
  */

@@ -1,5 +1,5 @@
 /**
- * The plan of `idp env up` (DESIGN.md section 1): a pure function of the resolved environment and
+ * The plan of `idp env up` (docs/architecture.md): a pure function of the resolved environment and
  * facts gathered beforehand (helm major, paths, owner, sha, the clock), so `--dry-run` prints
  * exactly what `up` runs and unit tests need no cluster.
  */
