@@ -24,6 +24,12 @@ const only = process.env.BENCH_ONLY ?? ''
 const selected = (name: string) => name.includes(only)
 const CONCURRENCY_CASE = 'concurrency'
 const bin = path.join(root, 'bin/run.js')
+/**
+ * Another build's bin/run.js (e.g. a worktree of the previous commit, built): each start-up run of
+ * this build is then paired with a run of that one too, and a second table compares the two
+ * medians, measured in the same loop on the same machine.
+ */
+const compareBin = process.env.BENCH_COMPARE ? path.resolve(process.env.BENCH_COMPARE) : undefined
 /** Extra time each wrapped tool call takes in the concurrency case. */
 const TOOL_DELAY_S = 1
 /** Measured runs of the concurrency case (each a fresh environment); the median run is reported. */
@@ -55,6 +61,9 @@ interface Measurement {
   peakRssMb: number
   rssTargetMb?: number
   ok: boolean
+  /** With BENCH_COMPARE: the other build's median, and this build's median over it. */
+  compareMedianMs?: number
+  compareRatio?: number
 }
 
 interface ConcurrencyMeasurement {
@@ -136,27 +145,18 @@ function round(x: number, digits = 0): number {
 async function measure(c: Case): Promise<Measurement> {
   const baseline: number[] = []
   const sample: number[] = []
+  const compared: number[] = []
   for (let i = -1; i < runs; i++) {
-    const prepared = c.prepare()
-    try {
-      // Alternate which of the pair runs first, so neither always gets the quieter moment.
-      const baselineRun = () => time([process.execPath, '-e', '0'], c.env, c.cwd)
-      const idpRun = () => time([process.execPath, bin, ...prepared.argv], c.env, c.cwd)
-      let b: number
-      let t: number
-      if (i % 2 === 0) {
-        b = await baselineRun()
-        t = await idpRun()
-      } else {
-        t = await idpRun()
-        b = await baselineRun()
-      }
-      if (i >= 0) {
-        baseline.push(b)
-        sample.push(t)
-      }
-    } finally {
-      prepared.cleanup?.()
+    // Rotate which of the group runs first, so none always gets the quieter moment.
+    const group: Array<{run: () => Promise<number>; into: number[]}> = [
+      {run: () => time([process.execPath, '-e', '0'], c.env, c.cwd), into: baseline},
+      {run: () => withPrepared(c, (argv) => time([process.execPath, bin, ...argv], c.env, c.cwd)), into: sample},
+      ...(compareBin ? [{run: () => withPrepared(c, (argv) => time([process.execPath, compareBin, ...argv], c.env, c.cwd)), into: compared}] : []),
+    ]
+    const shift = (i + 1) % group.length
+    for (const member of [...group.slice(shift), ...group.slice(0, shift)]) {
+      const ms = await member.run()
+      if (i >= 0) member.into.push(ms)
     }
   }
   const prepared = c.prepare()
@@ -169,7 +169,9 @@ async function measure(c: Case): Promise<Measurement> {
   const m = median(sample)
   const b = median(baseline)
   const ratio = m / b
+  const other = compared.length > 0 ? median(compared) : undefined
   return {
+    ...(other === undefined ? {} : {compareMedianMs: round(other), compareRatio: round(m / other, 2)}),
     name: c.name,
     medianMs: round(m),
     minMs: round(Math.min(...sample)),
@@ -180,6 +182,16 @@ async function measure(c: Case): Promise<Measurement> {
     peakRssMb: round(rss, 1),
     rssTargetMb: c.rssTargetMb,
     ok: ratio <= c.target && (c.rssTargetMb === undefined || rss <= c.rssTargetMb),
+  }
+}
+
+/** Run with a freshly prepared case (temp dirs etc.), cleaned up after. */
+async function withPrepared<T>(c: Case, body: (argv: string[]) => Promise<T>): Promise<T> {
+  const prepared = c.prepare()
+  try {
+    return await body(prepared.argv)
+  } finally {
+    prepared.cleanup?.()
   }
 }
 
@@ -397,6 +409,10 @@ async function main(): Promise<void> {
     const header = '| case | median | min | max | `node -e 0` | ratio | target | peak RSS | ok |\n|---|---|---|---|---|---|---|---|---|'
     const rows = results.map((r) => `| ${r.name} | ${r.medianMs} ms | ${r.minMs} | ${r.maxMs} | ${r.baselineMedianMs} ms | ${r.ratio}× | ≤ ${r.target}× | ${r.peakRssMb} MB${r.rssTargetMb ? ` (≤ ${r.rssTargetMb})` : ''} | ${r.ok ? 'yes' : 'NO'} |`)
     process.stdout.write(`${[header, ...rows].join('\n')}\n`)
+    if (compareBin) {
+      const compareRows = results.map((r) => `| ${r.name} | ${r.medianMs} ms | ${r.compareMedianMs} ms | ${r.compareRatio}× |`)
+      process.stdout.write(`\nCompared with ${compareBin}, in the same loop:\n\n| case | this build | other build | this / other |\n|---|---|---|---|\n${compareRows.join('\n')}\n`)
+    }
     if (concurrency) {
       process.stdout.write(
         `\n| concurrency case | wall | sum of steps | wall / sum | target | ok | plan span (first step to last) | span / sum |\n|---|---|---|---|---|---|---|---|\n| ${concurrency.name} | ${concurrency.wallMs} ms | ${concurrency.sumOfStepsMs} ms | ${concurrency.ratio} | ≤ ${concurrency.target} | ${concurrency.ok ? 'yes' : 'NO'} | ${concurrency.applySpanMs} ms | ${concurrency.applyRatio} |\n`,
