@@ -7,13 +7,18 @@ import os from 'node:os'
 import path from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
+import {accessCheck} from '../../src/lib/access/check.js'
 import {accessGrant} from '../../src/lib/access/grant.js'
+import {accessList} from '../../src/lib/access/list.js'
+import {accessRevoke} from '../../src/lib/access/revoke.js'
 import {CancelledError, IdpError, PrerequisiteError, ToolError, UsageError} from '../../src/lib/cli/errors.js'
 import {create} from '../../src/lib/create/create.js'
 import {deploy} from '../../src/lib/deploy/deploy.js'
 import {doctor} from '../../src/lib/doctor/doctor.js'
 import {envDown} from '../../src/lib/env/down.js'
 import {envGc} from '../../src/lib/env/gc.js'
+import {envKubeconfig} from '../../src/lib/env/kubeconfig.js'
+import {envList} from '../../src/lib/env/list.js'
 import {envStatus, renderEnvStatus} from '../../src/lib/env/status.js'
 import {envUp} from '../../src/lib/env/up.js'
 import {scriptedPrompter, testDeps} from '../support/deps.js'
@@ -181,6 +186,35 @@ describe('envStatus', () => {
   })
 })
 
+describe('envList', () => {
+  it('a cluster that cannot be read is a warning; the others are still listed', async () => {
+    const dir = project(world.project, (text) => text.replace('clusters:\n  dev: {context: standin-host}', 'clusters:\n  dev: {context: standin-host}\n  gone: {context: no-such-context}'))
+    seedEnvironment(world.kube, {service: 'shop', env: 'ns-85'})
+    const {deps, stderr} = testDeps({env: world.env, runner: new RecordingRunner()})
+    const result = await envList({dir, allServices: false}, deps)
+    expect(result.environments.map((e) => e.env)).toContain('ns-85')
+    expect(result.clusters).toEqual(expect.arrayContaining([expect.objectContaining({cluster: 'dev', ok: true}), expect.objectContaining({cluster: 'gone', ok: false})]))
+    expect(result.warnings).toEqual([expect.stringContaining('Skipped cluster "gone"')])
+    expect(stderr.text).toContain('Warning: Skipped cluster "gone"')
+  })
+})
+
+describe('envKubeconfig', () => {
+  it('refuses to write over one of the user\'s kubeconfig files before reading anything, unless forced', async () => {
+    const error = await rejection(envKubeconfig({dir: world.project, env: 'ns-53', write: world.userKubeconfig, force: false}, testDeps({env: {...world.env, KUBECONFIG: world.userKubeconfig}}).deps))
+    expect(error).toBeInstanceOf(UsageError)
+    expect(error.message).toContain('it is one of your kubeconfig files')
+    const copy = path.join(world.root, 'ns-53.kubeconfig')
+    const {deps, stderr} = testDeps({env: world.env})
+    const result = await envKubeconfig({dir: world.project, env: 'ns-53', write: copy, force: false}, deps)
+    expect(result.written).toBe(copy)
+    expect(fs.statSync(copy).mode & 0o777).toBe(0o600)
+    expect(fs.readFileSync(copy, 'utf8')).toBe(fs.readFileSync(result.path, 'utf8'))
+    expect(stderr.text).toContain(`Copied to ${copy} (mode 0600).`)
+    expect(await rejection(envKubeconfig({dir: world.project, env: 'ns-53', write: copy, force: false}, deps))).toBeInstanceOf(UsageError)
+  })
+})
+
 describe('deploy', () => {
   // Deploys read the commit from GitHub Actions' variables, as in CI.
   const env = () => ({...world.env, GITHUB_SHA: 'abc1234', GITHUB_REF_NAME: 'main'})
@@ -240,6 +274,34 @@ describe('accessGrant', () => {
     expect(error).toBeInstanceOf(UsageError)
     expect(error.message).toMatch(/admin.*pr-92|pr-92.*admin/u)
     expect(store().list('rbac.authorization.k8s.io/v1', 'RoleBinding', 'shop-pr-92')).toEqual([])
+  })
+})
+
+describe('access grants round trip: grant, list, check, revoke', () => {
+  let dir: string
+  beforeAll(() => {
+    dir = project(world.project, (text) => `${text}\naccess:\n  roles: {viewer: view, debugger: {rules: [{apiGroups: [""], resources: [pods, pods/log], verbs: [get, list]}]}}\n`)
+    seedEnvironment(world.kube, {service: 'shop', env: 'ns-93'})
+  })
+
+  it('a grant is listed and checked by role and by request; an expired one counts for nothing; revoke takes it away', async () => {
+    const now = new Date()
+    const at = (ms: number) => testDeps({env: world.env, runner: new RecordingRunner(), now: new Date(now.getTime() + ms)}).deps
+    const granted = await accessGrant({dir, user: 'bob@example.com', group: false, role: 'debugger', env: 'ns-93', ttl: '1h', dryRun: false}, at(0))
+    expect(granted).toMatchObject({binding: expect.stringMatching(/^idp-debugger-bob-example-com-[0-9a-f]{8}$/u), roleRef: {kind: 'Role', name: 'idp-role-debugger'}})
+    const listed = await accessList({dir, env: 'ns-93'}, at(0))
+    expect(listed.grants.map((g) => [g.subject, g.role, g.expired])).toEqual([['bob@example.com', 'debugger', false]])
+    const check = (request: Partial<Parameters<typeof accessCheck>[0]>, ms = 0) => accessCheck({dir, user: 'bob@example.com', group: false, env: 'ns-93', ...request}, at(ms))
+    expect(await check({verb: 'get', resource: 'pods/log'})).toMatchObject({allowed: true})
+    expect(await check({verb: 'delete', resource: 'pods'})).toMatchObject({allowed: false})
+    expect(await check({role: 'debugger'})).toMatchObject({allowed: true})
+    // Two hours later the grant has expired: the cluster still honours it, idp does not count it.
+    expect(await check({role: 'debugger'}, 2 * 3_600_000)).toMatchObject({allowed: false, reason: expect.stringContaining('expired')})
+    const usage = await rejection(accessRevoke({dir, user: 'bob@example.com', group: false, all: false, expired: true, dryRun: false}, at(0)))
+    expect(usage.message).toContain('--expired revokes every expired grant; it takes no USER')
+    const revoked = await accessRevoke({dir, user: 'bob@example.com', group: false, role: 'debugger', all: false, expired: false, env: 'ns-93', dryRun: false}, at(0))
+    expect(revoked.revoked).toEqual([expect.objectContaining({binding: expect.stringMatching(/^idp-debugger-bob-example-com-[0-9a-f]{8}$/u), deleted: true, roleRemoved: 'idp-role-debugger'})])
+    expect(store().list('rbac.authorization.k8s.io/v1', 'RoleBinding', 'shop-ns-93')).toEqual([])
   })
 })
 
