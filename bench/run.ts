@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: whole-process timings of idp against bare `node -e 0` in the same run
  * (paired, alternating, so the ratio holds on a noisy machine), plus peak RSS from
- * /usr/bin/time. Writes bench/results.json and prints a Markdown table for the README.
+ * /usr/bin/time. Writes bench/results.json and prints Markdown tables for docs/performance.md.
  *
  * The env cases run against the Kubernetes stand-in started in this process (so children are
  * spawned asynchronously: a blocking spawn would starve the server), and the stand-in is always
