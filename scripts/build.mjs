@@ -161,6 +161,22 @@ const PATCHES = [
     find: "var whatwgUrl = _interopDefault(require('whatwg-url'));",
     replace: "var whatwgUrl = {get URL() { return _interopDefault(require('whatwg-url')).URL; }};",
   },
+  {
+    // node-fetch 2 turns every request URL into a legacy url.parse() object, and Node 24 prints a
+    // DEP0169 deprecation warning on the first url.parse() of a process: on stderr of every
+    // cluster command. An absolute URL (all client-node sends) is parsed by WHATWG URL instead,
+    // into the same legacy shape http.request and url.format read; anything else still goes to
+    // url.parse, as before.
+    build: 'client-node',
+    file: /node-fetch[\\/]lib[\\/]index\.js$/,
+    find: '\tif (/^[a-zA-Z][a-zA-Z\\d+\\-.]*:/.exec(urlStr)) {\n\t\turlStr = new URL(urlStr).toString();\n\t}\n',
+    replace:
+      '\tif (/^[a-zA-Z][a-zA-Z\\d+\\-.]*:/.exec(urlStr)) {\n' +
+      '\t\tconst u = new URL(urlStr);\n' +
+      "\t\tconst auth = u.username ? decodeURIComponent(u.username) + (u.password ? ':' + decodeURIComponent(u.password) : '') : null;\n" +
+      "\t\treturn {protocol: u.protocol, slashes: true, auth, host: u.host, port: u.port || null, hostname: u.hostname.replace(/^\\[|\\]$/g, ''), hash: u.hash || null, search: u.search || null, query: u.search ? u.search.slice(1) : null, pathname: u.pathname, path: u.pathname + u.search, href: u.href};\n" +
+      '\t}\n',
+  },
 ]
 
 /** The patches of one build: 'main' (idp's ES modules), 'oclif' or 'client-node' (the vendored scripts). */
