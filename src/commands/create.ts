@@ -1,7 +1,7 @@
 import * as Args from '@oclif/core/args'
 import * as Flags from '@oclif/core/flags'
 
-import {BaseCommand, changeFlags} from '../lib/cli/base-command.js'
+import {BaseCommand, changeFlags, type Served} from '../lib/cli/base-command.js'
 import type {CreateRequest, CreateResult} from '../lib/create/create.js'
 
 export default class Create extends BaseCommand<typeof Create, CreateResult> {
@@ -40,7 +40,7 @@ Nothing is written before the name, the template, every parameter and the target
     'author-email': Flags.string({description: 'Author email of the initial commit (default: git config user.email, else idp@localhost).', env: 'IDP_AUTHOR_EMAIL'}),
   }
 
-  async execute(): Promise<CreateResult> {
+  async execute(): Promise<Served<CreateResult>> {
     const {create, renderCreate} = await import('../lib/create/create.js')
     const {flags} = this
     return this.serve(create, renderCreate, {

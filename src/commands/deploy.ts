@@ -1,7 +1,7 @@
 import * as Args from '@oclif/core/args'
 import * as Flags from '@oclif/core/flags'
 
-import {BaseCommand, changeFlags} from '../lib/cli/base-command.js'
+import {BaseCommand, changeFlags, type Served} from '../lib/cli/base-command.js'
 import type {DeployResult} from '../lib/deploy/deploy.js'
 
 export default class Deploy extends BaseCommand<typeof Deploy, DeployResult> {
@@ -30,7 +30,7 @@ A failed deploy is not undone: helm rolls its release back, and the Application 
     timeout: Flags.string({description: 'How long to wait for the deployment to be synced and healthy, e.g. 10m.', env: 'IDP_TIMEOUT', default: '10m'}),
   }
 
-  async execute(): Promise<DeployResult> {
+  async execute(): Promise<Served<DeployResult>> {
     const {deploy, renderDeploy} = await import('../lib/deploy/deploy.js')
     const {flags} = this
     return this.serve(deploy, renderDeploy, {dir: this.dir, env: this.args.env, revision: flags.revision, imageTag: flags['image-tag'], timeout: flags.timeout, dryRun: flags['dry-run'], keepOnFailure: flags['keep-on-failure'], yes: flags.yes})

@@ -1,4 +1,4 @@
-import {BaseCommand} from '../lib/cli/base-command.js'
+import {BaseCommand, type Served} from '../lib/cli/base-command.js'
 import type {DoctorResult} from '../lib/doctor/doctor.js'
 
 export default class Doctor extends BaseCommand<typeof Doctor, DoctorResult> {
@@ -10,7 +10,7 @@ export default class Doctor extends BaseCommand<typeof Doctor, DoctorResult> {
     {description: 'Check another repository', command: '<%= config.bin %> <%= command.id %> --dir ../shop'},
   ]
 
-  async execute(): Promise<DoctorResult> {
+  async execute(): Promise<Served<DoctorResult>> {
     const {doctor, renderDoctor} = await import('../lib/doctor/doctor.js')
     return this.serve(doctor, renderDoctor, {dir: this.dir})
   }

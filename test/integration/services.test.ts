@@ -141,6 +141,17 @@ describe('envDown', () => {
     expect(toolRuns(runner)).toEqual([])
   })
 
+  it('refuses a protected environment before it looks at the cluster', async () => {
+    const dir = project(world.project, (text) => text.replace('"ns-*":\n    cluster: dev', '"ns-*":\n    cluster: dev\n    protected: true'))
+    seedEnvironment(world.kube, {service: 'shop', env: 'ns-63'})
+    const runner = new RecordingRunner()
+    const error = await rejection(envDown({dir, env: 'ns-63', timeout: '1m', dryRun: false, keepOnFailure: false}, testDeps({env: world.env, runner}).deps))
+    expect(error).toBeInstanceOf(UsageError)
+    expect(error.message).toContain('is protected')
+    expect(toolRuns(runner)).toEqual([])
+    expect(store().get('v1', 'Namespace', 'shop-ns-63')?.status?.phase).not.toBe('Terminating')
+  })
+
   it('an environment already gone is a success that says so', async () => {
     const result = await envDown({dir: world.project, env: 'ns-62', timeout: '1m', dryRun: false, keepOnFailure: false}, testDeps({env: world.env, runner: new RecordingRunner()}).deps)
     expect(result).toMatchObject({found: 'absent', alreadyGone: true, namespace: 'shop-ns-62'})
@@ -245,6 +256,15 @@ describe('deploy', () => {
     expect(planned.plan.steps.map((s) => s.id)).toEqual(['preflight', 'kubeconfig', 'check', 'app', 'sync', 'wait'])
   })
 
+  it('never takes over an Argo CD Application it did not create: refused before anything is written', async () => {
+    const foreign = JSON.stringify({metadata: {name: 'shop-staging', labels: {team: 'other'}}, spec: {}, status: {}})
+    const runner = new RecordingRunner().when('argocd', ['app', 'get'], {stdout: foreign})
+    const error = await rejection(deploy(request({env: 'staging'}), testDeps({env: env(), runner}).deps))
+    expect(error).toBeInstanceOf(UsageError)
+    expect(error.message).toContain('was not created by idp for shop/staging')
+    expect(runner.argvOf('argocd').map((argv) => `${argv[0]} ${argv[1]}`)).toEqual(['app get'])
+  })
+
   it('a vcluster environment is a preview: deploy refuses it and names env up', async () => {
     const error = await rejection(deploy(request({env: 'pr-3'}), testDeps({env: env(), runner: new RecordingRunner()}).deps))
     expect(error).toBeInstanceOf(UsageError)
@@ -339,5 +359,7 @@ describe('doctor', () => {
     expect(checks.find((c) => c.name === 'helm')).toMatchObject({status: 'fail'})
     expect(checks.find((c) => c.name === 'context standin-host')).toMatchObject({status: 'ok'})
     expect(stderr.text).toContain('Some required checks failed.')
+    // The report is idp's own text: its hints come out whole, not through the credential patterns.
+    expect(stderr.text).toContain('export GITHUB_TOKEN=$(gh auth token)')
   })
 })

@@ -6,12 +6,9 @@
  */
 import {Writable} from 'node:stream'
 
-import type {Deps} from '../../src/lib/cli/deps.js'
+import {createDeps, type Deps} from '../../src/lib/cli/deps.js'
 import {Output} from '../../src/lib/cli/output.js'
-import {stateDir} from '../../src/lib/cli/paths.js'
 import type {Prompter} from '../../src/lib/cli/prompter.js'
-import {createPlanRunner} from '../../src/lib/plan/run.js'
-import {createToolRunner} from '../../src/lib/tools/runner.js'
 import type {ToolRunner} from '../../src/lib/tools/types.js'
 
 export class TextSink extends Writable {
@@ -32,26 +29,21 @@ export interface TestDeps {
 
 export function testDeps(options: {env: NodeJS.ProcessEnv; runner?: ToolRunner; prompter?: Prompter; now?: Date; bin?: string}): TestDeps {
   const stderr = new TextSink()
-  const stdout = new TextSink()
-  const out = new Output({json: false, verbose: false, stdout, stderr})
-  const runner = options.runner ?? createToolRunner({env: options.env, pathEnv: options.env.PATH, versionCache: false})
+  const out = new Output({json: false, verbose: false, stdout: new TextSink(), stderr})
   const controller = new AbortController()
-  const signal = controller.signal
-  return {
-    deps: {
-      out,
-      runner,
-      ...(options.prompter ? {prompter: options.prompter} : {}),
-      signal,
-      now: () => options.now ?? new Date(),
-      env: options.env,
-      bin: options.bin ?? 'idp',
-      stateDir: stateDir(options.env),
-      plans: createPlanRunner({out, runner, signal, renderer: 'simple', verbose: false, stderr}),
-    },
-    stderr,
-    abort: () => controller.abort(),
-  }
+  const deps = createDeps({
+    // Asking is the scripted prompter's or nobody's: CI in the world's environment must not decide.
+    env: {...options.env, CI: undefined},
+    out,
+    signal: controller.signal,
+    bin: options.bin ?? 'idp',
+    interactive: options.prompter !== undefined,
+    progress: {stream: stderr, isTTY: false},
+    ...(options.runner ? {runner: options.runner} : {}),
+    ...(options.prompter ? {prompter: options.prompter} : {}),
+    ...(options.now ? {now: () => options.now!} : {}),
+  })
+  return {deps, stderr, abort: () => controller.abort()}
 }
 
 /** A Prompter whose answers are given up front; asking anything else fails the test. */

@@ -315,3 +315,42 @@ spec:
     expect(await readdir(base)).toEqual([])
   })
 })
+
+describe('secret parameters', () => {
+  it('a password parameter used in a step input never appears in the plan, its JSON or the result values', async () => {
+    const {clearSecretsForTests} = await import('../../src/lib/cli/redact.js')
+    const {formatPlan, planForJson} = await import('../../src/lib/plan/format.js')
+    const CANARY = 'canary-Zq7vW3pX9'
+    const dir = await tmp()
+    const templateDir = path.join(dir, 'tpl')
+    await mkdir(path.join(templateDir, 'skeleton'), {recursive: true})
+    await writeFile(path.join(templateDir, 'skeleton', 'config.txt'), 'db=${{ values.dbPass }}\n')
+    await writeFile(
+      path.join(templateDir, 'template.yaml'),
+      `apiVersion: scaffolder.backstage.io/v1beta3
+kind: Template
+metadata: {name: secret-tpl}
+spec:
+  parameters:
+    - required: [name, dbPass]
+      properties:
+        name: {type: string}
+        dbPass: {type: string, ui:widget: password}
+  steps:
+    - id: fetch
+      action: fetch:template
+      input: {url: ./skeleton, values: {dbPass: '\${{ parameters.dbPass }}'}}
+`,
+    )
+    try {
+      const prepared = await prepareCreate({template: await resolveTemplate(templateDir), name: 'svc', baseDir: dir, set: [`dbPass=${CANARY}`], git: {}, publish: publishOff})
+      expect(JSON.stringify(planForJson(prepared.plan))).not.toContain(CANARY)
+      expect(formatPlan(prepared.plan)).not.toContain(CANARY)
+      expect(JSON.stringify(prepared.values)).not.toContain(CANARY)
+      // The plan still carries the value for the render step itself.
+      expect(JSON.stringify(prepared.plan)).toContain(CANARY)
+    } finally {
+      clearSecretsForTests()
+    }
+  })
+})

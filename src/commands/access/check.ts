@@ -2,7 +2,7 @@ import * as Args from '@oclif/core/args'
 import * as Flags from '@oclif/core/flags'
 
 import type {AccessCheckResult} from '../../lib/access/check.js'
-import {BaseCommand} from '../../lib/cli/base-command.js'
+import {BaseCommand, type Served} from '../../lib/cli/base-command.js'
 
 export default class AccessCheck extends BaseCommand<typeof AccessCheck, AccessCheckResult> {
   static override summary = 'Check whether a user holds a role, or may do something, in an environment through idp grants.'
@@ -30,7 +30,7 @@ Exit status: 0 whenever the check ran (read "allowed" in the output or JSON). Wi
     'exit-code': Flags.boolean({description: 'Exit 1 when the answer is no.', env: 'IDP_EXIT_CODE'}),
   }
 
-  async execute(): Promise<AccessCheckResult> {
+  async execute(): Promise<Served<AccessCheckResult>> {
     const {accessCheck, renderAccessCheck} = await import('../../lib/access/check.js')
     const {flags} = this
     return this.serve(accessCheck, renderAccessCheck, {dir: this.dir, user: this.args.user, group: flags.group, env: flags.env, role: flags.role, verb: flags.verb, resource: flags.resource, resourceName: flags['resource-name']})

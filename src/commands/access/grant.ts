@@ -2,7 +2,7 @@ import * as Args from '@oclif/core/args'
 import * as Flags from '@oclif/core/flags'
 
 import type {AccessGrantResult} from '../../lib/access/grant.js'
-import {BaseCommand, changeFlags} from '../../lib/cli/base-command.js'
+import {BaseCommand, changeFlags, type Served} from '../../lib/cli/base-command.js'
 
 export default class AccessGrant extends BaseCommand<typeof AccessGrant, AccessGrantResult> {
   static override summary = 'Grant a user (or group) a role in one environment, for a limited time.'
@@ -30,7 +30,7 @@ Then, in the environment's namespace on its cluster, it server-side applies a Ro
     group: Flags.boolean({description: 'USER names an RBAC Group rather than a User.', env: 'IDP_ACCESS_GROUP'}),
   }
 
-  async execute(): Promise<AccessGrantResult> {
+  async execute(): Promise<Served<AccessGrantResult>> {
     const {accessGrant, renderAccessGrant} = await import('../../lib/access/grant.js')
     const {flags} = this
     return this.serve(accessGrant, renderAccessGrant, {dir: this.dir, user: this.args.user, group: flags.group, role: flags.role, env: flags.env, ttl: flags.ttl, reason: flags.reason, dryRun: flags['dry-run']})

@@ -1,7 +1,7 @@
 import * as Flags from '@oclif/core/flags'
 
 import type {AccessListResult} from '../../lib/access/list.js'
-import {BaseCommand} from '../../lib/cli/base-command.js'
+import {BaseCommand, type Served} from '../../lib/cli/base-command.js'
 
 export default class AccessList extends BaseCommand<typeof AccessList, AccessListResult> {
   static override summary = 'List the grants idp manages: who has which role where, until when, and why.'
@@ -16,7 +16,7 @@ export default class AccessList extends BaseCommand<typeof AccessList, AccessLis
     env: Flags.string({description: 'Only this environment.', env: 'IDP_ENV'}),
   }
 
-  async execute(): Promise<AccessListResult> {
+  async execute(): Promise<Served<AccessListResult>> {
     const {accessList, renderAccessList} = await import('../../lib/access/list.js')
     return this.serve(accessList, renderAccessList, {dir: this.dir, env: this.flags.env})
   }

@@ -2,7 +2,7 @@ import * as Args from '@oclif/core/args'
 import * as Flags from '@oclif/core/flags'
 
 import type {AccessRevokeResult} from '../../lib/access/revoke.js'
-import {BaseCommand, changeFlags} from '../../lib/cli/base-command.js'
+import {BaseCommand, changeFlags, type Served} from '../../lib/cli/base-command.js'
 
 export default class AccessRevoke extends BaseCommand<typeof AccessRevoke, AccessRevokeResult> {
   static override summary = 'Revoke grants: one role, every role of a user (--all), or every expired grant (--expired).'
@@ -30,7 +30,7 @@ export default class AccessRevoke extends BaseCommand<typeof AccessRevoke, Acces
     group: Flags.boolean({description: 'USER names an RBAC Group rather than a User.', env: 'IDP_ACCESS_GROUP'}),
   }
 
-  async execute(): Promise<AccessRevokeResult> {
+  async execute(): Promise<Served<AccessRevokeResult>> {
     const {accessRevoke, renderAccessRevoke} = await import('../../lib/access/revoke.js')
     const {flags} = this
     return this.serve(accessRevoke, renderAccessRevoke, {dir: this.dir, user: this.args.user, group: flags.group, role: flags.role, all: flags.all, expired: flags.expired, env: flags.env, dryRun: flags['dry-run']})

@@ -1,6 +1,6 @@
 import * as Flags from '@oclif/core/flags'
 
-import {BaseCommand} from '../../lib/cli/base-command.js'
+import {BaseCommand, type Served} from '../../lib/cli/base-command.js'
 import type {ConfigSchemaResult} from '../../lib/config/check.js'
 
 export default class ConfigSchema extends BaseCommand<typeof ConfigSchema, ConfigSchemaResult> {
@@ -15,7 +15,7 @@ export default class ConfigSchema extends BaseCommand<typeof ConfigSchema, Confi
     output: Flags.string({char: 'o', description: 'Write the schema to this file (relative to --dir) instead of printing it.'}),
   }
 
-  async execute(): Promise<ConfigSchemaResult> {
+  async execute(): Promise<Served<ConfigSchemaResult>> {
     const {configSchema, renderConfigSchema} = await import('../../lib/config/check.js')
     return this.serve(configSchema, renderConfigSchema, {dir: this.dir, output: this.flags.output})
   }

@@ -1,6 +1,6 @@
 import * as Flags from '@oclif/core/flags'
 
-import {BaseCommand} from '../../lib/cli/base-command.js'
+import {BaseCommand, type Served} from '../../lib/cli/base-command.js'
 import type {ConfigValidateResult} from '../../lib/config/check.js'
 
 export default class ConfigValidate extends BaseCommand<typeof ConfigValidate, ConfigValidateResult> {
@@ -16,7 +16,7 @@ export default class ConfigValidate extends BaseCommand<typeof ConfigValidate, C
     file: Flags.string({char: 'f', description: 'Config file to check, relative to --dir (default: search for .idp.yml from --dir up to the git root).', env: 'IDP_CONFIG'}),
   }
 
-  async execute(): Promise<ConfigValidateResult> {
+  async execute(): Promise<Served<ConfigValidateResult>> {
     const {configValidate, renderConfigValidate} = await import('../../lib/config/check.js')
     return this.serve(configValidate, renderConfigValidate, {dir: this.dir, file: this.flags.file})
   }

@@ -1,7 +1,7 @@
 import * as Args from '@oclif/core/args'
 import * as Flags from '@oclif/core/flags'
 
-import {BaseCommand, changeFlags} from '../../lib/cli/base-command.js'
+import {BaseCommand, changeFlags, type Served} from '../../lib/cli/base-command.js'
 import type {EnvDownResult} from '../../lib/env/down.js'
 
 export default class EnvDown extends BaseCommand<typeof EnvDown, EnvDownResult> {
@@ -24,7 +24,7 @@ export default class EnvDown extends BaseCommand<typeof EnvDown, EnvDownResult> 
     timeout: Flags.string({description: 'Limit for each teardown step.', env: 'IDP_TIMEOUT', default: '10m'}),
   }
 
-  async execute(): Promise<EnvDownResult> {
+  async execute(): Promise<Served<EnvDownResult>> {
     const {envDown, renderEnvDown} = await import('../../lib/env/down.js')
     const {flags} = this
     return this.serve(envDown, renderEnvDown, {dir: this.dir, env: this.args.env, pr: flags.pr, timeout: flags.timeout, dryRun: flags['dry-run'], keepOnFailure: flags['keep-on-failure']})

@@ -1,6 +1,6 @@
 import * as Flags from '@oclif/core/flags'
 
-import {BaseCommand, changeFlags} from '../../lib/cli/base-command.js'
+import {BaseCommand, changeFlags, type Served} from '../../lib/cli/base-command.js'
 import type {EnvGcResult} from '../../lib/env/gc.js'
 
 export default class EnvGc extends BaseCommand<typeof EnvGc, EnvGcResult> {
@@ -23,7 +23,7 @@ Safe for a scheduled CI job: only namespaces labelled app.kubernetes.io/managed-
     timeout: Flags.string({description: 'Limit for each teardown step.', env: 'IDP_TIMEOUT', default: '10m'}),
   }
 
-  async execute(): Promise<EnvGcResult> {
+  async execute(): Promise<Served<EnvGcResult>> {
     const {envGc, renderEnvGc} = await import('../../lib/env/gc.js')
     const {flags} = this
     return this.serve(envGc, renderEnvGc, {

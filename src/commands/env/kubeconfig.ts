@@ -1,7 +1,7 @@
 import * as Args from '@oclif/core/args'
 import * as Flags from '@oclif/core/flags'
 
-import {BaseCommand} from '../../lib/cli/base-command.js'
+import {BaseCommand, type Served} from '../../lib/cli/base-command.js'
 import type {EnvKubeconfigResult} from '../../lib/env/kubeconfig.js'
 
 export default class EnvKubeconfig extends BaseCommand<typeof EnvKubeconfig, EnvKubeconfigResult> {
@@ -23,7 +23,7 @@ export default class EnvKubeconfig extends BaseCommand<typeof EnvKubeconfig, Env
     force: Flags.boolean({description: 'Let --write overwrite an existing file, even one of your kubeconfig files.', env: 'IDP_FORCE'}),
   }
 
-  async execute(): Promise<EnvKubeconfigResult> {
+  async execute(): Promise<Served<EnvKubeconfigResult>> {
     const {envKubeconfig, renderEnvKubeconfig} = await import('../../lib/env/kubeconfig.js')
     return this.serve(envKubeconfig, renderEnvKubeconfig, {dir: this.dir, env: this.args.env, write: this.flags.write, force: this.flags.force})
   }

@@ -1,6 +1,6 @@
 import * as Flags from '@oclif/core/flags'
 
-import {BaseCommand} from '../../lib/cli/base-command.js'
+import {BaseCommand, type Served} from '../../lib/cli/base-command.js'
 import type {EnvListResult} from '../../lib/env/list.js'
 
 export default class EnvList extends BaseCommand<typeof EnvList, EnvListResult> {
@@ -21,7 +21,7 @@ A cluster that cannot be reached is a warning and the others are still listed; w
     cluster: Flags.string({char: 'c', description: 'Only this cluster alias from .idp.yml.', env: 'IDP_CLUSTER'}),
   }
 
-  async execute(): Promise<EnvListResult> {
+  async execute(): Promise<Served<EnvListResult>> {
     const {envList, renderEnvList} = await import('../../lib/env/list.js')
     return this.serve(envList, renderEnvList, {dir: this.dir, allServices: this.flags['all-services'], cluster: this.flags.cluster})
   }

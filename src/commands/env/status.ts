@@ -1,7 +1,7 @@
 import * as Args from '@oclif/core/args'
 import * as Flags from '@oclif/core/flags'
 
-import {BaseCommand} from '../../lib/cli/base-command.js'
+import {BaseCommand, type Served} from '../../lib/cli/base-command.js'
 import type {EnvStatusResult} from '../../lib/env/status.js'
 
 export default class EnvStatus extends BaseCommand<typeof EnvStatus, EnvStatusResult> {
@@ -23,7 +23,7 @@ Exits 2 when no environment of that name exists for this service, listing the on
     cluster: Flags.string({char: 'c', description: 'Only look on this cluster alias from .idp.yml.', env: 'IDP_CLUSTER'}),
   }
 
-  async execute(): Promise<EnvStatusResult> {
+  async execute(): Promise<Served<EnvStatusResult>> {
     const {envStatus, renderEnvStatus} = await import('../../lib/env/status.js')
     return this.serve(envStatus, renderEnvStatus, {dir: this.dir, env: this.args.env, cluster: this.flags.cluster})
   }

@@ -1,7 +1,7 @@
 import * as Args from '@oclif/core/args'
 import * as Flags from '@oclif/core/flags'
 
-import {BaseCommand, changeFlags} from '../../lib/cli/base-command.js'
+import {BaseCommand, changeFlags, type Served} from '../../lib/cli/base-command.js'
 import type {EnvUpResult} from '../../lib/env/up.js'
 
 export default class EnvUp extends BaseCommand<typeof EnvUp, EnvUpResult> {
@@ -30,7 +30,7 @@ Settings come from the environments entry of .idp.yml that matches ENV (an exact
     timeout: Flags.string({description: 'How long helm waits for the release to be ready (and the limit for other steps).', env: 'IDP_TIMEOUT', default: '10m'}),
   }
 
-  async execute(): Promise<EnvUpResult> {
+  async execute(): Promise<Served<EnvUpResult>> {
     const {envUp, renderEnvUp} = await import('../../lib/env/up.js')
     const {flags} = this
     return this.serve(envUp, renderEnvUp, {

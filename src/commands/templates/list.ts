@@ -1,6 +1,6 @@
 import * as Flags from '@oclif/core/flags'
 
-import {BaseCommand} from '../../lib/cli/base-command.js'
+import {BaseCommand, type Served} from '../../lib/cli/base-command.js'
 import type {TemplatesListResult} from '../../lib/create/templates.js'
 
 export default class TemplatesList extends BaseCommand<typeof TemplatesList, TemplatesListResult> {
@@ -15,7 +15,7 @@ export default class TemplatesList extends BaseCommand<typeof TemplatesList, Tem
     'template-dir': Flags.string({description: 'Extra directory of templates (repeatable; added to templates.dirs in .idp.yml).', multiple: true, env: 'IDP_TEMPLATE_DIR'}),
   }
 
-  async execute(): Promise<TemplatesListResult> {
+  async execute(): Promise<Served<TemplatesListResult>> {
     const {templatesList, renderTemplatesList} = await import('../../lib/create/templates.js')
     return this.serve(templatesList, renderTemplatesList, {dir: this.dir, templateDirs: this.flags['template-dir']})
   }

@@ -3,14 +3,13 @@ import {Command} from '@oclif/core/command'
 import * as Flags from '@oclif/core/flags'
 import path from 'node:path'
 
-import {createPlanRunner, chooseRenderer} from '../plan/run.js'
-import {createToolRunner} from '../tools/runner.js'
-import type {Deps, Human, Service} from './deps.js'
+import {createDeps, type Human, type Served, type Service} from './deps.js'
 import {CancelledError, IdpError, toIdpError} from './errors.js'
 import {Output} from './output.js'
-import {stateDir} from './paths.js'
-import {createPrompter, isPromptExit} from './prompter.js'
+import {isPromptExit} from './prompter.js'
 import {registerSecretsFromEnv} from './redact.js'
+
+export type {Served} from './deps.js'
 
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>
 export type BaseArgs<T extends typeof Command> = Interfaces.InferredArgs<T['args']>
@@ -41,7 +40,6 @@ export abstract class BaseCommand<T extends typeof Command, R = unknown> extends
   protected flags!: BaseFlags<T>
   protected args!: BaseArgs<T>
   protected out!: Output
-  private human: Human<R> | undefined
   private readonly abortController = new AbortController()
   private sigintCount = 0
   private readonly onSignal = (signal: NodeJS.Signals) => this.handleSignal(signal)
@@ -71,17 +69,17 @@ export abstract class BaseCommand<T extends typeof Command, R = unknown> extends
   }
 
   async run(): Promise<R> {
-    const result = await this.execute()
+    const {result, human} = await this.execute()
     this.abortController.signal.throwIfAborted()
     const view = {bin: this.config.bin, cwd: process.cwd(), now: new Date()}
-    this.out.result(result, (r) => this.human?.(r, view))
+    this.out.result(result, (r) => human(r, view))
     const code = this.exitCodeOf(result)
     if (code !== undefined) process.exitCode = code
     return result
   }
 
   /** Parse the flags into a request and `serve` it. */
-  abstract execute(): Promise<R>
+  abstract execute(): Promise<Served<R>>
 
   /** A result that is an answer, not an error, may still set the exit code (`access check --exit-code`). */
   protected exitCodeOf(_result: R): number | undefined {
@@ -89,29 +87,19 @@ export abstract class BaseCommand<T extends typeof Command, R = unknown> extends
   }
 
   /** Run a golden path's service with this run's Deps; `human` renders its result for people. */
-  protected async serve<Q>(service: Service<Q, R>, human: Human<R> | undefined, request: Q): Promise<R> {
-    this.human = human
-    return service(request, this.deps())
-  }
-
-  private deps(): Deps {
-    const {out, flags} = this
-    const signal = this.abortController.signal
-    const runner = createToolRunner({logger: (line) => out.debug(line)})
-    // Asking is allowed only on a terminal, without --no-input or --json, and outside CI.
-    const interactive = !flags['no-input'] && !flags.json && Boolean(process.stdin.isTTY) && !isCi()
-    const renderer = chooseRenderer({json: flags.json, isTTY: Boolean(process.stderr.isTTY), ci: isCi(), columns: process.stderr.columns})
-    return {
-      out,
-      runner,
-      ...(interactive ? {prompter: createPrompter({signal})} : {}),
-      signal,
-      now: () => new Date(),
+  protected async serve<Q>(service: Service<Q, R>, human: Human<R>, request: Q): Promise<Served<R>> {
+    const {flags} = this
+    const deps = createDeps({
       env: process.env,
+      out: this.out,
+      signal: this.abortController.signal,
       bin: this.config.bin,
-      stateDir: stateDir(),
-      plans: createPlanRunner({out, runner, signal, renderer, verbose: flags.verbose}),
-    }
+      // Asking is allowed only on a terminal, without --no-input or --json (and outside CI).
+      interactive: !flags['no-input'] && !flags.json && Boolean(process.stdin.isTTY),
+      progress: {isTTY: Boolean(process.stderr.isTTY), columns: process.stderr.columns},
+      verbose: flags.verbose,
+    })
+    return {result: await service(request, deps), human}
   }
 
   protected override async catch(error: Error & {exitCode?: number}): Promise<void> {
@@ -139,9 +127,4 @@ export abstract class BaseCommand<T extends typeof Command, R = unknown> extends
     if (!this.out.json) process.stderr.write(`\nReceived ${signal}: stopping; completed steps are being undone (Ctrl-C again to exit now).\n`)
     this.abortController.abort(new CancelledError(`Cancelled by ${signal}.`))
   }
-}
-
-export function isCi(env: NodeJS.ProcessEnv = process.env): boolean {
-  const ci = env.CI
-  return ci !== undefined && ci !== '' && ci !== '0' && ci.toLowerCase() !== 'false'
 }

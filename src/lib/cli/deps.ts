@@ -1,13 +1,17 @@
 /**
  * What every golden path's service is given instead of reaching for globals: the shape of
  * `service(request, deps) → result` (docs/architecture.md). The base command builds one Deps per
- * run; tests build their own (a recording runner, a fixed clock, the stand-ins' environment), and
- * one service may hand its Deps to another (an overview calls the list services in-process).
+ * run with createDeps; tests build theirs the same way with what they control (a recording runner,
+ * a scripted prompter, a fixed clock, the stand-ins' environment), and one service may hand its
+ * Deps to another (an overview calls the list services in-process).
  */
-import type {PlanRunner} from '../plan/run.js'
+import {chooseRenderer, createPlanRunner, type PlanRunner} from '../plan/run.js'
+import {createToolRunner} from '../tools/runner.js'
 import type {ToolRunner} from '../tools/types.js'
 import type {Output} from './output.js'
-import type {Prompter} from './prompter.js'
+import {stateDir} from './paths.js'
+import {createPrompter, type Prompter} from './prompter.js'
+import {registerSecretsFromEnv} from './redact.js'
 
 export interface Deps {
   /** Logs, progress lines and warnings (stderr); never the result. */
@@ -29,6 +33,52 @@ export interface Deps {
   plans: PlanRunner
 }
 
+/** CI is set to something other than empty, 0 or false (GitHub Actions, GitLab, ... set CI=true). */
+export function isCi(env: NodeJS.ProcessEnv): boolean {
+  const ci = env.CI
+  return ci !== undefined && ci !== '' && ci !== '0' && ci.toLowerCase() !== 'false'
+}
+
+export interface DepsOptions {
+  /** Everything idp reads its settings from; the tools it starts get it too. */
+  env: NodeJS.ProcessEnv
+  out: Output
+  signal: AbortSignal
+  bin: string
+  /** Asking is allowed: a terminal, no --no-input, no --json; never in CI, whatever is said here. */
+  interactive: boolean
+  /** Where plan progress is drawn: stderr (the default) and whether it is a terminal, and its width. */
+  progress?: {stream?: NodeJS.WritableStream; isTTY: boolean; columns?: number}
+  verbose?: boolean
+  /** Instead of the ToolRunner on `env` (tests: a RecordingRunner). */
+  runner?: ToolRunner
+  /** Instead of @inquirer/prompts on stdin/stderr (tests: scripted answers); only used when interactive. */
+  prompter?: Prompter
+  now?: () => Date
+}
+
+/** One way to build Deps, for the CLI and for every in-process caller. */
+export function createDeps(options: DepsOptions): Deps {
+  const {env, out, signal} = options
+  // Tokens idp may meet in output or argv are masked before anything runs.
+  registerSecretsFromEnv(env)
+  const runner = options.runner ?? createToolRunner({env, ...(env.PATH === undefined ? {} : {pathEnv: env.PATH}), logger: (line) => out.debug(line)})
+  const interactive = options.interactive && !isCi(env)
+  const progress = options.progress ?? {isTTY: false}
+  const renderer = chooseRenderer({json: out.json, isTTY: progress.isTTY, ci: isCi(env), ...(progress.columns === undefined ? {} : {columns: progress.columns})})
+  return {
+    out,
+    runner,
+    ...(interactive ? {prompter: options.prompter ?? createPrompter({signal})} : {}),
+    signal,
+    now: options.now ?? (() => new Date()),
+    env,
+    bin: options.bin,
+    stateDir: stateDir(env),
+    plans: createPlanRunner({out, runner, signal, renderer, verbose: options.verbose ?? false, ...(progress.stream ? {stderr: progress.stream} : {})}),
+  }
+}
+
 /** A golden path: a typed request (what the user asked, parsed) in, the typed result `--json` prints out. */
 export type Service<Request, Result> = (request: Request, deps: Deps) => Promise<Result>
 
@@ -43,3 +93,9 @@ export interface View {
 
 /** The result for people (stdout): a pure function, no writes. */
 export type Human<Result> = (result: Result, view: View) => string | undefined
+
+/** What a command's execute() hands back: the result, and how to show it to people. */
+export interface Served<Result> {
+  result: Result
+  human: Human<Result>
+}

@@ -1,6 +1,6 @@
 import {Chalk, type ChalkInstance} from 'chalk'
 
-import {redact, redactValue} from './redact.js'
+import {redact, redactKnown, redactValue} from './redact.js'
 import {causeChain, IdpError} from './errors.js'
 
 export interface OutputOptions {
@@ -65,6 +65,16 @@ export class Output {
   info(message: string): void {
     if (this.json) return
     this.stderr.write(`${redact(message)}\n`)
+  }
+
+  /**
+   * A report for people on stderr that idp composed from facts holding no credential (doctor's
+   * checks with their hints, the list a confirmation asks about, a wizard page title): registered
+   * secrets are still masked, the free-text credential patterns are not applied.
+   */
+  report(text: string): void {
+    if (this.json) return
+    this.stderr.write(`${redactKnown(text)}\n`)
   }
 
   debug(message: string): void {

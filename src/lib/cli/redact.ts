@@ -29,9 +29,19 @@ export function registerSecretsFromEnv(env: NodeJS.ProcessEnv = process.env): vo
 }
 
 export function redact(text: string): string {
+  let out = redactKnown(text)
+  for (const [pattern, replacement] of SECRET_PATTERNS) out = out.replace(pattern, replacement)
+  return out
+}
+
+/**
+ * Only the secrets idp knows by value (registered ones), not the free-text patterns: for text idp
+ * composed itself from facts that hold no credential (a table of checks, a list to confirm), where
+ * a pattern would mangle words such as "token: set" or "GITHUB_TOKEN=$(gh auth token)".
+ */
+export function redactKnown(text: string): string {
   let out = text
   for (const secret of secrets) out = out.split(secret).join(MASK)
-  for (const [pattern, replacement] of SECRET_PATTERNS) out = out.replace(pattern, replacement)
   return out
 }
 

@@ -83,7 +83,7 @@ export const create: Service<CreateRequest, CreateResult> = async (request, deps
       force: request.force,
       config,
       ask: prompter
-        ? (pages, resolved) => runWizard(pages, {prompts: prompter, values: resolved.values, given: resolved.given, onlyMissing: request.yes, write: (text) => deps.out.info(text.replace(/\n$/u, ''))})
+        ? (pages, resolved) => runWizard(pages, {prompts: prompter, values: resolved.values, given: resolved.given, onlyMissing: request.yes, write: (text) => deps.out.report(text.replace(/\n$/u, ''))})
         : undefined,
       git: {branch: request.branch, authorName: request.authorName, authorEmail: request.authorEmail, configName: identity.name, configEmail: identity.email},
       publish: {requested: request.publish, token: github.token, owner: request.owner, visibility: request.visibility, apiUrl: github.apiUrl, serverUrl: github.serverUrl},

@@ -3,6 +3,7 @@ import path from 'node:path'
 
 import {PrerequisiteError, UsageError} from '../cli/errors.js'
 import {assertDnsLabel} from '../cli/names.js'
+import {registerSecret} from '../cli/redact.js'
 import type {Plan} from '../plan/types.js'
 import type {CreateMetadata} from './plan.js'
 import {finalFileList, prerender} from './handlers.js'
@@ -64,13 +65,32 @@ async function targetState(dir: string): Promise<{exists: boolean; empty: boolea
   return {exists: true, empty: entries.length === 0, hasGit: entries.includes('.git')}
 }
 
-/** Secret parameters (ui:field Secret, ui:widget password) never appear in output. */
+/** A secret parameter (ui:field Secret, ui:widget password): its value never appears in output. */
+function isSecret(param: {schema: Record<string, unknown>}): boolean {
+  return param.schema['ui:field'] === 'Secret' || param.schema['ui:widget'] === 'password'
+}
+
+/** The result's values, secret parameters masked. */
 export function maskSecrets(pages: Page[], values: Record<string, unknown>): Record<string, unknown> {
   const out = {...values}
-  for (const param of allParameters(pages)) {
-    if ((param.schema['ui:field'] === 'Secret' || param.schema['ui:widget'] === 'password') && out[param.key] !== undefined) out[param.key] = '***'
-  }
+  for (const param of allParameters(pages)) if (isSecret(param) && out[param.key] !== undefined) out[param.key] = '***'
   return out
+}
+
+/**
+ * Every secret parameter's value becomes a secret of the redactor: the plan carries the rendered
+ * steps' inputs (a password in fetch:template values), and --dry-run, --json, the journal, errors
+ * and --verbose all go through it.
+ */
+function registerSecretValues(pages: Page[], ...sources: Array<Record<string, unknown> | undefined>): void {
+  for (const param of allParameters(pages)) {
+    if (!isSecret(param)) continue
+    for (const source of sources) {
+      const value = source?.[param.key]
+      if (typeof value === 'string') registerSecret(value)
+      else if (value !== undefined && value !== null) registerSecret(JSON.stringify(value))
+    }
+  }
 }
 
 export async function prepareCreate(input: PrepareInput): Promise<PreparedCreate> {
@@ -78,9 +98,13 @@ export async function prepareCreate(input: PrepareInput): Promise<PreparedCreate
   if (input.name !== undefined) assertDnsLabel(input.name, 'name')
   const pages = parameterPages(template.doc)
   const fileValues = input.valuesFile ? await readValuesFile(input.valuesFile) : undefined
-  const resolved = resolveValues({pages, fileValues, valuesFile: input.valuesFile, setValues: parseSetFlags(input.set ?? []), name: input.name, repoOwner: input.config?.repo?.owner})
+  const setValues = parseSetFlags(input.set ?? [])
+  // Before any check that could quote a value back.
+  registerSecretValues(pages, fileValues, setValues)
+  const resolved = resolveValues({pages, fileValues, valuesFile: input.valuesFile, setValues, name: input.name, repoOwner: input.config?.repo?.owner})
   for (const key of resolved.unknown) input.warn?.(`Template ${template.name} has no parameter "${key}"; it is passed on but no prompt or check applies.`)
   const values = input.ask ? await input.ask(pages, resolved) : resolved.values
+  registerSecretValues(pages, values)
   assertComplete(pages, values)
 
   const nameValue = input.name ?? ['name', 'component_id'].map((k) => values[k]).find((v): v is string => typeof v === 'string' && v !== '')

@@ -9,6 +9,7 @@ import path from 'node:path'
 import type {Deps, Human, Service} from '../cli/deps.js'
 import {ConfigError, PrerequisiteError} from '../cli/errors.js'
 import {table} from '../cli/output.js'
+import {kubeconfigFile} from '../config/environments.js'
 import {loadConfig} from '../config/load.js'
 import type {IdpConfig} from '../config/schema.js'
 import type {ToolInfo, ToolName} from '../tools/types.js'
@@ -100,7 +101,7 @@ export const doctor: Service<DoctorRequest, DoctorResult> = async (request, deps
   if (ok) return result
 
   // Failing: the report still matters, so it is shown (stderr in human mode) before the error.
-  deps.out.info(renderDoctor(result, {bin: deps.bin, cwd: process.cwd(), now: deps.now()})!)
+  deps.out.report(renderDoctor(result, {bin: deps.bin, cwd: process.cwd(), now: deps.now()})!)
   const failed = checks.filter((check) => check.status === 'fail')
   if (configError) throw new ConfigError(configError.message, configError.problems, {hint: configError.hint, details: {checks, ok}})
   throw new PrerequisiteError(`${failed.length} required check${failed.length === 1 ? '' : 's'} failed: ${failed.map((check) => check.name).join(', ')}.`, {
@@ -117,7 +118,7 @@ async function contextChecks(config: IdpConfig, root: string, env: NodeJS.Proces
       const required = used.has(alias)
       const name = `context ${cluster.context}`
       const failStatus = required ? 'fail' : 'warn'
-      const kubeconfigPath = cluster.kubeconfig ? path.resolve(root, cluster.kubeconfig.replace(/^~(?=$|\/)/u, os.homedir())) : undefined
+      const kubeconfigPath = cluster.kubeconfig ? kubeconfigFile(cluster.kubeconfig, root, env.HOME || os.homedir()) : undefined
       try {
         const context = await resolveContext({context: cluster.context, kubeconfigPath, env})
         const reach = await checkReachable(await reachTargetOf(context), 5000)

@@ -248,7 +248,7 @@ export const envGc: Service<EnvGcRequest, EnvGcResult> = async (request, deps: D
   if (request.dryRun || selection.remove.length === 0) return {...base, dryRun: request.dryRun, outcomes: []}
 
   if (deps.prompter && !request.yes) {
-    deps.out.info(gcTable(base.selected))
+    deps.out.report(gcTable(base.selected))
     const ok = await deps.prompter.confirm({message: `Remove ${base.selected.length} environment${base.selected.length === 1 ? '' : 's'}?`, default: false})
     if (!ok) return {...base, dryRun: false, selected: [], outcomes: []}
   }

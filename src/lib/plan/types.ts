@@ -78,7 +78,8 @@ export interface PlanStep {
    * Steps that must have completed before this one starts. Absent: the step depends on the
    * step before it in `steps` (plans read top to bottom, so the safe default is sequential).
    * `[]`: no dependencies, the step may start at once. Which steps may run at the same time
-   * follows from this alone (graph.ts concurrentSteps), for the executor and for display.
+   * follows from this alone: the executor starts any step whose dependencies are done, and
+   * graph.ts concurrentSteps derives the same for display.
    */
   dependsOn?: string[]
   /** How to reverse this step once it completed, run in reverse order on failure. */
