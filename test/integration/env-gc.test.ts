@@ -94,7 +94,7 @@ describe('idp env gc', () => {
 
   it('removes only the expired environment of this service; fresh, protected, foreign and unlabelled ones stay', async () => {
     const before = hash(userKubeconfig)
-    const {code, stdout, stderr} = await runIdp(['env', 'gc', '--json', '--dir', repo], env())
+    const {code, stdout, stderr} = await runIdp(['env', 'gc', '--yes', '--json', '--dir', repo], env())
     expect(stderr).toBe('')
     expect(code).toBe(0)
     const {result} = JSON.parse(stdout) as GcJson
@@ -104,12 +104,12 @@ describe('idp env gc', () => {
   })
 
   it('--all-services also removes other services\' expired environments; --older-than selects by age', async () => {
-    const all = await runIdp(['env', 'gc', '--all-services', '--json', '--dir', repo], env())
+    const all = await runIdp(['env', 'gc', '--all-services', '--yes', '--json', '--dir', repo], env())
     expect(all.code).toBe(0)
     expect((JSON.parse(all.stdout) as GcJson).result.outcomes.map((o) => `${o.env}:${o.status}`).sort()).toEqual(['pr-1:removed', 'pr-3:removed'])
     expect(namespaces()).toEqual(['shop-manual', 'shop-pr-2', 'shop-staging'])
 
-    const aged = await runIdp(['env', 'gc', '--older-than', '1h', '--json', '--dir', repo], env())
+    const aged = await runIdp(['env', 'gc', '--older-than', '1h', '--yes', '--json', '--dir', repo], env())
     expect(aged.code).toBe(0)
     const {result} = JSON.parse(aged.stdout) as GcJson
     expect(result.outcomes).toEqual([expect.objectContaining({env: 'pr-2', status: 'removed', reason: expect.stringMatching(/^created 2h ago .* older than 1h$/u)})])
@@ -119,13 +119,23 @@ describe('idp env gc', () => {
   it('one failing removal does not stop the others; exit 6 with a summary at the end', async () => {
     seedEnvironment(kube, {service: 'shop', env: 'pr-4', expiresInMs: -HOUR})
     kube.faults.failNext('DELETE', /\/namespaces\/shop-pr-1$/u, 500, {message: 'etcd is unhappy'})
-    const {code, stdout} = await runIdp(['env', 'gc', '--json', '--dir', repo], env())
+    const {code, stdout} = await runIdp(['env', 'gc', '--yes', '--json', '--dir', repo], env())
     expect(code).toBe(6)
     const out = JSON.parse(stdout) as GcJson
     expect(out.error!.code).toBe('REMOTE')
     expect(out.error!.message).toMatch(/^gc removed 1 of 2 environments; 1 failed:\n {2}shop\/pr-1 on dev: .*500.*etcd is unhappy/u)
     expect(out.error!.details.outcomes.map((o) => `${o.env}:${o.status}`)).toEqual(['pr-1:failed', 'pr-4:removed'])
     expect(namespaces()).toEqual(['cart-pr-3', 'shop-manual', 'shop-pr-1', 'shop-pr-2', 'shop-staging'])
+  })
+
+  it('without a terminal, removing needs --yes: exit 2 naming it, nothing removed', async () => {
+    seedEnvironment(kube, {service: 'shop', env: 'pr-5', expiresInMs: -HOUR})
+    const {code, stdout} = await runIdp(['env', 'gc', '--json', '--dir', repo], env())
+    expect(code).toBe(2)
+    const out = JSON.parse(stdout) as GcJson
+    expect(out.error!.message).toMatch(/^env gc would remove \d+ environments?; removing them without a terminal needs --yes\.$/u)
+    expect(out.error!.hint).toContain('env gc --dry-run')
+    expect(namespaces()).toContain('shop-pr-5')
   })
 
   it('a bad --older-than is a usage error before any cluster is contacted', async () => {

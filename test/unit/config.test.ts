@@ -4,7 +4,7 @@ import path from 'node:path'
 import {describe, expect, it} from 'vitest'
 
 import {ConfigError, UsageError} from '../../src/lib/cli/errors.js'
-import {durationProblem, formatDuration, parseDuration} from '../../src/lib/config/duration.js'
+import {durationProblem, formatDuration, parseDuration, parseTimeout} from '../../src/lib/config/duration.js'
 import {CONFIG_SCHEMA_ID, configJsonSchema} from '../../src/lib/config/json-schema.js'
 import {closest, editDistance} from '../../src/lib/config/suggest.js'
 import {expandTemplate, templateProblems} from '../../src/lib/config/template.js'
@@ -169,6 +169,18 @@ describe('durations', () => {
     expect(durationProblem('0h')).toBe('must be longer than zero')
     expect(() => parseDuration('3 days')).toThrow(UsageError)
     expect(() => parseDuration('3 days')).toThrow(/Invalid duration "3 days": not a duration/u)
+  })
+
+  it('bounds every duration: a year at most, a week for a timeout (past 24.8 days a Node timer fires at once)', () => {
+    expect(parseDuration('52w1d')).toBe(365 * 86_400_000)
+    expect(durationProblem('999999999w')).toBe('must be at most 52w1d')
+    expect(durationProblem('9'.repeat(400) + 'w')).toBe('must be at most 52w1d')
+    expect(() => parseDuration('366d')).toThrow(UsageError)
+    expect(parseTimeout('7d')).toBe(7 * 86_400_000)
+    expect(() => parseTimeout('25d')).toThrow(/Invalid duration "25d": must be at most 1w/u)
+    // The same bound in .idp.yml: a config error with the key, not a crash later.
+    const {problems} = checkConfigText(minimal('environments:\n  "pr-*": {cluster: dev, ttl: 999999999w}\n'))
+    expect(problems).toEqual([expect.objectContaining({path: 'environments.pr-*.ttl', message: expect.stringContaining('at most 52w1d')})])
   })
 })
 

@@ -246,21 +246,22 @@ describe('safety before any write', () => {
 })
 
 describe('plan', () => {
-  it('is git init, add, commit with the identity in -c, and catalog check', async () => {
+  it('is git init, add, commit (no hooks; the identity in -c and in the environment), and catalog check', async () => {
     const prepared = await prepareFixture(await tmp(), {git: {authorName: 'Jane', authorEmail: 'jane@example.com'}})
     expect(prepared.plan.steps.map((s) => s.id)).toEqual(['render', 'git-init', 'git-add', 'git-commit', 'catalog'])
     const commit = prepared.plan.steps.find((s) => s.id === 'git-commit')!.action
     expect(commit).toMatchObject({kind: 'tool', tool: 'git', cwd: prepared.directory})
-    expect((commit as {argv: string[]}).argv).toEqual(['-c', 'user.name=Jane', '-c', 'user.email=jane@example.com', 'commit', '--quiet', '--message', 'Initial commit from idp template backstage-style', '--no-verify'])
-    expect(prepared.plan.steps.find((s) => s.id === 'git-init')!.action).toMatchObject({argv: ['init', '--initial-branch', 'trunk']})
+    expect((commit as {argv: string[]}).argv).toEqual(['-c', 'core.hooksPath=/dev/null', '-c', 'user.name=Jane', '-c', 'user.email=jane@example.com', 'commit', '--quiet', '--no-verify', '--message', 'Initial commit from idp template backstage-style'])
+    expect((commit as {env: Record<string, string>}).env).toEqual({GIT_AUTHOR_NAME: 'Jane', GIT_AUTHOR_EMAIL: 'jane@example.com', GIT_COMMITTER_NAME: 'Jane', GIT_COMMITTER_EMAIL: 'jane@example.com'})
+    expect(prepared.plan.steps.find((s) => s.id === 'git-init')!.action).toMatchObject({argv: ['-c', 'core.hooksPath=/dev/null', 'init', '--initial-branch', 'trunk']})
     expect(JSON.parse(JSON.stringify(prepared.plan))).toEqual(prepared.plan)
   })
 
   it('falls back to git config, then idp <idp@localhost>', async () => {
     const fromConfig = await prepareFixture(await tmp(), {git: {configName: 'Cfg', configEmail: 'cfg@x'}})
-    expect((fromConfig.plan.steps[3]!.action as {argv: string[]}).argv.slice(0, 4)).toEqual(['-c', 'user.name=Cfg', '-c', 'user.email=cfg@x'])
+    expect((fromConfig.plan.steps[3]!.action as {argv: string[]}).argv.slice(2, 6)).toEqual(['-c', 'user.name=Cfg', '-c', 'user.email=cfg@x'])
     const none = await prepareFixture(await tmp())
-    expect((none.plan.steps[3]!.action as {argv: string[]}).argv.slice(0, 4)).toEqual(['-c', 'user.name=idp', '-c', 'user.email=idp@localhost'])
+    expect((none.plan.steps[3]!.action as {argv: string[]}).argv.slice(2, 6)).toEqual(['-c', 'user.name=idp', '-c', 'user.email=idp@localhost'])
   })
 
   it('with a token and --publish adds the GitHub repo (undo deletes it) and the push', async () => {

@@ -96,7 +96,7 @@ describe('skeleton rendering', () => {
     dirs.push(d)
     return d
   }
-  const spec = (source: string, extra: Partial<FetchSpec> = {}): FetchSpec => ({kind: 'fetch', id: 'fetch', action: 'fetch:template', source, targetPath: './', plain: false, values: {name: 'shop', sub: 'lib', empty: ''}, ...extra})
+  const spec = (source: string, extra: Partial<FetchSpec> = {}): FetchSpec => ({kind: 'fetch', id: 'fetch', action: 'fetch:template', source, root: path.dirname(source), targetPath: './', plain: false, values: {name: 'shop', sub: 'lib', empty: ''}, ...extra})
 
   it('renders file and directory names, skips entries whose name renders empty', async () => {
     const src = await tmp()

@@ -26,3 +26,22 @@ export function assertDnsLabel(value: string, what: string): string {
   }
   return value
 }
+
+/** An OCI image tag (the distribution spec's grammar): what helm passes on as image.tag. */
+const IMAGE_TAG = /^[\w][\w.-]{0,127}$/u
+
+/** A UsageError before any side effect when `value` is not an image tag, saying where it came from. */
+export function assertImageTag(value: string, from: string): string {
+  if (!IMAGE_TAG.test(value)) {
+    throw new UsageError(`Invalid image tag "${value}" (${from}).`, {hint: 'An image tag is letters, digits, "_", "." and "-", at most 128 characters, starting with a letter, digit or "_", e.g. --image-tag v1.4.2.'})
+  }
+  return value
+}
+
+/** A git commit as idp records and deploys it: 7 to 64 hexadecimal digits. */
+export function assertSha(value: string, from: string): string {
+  if (!/^[0-9a-f]{7,64}$/iu.test(value)) {
+    throw new UsageError(`Invalid commit "${value}" (${from}).`, {hint: 'Pass the commit as hexadecimal digits, e.g. --sha "$GITHUB_SHA" or --sha "$(git rev-parse HEAD)".'})
+  }
+  return value
+}

@@ -85,7 +85,7 @@ export const create: Service<CreateRequest, CreateResult> = async (request, deps
       ask: prompter
         ? (pages, resolved) => runWizard(pages, {prompts: prompter, values: resolved.values, given: resolved.given, onlyMissing: request.yes, write: (text) => deps.out.report(text.replace(/\n$/u, ''))})
         : undefined,
-      git: {branch: request.branch, authorName: request.authorName, authorEmail: request.authorEmail, configName: identity.name, configEmail: identity.email},
+      git: {branch: request.branch, authorName: request.authorName, authorEmail: request.authorEmail, envName: deps.env.GIT_AUTHOR_NAME || undefined, envEmail: deps.env.GIT_AUTHOR_EMAIL || undefined, configName: identity.name, configEmail: identity.email},
       publish: {requested: request.publish, token: github.token, owner: request.owner, visibility: request.visibility, apiUrl: github.apiUrl, serverUrl: github.serverUrl},
       warn: (message) => deps.out.warn(message),
     })

@@ -1,4 +1,4 @@
-import {gitAddAllArgs, gitCommitArgs, gitInitArgs} from '../tools/git.js'
+import {gitAddAllArgs, gitCommitArgs, gitIdentityEnv, gitInitArgs} from '../tools/git.js'
 import {type OpSpec, type Plan, PLAN_VERSION, type PlanStep} from '../plan/types.js'
 import type {FileStep} from './skeleton.js'
 
@@ -87,8 +87,10 @@ export function planCreate(options: CreatePlanOptions, facts: CreateFacts): Plan
     action: {
       kind: 'tool',
       tool: 'git',
-      // --no-verify: the initial commit is generated content; no hook may run code on it.
-      argv: [...gitCommitArgs({message: options.git.message, identity: {name: options.git.authorName, email: options.git.authorEmail}}), '--no-verify'],
+      // No hook runs (GIT_NO_HOOKS, --no-verify): the initial commit is generated content. The
+      // identity also goes in the environment, where git ranks it above the shell's variables.
+      argv: gitCommitArgs({message: options.git.message, identity: {name: options.git.authorName, email: options.git.authorEmail}}),
+      env: gitIdentityEnv({name: options.git.authorName, email: options.git.authorEmail}),
       cwd: dir,
     },
   })
@@ -107,7 +109,7 @@ export function planCreate(options: CreatePlanOptions, facts: CreateFacts): Plan
       action: {
         kind: 'local',
         op: 'create.push',
-        summary: `git remote add origin <clone URL of ${full}> && git push --set-upstream origin ${options.git.branch} (token via http.extraHeader, never in argv)`,
+        summary: `git remote add origin <clone URL of ${full}> && git push --no-verify --set-upstream origin ${options.git.branch} (no hooks; token via http.extraHeader, never in argv)`,
         params: {dir, branch: options.git.branch},
       },
     })

@@ -37,7 +37,8 @@ export interface PrepareInput {
   config?: CreateConfigLike
   /** The wizard, on a TTY only; receives what is known and returns the completed values. */
   ask?: (pages: Page[], resolved: ResolvedValues) => Promise<Record<string, unknown>>
-  git: {branch?: string; authorName?: string; authorEmail?: string; configName?: string; configEmail?: string}
+  /** Author: the flags, else the template's publish step, else GIT_AUTHOR_* of the environment, else git config, else idp's default (git's own order). */
+  git: {branch?: string; authorName?: string; authorEmail?: string; envName?: string; envEmail?: string; configName?: string; configEmail?: string}
   publish?: {requested: boolean; token?: string; owner?: string; visibility?: 'private' | 'internal' | 'public'; apiUrl: string; serverUrl: string}
   warn?: (message: string) => void
 }
@@ -127,8 +128,8 @@ export async function prepareCreate(input: PrepareInput): Promise<PreparedCreate
 
   const pub = interpreted.publish
   const branch = input.git.branch ?? pub?.defaultBranch ?? configBranch ?? 'main'
-  const authorName = input.git.authorName ?? pub?.authorName ?? input.git.configName ?? DEFAULT_AUTHOR.name
-  const authorEmail = input.git.authorEmail ?? pub?.authorEmail ?? input.git.configEmail ?? DEFAULT_AUTHOR.email
+  const authorName = input.git.authorName ?? pub?.authorName ?? input.git.envName ?? input.git.configName ?? DEFAULT_AUTHOR.name
+  const authorEmail = input.git.authorEmail ?? pub?.authorEmail ?? input.git.envEmail ?? input.git.configEmail ?? DEFAULT_AUTHOR.email
   const message = pub?.commitMessage ?? `Initial commit from idp template ${template.name}`
 
   let publish: (PreparedCreate['publish'] & {description?: string}) | undefined

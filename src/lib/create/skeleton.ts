@@ -1,3 +1,4 @@
+import {constants as fsConstants} from 'node:fs'
 import {chmod, copyFile, lstat, mkdir, readdir, readFile, readlink, realpath, rename, rm, stat, symlink, writeFile} from 'node:fs/promises'
 import path from 'node:path'
 import picomatch from 'picomatch'
@@ -22,6 +23,8 @@ export interface FetchSpec {
   action: string
   /** Absolute directory (or file for the `:file` actions) to read. */
   source: string
+  /** The template's directory: everything read must stay inside it, links resolved. */
+  root: string
   /** Relative to the target directory. */
   targetPath: string
   plain: boolean
@@ -142,6 +145,14 @@ export async function planSkeleton(spec: FetchSpec, targetRoot: string): Promise
   const join = (rel: string) => (base ? `${base}/${rel}` : rel)
   const sourceStat = await stat(spec.source).catch(() => undefined)
   if (!sourceStat) throw new ConfigError(`Template step "${spec.id}" (${spec.action}): ${spec.source} does not exist.`, [{path: `steps.${spec.id}.input.url`, message: 'not found'}], {hint: 'Check the step\'s input.url; it is relative to the template.yaml.'})
+  // Where the url really leads, links resolved: a skeleton (or a :file url) that is a link to
+  // elsewhere would read, and commit, any file the user can read.
+  const [realSource, realRoot] = await Promise.all([realpath(spec.source), realpath(spec.root)])
+  if (!isInside(realRoot, realSource)) {
+    throw new ConfigError(`Template step "${spec.id}" (${spec.action}): ${path.relative(spec.root, spec.source) || '.'} is a link to ${realSource}, outside the template.`, [{path: `steps.${spec.id}.input.url`, message: 'leads outside the template'}], {
+      hint: 'A template reads only files inside its own directory; copy that content into the template instead of linking to it.',
+    })
+  }
 
   if (sourceStat.isFile()) {
     // fetch:template:file / fetch:plain:file: targetPath is the output file.
@@ -213,9 +224,13 @@ export async function planSkeleton(spec: FetchSpec, targetRoot: string): Promise
     }
     if (info.isSymbolicLink()) {
       const target = await readlink(from)
-      const resolved = path.resolve(path.dirname(path.join(targetRoot, rel)), target)
-      if (path.isAbsolute(target) || !isInside(path.resolve(targetRoot), resolved)) {
-        throw new UsageError(`Template step "${spec.id}": the symbolic link ${entry} points outside the target directory (${target}).`, {hint: 'Templates may only contain links to files inside the generated project.'})
+      const root = path.resolve(targetRoot)
+      const resolved = path.resolve(path.dirname(path.join(root, rel)), target)
+      const inGit = path.relative(root, resolved).split(path.sep)[0]?.toLowerCase() === '.git'
+      if (path.isAbsolute(target) || !isInside(root, resolved) || inGit) {
+        throw new ConfigError(`Template step "${spec.id}": the symbolic link ${entry} points ${inGit ? 'into .git' : 'outside the new project'} (${target}).`, [{path: entry, message: 'a link out of the project'}], {
+          hint: 'A template may contain links only to files inside the project it generates, never into .git; replace the link with the file itself.',
+        })
       }
       ops.push({kind: 'symlink', to: rel, target})
       files.push(rel)
@@ -284,14 +299,22 @@ export async function writeSkeleton(ops: SkeletonOp[], targetRoot: string, optio
       continue
     }
     await ensureDir(path.dirname(to))
-    const already = await exists(to)
+    const already = await lstat(to).catch(() => undefined)
     if (already && !options.replace) continue
-    if (!already) created.push(to)
+    if (already?.isSymbolicLink()) {
+      // Writing "through" it would change whatever it points at: outside the project, or .git.
+      throw new UsageError(`Refusing to replace ${op.to}: it is a symbolic link, and idp never writes through a link.`, {
+        hint: 'Remove the link from the target directory (or drop replace: true from the template step), then run again.',
+      })
+    }
+    if (already) await rm(to)
+    else created.push(to)
+    // O_EXCL: the new entry is created here, never opened through something made meanwhile.
     if (op.kind === 'write') {
-      await writeFile(to, op.content, {mode: op.mode})
+      await writeFile(to, op.content, {mode: op.mode, flag: 'wx'})
       await chmod(to, op.mode)
     } else if (op.kind === 'copy') {
-      await copyFile(op.from, to)
+      await copyFile(op.from, to, fsConstants.COPYFILE_EXCL)
       await chmod(to, op.mode)
     } else {
       await symlink(op.target, to)
@@ -304,6 +327,24 @@ async function listAll(root: string): Promise<string[]> {
   return (await listEntries(root)).map((entry) => entry.replace(/\/$/u, ''))
 }
 
+/**
+ * The real directory holding `abs` must be inside the real target: a directory of the project
+ * that is a link elsewhere cannot carry a delete or a rename out of it.
+ */
+async function assertParentInside(targetRoot: string, abs: string, where: string): Promise<void> {
+  const root = await realpath(targetRoot)
+  // The nearest directory that exists: what a mkdir -p below it would build on.
+  let dir = path.dirname(abs)
+  let parent = await realpath(dir).catch(() => undefined)
+  while (parent === undefined && dir !== path.dirname(dir)) {
+    dir = path.dirname(dir)
+    parent = await realpath(dir).catch(() => undefined)
+  }
+  if (parent !== undefined && !isInside(root, parent)) {
+    throw new UsageError(`${where}: ${path.relative(targetRoot, abs)} is under a link that leads outside the target directory (${parent}).`, {hint: 'Remove that link from the target directory, then run again.'})
+  }
+}
+
 /** fs:delete, inside targetRoot only. Returns the relative paths removed. */
 export async function deleteInWorkspace(spec: DeleteSpec, targetRoot: string): Promise<string[]> {
   const removed: string[] = []
@@ -314,6 +355,7 @@ export async function deleteInWorkspace(spec: DeleteSpec, targetRoot: string): P
     for (const match of matches) {
       const abs = path.join(targetRoot, match)
       if (!(await exists(abs))) continue
+      await assertParentInside(targetRoot, abs, `template step "${spec.id}" (${spec.action})`)
       await rm(abs, {recursive: true, force: true})
       removed.push(match)
     }
@@ -327,8 +369,11 @@ export async function renameInWorkspace(spec: RenameSpec, targetRoot: string): P
     const from = path.join(targetRoot, safeRelativePath(file.from, `template step "${spec.id}" (${spec.action}) from`))
     const to = path.join(targetRoot, safeRelativePath(file.to, `template step "${spec.id}" (${spec.action}) to`))
     if (!(await exists(from))) throw new ConfigError(`Template step "${spec.id}" (${spec.action}): ${file.from} does not exist.`, [{path: `steps.${spec.id}.input.files`, message: 'source not found'}])
+    await assertParentInside(targetRoot, from, `template step "${spec.id}" (${spec.action})`)
     if ((await exists(to)) && !file.overwrite) throw new ConfigError(`Template step "${spec.id}" (${spec.action}): ${file.to} already exists.`, [{path: `steps.${spec.id}.input.files`, message: 'destination exists; set overwrite: true'}])
+    await assertParentInside(targetRoot, to, `template step "${spec.id}" (${spec.action})`)
     await mkdir(path.dirname(to), {recursive: true})
+    if ((await lstat(to).catch(() => undefined))?.isSymbolicLink()) throw new UsageError(`Template step "${spec.id}" (${spec.action}): refusing to replace ${file.to}, a symbolic link.`, {hint: 'Remove the link, then run again.'})
     await rename(from, to)
   }
 }

@@ -107,6 +107,7 @@ export function interpretSteps(template: LoadedTemplate, options: InterpretOptio
         id,
         action: step.action,
         source,
+        root: template.dir,
         targetPath: str(input.targetPath) ?? './',
         plain,
         values: plain ? undefined : ((input.values ?? {}) as Record<string, unknown>),

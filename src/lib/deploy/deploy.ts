@@ -5,8 +5,8 @@
  */
 import type {Deps, Human, Service} from '../cli/deps.js'
 import {CancelledError, UsageError} from '../cli/errors.js'
-import {assertDnsLabel} from '../cli/names.js'
-import {parseDuration} from '../config/duration.js'
+import {assertDnsLabel, assertImageTag} from '../cli/names.js'
+import {parseTimeout} from '../config/duration.js'
 import {resolveEnvironment} from '../config/environments.js'
 import {loadConfig} from '../config/load.js'
 import {expandTemplate} from '../config/template.js'
@@ -57,16 +57,12 @@ export interface DeployResult {
   steps?: StepRecord[]
 }
 
-const IMAGE_TAG = /^[\w][\w.-]{0,127}$/u
-
 export const deploy: Service<DeployRequest, DeployResult> = async (request, deps: Deps) => {
   // Bad input fails before anything reads the world, let alone changes it.
   const name = assertDnsLabel(request.env, 'environment name')
-  const timeoutMs = parseDuration(request.timeout)
+  const timeoutMs = parseTimeout(request.timeout)
   if (request.revision !== undefined && request.revision.trim() === '') throw new UsageError('--revision is empty.', {hint: 'Pass a git branch, tag or commit, e.g. --revision v1.4.2.'})
-  if (request.imageTag !== undefined && !IMAGE_TAG.test(request.imageTag)) {
-    throw new UsageError(`Invalid image tag "${request.imageTag}".`, {hint: 'An image tag is letters, digits, "_", "." and "-", at most 128 characters, e.g. --image-tag v1.4.2.'})
-  }
+  if (request.imageTag !== undefined) assertImageTag(request.imageTag, '--image-tag')
 
   const loaded = await loadConfig({dir: request.dir, required: true})
   const {config} = loaded
@@ -82,7 +78,7 @@ export const deploy: Service<DeployRequest, DeployResult> = async (request, deps
     if (!ok) throw new CancelledError(`Deploy to ${name} cancelled: not confirmed.`, {hint: 'Nothing was changed.'})
   }
 
-  const imageTag = request.imageTag ?? (config.image ? expandTemplate(config.image.tag, {...env.vars}, 'image.tag') : undefined)
+  const imageTag = request.imageTag ?? (config.image ? assertImageTag(expandTemplate(config.image.tag, {...env.vars}, 'image.tag'), 'image.tag of .idp.yml') : undefined)
   const revision = settings.argocd ? (request.revision ?? expandTemplate(settings.argocd.targetRevision, {...env.vars}, 'deploy.argocd.targetRevision')) : undefined
   if (request.revision !== undefined && !settings.argocd) deps.out.warn('--revision applies to Argo CD deploys only; helm deploys the chart in the working tree.')
   const tools = await context.checkTools(deps.runner, [settings.strategy === 'argocd' ? 'argocd' : 'helm'], {required: !request.dryRun})

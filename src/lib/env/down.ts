@@ -6,7 +6,7 @@
 import type {Deps, Human, Service} from '../cli/deps.js'
 import {UsageError} from '../cli/errors.js'
 import {assertDnsLabel} from '../cli/names.js'
-import {parseDuration} from '../config/duration.js'
+import {parseTimeout} from '../config/duration.js'
 import {resolveEnvironment} from '../config/environments.js'
 import {loadConfig} from '../config/load.js'
 import {dryRunText, type JsonPlan, planForJson} from '../plan/format.js'
@@ -14,6 +14,9 @@ import type {StepRecord} from '../plan/types.js'
 import * as context from './context.js'
 import {envStatePaths, JOURNALS} from './paths.js'
 import {type EnvDownMetadata, planEnvDown} from './plan-down.js'
+import {terraformAction, terraformDeleteWorkspaceAction, terraformDestroyAction} from './plan-up.js'
+import {commandLine} from '../plan/format.js'
+import {terraformInitArgs} from '../tools/terraform.js'
 import {prCommentPoster} from './pr-comment.js'
 
 export interface EnvDownRequest {
@@ -44,7 +47,7 @@ export const envDown: Service<EnvDownRequest, EnvDownResult> = async (request, d
   if (request.env !== undefined) assertDnsLabel(request.env, 'environment name')
   const pr = context.parsePr(request.pr)
   if (request.env === undefined && pr === undefined) throw new UsageError('Missing environment name.', {hint: `Pass ENV (e.g. \`${deps.bin} env down pr-42\`) or --pr N.`})
-  const timeoutMs = parseDuration(request.timeout)
+  const timeoutMs = parseTimeout(request.timeout)
 
   const loaded = await loadConfig({dir: request.dir, required: true})
   const {config} = loaded
@@ -64,6 +67,12 @@ export const envDown: Service<EnvDownRequest, EnvDownResult> = async (request, d
     driver = host.driver
     if (host.found === 'foreign') {
       deps.out.warn(`Namespace ${env.namespace} is not labelled as idp's environment ${env.service}/${env.name} (app.kubernetes.io/managed-by=idp, idp.dev/service, idp.dev/env); nothing was deleted.`)
+    }
+    if (host.found === 'absent' && env.terraform) {
+      const destroy = [terraformAction(env, paths, terraformInitArgs()), terraformDestroyAction(env, paths), terraformDeleteWorkspaceAction(env, paths)].map((action) => commandLine(action))
+      deps.out.warn(
+        `No namespace ${env.namespace} on ${env.cluster.alias}: idp has no record that it created ${env.service}/${env.name}, so Terraform workspace ${env.terraform.workspace} was left alone. If it holds this environment's resources, destroy them with:\n${destroy.map((line) => `  ${line}`).join('\n')}`,
+      )
     }
   }
   const target = context.prTarget(config, pr, deps.env)

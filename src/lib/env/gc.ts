@@ -5,10 +5,10 @@
  * again right before its plan is made, and one failure does not stop the others.
  */
 import type {Deps, Human, Service} from '../cli/deps.js'
-import {CancelledError, IdpError, PrerequisiteError, RemoteError, TimeoutError, ToolError} from '../cli/errors.js'
+import {CancelledError, IdpError, PrerequisiteError, RemoteError, TimeoutError, ToolError, UsageError} from '../cli/errors.js'
 import {table} from '../cli/output.js'
 import {redact} from '../cli/redact.js'
-import {parseDuration} from '../config/duration.js'
+import {parseDuration, parseTimeout} from '../config/duration.js'
 import {matchEnvironment, type ResolvedEnvironment, resolveEnvironment} from '../config/environments.js'
 import {loadConfig} from '../config/load.js'
 import type {IdpConfig} from '../config/schema.js'
@@ -17,9 +17,12 @@ import type {Plan} from '../plan/types.js'
 import {type ClusterListing, listEnvironments} from './list.js'
 import {type ClusterTarget, configuredClusters, findNamespace} from './cluster.js'
 import {gitFacts, lockHolder} from './context.js'
-import {isOwnedBy, type EnvRecord} from './labels.js'
+import type {V1Namespace} from '@kubernetes/client-node'
+
+import {isOwnedBy, type EnvRecord, parseEnvRecord} from './labels.js'
 import {envStatePaths} from './paths.js'
 import {planEnvDown} from './plan-down.js'
+import {ENV_STEP} from './plan-up.js'
 
 export interface EnvGcRequest {
   dir: string
@@ -153,7 +156,14 @@ export interface GcOutcome {
 export interface GcRunOptions {
   candidates: GcCandidate[]
   /** Read the namespace again right before acting: undefined when it is gone. */
-  readNamespace(record: EnvRecord): Promise<Parameters<typeof isOwnedBy>[0] | undefined>
+  readNamespace(record: EnvRecord): Promise<V1Namespace | undefined>
+  /**
+   * Is the environment, as read right before acting, still one to remove? A reason to keep it
+   * (renewed since the listing) or undefined. Absent: the listing's word stands.
+   */
+  stillSelected?(live: V1Namespace, record: EnvRecord): string | undefined
+  /** Runs the re-read and the removal while the environment's Lease is held (an `env up` renewing it waits, or makes this wait). */
+  withLock?<T>(record: EnvRecord, body: () => Promise<T>): Promise<T>
   /** Build the down plan of one environment (found is always 'ours' here). */
   plan(record: EnvRecord): Plan<unknown>
   apply(plan: Plan<unknown>, record: EnvRecord): Promise<void>
@@ -177,19 +187,18 @@ export async function runGc(options: GcRunOptions): Promise<GcRunResult> {
     const base = {service: record.service, env: record.env, cluster: record.cluster, namespace: record.namespace, reason}
     options.onStart?.(candidate)
     try {
-      const live = await options.readNamespace(record)
-      if (!live) {
-        outcomes.push({...base, status: 'skipped', detail: 'already gone'})
-        continue
+      const removeOne = async (): Promise<GcOutcome> => {
+        const live = await options.readNamespace(record)
+        if (!live) return {...base, status: 'skipped', detail: 'already gone'}
+        // The selector already asked for these labels; asking again guards against a namespace that
+        // was relabelled (or replaced by someone else's) between the list and now.
+        if (!isOwnedBy(live, record.service, record.env)) return {...base, status: 'skipped', detail: 'no longer labelled as this idp environment; left alone'}
+        const keep = options.stillSelected?.(live, record)
+        if (keep) return {...base, status: 'skipped', detail: keep}
+        await options.apply(options.plan(record), record)
+        return {...base, status: 'removed'}
       }
-      // The selector already asked for these labels; asking again guards against a namespace that
-      // was relabelled (or replaced by someone else's) between the list and now.
-      if (!isOwnedBy(live, record.service, record.env)) {
-        outcomes.push({...base, status: 'skipped', detail: 'no longer labelled as this idp environment; left alone'})
-        continue
-      }
-      await options.apply(options.plan(record), record)
-      outcomes.push({...base, status: 'removed'})
+      outcomes.push(options.withLock ? await options.withLock(record, removeOne) : await removeOne())
     } catch (error) {
       if (error instanceof CancelledError || options.signal?.aborted) throw new CancelledError('Cancelled by the user.', {details: {outcomes}})
       const idp = error instanceof IdpError ? error : undefined
@@ -221,7 +230,7 @@ export function gcFailure({outcomes, errors}: GcRunResult): IdpError | undefined
 export const envGc: Service<EnvGcRequest, EnvGcResult> = async (request, deps: Deps) => {
   // Bad input fails before anything is contacted.
   const olderThanMs = request.olderThan === undefined ? undefined : parseDuration(request.olderThan)
-  const timeoutMs = parseDuration(request.timeout)
+  const timeoutMs = parseTimeout(request.timeout)
   const loaded = await loadConfig({dir: request.dir, required: true})
   const {config} = loaded
   const targets = configuredClusters(loaded, request.cluster)
@@ -247,19 +256,45 @@ export const envGc: Service<EnvGcRequest, EnvGcResult> = async (request, deps: D
   }
   if (request.dryRun || selection.remove.length === 0) return {...base, dryRun: request.dryRun, outcomes: []}
 
-  if (deps.prompter && !request.yes) {
+  if (!request.yes) {
+    const count = `${base.selected.length} environment${base.selected.length === 1 ? '' : 's'}`
+    // Removing many environments is not done on a guess: a terminal asks, a script says --yes
+    // (like terraform destroy -auto-approve). Nothing has changed yet.
+    if (!deps.prompter) {
+      throw new UsageError(`env gc would remove ${count}; removing them without a terminal needs --yes.`, {
+        hint: `Check the list with \`${deps.bin} env gc --dry-run\`, then run \`${deps.bin} env gc --yes\` (or set IDP_YES=true in a scheduled job).`,
+        details: {selected: base.selected, skipped: base.skipped},
+      })
+    }
     deps.out.report(gcTable(base.selected))
-    const ok = await deps.prompter.confirm({message: `Remove ${base.selected.length} environment${base.selected.length === 1 ? '' : 's'}?`, default: false})
+    const ok = await deps.prompter.confirm({message: `Remove ${count}?`, default: false})
     if (!ok) return {...base, dryRun: false, selected: [], outcomes: []}
   }
 
-  const {createEnvHandlers} = await import('./handlers.js')
+  const {acquireEnvLock, createEnvHandlers, releaseEnvLock} = await import('./handlers.js')
   const handlers = createEnvHandlers({runner: deps.runner, env: deps.env, bin: deps.bin, now: deps.now})
   const run = await runGc({
     candidates: selection.remove,
     signal: deps.signal,
     onStart: ({record, reason}) => deps.out.info(`Removing ${record.service}/${record.env} on ${record.cluster} (namespace ${record.namespace}): ${reason}`),
     readNamespace: (record) => findNamespace(listing.connections.get(record.cluster)!.clients.core, record.namespace, ` on cluster "${record.cluster}"`),
+    // Selected again on the object just read: an `env up --ttl` since the listing renews it.
+    stillSelected: (live, record) => {
+      const now = deps.now()
+      const fresh = parseEnvRecord(live, record.cluster, now)
+      if (fresh && selectForGc([fresh], {now, olderThanMs, config}).remove.length > 0) return undefined
+      return `no longer selected when read again (expires-at ${fresh?.expiresAt ?? 'none'}); kept`
+    },
+    withLock: async (record, body) => {
+      const lock = planFor(record).steps.find((step) => step.id === ENV_STEP.lock)?.action
+      if (lock?.kind !== 'api' || lock.op !== 'env.lock') return body()
+      await acquireEnvLock(lock.params, undefined, deps.now)
+      try {
+        return await body()
+      } finally {
+        await releaseEnvLock({kubeconfig: lock.params.kubeconfig, namespace: lock.params.namespace, name: lock.params.name, holder: lock.params.holder}).catch(() => undefined)
+      }
+    },
     plan: planFor,
     apply: async (plan) => {
       await deps.plans.apply(plan, {handlers, keepOnFailure: request.keepOnFailure})

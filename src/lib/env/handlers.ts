@@ -21,7 +21,7 @@ import type {RunOptions, ToolRunner} from '../tools/types.js'
 import {ANNOTATIONS, isOwnedBy, LABELS} from './labels.js'
 import {type PrCommentPoster, prCommentBody} from './pr-comment.js'
 import {findNamespace, writeHostKubeconfig} from './cluster.js'
-import {acquireLock, releaseLock} from './lock.js'
+import {acquireLock, type LockResult, releaseLock} from './lock.js'
 
 export interface EnvHandlerOptions {
   runner: ToolRunner
@@ -58,6 +58,12 @@ function strings(value: unknown): string[] {
   return []
 }
 
+/** Take an environment's Lease (the lock step, or `env gc` around its re-read and removal). */
+export async function acquireEnvLock(params: OpParams<'env.lock'>, kube = kubeClientCache(), now: () => Date = () => new Date()): Promise<LockResult> {
+  const {coordination} = await kube(params.kubeconfig)
+  return acquireLock(coordination, params, now)
+}
+
 /** Release an environment's Lease if this run holds it (the unlock step, or after a kept failure). */
 export async function releaseEnvLock(params: OpParams<'env.unlock'>, kube = kubeClientCache()): Promise<{released: boolean}> {
   const {coordination} = await kube(params.kubeconfig)
@@ -79,9 +85,7 @@ export function createEnvHandlers(options: EnvHandlerOptions): Handlers<keyof En
     },
 
     async 'env.lock'(action) {
-      const p = action.params
-      const {coordination} = await kube(p.kubeconfig)
-      return acquireLock(coordination, p, now)
+      return acquireEnvLock(action.params, kube, now)
     },
 
     async 'env.unlock'(action) {

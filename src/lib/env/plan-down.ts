@@ -70,7 +70,7 @@ export function planEnvDown(options: EnvDownOptions, facts: EnvDownFacts): Plan<
   const tools: ToolName[] = []
   if (ours && driver === 'namespace' && env.helm) tools.push('helm')
   if (ours && driver === 'vcluster') tools.push('vcluster')
-  if (found !== 'foreign' && env.terraform) tools.push('terraform')
+  if (ours && env.terraform) tools.push('terraform')
   steps.push(preflightStep(env, host, tools))
 
   const summary = `Tear down environment ${env.name} of ${env.service} on cluster ${env.cluster.alias} (namespace ${env.namespace})`
@@ -101,7 +101,9 @@ export function planEnvDown(options: EnvDownOptions, facts: EnvDownFacts): Plan<
   }
 
   const beforeCleanup = [...beforeNamespace]
-  if (env.terraform) {
+  // Only infra idp recorded as its own: the namespace is that record. Without it, a workspace of
+  // the same name may be someone's hand-made one (envDown says how to destroy it if it is idp's).
+  if (ours && env.terraform) {
     const tf = env.terraform
     steps.push(
       // init creates the workspace (TF_WORKSPACE) when it is already gone, so the destroy is empty and down still ends cleanly.

@@ -6,8 +6,8 @@
 import {UsageError} from '../cli/errors.js'
 import type {Human, Service} from '../cli/deps.js'
 import {loadKubeClient} from '../cli/lazy.js'
-import {assertDnsLabel} from '../cli/names.js'
-import {parseDuration} from '../config/duration.js'
+import {assertDnsLabel, assertImageTag, assertSha} from '../cli/names.js'
+import {parseDuration, parseTimeout} from '../config/duration.js'
 import {resolveEnvironment} from '../config/environments.js'
 import {loadConfig} from '../config/load.js'
 import {expandTemplate} from '../config/template.js'
@@ -48,9 +48,11 @@ export interface EnvUpResult extends Omit<EnvUpMetadata, 'update'> {
 export const envUp: Service<EnvUpRequest, EnvUpResult> = async (request, deps) => {
   // Bad input fails before anything reads the world, let alone changes it.
   if (request.env !== undefined) assertDnsLabel(request.env, 'environment name')
+  if (request.sha !== undefined) assertSha(request.sha, '--sha')
+  if (request.imageTag !== undefined) assertImageTag(request.imageTag, '--image-tag')
   const pr = context.parsePr(request.pr)
   const ttlMs = request.ttl === undefined ? undefined : parseDuration(request.ttl)
-  const timeoutMs = parseDuration(request.timeout)
+  const timeoutMs = parseTimeout(request.timeout)
   const {dryRun} = request
   // A real run needs the executor and the Kubernetes client: their files are read while the
   // config, git and the tools answer.
@@ -66,7 +68,8 @@ export const envUp: Service<EnvUpRequest, EnvUpResult> = async (request, deps) =
   if (env.protected) {
     throw new UsageError(`Environment ${name} is protected; \`${deps.bin} env up\` manages ephemeral environments only.`, {hint: `Deploy to protected environments with \`${deps.bin} deploy ${name}\`.`})
   }
-  const imageTag = request.imageTag ?? (config.image ? expandTemplate(config.image.tag, {...env.vars}, 'image.tag') : undefined)
+  // The tag helm gets, wherever it came from (a flag, image.tag of .idp.yml filled from GITHUB_SHA...), is checked before any change.
+  const imageTag = request.imageTag ?? (config.image ? assertImageTag(expandTemplate(config.image.tag, {...env.vars}, 'image.tag'), 'image.tag of .idp.yml') : undefined)
   if (env.driver === 'vcluster' && !env.vcluster?.server) {
     deps.out.warn(`vcluster.server is not set for ${env.key}: \`vcluster connect --print\` then port-forwards, which works only while it keeps running. Set vcluster.server to where the virtual cluster's API is exposed (ingress or LoadBalancer).`)
   }

@@ -34,24 +34,41 @@ function identityArgs(identity?: GitIdentity): string[] {
   return identity ? ['-c', `user.name=${identity.name}`, '-c', `user.email=${identity.email}`] : []
 }
 
+/**
+ * The git commands idp runs in a repository it creates (init, add, commit, remote, push) run no
+ * hook: with `create --force` into an existing repository, .git/hooks holds whatever was there,
+ * and a template must never get code run through idp's own commit (post-index-change,
+ * post-commit and pre-push are not skipped by --no-verify).
+ */
+export const GIT_NO_HOOKS = ['-c', `core.hooksPath=${process.platform === 'win32' ? 'NUL' : '/dev/null'}`]
+
+/**
+ * The identity a commit records, as environment variables: git ranks GIT_AUTHOR_* and
+ * GIT_COMMITTER_* in the environment above any config (`-c user.name` included), so an identity
+ * idp was told to use goes there, and the shell's own variables cannot override it.
+ */
+export function gitIdentityEnv(identity: GitIdentity): Record<string, string> {
+  return {GIT_AUTHOR_NAME: identity.name, GIT_AUTHOR_EMAIL: identity.email, GIT_COMMITTER_NAME: identity.name, GIT_COMMITTER_EMAIL: identity.email}
+}
+
 export function gitInitArgs(options: {branch?: string} = {}): string[] {
-  return ['init', '--initial-branch', options.branch ?? 'main']
+  return [...GIT_NO_HOOKS, 'init', '--initial-branch', options.branch ?? 'main']
 }
 
 export function gitAddAllArgs(): string[] {
-  return ['add', '--all']
+  return [...GIT_NO_HOOKS, 'add', '--all']
 }
 
 export function gitCommitArgs(options: {message: string; identity?: GitIdentity; allowEmpty?: boolean}): string[] {
-  return [...identityArgs(options.identity), 'commit', '--quiet', ...(options.allowEmpty ? ['--allow-empty'] : []), '--message', options.message]
+  return [...GIT_NO_HOOKS, ...identityArgs(options.identity), 'commit', '--quiet', '--no-verify', ...(options.allowEmpty ? ['--allow-empty'] : []), '--message', options.message]
 }
 
 export function gitRemoteAddArgs(options: {name?: string; url: string}): string[] {
-  return ['remote', 'add', options.name ?? 'origin', options.url]
+  return [...GIT_NO_HOOKS, 'remote', 'add', options.name ?? 'origin', options.url]
 }
 
 export function gitPushArgs(options: {remote?: string; branch: string; setUpstream?: boolean}): string[] {
-  return ['push', ...(options.setUpstream === false ? [] : ['--set-upstream']), options.remote ?? 'origin', options.branch]
+  return [...GIT_NO_HOOKS, 'push', '--no-verify', ...(options.setUpstream === false ? [] : ['--set-upstream']), options.remote ?? 'origin', options.branch]
 }
 
 export function gitRevParseArgs(ref = 'HEAD', options: {short?: boolean} = {}): string[] {

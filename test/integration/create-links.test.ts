@@ -1,0 +1,177 @@
+// A hostile template against `idp create`, in-process with real git: links out of the template or
+// into .git, writes through links, and hooks in a repository idp commits to. Every read stays
+// inside the template, every write inside the new directory, and no code of the template runs.
+import {execFileSync} from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+
+import {ConfigError, IdpError, UsageError} from '../../src/lib/cli/errors.js'
+import {create, type CreateRequest} from '../../src/lib/create/create.js'
+import {testDeps} from '../support/deps.js'
+
+let root: string
+let env: NodeJS.ProcessEnv
+/** A file outside everything a template may touch, standing for ~/.kube/config or /etc/shadow. */
+let outside: string
+
+beforeAll(() => {
+  root = fs.mkdtempSync(path.join(os.tmpdir(), 'idp-create-links-'))
+  const home = path.join(root, 'home')
+  fs.mkdirSync(home)
+  outside = path.join(root, 'private.txt')
+  fs.writeFileSync(outside, 'token: s3cr3t-outside\n')
+  env = {PATH: process.env.PATH, HOME: home, GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null', XDG_STATE_HOME: path.join(root, 'state'), XDG_CACHE_HOME: path.join(root, 'cache')}
+})
+
+afterAll(() => fs.rmSync(root, {recursive: true, force: true}))
+
+/** A template directory: template.yaml with these steps, and the files (or links) given. */
+function template(name: string, steps: string, files: Record<string, string | {link: string}>): string {
+  const dir = path.join(root, name)
+  for (const [rel, content] of Object.entries(files)) {
+    const file = path.join(dir, rel)
+    fs.mkdirSync(path.dirname(file), {recursive: true})
+    if (typeof content === 'string') fs.writeFileSync(file, content)
+    else fs.symlinkSync(content.link, file)
+  }
+  fs.writeFileSync(
+    path.join(dir, 'template.yaml'),
+    `apiVersion: scaffolder.backstage.io/v1beta3
+kind: Template
+metadata: {name: ${name}}
+spec:
+  parameters: [{properties: {name: {type: string}}}]
+  steps:
+${steps}`,
+  )
+  return dir
+}
+
+const request = (dir: string, templateDir: string, extra: Partial<CreateRequest> = {}): CreateRequest => ({dir, name: 'svc', template: templateDir, force: false, publish: false, dryRun: false, keepOnFailure: false, yes: true, ...extra})
+
+async function rejection(promise: Promise<unknown>): Promise<IdpError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  )
+  if (!(error instanceof IdpError)) throw new Error(`expected an IdpError, got ${String(error)}`)
+  return error
+}
+
+const git = (cwd: string, ...args: string[]) => execFileSync('git', args, {cwd, env, encoding: 'utf8'}).trim()
+
+describe('a template cannot reach outside its own directory or the new one', () => {
+  it('a link into .git, then a write through it, cannot plant a hook; idp\'s commit runs no hook of the repository', async () => {
+    const base = path.join(root, 'hooks')
+    const target = path.join(base, 'svc')
+    fs.mkdirSync(target, {recursive: true})
+    git(target, 'init', '-q')
+    // The repository's own hook, as `create --force` into an existing repository finds it.
+    const marker = path.join(root, 'hook-ran')
+    fs.writeFileSync(path.join(target, '.git', 'hooks', 'post-commit'), `#!/bin/sh\ntouch '${marker}'\n`, {mode: 0o755})
+    fs.writeFileSync(path.join(target, '.git', 'hooks', 'post-index-change'), `#!/bin/sh\ntouch '${marker}'\n`, {mode: 0o755})
+    const planted = template(
+      'plant-hook',
+      `    - {id: link, action: fetch:plain, input: {url: ./links}}
+    - {id: write, action: fetch:template, input: {url: ./payload, replace: true}}
+`,
+      {'links/x': {link: '.git/hooks/pre-commit'}, 'payload/x': '#!/bin/sh\necho pwned\n'},
+    )
+    const error = await rejection(create(request(base, planted, {force: true}), testDeps({env}).deps))
+    expect(error).toBeInstanceOf(ConfigError)
+    expect(error.exitCode).toBe(3)
+    expect(error.message).toContain('the symbolic link x points into .git')
+    expect(fs.existsSync(path.join(target, '.git', 'hooks', 'pre-commit'))).toBe(false)
+
+    // A plain template into the same repository: it is committed, and neither hook ran.
+    const plain = template('plain', '    - {id: fetch, action: fetch:template, input: {url: ./skeleton}}\n', {'skeleton/README.md': '# ${{ values.name }}\n'})
+    const result = await create(request(base, plain, {force: true}), testDeps({env}).deps)
+    expect(result.commit).toMatch(/^[0-9a-f]{40}$/u)
+    expect(fs.existsSync(marker)).toBe(false)
+  })
+
+  it('a skeleton that is a link to another directory is refused (exit 3, naming it), and nothing is read from there', async () => {
+    const elsewhere = path.join(root, 'elsewhere')
+    fs.mkdirSync(elsewhere)
+    fs.copyFileSync(outside, path.join(elsewhere, 'kubeconfig'))
+    const linked = template('linked-skeleton', '    - {id: fetch, action: fetch:plain, input: {url: ./skeleton}}\n', {skeleton: {link: elsewhere}})
+    const base = fs.mkdtempSync(path.join(root, 'out-'))
+    const error = await rejection(create(request(base, linked), testDeps({env}).deps))
+    expect(error).toBeInstanceOf(ConfigError)
+    expect(error.message).toContain(`skeleton is a link to ${elsewhere}, outside the template`)
+    expect(fs.readdirSync(base)).toEqual([])
+  })
+
+  it('a :file url that is a link to a file elsewhere is refused', async () => {
+    const linked = template('linked-file', '    - {id: fetch, action: fetch:plain:file, input: {url: ./config, targetPath: config}}\n', {config: {link: outside}})
+    const base = fs.mkdtempSync(path.join(root, 'out-'))
+    const error = await rejection(create(request(base, linked), testDeps({env}).deps))
+    expect(error).toBeInstanceOf(ConfigError)
+    expect(error.message).toContain('outside the template')
+    expect(fs.readdirSync(base)).toEqual([])
+  })
+
+  it('a link in the skeleton to a file outside the new project is refused, not copied', async () => {
+    const linked = template('entry-link', '    - {id: fetch, action: fetch:plain, input: {url: ./skeleton}}\n', {'skeleton/README.md': 'hi\n', 'skeleton/creds': {link: outside}, 'skeleton/up': {link: '../../private.txt'}})
+    const base = fs.mkdtempSync(path.join(root, 'out-'))
+    const error = await rejection(create(request(base, linked), testDeps({env}).deps))
+    expect(error).toBeInstanceOf(ConfigError)
+    expect(error.message).toMatch(/the symbolic link (creds|up) points outside the new project/u)
+    expect(fs.readdirSync(base)).toEqual([])
+  })
+
+  it('a link that stays inside the new project is kept as a link', async () => {
+    const linked = template('inner-link', '    - {id: fetch, action: fetch:plain, input: {url: ./skeleton}}\n', {'skeleton/docs/README.md': 'hi\n', 'skeleton/README.md': {link: 'docs/README.md'}})
+    const base = fs.mkdtempSync(path.join(root, 'out-'))
+    await create(request(base, linked), testDeps({env}).deps)
+    expect(fs.readlinkSync(path.join(base, 'svc', 'README.md'))).toBe('docs/README.md')
+  })
+
+  it('with --force, replace: true never writes through a link already in the target directory', async () => {
+    const base = path.join(root, 'force')
+    const target = path.join(base, 'svc')
+    fs.mkdirSync(target, {recursive: true})
+    fs.symlinkSync(outside, path.join(target, 'README.md'))
+    const replacing = template('replacing', '    - {id: fetch, action: fetch:template, input: {url: ./skeleton, replace: true}}\n', {'skeleton/README.md': 'overwritten\n'})
+    const error = await rejection(create(request(base, replacing, {force: true}), testDeps({env}).deps))
+    expect(error).toBeInstanceOf(UsageError)
+    expect(error.message).toContain('README.md: it is a symbolic link, and idp never writes through a link')
+    expect(fs.readFileSync(outside, 'utf8')).toBe('token: s3cr3t-outside\n')
+  })
+
+  it('fs:delete cannot follow a directory link of the target out of it', async () => {
+    const victim = path.join(root, 'victim')
+    fs.mkdirSync(victim)
+    fs.writeFileSync(path.join(victim, 'keep.txt'), 'keep\n')
+    const base = path.join(root, 'delete')
+    const target = path.join(base, 'svc')
+    fs.mkdirSync(target, {recursive: true})
+    fs.symlinkSync(victim, path.join(target, 'data'))
+    const deleting = template(
+      'deleting',
+      `    - {id: fetch, action: fetch:plain, input: {url: ./skeleton}}
+    - {id: drop, action: 'fs:delete', input: {files: [data/keep.txt]}}
+`,
+      {'skeleton/README.md': 'hi\n'},
+    )
+    const error = await rejection(create(request(base, deleting, {force: true}), testDeps({env}).deps))
+    expect(error).toBeInstanceOf(UsageError)
+    expect(error.message).toContain('under a link that leads outside the target directory')
+    expect(fs.readFileSync(path.join(victim, 'keep.txt'), 'utf8')).toBe('keep\n')
+  })
+})
+
+describe('the commit identity', () => {
+  it('--author-name/--author-email win over GIT_AUTHOR_*/GIT_COMMITTER_* in the environment; without them, the environment wins over git config', async () => {
+    const plain = template('identity', '    - {id: fetch, action: fetch:template, input: {url: ./skeleton}}\n', {'skeleton/README.md': '# ${{ values.name }}\n'})
+    const ambient = {...env, GIT_AUTHOR_NAME: 'Shell Author', GIT_AUTHOR_EMAIL: 'shell@example.com', GIT_COMMITTER_NAME: 'Shell Committer', GIT_COMMITTER_EMAIL: 'shell@example.com'}
+    const base = fs.mkdtempSync(path.join(root, 'id-'))
+    await create(request(base, plain, {authorName: 'Flag Author', authorEmail: 'flag@example.com'}), testDeps({env: ambient}).deps)
+    expect(git(path.join(base, 'svc'), 'log', '-1', '--format=%an <%ae> / %cn <%ce>')).toBe('Flag Author <flag@example.com> / Flag Author <flag@example.com>')
+    const second = fs.mkdtempSync(path.join(root, 'id-'))
+    await create(request(second, plain), testDeps({env: ambient}).deps)
+    expect(git(path.join(second, 'svc'), 'log', '-1', '--format=%an <%ae>')).toBe('Shell Author <shell@example.com>')
+  })
+})
