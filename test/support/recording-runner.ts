@@ -72,7 +72,7 @@ export class RecordingRunner implements ToolRunner {
     if (answer instanceof Error) throw answer
     const result = {stdout: '', stderr: '', exitCode: 0, ...answer}
     const argv = redactArgv(args)
-    if (result.exitCode !== 0 && !(options.allowedExitCodes ?? []).includes(result.exitCode)) throw toolError(tool, argv, result)
+    if (result.exitCode !== 0 && !(options.allowedExitCodes ?? []).includes(result.exitCode)) throw toolError(tool, argv, result, {cwd: options.cwd, kubeconfig: options.kubeconfig, env: options.env})
     return {tool, argv, exitCode: result.exitCode, stdout: result.stdout, stderr: result.stderr, durationMs: 0}
   }
 }

@@ -298,7 +298,7 @@ describe('applyPlan failure handling', () => {
       undone: ['helm', 'secret', 'ns'],
     })
     expect(error.details).not.toHaveProperty('cleanup')
-    expect(error.hint).toBe('Read the kubectl output above.\nUndid 3 completed step(s).')
+    expect(error.hint).toBe('Read the kubectl output above.\nUndid 3 step(s).')
 
     const journal = await loadJournal(dir, 'shop-pr-1')
     expect(journal?.status).toBe('failed')
@@ -347,7 +347,7 @@ describe('applyPlan failure handling', () => {
     expect(error.hint).toBe(`Read the kubectl output above.\nNothing was undone (--keep-on-failure). To clean up by hand, run:\n${cleanup.map((c) => `  ${c}`).join('\n')}`)
   })
 
-  it('on Ctrl-C kills running steps, undoes completed ones and throws CancelledError (130)', async () => {
+  it('on Ctrl-C kills running steps, undoes the interrupted one first, then the completed ones, and throws CancelledError (130)', async () => {
     const controller = new AbortController()
     const started = deferred()
     const runner = new FakeRunner().on('kubectl slow', async (opts) => {
@@ -367,13 +367,15 @@ describe('applyPlan failure handling', () => {
     expect(error).toBeInstanceOf(CancelledError)
     expect(error.exitCode).toBe(130)
     expect(error.message).toBe('Cancelled by SIGINT.')
-    expect(runner.log).toEqual(['start kubectl create ns', 'end kubectl create ns', 'start kubectl slow', 'fail kubectl slow', 'start kubectl delete ns', 'end kubectl delete ns'])
+    // The interrupted step may have partly run: its undo runs first, while what it ran in still exists.
+    expect(runner.log).toEqual(['start kubectl create ns', 'end kubectl create ns', 'start kubectl slow', 'fail kubectl slow', 'start kubectl delete slow', 'end kubectl delete slow', 'start kubectl delete ns', 'end kubectl delete ns'])
     expect(evidence).toHaveBeenCalledTimes(1)
-    expect(error.details).toMatchObject({step: 'slow', evidence: ['pods pending'], undone: ['ns'], cleanup: ['kubectl delete slow']})
-    expect(error.hint).toContain('"Step slow" was interrupted and may have partly run; to remove what it made:\n  kubectl delete slow')
+    expect(error.details).toMatchObject({step: 'slow', evidence: ['pods pending'], undone: ['slow', 'ns']})
+    expect(error.details.cleanup).toBeUndefined()
+    expect(error.hint).toContain('Undid 2 step(s).')
     const journal = await loadJournal(dir, 'c')
     expect(journal?.status).toBe('cancelled')
-    expect(journal?.steps.map((s) => s.status)).toEqual(['undone', 'failed', 'skipped'])
+    expect(journal?.steps.map((s) => s.status)).toEqual(['undone', 'undone', 'skipped'])
   })
 
   it('lets steps already running finish after a failure, then undoes them too', async () => {
@@ -532,3 +534,43 @@ describe('applyPlan rendering', () => {
     expect(stderr.text).toBe('')
   })
 })
+
+describe('what a running plan has made, for a second Ctrl-C', () => {
+  it('lists the started step first, then the completed ones newest first, and nothing once the plan is over', async () => {
+    const {pendingCleanup} = await import('../../src/lib/plan/pending.js')
+    const started = deferred()
+    const release = deferred()
+    const runner = new FakeRunner().on('kubectl slow', async () => {
+      started.resolve()
+      await release.promise
+    })
+    const plan = planOf(
+      tool('ns', ['create', 'ns'], {undo: [{kind: 'tool', tool: 'kubectl', argv: ['delete', 'ns'], kubeconfig: '/state/kc'}]}),
+      tool('vc', ['create', 'vc'], {undo: [{kind: 'tool', tool: 'kubectl', argv: ['delete', 'vc']}]}),
+      tool('slow', ['slow'], {undo: [{kind: 'tool', tool: 'kubectl', argv: ['delete', 'slow']}]}),
+    )
+    const applying = applyPlan(plan, options(runner))
+    await within(started.promise, 'the slow step to start')
+    expect(pendingCleanup()).toEqual(['kubectl delete slow', 'kubectl delete vc', 'KUBECONFIG=/state/kc kubectl delete ns'])
+    release.resolve()
+    await applying
+    expect(pendingCleanup()).toEqual([])
+  })
+
+  it('with --keep-on-failure after Ctrl-C, the interrupted step\'s clean-up comes first', async () => {
+    const controller = new AbortController()
+    const started = deferred()
+    const runner = new FakeRunner().on('kubectl slow', async (opts) => {
+      started.resolve()
+      return untilAborted(opts)
+    })
+    const plan = planOf(tool('ns', ['create', 'ns'], {undo: [{kind: 'tool', tool: 'kubectl', argv: ['delete', 'ns']}]}), tool('slow', ['slow'], {undo: [{kind: 'tool', tool: 'kubectl', argv: ['delete', 'slow']}]}))
+    const applying = applyPlan(plan, options(runner, {signal: controller.signal, keepOnFailure: true}))
+    await within(started.promise, 'the slow step to start')
+    controller.abort(new CancelledError('Cancelled by SIGINT.'))
+    const error = await rejection(applying)
+    expect(error.details.cleanup).toEqual(['kubectl delete slow', 'kubectl delete ns'])
+    expect(error.hint).toContain('("Step slow" was interrupted and may have partly run)')
+  })
+})
+

@@ -6,6 +6,7 @@ import path from 'node:path'
 import {createDeps, type Human, type Served, type Service} from './deps.js'
 import {CancelledError, IdpError, toIdpError} from './errors.js'
 import {Output} from './output.js'
+import {pendingCleanup} from '../plan/pending.js'
 import {isPromptExit} from './prompter.js'
 import {registerSecretsFromEnv} from './redact.js'
 
@@ -120,8 +121,10 @@ export abstract class BaseCommand<T extends typeof Command, R = unknown> extends
   private handleSignal(signal: NodeJS.Signals): void {
     this.sigintCount++
     if (this.sigintCount > 1) {
-      // A second Ctrl-C: the user wants out now, undo or not.
-      process.stderr.write('\nInterrupted again: exiting without finishing clean-up.\n')
+      // A second Ctrl-C: the user wants out now, undo or not; what is left is said, in full.
+      const left = pendingCleanup()
+      const list = left.length > 0 ? ` Left behind; to clean up by hand, run:\n${left.map((line) => `  ${line}`).join('\n')}` : ''
+      process.stderr.write(`\nInterrupted again: exiting without finishing clean-up.${list}\n`)
       process.exit(130)
     }
     if (!this.out.json) process.stderr.write(`\nReceived ${signal}: stopping; completed steps are being undone (Ctrl-C again to exit now).\n`)

@@ -7,8 +7,11 @@ import type {CoordinationV1Api, V1Lease} from '@kubernetes/client-node'
 
 import {RemoteError} from '../cli/errors.js'
 import {isConflict, isNotFound, kubeCall, kubeError} from '../kube/client.js'
+import {shellQuote} from '../plan/format.js'
 
 export interface LockRequest {
+  /** The private kubeconfig the Lease is reached through: the printed removal command uses it. */
+  kubeconfig?: string
   namespace: string
   name: string
   holder: string
@@ -56,7 +59,7 @@ export function leaseExpiry(lease: V1Lease): Date | undefined {
 function heldError(request: LockRequest, holder: string, expires: Date | undefined): RemoteError {
   const until = expires ? ` until ${expires.toISOString()}` : ''
   return new RemoteError(`Environment is locked: ${holder} holds Lease ${request.namespace}/${request.name}${until}.`, {
-    hint: `Another \`idp env up\` or \`idp env down\` of this environment is running. Wait for it to finish and retry. If that run died, the lock expires by itself${until ? ` at ${expires!.toISOString()}` : ''}, or remove it: kubectl delete lease ${request.name} --namespace ${request.namespace}`,
+    hint: `Another \`idp env up\` or \`idp env down\` of this environment is running. Wait for it to finish and retry. If that run died, the lock expires by itself${until ? ` at ${expires!.toISOString()}` : ''}, or remove it: ${request.kubeconfig ? `KUBECONFIG=${shellQuote([request.kubeconfig])} ` : ''}kubectl delete lease ${request.name} --namespace ${request.namespace}`,
     details: {lease: `${request.namespace}/${request.name}`, holder, ...(expires ? {expiresAt: expires.toISOString()} : {})},
   })
 }

@@ -10,6 +10,7 @@ import {redact, redactValue} from '../cli/redact.js'
 import type {RunResult, ToolRunner} from '../tools/types.js'
 import {commandLine, describeAction, planForJson} from './format.js'
 import {validatePlan} from './graph.js'
+import {trackPending} from './pending.js'
 import type {RendererName} from './run.js'
 import {type Journal, JOURNAL_VERSION, type JournalStatus, JournalWriter} from './journal.js'
 import {type Action, type ApiAction, type ApplyResult, type LocalAction, type OpAction, type OpName, type OpResult, type Plan, type PlanStep, type StepRecord, toolRunOptions} from './types.js'
@@ -113,6 +114,14 @@ export async function applyPlan(plan: Plan<unknown>, options: ApplyOptions): Pro
     }
     journal.write(snapshot)
   }
+
+  // Until this plan is over, what it made is one list away, should the process have to exit at
+  // once: steps that started (they may have partly run) first, then the completed ones, newest first.
+  const untrack = trackPending(() => {
+    const started = plan.steps.filter((step) => records.get(step.id)!.status === 'running' || interrupted.includes(step))
+    const done = [...completed].reverse().filter((id) => records.get(id)!.status === 'done').map((id) => steps.get(id)!)
+    return [...started, ...done].flatMap((step) => (step.undo ?? []).map((action) => describeAction(action)))
+  })
 
   // Our own controller: Ctrl-C aborts it through options.signal; undo later runs without it.
   const controller = new AbortController()
@@ -256,12 +265,15 @@ export async function applyPlan(plan: Plan<unknown>, options: ApplyOptions): Pro
 
     const notes: string[] = []
     const cleanup: string[] = []
-    const undoOrder = [...completed].reverse().map((id) => steps.get(id)!)
+    // A step interrupted by Ctrl-C may have partly run: its undo comes first, while what it ran
+    // in (a vcluster, a kubeconfig, a namespace) still exists; then the completed steps, newest first.
+    const undoOrder = [...interrupted, ...[...completed].reverse().map((id) => steps.get(id)!)]
     if (options.keepOnFailure) {
       cleanup.push(...undoOrder.flatMap((step) => (step.undo ?? []).map((action) => describeAction(action))))
+      const partly = interrupted.length > 0 ? ` ("${interrupted.map((step) => redact(step.title)).join('", "')}" was interrupted and may have partly run)` : ''
       notes.push(
         cleanup.length > 0
-          ? `Nothing was undone (--keep-on-failure). To clean up by hand, run:\n${indentLines(cleanup)}`
+          ? `Nothing was undone (--keep-on-failure)${partly}. To clean up by hand, run:\n${indentLines(cleanup)}`
           : 'Nothing was undone (--keep-on-failure); no completed step needs clean-up.',
       )
     } else {
@@ -273,14 +285,8 @@ export async function applyPlan(plan: Plan<unknown>, options: ApplyOptions): Pro
         cleanup.push(...manual)
         notes.push(`Undo failed for ${outcome.failures.map((f) => `"${redact(steps.get(f.step)!.title)}" (${f.error})`).join(', ')}. Clean up by hand:\n${indentLines(manual)}`)
       } else if (outcome.undone.length > 0) {
-        notes.push(`Undid ${outcome.undone.length} completed step(s).`)
+        notes.push(`Undid ${outcome.undone.length} step(s).`)
       }
-    }
-    for (const step of interrupted) {
-      const commands = (step.undo ?? []).map((action) => describeAction(action))
-      if (commands.length === 0) continue
-      cleanup.push(...commands)
-      notes.push(`"${redact(step.title)}" was interrupted and may have partly run; to remove what it made:\n${indentLines(commands)}`)
     }
     if (cleanup.length > 0) details.cleanup = cleanup
     error.hint = [error.hint, ...notes].filter(Boolean).join('\n')
@@ -290,6 +296,7 @@ export async function applyPlan(plan: Plan<unknown>, options: ApplyOptions): Pro
     throw error
   } finally {
     options.signal?.removeEventListener('abort', onAbort)
+    untrack()
   }
 }
 

@@ -5,7 +5,7 @@
 import {redact, redactArgv, redactValue} from '../cli/redact.js'
 import type {ToolName} from '../tools/types.js'
 import {concurrentSteps, effectiveDependencies} from './graph.js'
-import type {Action, Plan, PlanStep, ToolAction} from './types.js'
+import type {Action, ApiAction, LocalAction, Plan, PlanStep, ToolAction} from './types.js'
 
 const SAFE_WORD = /^[\w@%+=:,./-]+$/u
 
@@ -30,13 +30,37 @@ export function commandLine(action: ToolAction): string {
 }
 
 /**
- * One line per action: the command line of a tool action, a shell comment for API and local work
- * (so a list of clean-up commands stays safe to paste into a shell).
+ * One line per action, as a person runs it by hand: the command line of a tool action; for the API
+ * and local work that clean-up lists name (deleting a namespace, a Lease, a RoleBinding, files, a
+ * repository), the equivalent command, reaching the same cluster through the same private
+ * kubeconfig; anything else a shell comment, so a list of clean-up commands stays safe to paste.
  */
 export function describeAction(action: Action): string {
   if (action.kind === 'tool') return commandLine(action)
+  const manual = manualCommand(action)
+  if (manual) return manual
   const where = action.kind === 'api' ? `${action.target} API` : 'local'
   return `# ${where} ${action.op}: ${redact(action.summary)}`
+}
+
+function manualCommand(action: ApiAction | LocalAction): string | undefined {
+  const kubectl = (kubeconfig: string, argv: string[]) => `KUBECONFIG=${shellQuote([kubeconfig])} ${shellQuote(['kubectl', ...argv])}`
+  switch (action.op) {
+    case 'kube.deleteNamespace':
+      return kubectl(action.params.kubeconfig, ['delete', 'namespace', action.params.name, '--ignore-not-found'])
+    case 'env.unlock':
+      return kubectl(action.params.kubeconfig, ['delete', 'lease', action.params.name, '--namespace', action.params.namespace, '--ignore-not-found'])
+    case 'access.delete':
+      return kubectl(action.params.kubeconfig, ['delete', 'rolebinding', action.params.name, '--namespace', action.params.namespace, '--ignore-not-found'])
+    case 'env.removeFiles':
+      return shellQuote(['rm', '-f', ...action.params.files])
+    case 'create.undoRender':
+      return action.params.removeTarget ? shellQuote(['rm', '-rf', action.params.targetDir]) : undefined
+    case 'github.deleteRepo':
+      return action.params.owner ? shellQuote(['gh', 'repo', 'delete', `${action.params.owner}/${action.params.name}`, '--yes']) : undefined
+    default:
+      return undefined
+  }
 }
 
 /**

@@ -15,6 +15,8 @@ export interface HintContext {
   tool: ToolName
   argv: readonly string[]
   output: string
+  /** Put before every command a hint prints, so it runs where idp ran the tool (tool-error.ts placePrefix). */
+  prefix: string
 }
 
 /** The value of `--flag VALUE`, `--flag=VALUE` or `-f VALUE` in argv. */
@@ -57,7 +59,7 @@ const RULES: HintRule[] = [
     pattern: /another operation \(install\/upgrade\/rollback\) is in progress/iu,
     hint: (c) => {
       const {release, ns} = helmRelease(c)
-      return `A previous Helm operation on release "${release}" never finished (the release is stuck in a pending state). Look at it with \`helm history ${release}${ns}\`, then \`helm rollback ${release} REVISION${ns}\` to the last deployed revision (or \`helm uninstall ${release}${ns}\` if it never deployed), and retry.`
+      return `A previous Helm operation on release "${release}" never finished (the release is stuck in a pending state). Look at it with \`${c.prefix}helm history ${release}${ns}\`, then \`${c.prefix}helm rollback ${release} REVISION${ns}\` to the last deployed revision (or \`${c.prefix}helm uninstall ${release}${ns}\` if it never deployed), and retry.`
     },
   },
   {
@@ -65,7 +67,7 @@ const RULES: HintRule[] = [
     pattern: /has no deployed releases/iu,
     hint: (c) => {
       const {release, ns} = helmRelease(c)
-      return `Release "${release}" exists but never deployed successfully. Remove it with \`helm uninstall ${release}${ns}\` and retry.`
+      return `Release "${release}" exists but never deployed successfully. Remove it with \`${c.prefix}helm uninstall ${release}${ns}\` and retry.`
     },
   },
   {
@@ -78,7 +80,7 @@ const RULES: HintRule[] = [
     pattern: /context deadline exceeded|timed out waiting for the condition/iu,
     hint: (c) => {
       const namespace = flagValue(c.argv, '-n', '--namespace')
-      return `Resources did not become ready in time. Look at \`kubectl get pods${namespace ? ` -n ${namespace}` : ''}\` and \`kubectl get events${namespace ? ` -n ${namespace}` : ''} --sort-by=.lastTimestamp\`, or raise the timeout.`
+      return `Resources did not become ready in time. Look at \`${c.prefix}kubectl get pods${namespace ? ` -n ${namespace}` : ''}\` and \`${c.prefix}kubectl get events${namespace ? ` -n ${namespace}` : ''} --sort-by=.lastTimestamp\`, or raise the timeout.`
     },
   },
   {
@@ -86,13 +88,13 @@ const RULES: HintRule[] = [
     pattern: /Error acquiring the state lock/iu,
     hint: (c) => {
       const id = /^\W*ID:\s+(\S+)/mu.exec(c.output)?.[1] ?? 'LOCK_ID'
-      return `Another Terraform run holds the state lock. Wait for it to finish; if none is running any more, release the lock with \`terraform force-unlock ${id}\` in the Terraform directory.`
+      return `Another Terraform run holds the state lock. Wait for it to finish; if none is running any more, release the lock with \`${c.prefix}terraform force-unlock ${id}\`.`
     },
   },
   {
     tools: ['terraform'],
     pattern: /terraform init|Inconsistent dependency lock file|Required plugins are not installed|Module not installed|Backend initialization required/iu,
-    hint: () => 'The Terraform directory is not initialised for this configuration: run `terraform init` there (idp runs it before plan/apply; a changed backend or provider needs `terraform init -upgrade` or `-reconfigure`).',
+    hint: (c) => `The Terraform directory is not initialised for this configuration: run \`${c.prefix}terraform init\` (idp runs it before apply; a changed backend or provider needs \`${c.prefix}terraform init -upgrade\` or \`-reconfigure\`).`,
   },
   {
     tools: ['terraform'],
@@ -162,8 +164,8 @@ const RULES: HintRule[] = [
 ]
 
 /** The specific next step for a known failure text, if any. */
-export function hintFor(tool: ToolName, argv: readonly string[], output: string): string | undefined {
-  const context: HintContext = {tool, argv, output}
+export function hintFor(tool: ToolName, argv: readonly string[], output: string, prefix = ''): string | undefined {
+  const context: HintContext = {tool, argv, output, prefix}
   for (const rule of RULES) {
     if (rule.tools && !rule.tools.includes(tool)) continue
     if (rule.pattern.test(output)) return rule.hint(context)

@@ -402,7 +402,7 @@ export function createToolRunner(options: ToolRunnerOptions = {}): ToolRunner {
       }
       const exitCode = outcome.exitCode ?? -1
       if (outcome.exitCode === undefined || (exitCode !== 0 && !(runOptions.allowedExitCodes ?? []).includes(exitCode))) {
-        throw toolError(tool, argv, outcome)
+        throw toolError(tool, argv, outcome, {cwd: runOptions.cwd, kubeconfig: runOptions.kubeconfig, env: runOptions.env})
       }
       return {
         tool,

@@ -51,7 +51,29 @@ export function headline(output: string): string {
   return chosen.replace(/^\d{2}:\d{2}:\d{2} fatal /u, '')
 }
 
-export function toolError(tool: ToolName, argv: string[], outcome: {exitCode?: number; signal?: string; stdout: string; stderr: string}): ToolError {
+/** Where a tool ran: what a command printed for people must reach the same (directory, kubeconfig, environment). */
+export interface RunPlace {
+  cwd?: string
+  kubeconfig?: string
+  env?: Record<string, string | undefined>
+}
+
+/**
+ * The shell prefix that puts a printed command where idp ran the tool: `cd DIR && KUBECONFIG=...
+ * TF_WORKSPACE=... `, values of secret-looking variables as *** (the reader fills them in).
+ */
+export function placePrefix(place: RunPlace): string {
+  const parts: string[] = []
+  if (place.cwd) parts.push(`cd ${shellQuote([place.cwd])} &&`)
+  if (place.kubeconfig) parts.push(`KUBECONFIG=${shellQuote([place.kubeconfig])}`)
+  for (const [name, value] of Object.entries(place.env ?? {})) {
+    if (value === undefined || name === 'KUBECONFIG') continue
+    parts.push(`${name}=${/TOKEN|SECRET|PASSWORD|CREDENTIAL|KEY/iu.test(name) ? '***' : shellQuote([redact(value)])}`)
+  }
+  return parts.length > 0 ? `${parts.join(' ')} ` : ''
+}
+
+export function toolError(tool: ToolName, argv: string[], outcome: {exitCode?: number; signal?: string; stdout: string; stderr: string}, place: RunPlace = {}): ToolError {
   const stderr = redact(stripAnsi(outcome.stderr))
   // terraform -json reports its errors as diagnostics on stdout (stderr keeps only CLI warnings):
   // both, as readable text. argocd prints flag errors on stdout; use it when stderr is silent.
@@ -61,8 +83,9 @@ export function toolError(tool: ToolName, argv: string[], outcome: {exitCode?: n
   const stderrTail = tailLines(evidence, STDERR_TAIL_LINES)
   const what = outcome.exitCode === undefined ? `was killed by ${outcome.signal ?? 'a signal'}` : `exited with code ${outcome.exitCode}`
   const line = headline(evidence)
+  const prefix = placePrefix(place)
   const hint =
-    hintFor(tool, argv, evidence) ?? `Run \`${formatCommand(tool, argv)}\` yourself to investigate (secrets shown as *** must be filled in), or re-run idp with --verbose.`
+    hintFor(tool, argv, evidence, prefix) ?? `Run \`${prefix}${formatCommand(tool, argv)}\` yourself to investigate (secrets shown as *** must be filled in), or re-run idp with --verbose.`
   return new ToolError(`${tool} ${what}${line ? `: ${line}` : ''}`, {tool, argv, exitCode: outcome.exitCode, signal: outcome.signal, stderrTail}, {hint})
 }
 
