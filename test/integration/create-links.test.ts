@@ -7,9 +7,10 @@ import os from 'node:os'
 import path from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {ConfigError, IdpError, UsageError} from '../../src/lib/cli/errors.js'
+import {ConfigError, UsageError} from '../../src/lib/cli/errors.js'
 import {create, type CreateRequest} from '../../src/lib/create/create.js'
 import {testDeps} from '../support/deps.js'
+import {rejection} from '../support/rejection.js'
 
 let root: string
 let env: NodeJS.ProcessEnv
@@ -51,14 +52,6 @@ ${steps}`,
 
 const request = (dir: string, templateDir: string, extra: Partial<CreateRequest> = {}): CreateRequest => ({dir, name: 'svc', template: templateDir, force: false, publish: false, dryRun: false, keepOnFailure: false, yes: true, ...extra})
 
-async function rejection(promise: Promise<unknown>): Promise<IdpError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  )
-  if (!(error instanceof IdpError)) throw new Error(`expected an IdpError, got ${String(error)}`)
-  return error
-}
 
 const git = (cwd: string, ...args: string[]) => execFileSync('git', args, {cwd, env, encoding: 'utf8'}).trim()
 

@@ -11,7 +11,7 @@ import {accessCheck} from '../../src/lib/access/check.js'
 import {accessGrant} from '../../src/lib/access/grant.js'
 import {accessList} from '../../src/lib/access/list.js'
 import {accessRevoke} from '../../src/lib/access/revoke.js'
-import {CancelledError, IdpError, PrerequisiteError, ToolError, UsageError} from '../../src/lib/cli/errors.js'
+import {CancelledError, PrerequisiteError, ToolError, UsageError} from '../../src/lib/cli/errors.js'
 import {create} from '../../src/lib/create/create.js'
 import {deploy} from '../../src/lib/deploy/deploy.js'
 import {doctor} from '../../src/lib/doctor/doctor.js'
@@ -22,6 +22,7 @@ import {envList} from '../../src/lib/env/list.js'
 import {envStatus, renderEnvStatus} from '../../src/lib/env/status.js'
 import {envUp} from '../../src/lib/env/up.js'
 import {scriptedPrompter, testDeps} from '../support/deps.js'
+import {rejection} from '../support/rejection.js'
 import {seedEnvironment} from '../support/env-seed.js'
 import {RecordingRunner} from '../support/recording-runner.js'
 import {DEPLOY_PROJECT} from '../fixtures/deploy/world.js'
@@ -43,14 +44,6 @@ afterAll(async () => {
 const store = () => world.kube.store()
 const LEASES = 'coordination.k8s.io/v1'
 
-async function rejection(promise: Promise<unknown>): Promise<IdpError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  )
-  if (!(error instanceof IdpError)) throw new Error(`expected an IdpError, got ${String(error)}`)
-  return error
-}
 
 /** A copy of a fixture project of its own, so one test's config changes stay its own. */
 function project(from: string, edit?: (config: string) => string): string {

@@ -329,6 +329,8 @@ describe('stopping process trees', () => {
     const {signal} = await exited
     // Default SIGINT behaviour is kept once the children are gone.
     expect(signal).toBe('SIGINT')
-    for (const pid of pidsIn(pids)) expect(alive(pid)).toBe(false)
+    // The whole tree was sent SIGKILL before the exit; on a loaded machine the kernel may take a
+    // moment to finish the last of them, so allow it one, and no more.
+    await waitFor(() => pidsIn(pids).every((pid) => !alive(pid)), 3000)
   })
 })
