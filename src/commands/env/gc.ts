@@ -7,7 +7,7 @@ export default class EnvGc extends BaseCommand<typeof EnvGc, EnvGcResult> {
   static override summary = 'Remove environments past their expires-at (or older than --older-than), on every configured cluster.'
   static override description = `Finds idp environments whose idp.dev/expires-at has passed (set from the environment's ttl by \`idp env up\`) on every cluster of .idp.yml and tears each down with the same plan as \`idp env down\`. By default only this repository's service; --all-services includes every service's environments on those clusters (their namespaces, and the vclusters and helm releases inside, are removed; their terraform is not, since that lives in their repositories).
 
-Safe for a scheduled CI job: only namespaces labelled app.kubernetes.io/managed-by=idp are considered, each is read again right before removal, environments marked protected: true in .idp.yml are never removed, and one failure does not stop the others: the command exits non-zero at the end (the exit code of the first failure) with a summary. On a terminal it asks before removing anything unless --yes.`
+Safe for a scheduled CI job: only namespaces labelled app.kubernetes.io/managed-by=idp are considered, each is read again right before removal while its lock is held (one renewed since the listing is kept), environments marked protected: true in .idp.yml are never removed, and one failure does not stop the others: the command exits non-zero at the end (the exit code of the first failure) with a summary. On a terminal it asks before removing anything unless --yes; without a terminal, removing needs --yes.`
 
   static override examples = [
     {description: 'Show what would be removed, and why', command: '<%= config.bin %> <%= command.id %> --dry-run'},
