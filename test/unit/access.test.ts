@@ -82,6 +82,10 @@ describe('access policy', () => {
     expect(resolveRole(access, 'debugger')).toEqual({name: 'debugger', kind: 'Role', description: 'Pods and logs', rules: [{apiGroups: [''], resources: ['pods', 'pods/log'], verbs: ['get', 'list']}]})
     expect(usage(() => accessConfig({})).message).toContain('no access.roles')
   })
+
+  it('a role name resolves only among the configured roles, never through Object.prototype', () => {
+    for (const name of ['constructor', 'toString', '__proto__', 'hasOwnProperty']) expect(usage(() => resolveRole(access, name)).message).toContain(`Unknown role "${name}"`)
+  })
 })
 
 describe('access bindings', () => {

@@ -124,4 +124,34 @@ describe('loadConfig', () => {
     await expect(loadConfig({dir: tmp, file: 'missing.yml'})).rejects.toThrow(/Cannot read config file .*missing\.yml: it does not exist/u)
     await expect(loadConfig({dir: tmp, file: 'conf'})).rejects.toThrow(/it is a directory/u)
   })
+
+  it('refuses a .idp.yml that is a link to a file outside the repository, without quoting it', async () => {
+    write('private/id_rsa', '-----BEGIN OPENSSH PRIVATE KEY-----\nsecret-line\n')
+    mkdirSync(path.join(tmp, 'repo/.git'), {recursive: true})
+    symlinkSync(path.join(tmp, 'private/id_rsa'), path.join(tmp, 'repo/.idp.yml'))
+    const error = await loadConfig({dir: path.join(tmp, 'repo'), required: true}).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(ConfigError)
+    expect((error as ConfigError).message).toContain('is a link to')
+    expect(JSON.stringify(error)).not.toContain('secret-line')
+    expect(`${(error as ConfigError).message}${(error as ConfigError).hint}`).not.toContain('secret-line')
+    // A link inside the repository is fine.
+    write('repo/config/idp.yml', valid('linked'))
+    rmSync(path.join(tmp, 'repo/.idp.yml'))
+    symlinkSync('config/idp.yml', path.join(tmp, 'repo/.idp.yml'))
+    expect((await loadConfig({dir: path.join(tmp, 'repo')}))?.config.service.name).toBe('linked')
+  })
+
+  it('refuses a config file over 1 MB before parsing it', async () => {
+    write('.idp.yml', `${valid('big')}# ${'x'.repeat(1024 * 1024)}\n`)
+    const error = await loadConfig({dir: tmp}).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(ConfigError)
+    expect((error as ConfigError).message).toMatch(/is 10486\d\d bytes; a config file may be at most 1048576 bytes \(1 MiB\)\./u)
+  })
+
+  it('IDP_CONFIG names the file for every command that loads the config; --file wins over it', async () => {
+    write('.idp.yml', valid('default'))
+    write('alt.idp.yml', valid('alternative'))
+    expect((await loadConfig({dir: tmp, env: {IDP_CONFIG: 'alt.idp.yml'}}))?.config.service.name).toBe('alternative')
+    expect((await loadConfig({dir: tmp, file: '.idp.yml', env: {IDP_CONFIG: 'alt.idp.yml'}}))?.config.service.name).toBe('default')
+  })
 })

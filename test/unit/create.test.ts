@@ -355,3 +355,20 @@ spec:
     }
   })
 })
+
+describe('user keys never reach Object.prototype', () => {
+  it('a --values file or --set with __proto__ is refused, and cannot satisfy a required parameter', () => {
+    const pages = parameterPages(parseTemplateText(`apiVersion: scaffolder.backstage.io/v1beta3
+kind: Template
+metadata: {name: t}
+spec:
+  parameters: [{required: [owner], properties: {owner: {type: string}}}]
+  steps: []
+`))
+    const fileValues = JSON.parse('{"__proto__": {"owner": "team-evil"}}') as Record<string, unknown>
+    expect(() => resolveValues({pages, fileValues, valuesFile: 'answers.json'})).toThrow(/--values answers.json: "__proto__" cannot be a parameter name/u)
+    expect(() => resolveValues({pages, setValues: {constructor: 'x'}})).toThrow(UsageError)
+    expect(({} as Record<string, unknown>).owner).toBeUndefined()
+  })
+})
+

@@ -4,7 +4,7 @@ import {afterEach, describe, expect, it} from 'vitest'
 import {
   CancelledError, ConfigError, EXIT, InternalError, PrerequisiteError, RemoteError, TimeoutError, ToolError, UsageError, causeChain, toIdpError,
 } from '../../src/lib/cli/errors.js'
-import {Output, table, useColor} from '../../src/lib/cli/output.js'
+import {Output, table, useColor, visible} from '../../src/lib/cli/output.js'
 import {clearSecretsForTests, redact, redactArgv, redactValue, registerSecret} from '../../src/lib/cli/redact.js'
 
 function capture(): {stream: PassThrough; text: () => string} {
@@ -147,3 +147,21 @@ describe('colour', () => {
     expect(plain.text()).toBe('Warning: careful\nError: bad flag\n  hint: use --good\n')
   })
 })
+
+describe('control characters are shown, not obeyed', () => {
+  it('an ESC sequence, a carriage return or a backspace in a value cannot rewrite what people see; newlines and tabs stay', () => {
+    expect(visible('owner: \u001B[2Jmallory\rbob\b\n\tok\u009B')).toBe('owner: \\x1b[2Jmallory\\x0dbob\\x08\n\tok\\x9b')
+    const stdout = capture()
+    const stderr = capture()
+    const out = new Output({json: false, verbose: false, stdout: stdout.stream, stderr: stderr.stream})
+    out.warn('reason: \u001B[31mfake\u001B[0m')
+    out.result({}, () => 'ENV  OWNER\npr-1 \u001B[1Aevil')
+    expect(stdout.text()).toBe('ENV  OWNER\npr-1 \\x1b[1Aevil\n')
+    expect(stderr.text()).toBe('Warning: reason: \\x1b[31mfake\\x1b[0m\n')
+    // JSON escapes them itself: the value stays as it is.
+    const json = capture()
+    new Output({json: true, verbose: false, stdout: json.stream}).result({owner: '\u001B[2J'})
+    expect(JSON.parse(json.text()).result.owner).toBe('\u001B[2J')
+  })
+})
+

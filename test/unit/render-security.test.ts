@@ -75,6 +75,14 @@ describe('template expressions cannot run code', () => {
     expect(({} as Record<string, unknown>).polluted).toBeUndefined()
   })
 
+  it('a filter name reaches only registered filters, never Object.prototype (| valueOf used to hand back the filter table)', () => {
+    const r = createRenderer()
+    for (const name of ['constructor', 'valueOf', 'toString', 'hasOwnProperty', '__proto__']) {
+      expect(() => r.renderString(`\${{ values.name | ${name} }}`, {values: {name: 'shop'}})).toThrow(new RegExp(`filter not found: ${name}`, 'u'))
+    }
+    expect(r.renderString('${{ values.name | upper }}', {values: {name: 'shop'}})).toBe('SHOP')
+  })
+
   it('include/import/extends cannot read files', () => {
     const r = createRenderer()
     expect(() => r.renderString('{% include "/etc/passwd" %}', {})).toThrow(/template not found|Error/u)

@@ -50,7 +50,7 @@ export const accessCheck: Service<AccessCheckRequest, AccessCheckResult> = async
   const kind = request.group ? 'Group' : 'User'
   const user = assertSubject(request.user, kind)
   const attrs = request.role ? undefined : parseResource(request.resource!, request.verb!, {name: request.resourceName})
-  const loaded = await loadConfig({dir: request.dir, required: true})
+  const loaded = await loadConfig({dir: request.dir, required: true, env: deps.env})
   if (request.role) resolveRole(accessConfig(loaded.config), request.role)
   const target = envTarget(loaded.config, loaded.root, envName)
   const listing = await listGrants([target], {service: loaded.config.service.name, stateDir: deps.stateDir, now: deps.now(), processEnv: deps.env})

@@ -36,7 +36,7 @@ export interface AccessGrantResult extends GrantMetadata {
 export const accessGrant: Service<AccessGrantRequest, AccessGrantResult> = async (request, deps: Deps) => {
   const role = await requireValue(request.role, '--role', deps.prompter, (p) => p.input({message: 'Role'}))
   const envName = await requireValue(request.env, '--env', deps.prompter, (p) => p.input({message: 'Environment'}))
-  const loaded = await loadConfig({dir: request.dir, required: true})
+  const loaded = await loadConfig({dir: request.dir, required: true, env: deps.env})
   const {config} = loaded
   const access = accessConfig(config)
   const target = envTarget(config, loaded.root, envName)

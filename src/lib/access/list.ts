@@ -30,7 +30,7 @@ export interface AccessListResult {
 
 /** `idp access list`: the grants idp manages, read back from the environments' namespaces. */
 export const accessList: Service<AccessListRequest, AccessListResult> = async (request, deps) => {
-  const loaded = await loadConfig({dir: request.dir, required: true})
+  const loaded = await loadConfig({dir: request.dir, required: true, env: deps.env})
   const service = loaded.config.service.name
   const found = request.env ? {targets: [envTarget(loaded.config, loaded.root, request.env)], warnings: []} : await accessEnvTargets(loaded, {stateDir: deps.stateDir, signal: deps.signal, processEnv: deps.env})
   for (const warning of found.warnings) deps.out.warn(warning)

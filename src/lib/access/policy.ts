@@ -38,7 +38,8 @@ export function accessConfig(config: Pick<IdpConfig, 'access'>): AccessConfig {
 
 /** The role named `name`, or a UsageError naming the configured ones. */
 export function resolveRole(access: AccessConfig, name: string): ResolvedRole {
-  const role = access.roles[name]
+  // Own keys only: `--role constructor` must not resolve through Object.prototype.
+  const role = Object.hasOwn(access.roles, name) ? access.roles[name] : undefined
   if (role === undefined) {
     const names = Object.keys(access.roles)
     const suggestion = closest(name, names)

@@ -42,7 +42,7 @@ export const accessRevoke: Service<AccessRevokeRequest, AccessRevokeResult> = as
   const kind = request.group ? 'Group' : 'User'
   if (user !== undefined) assertSubject(user, kind)
 
-  const loaded = await loadConfig({dir: request.dir, required: true})
+  const loaded = await loadConfig({dir: request.dir, required: true, env: deps.env})
   const {config} = loaded
   const service = config.service.name
   const kubeconfigOf = (alias: string) => clusterKubeconfigPath(deps.stateDir, alias)

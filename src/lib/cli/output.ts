@@ -34,6 +34,16 @@ export function useColor(stream: NodeJS.WritableStream, env: NodeJS.ProcessEnv =
 }
 
 /**
+ * Control characters shown, not obeyed: an annotation, a --reason or a CI variable others set
+ * must not move the cursor, clear the screen or rewrite what the reader sees (ESC sequences, \r,
+ * \b...). Newlines and tabs stay; everything else of C0, DEL and C1 is written as \xNN.
+ */
+export function visible(text: string): string {
+  // eslint-disable-next-line no-control-regex -- control characters are what this finds.
+  return text.replace(/[\u0000-\u0008\u000B-\u001F\u007F-\u009F]/gu, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
+}
+
+/**
  * All output of a command goes through one Output: results on stdout (one JSON document under
  * --json), everything else (logs, progress, warnings, errors in human mode) on stderr, and every
  * string through the redactor.
@@ -64,7 +74,7 @@ export class Output {
   /** A progress or log line for people; on stderr, so stdout stays parseable. */
   info(message: string): void {
     if (this.json) return
-    this.stderr.write(`${redact(message)}\n`)
+    this.stderr.write(`${visible(redact(message))}\n`)
   }
 
   /**
@@ -74,18 +84,18 @@ export class Output {
    */
   report(text: string): void {
     if (this.json) return
-    this.stderr.write(`${redactKnown(text)}\n`)
+    this.stderr.write(`${visible(redactKnown(text))}\n`)
   }
 
   debug(message: string): void {
     if (!this.verbose) return
-    this.stderr.write(`${this.colors.dim(redact(message))}\n`)
+    this.stderr.write(`${this.colors.dim(visible(redact(message)))}\n`)
   }
 
   warn(message: string): void {
     const text = redact(message)
     this.warnings.push(text)
-    if (!this.json) this.stderr.write(`${this.colors.yellow('Warning:')} ${text}\n`)
+    if (!this.json) this.stderr.write(`${this.colors.yellow('Warning:')} ${visible(text)}\n`)
   }
 
   /** Write the command's result: the JSON envelope, or the human rendering on stdout. */
@@ -98,7 +108,7 @@ export class Output {
       return
     }
     const text = human?.(result)
-    if (text) this.stdout.write(`${redact(text).replace(/\n?$/u, '\n')}`)
+    if (text) this.stdout.write(`${visible(redact(text)).replace(/\n?$/u, '\n')}`)
   }
 
   error(error: IdpError): void {
@@ -121,10 +131,10 @@ export class Output {
       return
     }
     const c = this.colors
-    const lines = [`${c.red('Error:')} ${redact(error.message)}`]
-    for (const cause of causes) lines.push(`  ${c.dim('caused by:')} ${cause}`)
-    if (error.hint) lines.push(`  ${c.cyan('hint:')} ${redact(error.hint)}`)
-    if (this.verbose && error.stack) lines.push(c.dim(redact(error.stack)))
+    const lines = [`${c.red('Error:')} ${visible(redact(error.message))}`]
+    for (const cause of causes) lines.push(`  ${c.dim('caused by:')} ${visible(cause)}`)
+    if (error.hint) lines.push(`  ${c.cyan('hint:')} ${visible(redact(error.hint))}`)
+    if (this.verbose && error.stack) lines.push(c.dim(visible(redact(error.stack))))
     this.stderr.write(`${lines.join('\n')}\n`)
   }
 }

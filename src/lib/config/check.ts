@@ -22,8 +22,8 @@ export interface ConfigValidateResult {
   summary: {service: string; environments: number; clusters: number}
 }
 
-export const configValidate: Service<ConfigValidateRequest, ConfigValidateResult> = async (request) => {
-  const {config, filepath} = await loadConfig({dir: request.dir, file: request.file, required: true})
+export const configValidate: Service<ConfigValidateRequest, ConfigValidateResult> = async (request, deps) => {
+  const {config, filepath} = await loadConfig({dir: request.dir, file: request.file, required: true, env: deps.env})
   return {
     file: displayPath(filepath),
     valid: true,

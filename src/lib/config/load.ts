@@ -1,4 +1,4 @@
-import {readFile} from 'node:fs/promises'
+import {readFile, realpath, stat} from 'node:fs/promises'
 import path from 'node:path'
 
 import {BUILD_ID} from '../cli/build.js'
@@ -26,6 +26,8 @@ export interface LoadConfigOptions {
   file?: string
   /** Throw a ConfigError when no file is found, instead of returning undefined. */
   required?: boolean
+  /** Its IDP_CONFIG names the file (relative to `dir`) when `file` does not: for every command alike. */
+  env?: NodeJS.ProcessEnv
 }
 
 /**
@@ -38,8 +40,9 @@ export async function loadConfig(options: LoadConfigOptions & {required: true}):
 export async function loadConfig(options: LoadConfigOptions): Promise<LoadedConfig | undefined>
 export async function loadConfig(options: LoadConfigOptions): Promise<LoadedConfig | undefined> {
   const dir = path.resolve(options.dir)
-  if (options.file) {
-    const filepath = path.resolve(dir, options.file)
+  const file = options.file || options.env?.IDP_CONFIG || undefined
+  if (file) {
+    const filepath = path.resolve(dir, file)
     const text = await readConfigFile(filepath, {hint: 'Check the --file path (it is relative to --dir), or drop --file to search for .idp.yml.'})
     return {config: await parseConfig(text, filepath), filepath, root: path.dirname(filepath)}
   }
@@ -47,10 +50,12 @@ export async function loadConfig(options: LoadConfigOptions): Promise<LoadedConf
   // A plain search of two names rather than a config-loader library (cosmiconfig until issue 6):
   // loading it cost ~13 ms (hyperfine median; 11 ms min, 19 ms mean) at every start, for nothing
   // but these two YAML names. Only YAML is ever read, so nothing in a repository runs as code.
+  // What was found must really be inside the repository (outside one: inside --dir).
+  const within = gitRoot(dir) ?? dir
   for (const candidate of searchDirs(dir)) {
     for (const name of CONFIG_FILE_NAMES) {
       const filepath = path.join(candidate, name)
-      const text = await readConfigFile(filepath, {missingOk: true, hint: `Make ${displayPath(filepath)} readable, or name another file with --file.`})
+      const text = await readConfigFile(filepath, {missingOk: true, within, hint: `Make ${displayPath(filepath)} readable, or name another file with --file.`})
       if (text !== undefined) return {config: await parseConfig(text, filepath), filepath, root: candidate}
     }
   }
@@ -66,12 +71,35 @@ export async function loadConfig(options: LoadConfigOptions): Promise<LoadedConf
  * gives undefined; any other failure (permissions, a symlink loop) is a ConfigError naming the
  * file, never a silent skip to another config.
  */
-async function readConfigFile(filepath: string, options: {hint: string; missingOk: true}): Promise<string | undefined>
-async function readConfigFile(filepath: string, options: {hint: string; missingOk?: false}): Promise<string>
-async function readConfigFile(filepath: string, options: {hint: string; missingOk?: boolean}): Promise<string | undefined> {
+/** Far above any real .idp.yml (a few KB); an 80 MB one took 46 s and 2.7 GB to refuse. */
+export const MAX_CONFIG_BYTES = 1024 * 1024
+
+interface ReadOptions {
+  hint: string
+  /** A config found by searching (not named with --file) must really be a file inside this directory, links resolved. */
+  within?: string
+}
+
+async function readConfigFile(filepath: string, options: ReadOptions & {missingOk: true}): Promise<string | undefined>
+async function readConfigFile(filepath: string, options: ReadOptions & {missingOk?: false}): Promise<string>
+async function readConfigFile(filepath: string, options: ReadOptions & {missingOk?: boolean}): Promise<string | undefined> {
   try {
+    if (options.within) {
+      // A repository's .idp.yml that is a link to a file elsewhere (a private key, a kubeconfig)
+      // would have that file's lines quoted in every config error: refused before it is read.
+      const [real, root] = await Promise.all([realpath(filepath), realpath(options.within)])
+      const rel = path.relative(root, real)
+      if (rel.startsWith('..') || path.isAbsolute(rel)) {
+        throw new ConfigError(`${displayPath(filepath)} is a link to ${real}, outside the repository; idp does not read it.`, [], {hint: 'Make .idp.yml a file of the repository (or name the file you mean with --file).'})
+      }
+    }
+    const info = await stat(filepath)
+    if (info.isFile() && info.size > MAX_CONFIG_BYTES) {
+      throw new ConfigError(`${displayPath(filepath)} is ${info.size} bytes; a config file may be at most ${MAX_CONFIG_BYTES} bytes (1 MiB).`, [], {hint: options.hint})
+    }
     return await readFile(filepath, 'utf8')
   } catch (error) {
+    if (error instanceof ConfigError) throw error
     const code = (error as NodeJS.ErrnoException).code
     if (options.missingOk && (code === 'ENOENT' || code === 'EISDIR' || code === 'ENOTDIR')) return undefined
     throw new ConfigError(`Cannot read config file ${displayPath(filepath)}: ${code === 'ENOENT' ? 'it does not exist' : code === 'EISDIR' ? 'it is a directory' : (error as Error).message}.`, [], {

@@ -60,7 +60,7 @@ export interface CreateResult {
 export const create: Service<CreateRequest, CreateResult> = async (request, deps: Deps) => {
   // Bad input fails before anything else, even before the template is read.
   if (request.name !== undefined) assertDnsLabel(request.name, 'name')
-  const loaded = await loadConfig({dir: request.dir})
+  const loaded = await loadConfig({dir: request.dir, env: deps.env})
   const config = loaded?.config
   const extraDirs = templateDirs(request.templateDirs, loaded, request.dir)
   const ref = await requireValue(request.template, '--template', deps.prompter, async (prompter) => {

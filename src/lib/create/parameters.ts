@@ -232,6 +232,9 @@ export function resolveValues(input: ResolveInput): ResolvedValues {
   }
   const apply = (source: Record<string, unknown>, label: string) => {
     for (const [key, raw] of Object.entries(source)) {
+      // Setting values["__proto__"] would swap the object's prototype (and "satisfy" any required
+      // parameter through it): such names are not parameters.
+      if (UNSAFE_KEYS.has(key)) throw new UsageError(`${label}: "${key}" cannot be a parameter name.`, {hint: 'Parameter names are the keys of the template\'s parameters (see `idp templates list` and the template.yaml).'})
       const param = params.get(key)
       if (!param) unknown.push(key)
       const value = coerceValue(key, raw, param?.schema, label)
@@ -253,6 +256,8 @@ export function resolveValues(input: ResolveInput): ResolvedValues {
   }
   return {values, given, unknown}
 }
+
+const UNSAFE_KEYS = new Set(['__proto__', 'constructor', 'prototype'])
 
 /** Every required parameter has a value and every value fits; otherwise a UsageError naming the first. */
 export function assertComplete(pages: Page[], values: Record<string, unknown>): void {

@@ -233,6 +233,9 @@ export function createRenderer(options: RendererOptions = {}): Renderer {
     lstripBlocks: options.lstripBlocks ?? false,
     tags: cookiecutter ? {variableStart: '{{', variableEnd: '}}'} : {variableStart: '${{', variableEnd: '}}'},
   })
+  // nunjucks looks filters up on a plain object: `| constructor` or `| valueOf` would reach
+  // Object.prototype (valueOf hands back the filter table itself). Only registered filters exist.
+  Object.setPrototypeOf(env.filters, null)
   for (const [name, value] of Object.entries(safeGlobals())) env.addGlobal(name, value)
   for (const [name, filter] of Object.entries({...DEFAULT_FILTERS, ...options.filters})) {
     env.addFilter(name, (...args: unknown[]) => toSafeJson(filter(...args.map((arg) => toPlainData(arg)))))
@@ -296,6 +299,10 @@ declare module 'nunjucks' {
   /** Nunjucks' parser and node classes: exported by the package, left out of @types/nunjucks. */
   export const parser: {parse(src: string, extensions: unknown, opts: unknown): {children: Array<{children?: unknown[]}>}}
   export const nodes: {TemplateData: new (...args: any[]) => unknown}
+  interface Environment {
+    /** The table getFilter reads (a plain object in nunjucks). */
+    filters: Record<string, unknown>
+  }
 }
 
 /** True when the whole string is one `${{ expression }}` (Backstage's isSingleTemplateString). */

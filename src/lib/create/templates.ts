@@ -25,8 +25,8 @@ export interface TemplatesListResult {
   templates: TemplateListing[]
 }
 
-export const templatesList: Service<TemplatesListRequest, TemplatesListResult> = async (request) => {
-  const loaded = await loadConfig({dir: request.dir})
+export const templatesList: Service<TemplatesListRequest, TemplatesListResult> = async (request, deps) => {
+  const loaded = await loadConfig({dir: request.dir, env: deps.env})
   return {templates: await listTemplates(templateDirs(request.templateDirs, loaded, request.dir))}
 }
 

@@ -64,7 +64,7 @@ export const deploy: Service<DeployRequest, DeployResult> = async (request, deps
   if (request.revision !== undefined && request.revision.trim() === '') throw new UsageError('--revision is empty.', {hint: 'Pass a git branch, tag or commit, e.g. --revision v1.4.2.'})
   if (request.imageTag !== undefined) assertImageTag(request.imageTag, '--image-tag')
 
-  const loaded = await loadConfig({dir: request.dir, required: true})
+  const loaded = await loadConfig({dir: request.dir, required: true, env: deps.env})
   const {config} = loaded
   const git = await context.gitFacts(deps.runner, request.dir, deps.env)
   const env = resolveEnvironment(config, name, {root: loaded.root, vars: context.templateVars({sha: git.sha, branch: git.branch})})

@@ -76,7 +76,7 @@ export const doctor: Service<DoctorRequest, DoctorResult> = async (request, deps
   let root = request.dir
   let configError: ConfigError | undefined
   try {
-    const loaded = await loadConfig({dir: request.dir})
+    const loaded = await loadConfig({dir: request.dir, env: deps.env})
     if (loaded) {
       config = loaded.config
       root = loaded.root

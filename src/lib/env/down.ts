@@ -49,7 +49,7 @@ export const envDown: Service<EnvDownRequest, EnvDownResult> = async (request, d
   if (request.env === undefined && pr === undefined) throw new UsageError('Missing environment name.', {hint: `Pass ENV (e.g. \`${deps.bin} env down pr-42\`) or --pr N.`})
   const timeoutMs = parseTimeout(request.timeout)
 
-  const loaded = await loadConfig({dir: request.dir, required: true})
+  const loaded = await loadConfig({dir: request.dir, required: true, env: deps.env})
   const {config} = loaded
   const name = context.defaultEnvName({env: request.env, pr})
   // Templates in the settings may use {{sha}}/{{branch}}; down must work from any checkout, so fill them loosely.

@@ -231,7 +231,7 @@ export const envGc: Service<EnvGcRequest, EnvGcResult> = async (request, deps: D
   // Bad input fails before anything is contacted.
   const olderThanMs = request.olderThan === undefined ? undefined : parseDuration(request.olderThan)
   const timeoutMs = parseTimeout(request.timeout)
-  const loaded = await loadConfig({dir: request.dir, required: true})
+  const loaded = await loadConfig({dir: request.dir, required: true, env: deps.env})
   const {config} = loaded
   const targets = configuredClusters(loaded, request.cluster)
   const service = request.allServices ? undefined : config.service.name

@@ -48,7 +48,7 @@ export const envKubeconfig: Service<EnvKubeconfigRequest, EnvKubeconfigResult> =
     )
     if (exists) throw new UsageError(`Refusing to overwrite ${target}.`, {hint: 'Choose a new file, or pass --force to replace it.'})
   }
-  const {config} = await loadConfig({dir: request.dir, required: true})
+  const {config} = await loadConfig({dir: request.dir, required: true, env: deps.env})
   const service = config.service.name
   const file = envKubeconfigPath(deps.stateDir, service, name)
   let content: string

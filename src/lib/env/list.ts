@@ -31,7 +31,7 @@ export interface EnvListResult {
 }
 
 export const envList: Service<EnvListRequest, EnvListResult> = async (request, deps) => {
-  const loaded = await loadConfig({dir: request.dir, required: true})
+  const loaded = await loadConfig({dir: request.dir, required: true, env: deps.env})
   const targets = configuredClusters(loaded, request.cluster)
   const service = request.allServices ? undefined : loaded.config.service.name
   const listing = await listEnvironments({clusters: targets, stateDir: deps.stateDir, service, now: deps.now(), processEnv: deps.env, signal: deps.signal})

@@ -82,7 +82,7 @@ async function lastRunOf(dir: string, warn: (message: string) => void): Promise<
  */
 export const envStatus: Service<EnvStatusRequest, EnvStatusResult> = async (request, deps) => {
   const name = assertDnsLabel(request.env, 'environment name')
-  const loaded = await loadConfig({dir: request.dir, required: true})
+  const loaded = await loadConfig({dir: request.dir, required: true, env: deps.env})
   const service = loaded.config.service.name
   const targets = configuredClusters(loaded, request.cluster)
   // The whole service's list: the same single call, and it names the alternatives when ENV is not there.

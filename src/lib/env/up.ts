@@ -59,7 +59,7 @@ export const envUp: Service<EnvUpRequest, EnvUpResult> = async (request, deps) =
   const preload = dryRun ? undefined : Promise.all([import('./handlers.js'), loadKubeClient()])
   preload?.catch(() => {})
 
-  const loaded = await loadConfig({dir: request.dir, required: true})
+  const loaded = await loadConfig({dir: request.dir, required: true, env: deps.env})
   const {config} = loaded
   const git = await context.gitFacts(deps.runner, request.dir, deps.env, {sha: request.sha})
   const name = context.defaultEnvName({env: request.env, pr, branch: git.branch})
