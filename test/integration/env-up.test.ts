@@ -42,6 +42,7 @@ describe('idp env up / down (namespace driver, terraform, helm 4)', () => {
       'lock:done',
       'namespace:done',
       'kubeconfig:done',
+      'terraform-vars:done',
       'terraform-init:done',
       'terraform-apply:done',
       'helm:done',
@@ -122,6 +123,23 @@ describe('terraform workspaces and failures (real terraform)', () => {
   const tfData = (env: string) => path.join(world.stateDir, 'idp', 'envs', 'shop', env, 'terraform')
   const terraform = (env: string, args: string[]) => execFileSync('terraform', args, {cwd: infra(), env: {...world.env, TF_DATA_DIR: tfData(env), TF_IN_AUTOMATION: '1'}, stdio: 'pipe'})
 
+  it('variables keep their values whatever their type: pr-9 for a `type = any` variable is the string, not "pr minus 9", on up, undo and down', async () => {
+    const dir = path.join(world.project, 'infra-any')
+    fs.mkdirSync(dir)
+    fs.writeFileSync(
+      path.join(dir, 'main.tf'),
+      ['variable "env" {', '  type = any', '}', 'variable "replicas" {', '  type = number', '}', 'resource "terraform_data" "x" { input = "${var.env}/${var.replicas}" }', 'output "name" { value = terraform_data.x.output }'].join('\n'),
+    )
+    fs.appendFileSync(path.join(world.project, '.idp.yml'), '  "any-*":\n    cluster: dev\n    driver: namespace\n    terraform: {dir: ./infra-any, vars: {env: "{{env}}", replicas: 2}}\n')
+    const up = await world.run(['env', 'up', 'any-9', '--sha', 'abc1234', '--json'])
+    expect(up.code, up.stderr).toBe(0)
+    expect(up.json.result.steps.find((s: {id: string}) => s.id === 'terraform-apply').result).toMatchObject({outputs: ['name']})
+    const down = await world.run(['env', 'down', 'any-9', '--json'])
+    expect(down.code, down.stderr).toBe(0)
+    expect(fs.existsSync(path.join(dir, 'terraform.tfstate.d', 'shop-any-9'))).toBe(false)
+    expect(fs.existsSync(path.join(world.stateDir, 'idp', 'envs', 'shop', 'any-9', 'terraform.tfvars.json'))).toBe(false)
+  })
+
   it('an environment whose workspace an older idp selected with `workspace select` (the environment file) goes up and down', async () => {
     terraform('pr-8', ['init', '-input=false', '-no-color'])
     terraform('pr-8', ['workspace', 'select', '-or-create=true', '-no-color', 'shop-pr-8'])
@@ -184,7 +202,7 @@ describe('terraform workspaces and failures (real terraform)', () => {
         expect(up.stderr).not.toContain(secret)
       }
       // --verbose shows the commands, never the values.
-      expect(up.stderr).toMatch(/terraform apply -lock-timeout=5m -input=false -no-color -auto-approve -json -var env=sec-1/u)
+      expect(up.stderr).toMatch(/terraform apply -lock-timeout=5m -input=false -no-color -auto-approve -json -var-file=\S+\/sec-1\/terraform\.tfvars\.json /u)
       expect(up.stderr).toContain('terraform output -json -no-color')
 
       // Up again: nothing changes; the same values (the token made by the first apply is kept).

@@ -61,7 +61,7 @@ describe('envUp', () => {
     const runner = new RecordingRunner()
     const result = await envUp(upRequest('pr-51', {dryRun: true}), testDeps({env: world.env, runner}).deps)
     expect(result.dryRun).toBe(true)
-    expect(result.plan.steps.map((s) => s.id)).toEqual(['preflight', 'lock', 'namespace', 'kubeconfig', 'terraform-init', 'terraform-apply', 'helm', 'record', 'unlock'])
+    expect(result.plan.steps.map((s) => s.id)).toEqual(['preflight', 'lock', 'namespace', 'kubeconfig', 'terraform-vars', 'terraform-init', 'terraform-apply', 'helm', 'record', 'unlock'])
     expect(result.teardown).toBe('idp env down pr-51')
     expect(toolRuns(runner)).toEqual([])
     expect(store().get('v1', 'Namespace', 'shop-pr-51')).toBeUndefined()

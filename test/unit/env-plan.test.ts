@@ -30,12 +30,15 @@ function facts(overrides: Partial<EnvUpFacts> = {}): EnvUpFacts {
 describe('planEnvUp', () => {
   it('lists every step with tool and argv in --dry-run --json, terraform and the kubeconfig side by side', async () => {
     const plan = planForJson(planEnvUp({env: await env('pr-7'), imageTag: 'v1', timeoutMs: 300_000}, facts()))
-    expect(plan.steps.map((s) => s.id)).toEqual(['preflight', 'lock', 'namespace', 'kubeconfig', 'terraform-init', 'terraform-apply', 'helm', 'record', 'unlock'])
+    expect(plan.steps.map((s) => s.id)).toEqual(['preflight', 'lock', 'namespace', 'kubeconfig', 'terraform-vars', 'terraform-init', 'terraform-apply', 'helm', 'record', 'unlock'])
     const step = (id: string) => plan.steps.find((s) => s.id === id)!
     // Concurrency: the kubeconfig and terraform both wait only for the namespace; helm waits for both.
     // (Terraform after the namespace: undo then destroys its resources before deleting the namespace.)
     expect(step('kubeconfig').dependsOn).toEqual(['namespace'])
-    expect(step('terraform-init').dependsOn).toEqual(['namespace'])
+    expect(step('terraform-vars').dependsOn).toEqual(['namespace'])
+    expect(step('terraform-init').dependsOn).toEqual(['terraform-vars'])
+    // The variables go as a JSON var file: each value keeps its type, whatever the variable's type.
+    expect(step('terraform-vars').action).toMatchObject({kind: 'local', op: 'env.writeTfVars', params: {file: '/state/envs/shop/pr-7/terraform.tfvars.json', vars: {env: 'pr-7'}}})
     expect(step('helm').dependsOn).toEqual(['kubeconfig', 'terraform-apply'])
     // The workspace comes with every terraform call (TF_WORKSPACE; init creates it): no select step.
     const tfEnv = {TF_DATA_DIR: '/state/envs/shop/pr-7/terraform', TF_WORKSPACE: 'shop-pr-7'}
@@ -46,14 +49,14 @@ describe('planEnvUp', () => {
       kind: 'local',
       op: 'env.terraformApply',
       params: {
-        apply: {tool: 'terraform', argv: ['apply', '-lock-timeout=5m', '-input=false', '-no-color', '-auto-approve', '-json', '-var', 'env=pr-7'], cwd: `${FIXTURE_PROJECT}/infra`, env: tfEnv},
+        apply: {tool: 'terraform', argv: ['apply', '-lock-timeout=5m', '-input=false', '-no-color', '-auto-approve', '-json', '-var-file=/state/envs/shop/pr-7/terraform.tfvars.json'], cwd: `${FIXTURE_PROJECT}/infra`, env: tfEnv},
         outputs: {tool: 'terraform', argv: ['output', '-json', '-no-color'], env: tfEnv},
         file: '/state/envs/shop/pr-7/tf-values.yaml',
       },
     })
     // A fresh environment's workspace is destroyed and deleted (from default) if a later step fails.
     expect(step('terraform-init').undo).toEqual([
-      expect.objectContaining({argv: ['destroy', '-lock-timeout=5m', '-input=false', '-no-color', '-auto-approve', '-var', 'env=pr-7'], env: tfEnv}),
+      expect.objectContaining({argv: ['destroy', '-lock-timeout=5m', '-input=false', '-no-color', '-auto-approve', '-var-file=/state/envs/shop/pr-7/terraform.tfvars.json'], env: tfEnv}),
       expect.objectContaining({argv: ['workspace', 'delete', '-no-color', 'shop-pr-7'], env: {...tfEnv, TF_WORKSPACE: 'default'}}),
     ])
     expect(step('helm').tool).toBe('helm')
@@ -66,7 +69,7 @@ describe('planEnvUp', () => {
     // --dry-run shows every command the step may run, as commands to paste: apply, then the outputs.
     const text = formatPlan(planEnvUp({env: await env('pr-7'), timeoutMs: 300_000}, facts()))
     const cd = `cd ${FIXTURE_PROJECT}/infra && TF_DATA_DIR=/state/envs/shop/pr-7/terraform TF_WORKSPACE=shop-pr-7`
-    expect(text).toContain(`${cd} terraform apply -lock-timeout=5m -input=false -no-color -auto-approve -json -var env=pr-7; the outputs > /state/envs/shop/pr-7/tf-values.yaml`)
+    expect(text).toContain(`${cd} terraform apply -lock-timeout=5m -input=false -no-color -auto-approve -json -var-file=/state/envs/shop/pr-7/terraform.tfvars.json; the outputs > /state/envs/shop/pr-7/tf-values.yaml`)
     expect(text).toContain(`only if an output is sensitive: ${cd} terraform output -json -no-color (values never printed)`)
     expect(text).not.toContain('tfplan')
     expect(text).not.toContain('workspace select')
@@ -142,7 +145,7 @@ describe('planEnvDown', () => {
   it('tears down an environment of ours: helm, terraform destroy and workspace delete, namespace', async () => {
     const plan = planForJson(planEnvDown({env: await env('pr-7'), found: 'ours', timeoutMs: 60_000}, downFacts))
     expect(plan.steps.map((s) => s.id)).toEqual([
-      'preflight', 'lock', 'helm-uninstall', 'terraform-init', 'terraform-destroy', 'terraform-workspace-delete', 'namespace-delete', 'local-files', 'unlock',
+      'preflight', 'lock', 'helm-uninstall', 'terraform-vars', 'terraform-init', 'terraform-destroy', 'terraform-workspace-delete', 'namespace-delete', 'local-files', 'unlock',
     ])
     const tfEnv = {TF_DATA_DIR: '/state/envs/shop/pr-7/terraform', TF_WORKSPACE: 'shop-pr-7'}
     expect(plan.steps.find((s) => s.id === 'terraform-init')!.action).toMatchObject({argv: ['init', '-input=false', '-no-color'], env: tfEnv})

@@ -6,6 +6,7 @@
 import type {Deps, Human, Service} from '../cli/deps.js'
 import {UsageError} from '../cli/errors.js'
 import {assertDnsLabel} from '../cli/names.js'
+import {writePrivateFile} from '../cli/paths.js'
 import {parseTimeout} from '../config/duration.js'
 import {resolveEnvironment} from '../config/environments.js'
 import {loadConfig} from '../config/load.js'
@@ -69,6 +70,8 @@ export const envDown: Service<EnvDownRequest, EnvDownResult> = async (request, d
       deps.out.warn(`Namespace ${env.namespace} is not labelled as idp's environment ${env.service}/${env.name} (app.kubernetes.io/managed-by=idp, idp.dev/service, idp.dev/env); nothing was deleted.`)
     }
     if (host.found === 'absent' && env.terraform) {
+      // The destroy below reads the variables from this file: written now, so the commands run as printed.
+      await writePrivateFile(paths.tfVars, `${JSON.stringify(env.terraform.vars, null, 2)}\n`)
       const destroy = [terraformAction(env, paths, terraformInitArgs()), terraformDestroyAction(env, paths), terraformDeleteWorkspaceAction(env, paths)].map((action) => commandLine(action))
       deps.out.warn(
         `No namespace ${env.namespace} on ${env.cluster.alias}: idp has no record that it created ${env.service}/${env.name}, so Terraform workspace ${env.terraform.workspace} was left alone. If it holds this environment's resources, destroy them with:\n${destroy.map((line) => `  ${line}`).join('\n')}`,

@@ -199,6 +199,12 @@ export function createEnvHandlers(options: EnvHandlerOptions): Handlers<keyof En
       return {file: p.file, outputs: Object.keys(infra), sensitive, outputCommand: incomplete}
     },
 
+    async 'env.writeTfVars'(action) {
+      const p = action.params
+      await writePrivateFile(p.file, `${JSON.stringify(p.vars, null, 2)}\n`)
+      return {file: p.file, variables: Object.keys(p.vars)}
+    },
+
     async 'env.removeFiles'(action) {
       const p = action.params
       for (const file of p.files) await rm(file, {force: true})

@@ -19,6 +19,7 @@ export interface EnvOps {
   'env.writeNamespaceKubeconfig': OpSpec<{hostKubeconfig: string; namespace: string; file: string}, {file: string}>
   'env.writeVclusterKubeconfig': OpSpec<{tool: ToolName; argv: string[]; kubeconfig: string; file: string}, {file: string}>
   'env.terraformApply': OpSpec<{apply: ToolAction; outputs: ToolAction; file: string}, {file: string; outputs: string[]; sensitive: string[]; outputCommand: boolean}>
+  'env.writeTfVars': OpSpec<{file: string; vars: Record<string, string | number | boolean>}, {file: string; variables: string[]}>
   'env.removeFiles': OpSpec<{files: string[]}, {removed: string[]}>
   'env.recordResult': OpSpec<{kubeconfig: string; namespace: string; service: string; env: string; status: string; url?: string}, {status: string}>
   'github.prComment': OpSpec<

@@ -14,6 +14,11 @@ export interface EnvStatePaths {
   kubeconfig: string
   /** Terraform outputs as helm values (`infra:` key), 0600. */
   tfValues: string
+  /**
+   * The module's variables as a JSON var file (0600): JSON keeps each value's type, where `-var
+   * k=v` is read as an expression for any variable not typed string (`pr-7` is then "pr minus 7").
+   */
+  tfVars: string
   /** A saved terraform plan, written by idp before `env up` ran one `terraform apply`: `env down` removes it. */
   tfPlan: string
   /** TF_DATA_DIR: per environment, so two environments of one module never share `.terraform`. */
@@ -34,6 +39,7 @@ export function envStatePaths(stateDir: string, service: string, env: string, cl
     hostKubeconfig: clusterKubeconfigPath(stateDir, clusterAlias),
     kubeconfig: envKubeconfigPath(stateDir, service, env),
     tfValues: path.join(dir, 'tf-values.yaml'),
+    tfVars: path.join(dir, 'terraform.tfvars.json'),
     tfPlan: path.join(dir, 'tfplan'),
     tfData: path.join(dir, 'terraform'),
   }

@@ -24,6 +24,7 @@ import {
   terraformAction,
   terraformDeleteWorkspaceAction,
   terraformDestroyAction,
+  terraformVarsStep,
   unlockAction,
 } from './plan-up.js'
 
@@ -106,8 +107,9 @@ export function planEnvDown(options: EnvDownOptions, facts: EnvDownFacts): Plan<
   if (ours && env.terraform) {
     const tf = env.terraform
     steps.push(
+      terraformVarsStep(env, paths, [ENV_STEP.lock], false),
       // init creates the workspace (TF_WORKSPACE) when it is already gone, so the destroy is empty and down still ends cleanly.
-      {id: ENV_STEP.terraformInit, title: `terraform init (${tf.dir}, workspace ${tf.workspace})`, action: terraformAction(env, paths, terraformInitArgs(), timeoutMs), dependsOn: [ENV_STEP.lock]},
+      {id: ENV_STEP.terraformInit, title: `terraform init (${tf.dir}, workspace ${tf.workspace})`, action: terraformAction(env, paths, terraformInitArgs(), timeoutMs), dependsOn: [ENV_STEP.terraformVars]},
       {id: ENV_STEP.terraformDestroy, title: `terraform destroy (workspace ${tf.workspace})`, action: terraformDestroyAction(env, paths, timeoutMs), dependsOn: [ENV_STEP.terraformInit]},
       {id: ENV_STEP.terraformWorkspaceDelete, title: `terraform workspace delete ${tf.workspace}`, action: terraformDeleteWorkspaceAction(env, paths), dependsOn: [ENV_STEP.terraformDestroy]},
     )
@@ -127,7 +129,7 @@ export function planEnvDown(options: EnvDownOptions, facts: EnvDownFacts): Plan<
   steps.push({
     id: ENV_STEP.localFiles,
     title: 'Remove local files of the environment',
-    action: removeFilesAction([paths.kubeconfig, paths.tfValues, paths.tfPlan]),
+    action: removeFilesAction([paths.kubeconfig, paths.tfValues, paths.tfVars, paths.tfPlan]),
     dependsOn: beforeCleanup.length > 0 ? beforeCleanup : [ENV_STEP.lock],
   })
   steps.push({id: ENV_STEP.unlock, title: `Release the lock of ${env.name}`, action: unlockAction(host, names.lease, facts.holder), dependsOn: [ENV_STEP.localFiles]})

@@ -21,6 +21,7 @@ export const ENV_STEP = {
   namespace: 'namespace',
   vclusterCreate: 'vcluster-create',
   kubeconfig: 'kubeconfig',
+  terraformVars: 'terraform-vars',
   terraformInit: 'terraform-init',
   terraformApply: 'terraform-apply',
   helm: 'helm',
@@ -132,8 +133,25 @@ export function terraformDeleteWorkspaceAction(env: ResolvedEnvironment, paths: 
   return terraformAction(env, paths, terraformWorkspaceDeleteArgs({workspace: env.terraform!.workspace}), undefined, 'default')
 }
 
-export function terraformDestroyAction(env: ResolvedEnvironment, paths: Pick<EnvStatePaths, 'tfData'>, timeoutMs?: number): ToolAction {
-  return terraformAction(env, paths, withLockTimeout(terraformDestroyArgs({vars: stringVars(env.terraform!.vars)}), 'destroy'), timeoutMs)
+export function terraformDestroyAction(env: ResolvedEnvironment, paths: Pick<EnvStatePaths, 'tfData' | 'tfVars'>, timeoutMs?: number): ToolAction {
+  return terraformAction(env, paths, withLockTimeout(terraformDestroyArgs({varFiles: [paths.tfVars]}), 'destroy'), timeoutMs)
+}
+
+/** The step that writes the module's variables (paths.tfVars) for the terraform steps after it. */
+export function terraformVarsStep(env: ResolvedEnvironment, paths: Pick<EnvStatePaths, 'tfVars'>, dependsOn: string[], undo: boolean): PlanStep {
+  const vars = env.terraform!.vars
+  return {
+    id: ENV_STEP.terraformVars,
+    title: `Terraform variables of ${env.name}`,
+    action: {
+      kind: 'local',
+      op: 'env.writeTfVars',
+      summary: `${Object.keys(vars).sort().map((key) => `${key}=${JSON.stringify(vars[key])}`).join(', ') || 'no variables'} > ${paths.tfVars} (0600, JSON)`,
+      params: {file: paths.tfVars, vars},
+    },
+    dependsOn,
+    ...(undo ? {undo: [removeFilesAction([paths.tfVars])]} : {}),
+  }
 }
 
 export function planEnvUp(options: EnvUpOptions, facts: EnvUpFacts): Plan<EnvUpMetadata> {
@@ -223,7 +241,7 @@ export function planEnvUp(options: EnvUpOptions, facts: EnvUpFacts): Plan<EnvUpM
   const helmDeps = [kubeconfigStep]
   if (env.terraform) {
     const tf = env.terraform
-    const vars = stringVars(tf.vars)
+    steps.push(terraformVarsStep(env, paths, [ENV_STEP.namespace], fresh))
     steps.push({
       id: ENV_STEP.terraformInit,
       title: `terraform init (${tf.dir}, workspace ${tf.workspace})`,
@@ -231,7 +249,7 @@ export function planEnvUp(options: EnvUpOptions, facts: EnvUpFacts): Plan<EnvUpM
       // After the namespace, not beside it: if the namespace step fails, no workspace was made to
       // undo, and undo (reverse completion order) destroys the Terraform resources before it
       // deletes the namespace they may live in.
-      dependsOn: [ENV_STEP.namespace],
+      dependsOn: [ENV_STEP.terraformVars],
       // Undone here rather than with apply: an apply that failed half-way left resources in the
       // workspace, and a workspace that is not empty cannot be deleted.
       ...undoIfFresh([terraformDestroyAction(env, paths, timeoutMs), terraformDeleteWorkspaceAction(env, paths)]),
@@ -240,7 +258,7 @@ export function planEnvUp(options: EnvUpOptions, facts: EnvUpFacts): Plan<EnvUpM
     // would be a second terraform start (providers, backend, state lock) and a file holding
     // sensitive values. apply -json reports the outputs when it ends, except the values of
     // sensitive ones; `terraform output` runs after it only when there are such.
-    const apply = terraformAction(env, paths, withLockTimeout(terraformApplyArgs({vars, json: true}), 'apply'), timeoutMs)
+    const apply = terraformAction(env, paths, withLockTimeout(terraformApplyArgs({varFiles: [paths.tfVars], json: true}), 'apply'), timeoutMs)
     const outputs = terraformAction(env, paths, terraformOutputArgs())
     steps.push({
       id: ENV_STEP.terraformApply,
