@@ -82,6 +82,7 @@ describe('labels and annotations', () => {
       hostKubeconfig: '/s/clusters/dev/kubeconfig',
       kubeconfig: '/s/envs/shop/pr-1/kubeconfig',
       tfValues: '/s/envs/shop/pr-1/tf-values.yaml',
+      tfVars: '/s/envs/shop/pr-1/terraform.tfvars.json',
       tfPlan: '/s/envs/shop/pr-1/tfplan',
       tfData: '/s/envs/shop/pr-1/terraform',
     })
