@@ -85,6 +85,65 @@ describe('a template cannot reach outside its own directory or the new one', () 
     expect(fs.existsSync(marker)).toBe(false)
   })
 
+  it('two links that each look harmless cannot make a way into .git: no write, no hook, no git config through them', async () => {
+    const base = path.join(root, 'chain')
+    const target = path.join(base, 'svc')
+    fs.mkdirSync(target, {recursive: true})
+    git(target, 'init', '-q')
+    const config = fs.readFileSync(path.join(target, '.git', 'config'), 'utf8')
+    for (const [name, payload, replace] of [
+      ['chain-hook', {'payload/p/hooks/post-commit': '#!/bin/sh\necho pwned\n'}, false],
+      ['chain-config', {'payload/p/config': '[core]\n\tfsmonitor = "touch /tmp/idp-pwned"\n'}, true],
+    ] as const) {
+      const tpl = template(
+        name,
+        `    - {id: links, action: fetch:plain, input: {url: ./links}}
+    - {id: write, action: fetch:template, input: {url: ./payload${replace ? ', replace: true' : ''}}}
+`,
+        {'links/q': {link: '.'}, 'links/p': {link: 'q/.git'}, ...payload},
+      )
+      const error = await rejection(create(request(base, tpl, {force: true}), testDeps({env}).deps))
+      expect(error.message).toMatch(/into \.git/u)
+      expect(fs.existsSync(path.join(target, '.git', 'hooks', 'post-commit'))).toBe(false)
+      expect(fs.readFileSync(path.join(target, '.git', 'config'), 'utf8')).toBe(config)
+    }
+    // The links alone, with nothing written through them, are refused too once both exist.
+    const alone = template('chain-alone', '    - {id: links, action: fetch:plain, input: {url: ./links}}\n', {'links/q': {link: '.'}, 'links/p': {link: 'q/.git'}})
+    const error = await rejection(create(request(base, alone, {force: true}), testDeps({env}).deps))
+    expect(error).toBeInstanceOf(ConfigError)
+    expect(error.message).toContain('leads into .git')
+    expect(fs.existsSync(path.join(target, 'p'))).toBe(false)
+  })
+
+  it('fs:delete globs never reach .git, directly or through a link', async () => {
+    const base = path.join(root, 'glob')
+    const target = path.join(base, 'svc')
+    fs.mkdirSync(target, {recursive: true})
+    git(target, 'init', '-q')
+    fs.writeFileSync(path.join(target, 'keep.txt'), 'keep\n')
+    git(target, 'add', 'keep.txt')
+    git(target, '-c', 'user.name=t', '-c', 'user.email=t@x', 'commit', '-qm', 'history')
+    const deleting = template(
+      'glob-delete',
+      `    - {id: fetch, action: fetch:plain, input: {url: ./skeleton}}
+    - {id: drop, action: 'fs:delete', input: {files: ['*/objects', '**/HEAD']}}
+`,
+      {'skeleton/README.md': 'hi\n'},
+    )
+    await create(request(base, deleting, {force: true}), testDeps({env}).deps)
+    expect(git(target, 'log', '--format=%s')).toContain('history')
+    const through = template(
+      'glob-through',
+      `    - {id: fetch, action: fetch:plain, input: {url: ./skeleton}}
+    - {id: drop, action: 'fs:delete', input: {files: [g/objects]}}
+`,
+      {'skeleton/g': {link: '.git'}},
+    )
+    const error = await rejection(create(request(base, through, {force: true}), testDeps({env}).deps))
+    expect(error).toBeInstanceOf(ConfigError)
+    expect(git(target, 'log', '--format=%s')).toContain('history')
+  })
+
   it('a skeleton that is a link to another directory is refused (exit 3, naming it), and nothing is read from there', async () => {
     const elsewhere = path.join(root, 'elsewhere')
     fs.mkdirSync(elsewhere)

@@ -7,7 +7,7 @@ import {gitPushArgs, gitRemoteAddArgs} from '../tools/git.js'
 import type {CreateOps, Visibility} from './plan.js'
 import picomatch from 'picomatch'
 
-import {deleteInWorkspace, type DeleteSpec, type FetchSpec, type FileStep, planSkeleton, renameInWorkspace, type RenameSpec, type SkeletonResult, writeSkeleton} from './skeleton.js'
+import {assertLinksInside, deleteInWorkspace, type DeleteSpec, type FetchSpec, type FileStep, planSkeleton, renameInWorkspace, type RenameSpec, type SkeletonResult, writeSkeleton} from './skeleton.js'
 
 /**
  * The local and API work of an `idp create` plan. State shared between steps (what was
@@ -103,6 +103,7 @@ export async function renderAll(steps: FileStep[], targetDir: string, created: s
       trackFileList(files, step)
     }
   }
+  await assertLinksInside(targetDir, created)
   return [...files].sort()
 }
 

@@ -253,6 +253,29 @@ function contextFor(spec: FetchSpec): Record<string, unknown> {
   return {[spec.cookiecutterCompat ? 'cookiecutter' : 'values']: spec.values ?? {}}
 }
 
+/** Is `real` (a resolved path) the repository metadata of `realRoot`, or inside it? */
+function inGit(realRoot: string, real: string): boolean {
+  return path.relative(realRoot, real).split(path.sep)[0]?.toLowerCase() === '.git'
+}
+
+/**
+ * Every link among `paths` (what a render created) must lead, once all of them exist, inside the
+ * target and not into .git: two links that each look harmless (`q -> .`, `p -> q/.git`) can
+ * make one that is not, whatever order they were written in.
+ */
+export async function assertLinksInside(targetRoot: string, paths: readonly string[]): Promise<void> {
+  const realRoot = await realpath(targetRoot)
+  for (const p of paths) {
+    if (!(await lstat(p).catch(() => undefined))?.isSymbolicLink()) continue
+    const real = await realpath(p).catch(() => undefined)
+    if (real !== undefined && (!isInside(realRoot, real) || inGit(realRoot, real))) {
+      throw new ConfigError(`The template's link ${path.relative(targetRoot, p)} leads ${inGit(realRoot, real) ? 'into .git' : 'outside the new project'} (${real}), through other links.`, [{path: path.relative(targetRoot, p), message: 'a link out of the project'}], {
+        hint: 'A template may contain links only to files inside the project it generates, never into .git; replace the links with the files themselves.',
+      })
+    }
+  }
+}
+
 export function isInside(root: string, candidate: string): boolean {
   const rel = path.relative(root, candidate)
   return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel))
@@ -289,6 +312,7 @@ export async function writeSkeleton(ops: SkeletonOp[], targetRoot: string, optio
       }
       const real = await realpath(current)
       if (!isInside(realRoot, real)) throw new UsageError(`Refusing to write through ${current}: it leads outside the target directory.`, {hint: 'The template contains a link that points outside the project.'})
+      if (inGit(realRoot, real)) throw new UsageError(`Refusing to write through ${current}: it leads into .git, which a template may not write.`, {hint: 'The template contains a link into the repository metadata; remove it.'})
     }
   }
   for (const op of ops) {
@@ -323,8 +347,9 @@ export async function writeSkeleton(ops: SkeletonOp[], targetRoot: string, optio
   return created
 }
 
+/** Every entry of the target but the repository metadata: a glob of fs:delete never reaches .git. */
 async function listAll(root: string): Promise<string[]> {
-  return (await listEntries(root)).map((entry) => entry.replace(/\/$/u, ''))
+  return (await listEntries(root)).map((entry) => entry.replace(/\/$/u, '')).filter((entry) => entry.split('/')[0]?.toLowerCase() !== '.git')
 }
 
 /**
@@ -342,6 +367,9 @@ async function assertParentInside(targetRoot: string, abs: string, where: string
   }
   if (parent !== undefined && !isInside(root, parent)) {
     throw new UsageError(`${where}: ${path.relative(targetRoot, abs)} is under a link that leads outside the target directory (${parent}).`, {hint: 'Remove that link from the target directory, then run again.'})
+  }
+  if (parent !== undefined && inGit(root, parent)) {
+    throw new UsageError(`${where}: ${path.relative(targetRoot, abs)} leads into .git, which a template may not change.`, {hint: 'Remove the link into .git from the target directory, then run again.'})
   }
 }
 
