@@ -336,7 +336,7 @@ spec:
     - required: [name, dbPass]
       properties:
         name: {type: string}
-        dbPass: {type: string, ui:widget: password}
+        dbPass: {type: string, ui:widget: password, minLength: 12}
   steps:
     - id: fetch
       action: fetch:template
@@ -350,6 +350,10 @@ spec:
       expect(JSON.stringify(prepared.values)).not.toContain(CANARY)
       // The plan still carries the value for the render step itself.
       expect(JSON.stringify(prepared.plan)).toContain(CANARY)
+      // A secret that fails its check is not quoted back (JSON escaping would slip past the redactor).
+      const bad = await prepareCreate({template: await resolveTemplate(templateDir), name: 'svc', baseDir: dir, set: ['dbPass=a"b-c4n4ry'], git: {}, publish: publishOff}).catch((e: unknown) => e)
+      expect(bad).toBeInstanceOf(UsageError)
+      expect(`${(bad as UsageError).message}${(bad as UsageError).hint}`).not.toContain('c4n4ry')
     } finally {
       clearSecretsForTests()
     }

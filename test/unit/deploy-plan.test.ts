@@ -42,7 +42,7 @@ describe('planDeploy (argocd)', () => {
     expect(step('app').argv).toEqual([
       'app', 'create', 'shop-staging', '--upsert', '--project', 'shop', '--repo', 'https://github.com/acme/shop', '--path', 'chart', '--revision', 'main',
       '--dest-server', 'https://kubernetes.default.svc', '--dest-namespace', 'shop-staging', '--app-namespace', 'argocd',
-      '--values', 'values-staging.yaml', '--helm-set', 'env=staging', '--helm-set', 'image.tag=v1.2.3',
+      '--values', 'values-staging.yaml', '--helm-set-string', 'env=staging', '--helm-set-string', 'image.tag=v1.2.3',
       '--label', 'app.kubernetes.io/managed-by=idp', '--label', 'idp.dev/env=staging', '--label', 'idp.dev/service=shop',
       '--sync-option', 'CreateNamespace=true', '--core',
     ])
@@ -90,7 +90,7 @@ describe('planDeploy (helm)', () => {
     const helm = plan.steps[1]!
     expect(helm.argv).toEqual([
       'upgrade', '--install', 'shop', `${PROJECT}/chart`, '--namespace', 'shop-staging', '--create-namespace',
-      '--values', `${PROJECT}/chart/values-staging.yaml`, '--set', 'env=staging', '--set', 'image.tag=v9', '--wait', '--rollback-on-failure', '--timeout', '120s',
+      '--values', `${PROJECT}/chart/values-staging.yaml`, '--set-string', 'env=staging', '--set-string', 'image.tag=v9', '--wait', '--rollback-on-failure', '--timeout', '120s',
     ])
     expect(helm.action).toMatchObject({kubeconfig: PATHS.hostKubeconfig})
     expect(plan.metadata).toMatchObject({release: 'shop', rollback: 'KUBECONFIG=/state/clusters/dev/kubeconfig helm rollback shop --namespace shop-staging'})

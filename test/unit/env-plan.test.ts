@@ -63,7 +63,7 @@ describe('planEnvUp', () => {
     expect(step('helm').argv).toEqual([
       'upgrade', '--install', 'shop', `${FIXTURE_PROJECT}/chart`, '--namespace', 'shop-pr-7',
       '--values', `${FIXTURE_PROJECT}/chart/values-preview.yaml`, '--values', '/state/envs/shop/pr-7/tf-values.yaml',
-      '--set', 'env=pr-7', '--set', 'image.tag=v1', '--wait', '--rollback-on-failure', '--timeout', '300s',
+      '--set-string', 'env=pr-7', '--set-string', 'image.tag=v1', '--wait', '--rollback-on-failure', '--timeout', '300s',
     ])
     expect(step('helm').action).toMatchObject({kubeconfig: '/state/envs/shop/pr-7/kubeconfig'})
     // --dry-run shows every command the step may run, as commands to paste: apply, then the outputs.

@@ -27,14 +27,14 @@ async function terraformOutputs(runner: ToolRunner, o: {chdir: string}, options:
 afterAll(() => rmSync(work, {recursive: true, force: true}))
 
 describe('helm argv', () => {
-  const base = {release: 'shop', chart: './chart', namespace: 'shop-pr-1', values: ['chart/values-preview.yaml'], set: {'image.tag': 'abc,def', replicas: '2'}, timeout: '5m0s'}
+  const base = {release: 'shop', chart: './chart', namespace: 'shop-pr-1', values: ['chart/values-preview.yaml'], set: {'image.tag': 'abc,def', replicas: 2}, timeout: '5m0s'}
 
   it('uses --atomic on helm 3 and --rollback-on-failure on helm 4, deterministically', () => {
     expect(helmUpgradeInstallArgs({...base, major: 3})).toEqual([
       'upgrade', '--install', 'shop', './chart', '--namespace', 'shop-pr-1', '--values', 'chart/values-preview.yaml',
-      '--set', 'image.tag=abc\\,def', '--set', 'replicas=2', '--wait', '--atomic', '--timeout', '5m0s',
+      '--set-string', 'image.tag=abc\\,def', '--set', 'replicas=2', '--wait', '--atomic', '--timeout', '5m0s',
     ])
-    const v4 = helmUpgradeInstallArgs({...base, major: 4, set: {replicas: '2', 'image.tag': 'abc,def'}})
+    const v4 = helmUpgradeInstallArgs({...base, major: 4, set: {replicas: 2, 'image.tag': 'abc,def'}})
     expect(v4).toContain('--rollback-on-failure')
     expect(v4).not.toContain('--atomic')
     expect(v4.filter((a) => a.startsWith('replicas') || a.startsWith('image'))).toEqual(['image.tag=abc\\,def', 'replicas=2'])
@@ -60,8 +60,14 @@ describe('helm argv', () => {
       const upgrade = helmUpgradeInstallArgs({release: 'shop', chart, namespace: 'ns', set: {'image.tag': 'a,b'}, timeout: '2m0s', createNamespace: true, major})
       expect(upgrade.slice(0, 2)).toEqual(['upgrade', '--install'])
       const args = ['template', ...upgrade.slice(2)]
-      const result = await runner.run('helm', args, {env: {HELM_CACHE_HOME: path.join(work, 'hc'), HELM_CONFIG_HOME: path.join(work, 'hf'), HELM_DATA_HOME: path.join(work, 'hd')}})
+      const helmHome = {env: {HELM_CACHE_HOME: path.join(work, 'hc'), HELM_CONFIG_HOME: path.join(work, 'hf'), HELM_DATA_HOME: path.join(work, 'hd')}}
+      const result = await runner.run('helm', args, helmHome)
       expect(result.stdout).toContain('tag: "a,b"')
+      // Tags that YAML would read as null, a boolean or a number stay the strings they are.
+      for (const tag of ['null', 'true', '0123']) {
+        const typed = helmUpgradeInstallArgs({release: 'shop', chart, namespace: 'ns', set: {'image.tag': tag}, major})
+        expect((await runner.run('helm', ['template', ...typed.slice(2)], helmHome)).stdout).toContain(`tag: "${tag}"`)
+      }
     }
   })
 })

@@ -75,11 +75,19 @@ export async function readValuesFile(file: string): Promise<Record<string, unkno
   return data as Record<string, unknown>
 }
 
+/**
+ * A value as an error may quote it: never a secret parameter's (a redactor masks a secret as
+ * registered, and JSON escaping — `hunter"2` as `hunter\"2` — would slip past it).
+ */
+function quoted(value: unknown, schema: PropertySchema | undefined): string {
+  return schema && (schema['ui:field'] === 'Secret' || schema['ui:widget'] === 'password') ? 'a value (secret, not shown)' : JSON.stringify(value)
+}
+
 /** Turn a flag string (or a YAML value) into the parameter's JSON Schema type. */
 export function coerceValue(key: string, value: unknown, schema: PropertySchema | undefined, source: string): unknown {
   const type = schema ? schemaType(schema) : 'string'
   const bad = (expected: string): never => {
-    throw new UsageError(`${source}: parameter "${key}" must be ${expected}, got ${JSON.stringify(value)}.`, {hint: describeParameter(key, schema)})
+    throw new UsageError(`${source}: parameter "${key}" must be ${expected}, got ${quoted(value, schema)}.`, {hint: describeParameter(key, schema)})
   }
   if (typeof value !== 'string') {
     if (type === 'string' && (typeof value === 'number' || typeof value === 'boolean')) return String(value)
@@ -240,7 +248,7 @@ export function resolveValues(input: ResolveInput): ResolvedValues {
       const value = coerceValue(key, raw, param?.schema, label)
       if (param) {
         const problem = valueProblem(value, param.schema)
-        if (problem) throw new UsageError(`${label}: parameter "${key}" ${problem} (got ${JSON.stringify(value)}).`, {hint: describeParameter(key, param.schema)})
+        if (problem) throw new UsageError(`${label}: parameter "${key}" ${problem} (got ${quoted(value, param.schema)}).`, {hint: describeParameter(key, param.schema)})
       }
       values[key] = value
       given.add(key)
@@ -273,6 +281,6 @@ export function assertComplete(pages: Page[], values: Record<string, unknown>): 
     const value = values[param.key]
     if (value === undefined) continue
     const problem = valueProblem(value, param.schema)
-    if (problem) throw new UsageError(`Template parameter "${param.key}" ${problem} (got ${JSON.stringify(value)}).`, {hint: describeParameter(param.key, param.schema)})
+    if (problem) throw new UsageError(`Template parameter "${param.key}" ${problem} (got ${quoted(value, param.schema)}).`, {hint: describeParameter(param.key, param.schema)})
   }
 }

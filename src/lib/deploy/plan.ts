@@ -109,9 +109,6 @@ export function seconds(ms: number): number {
   return Math.max(1, Math.ceil(ms / 1000))
 }
 
-function stringVars(vars: Record<string, string | number | boolean>): Record<string, string> {
-  return Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, String(v)]))
-}
 
 /**
  * Argo CD reads values files from the repository, relative to the Application's path; .idp.yml
@@ -135,8 +132,8 @@ export function planDeploy(options: DeployOptions, facts: DeployFacts): Plan<Dep
   return options.strategy === 'argocd' ? planArgocd(options, facts) : planHelm(options, facts)
 }
 
-function helmSet(env: ResolvedEnvironment, imageTag: string | undefined): Record<string, string> {
-  const set = stringVars(env.helm?.set ?? {})
+function helmSet(env: ResolvedEnvironment, imageTag: string | undefined): Record<string, string | number | boolean> {
+  const set: Record<string, string | number | boolean> = {...env.helm?.set}
   if (imageTag) set['image.tag'] = imageTag
   return set
 }

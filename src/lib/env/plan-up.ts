@@ -114,9 +114,6 @@ function withLockTimeout(argv: string[], subcommand: string): string[] {
   return [...argv.slice(0, at + 1), `-lock-timeout=${TERRAFORM_LOCK_TIMEOUT}`, ...argv.slice(at + 1)]
 }
 
-function stringVars(vars: Record<string, string | number | boolean>): Record<string, string> {
-  return Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, String(v)]))
-}
 
 /**
  * The terraform actions shared by up and down: same cwd and TF_DATA_DIR, and the environment's
@@ -277,7 +274,7 @@ export function planEnvUp(options: EnvUpOptions, facts: EnvUpFacts): Plan<EnvUpM
 
   if (env.helm) {
     const releaseNamespace = envReleaseNamespace(env)
-    const set: Record<string, string> = stringVars(env.helm.set)
+    const set: Record<string, string | number | boolean> = {...env.helm.set}
     if (options.imageTag) set['image.tag'] = options.imageTag
     const values = [...env.helm.values, ...(env.terraform ? [paths.tfValues] : [])]
     steps.push({

@@ -33,7 +33,8 @@ export interface ArgocdAppCreateOptions {
   /** Namespace of the Application object (apps-in-any-namespace). */
   appNamespace?: string
   valuesFiles?: string[]
-  helmSet?: Record<string, string>
+  /** Strings go as --helm-set-string (read as strings, whatever they look like), numbers and booleans as --helm-set. */
+  helmSet?: Record<string, string | number | boolean>
   labels?: Record<string, string>
   autoSync?: boolean
   createNamespace?: boolean
@@ -46,7 +47,10 @@ export function argocdAppCreateArgs(o: ArgocdAppCreateOptions): string[] {
   args.push('--dest-server', o.destServer ?? 'https://kubernetes.default.svc', '--dest-namespace', o.destNamespace)
   if (o.appNamespace) args.push('--app-namespace', o.appNamespace)
   for (const file of o.valuesFiles ?? []) args.push('--values', file)
-  for (const key of Object.keys(o.helmSet ?? {}).sort()) args.push('--helm-set', `${key}=${o.helmSet![key]}`)
+  for (const key of Object.keys(o.helmSet ?? {}).sort()) {
+    const value = o.helmSet![key]!
+    args.push(typeof value === 'string' ? '--helm-set-string' : '--helm-set', `${key}=${String(value)}`)
+  }
   for (const key of Object.keys(o.labels ?? {}).sort()) args.push('--label', `${key}=${o.labels![key]}`)
   if (o.autoSync) args.push('--sync-policy', 'automated', '--auto-prune', '--self-heal')
   if (o.createNamespace) args.push('--sync-option', 'CreateNamespace=true')

@@ -10,11 +10,19 @@ function escapeSetValue(value: string): string {
   return value.replace(/\\/gu, '\\\\').replace(/,/gu, '\\,')
 }
 
-function setArgs(set: Record<string, string> | undefined): string[] {
+/**
+ * A string goes with `--set-string`: `--set` reads `null`, `true`, `1e3` or `0123` as YAML would
+ * (`--image-tag null` deployed the chart's default tag). A number or a boolean from .idp.yml keeps
+ * its type with `--set`.
+ */
+function setArgs(set: Record<string, string | number | boolean> | undefined): string[] {
   if (!set) return []
   return Object.keys(set)
     .sort()
-    .flatMap((key) => ['--set', `${key}=${escapeSetValue(set[key]!)}`])
+    .flatMap((key) => {
+      const value = set[key]!
+      return typeof value === 'string' ? ['--set-string', `${key}=${escapeSetValue(value)}`] : ['--set', `${key}=${String(value)}`]
+    })
 }
 
 export interface HelmUpgradeInstallOptions {
@@ -22,7 +30,7 @@ export interface HelmUpgradeInstallOptions {
   chart: string
   namespace: string
   values?: string[]
-  set?: Record<string, string>
+  set?: Record<string, string | number | boolean>
   /** Wait for resources to be ready (default true). */
   wait?: boolean
   /** A Go duration, e.g. "5m0s". */
