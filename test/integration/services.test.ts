@@ -62,7 +62,11 @@ describe('envUp', () => {
     const result = await envUp(upRequest('pr-51', {dryRun: true}), testDeps({env: world.env, runner}).deps)
     expect(result.dryRun).toBe(true)
     expect(result.plan.steps.map((s) => s.id)).toEqual(['preflight', 'lock', 'namespace', 'kubeconfig', 'terraform-vars', 'terraform-init', 'terraform-apply', 'helm', 'record', 'unlock'])
-    expect(result.teardown).toBe('idp env down pr-51')
+    // Printed commands reach the same repository and config as this run: from another working
+    // directory (a monorepo's root), `idp env down pr-51` alone would read another .idp.yml.
+    expect(result.teardown).toBe(`idp env down pr-51 --dir ${world.project}`)
+    const withConfig = await envUp(upRequest('pr-51', {dryRun: true}), testDeps({env: {...world.env, IDP_CONFIG: '.idp.yml'}, runner}).deps)
+    expect(withConfig.teardown).toBe(`IDP_CONFIG=.idp.yml idp env down pr-51 --dir ${world.project}`)
     expect(toolRuns(runner)).toEqual([])
     expect(store().get('v1', 'Namespace', 'shop-pr-51')).toBeUndefined()
   })
@@ -104,7 +108,7 @@ describe('envUp', () => {
     const runner = new RecordingRunner()
     const error = await rejection(envUp({...upRequest('ns-55'), dir}, testDeps({env: world.env, runner}).deps))
     expect(error).toBeInstanceOf(UsageError)
-    expect(error.hint).toBe('Deploy to protected environments with `idp deploy ns-55`.')
+    expect(error.hint).toBe(`Deploy to protected environments with \`idp deploy ns-55 --dir ${dir}\`.`)
     expect(toolRuns(runner)).toEqual([])
     expect(store().get('v1', 'Namespace', 'shop-ns-55')).toBeUndefined()
   })
@@ -237,7 +241,7 @@ describe('envStatus', () => {
     const result = await envStatus({dir: world.project, env: 'ns-53'}, testDeps({env: world.env, runner: new RecordingRunner()}).deps)
     expect(result.lastRun).toMatchObject({command: 'env up', status: 'failed', failedStep: {id: 'helm', error: expect.stringContaining('UPGRADE FAILED')}})
     expect(result.lastRun?.cleanup).toEqual(expect.arrayContaining([expect.stringMatching(/^KUBECONFIG=\S+ kubectl delete namespace shop-ns-53 --ignore-not-found$/u), expect.stringMatching(/^rm -f \S+ns-53\/kubeconfig$/u)]))
-    expect(renderEnvStatus(result, {bin: 'idp', cwd: world.project, now: new Date()})).toMatch(/last run: {3}env up failed at "helm upgrade --install shop[^"]*": .*UPGRADE FAILED/u)
+    expect(renderEnvStatus(result, {bin: 'idp', cwd: world.project, now: new Date(), dir: world.project})).toMatch(/last run: {3}env up failed at "helm upgrade --install shop[^"]*": .*UPGRADE FAILED/u)
   })
 
   it('an environment that does not exist is a usage error naming the ones that do', async () => {

@@ -2,7 +2,7 @@
  * `idp access grant`: a time-limited RoleBinding in one environment. The access policy of
  * .idp.yml is checked before any cluster is touched (a UsageError naming the rule).
  */
-import type {Deps, Human, Service} from '../cli/deps.js'
+import {type Deps, type Human, idpCommand, type Service} from '../cli/deps.js'
 import {requireValue} from '../cli/prompter.js'
 import {loadConfig} from '../config/load.js'
 import {gitFacts} from '../env/context.js'
@@ -71,6 +71,6 @@ export const renderAccessGrant: Human<AccessGrantResult> = (result, view) => {
   return [
     `✓ ${result.kind === 'Group' ? 'Group' : 'User'} ${result.subject} has ${result.role} on ${result.env} (namespace ${result.namespace} on ${result.cluster}) until ${result.expiresAt}`,
     `  Binding: ${result.binding} → ${result.roleRef.kind} ${result.roleRef.name}`,
-    `  Revoke:  ${view.bin} access revoke ${result.subject} --role ${result.role} --env ${result.env}`,
+    `  Revoke:  ${idpCommand(view, ['access', 'revoke', result.subject, '--role', result.role, '--env', result.env, ...(result.kind === 'Group' ? ['--group'] : [])])}`,
   ].join('\n')
 }

@@ -3,7 +3,7 @@
  * service) and the idp-labelled RoleBindings there. An unreachable cluster becomes a warning, as
  * in `env list`, unless every cluster fails.
  */
-import type {Human, Service} from '../cli/deps.js'
+import {type Human, idpCommand, type Service} from '../cli/deps.js'
 import {IdpError} from '../cli/errors.js'
 import {table} from '../cli/output.js'
 import {redact} from '../cli/redact.js'
@@ -50,7 +50,7 @@ export const renderAccessList: Human<AccessListResult> = (result, view) => {
     g.reason ?? '',
   ])
   const expired = result.grants.filter((g) => g.expired).length
-  const footer = expired > 0 ? `\n\n${expired} expired grant${expired === 1 ? '' : 's'} still in effect: run \`${view.bin} access revoke --expired\`.` : ''
+  const footer = expired > 0 ? `\n\n${expired} expired grant${expired === 1 ? '' : 's'} still in effect: run \`${idpCommand(view, ['access', 'revoke', '--expired'])}\`.` : ''
   return `${table(['ENV', 'SUBJECT', 'ROLE', 'EXPIRES', 'GRANTED BY', 'REASON'], rows)}${footer}`
 }
 

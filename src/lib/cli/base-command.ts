@@ -72,7 +72,7 @@ export abstract class BaseCommand<T extends typeof Command, R = unknown> extends
   async run(): Promise<R> {
     const {result, human} = await this.execute()
     this.abortController.signal.throwIfAborted()
-    const view = {bin: this.config.bin, cwd: process.cwd(), now: new Date()}
+    const view = {bin: this.config.bin, cwd: process.cwd(), now: new Date(), dir: this.dir, ...(process.env.IDP_CONFIG ? {configFile: process.env.IDP_CONFIG} : {})}
     this.out.result(result, (r) => human(r, view))
     const code = this.exitCodeOf(result)
     if (code !== undefined) process.exitCode = code

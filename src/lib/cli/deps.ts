@@ -5,6 +5,9 @@
  * a scripted prompter, a fixed clock, the stand-ins' environment), and one service may hand its
  * Deps to another (an overview calls the list services in-process).
  */
+import path from 'node:path'
+
+import {shellQuote} from '../plan/format.js'
 import {chooseRenderer, createPlanRunner, type PlanRunner} from '../plan/run.js'
 import {createToolRunner} from '../tools/runner.js'
 import type {ToolRunner} from '../tools/types.js'
@@ -89,6 +92,25 @@ export interface View {
   cwd: string
   /** When the result is shown, for relative times ("expires in 2h"). */
   now: Date
+  /** The repository the command acted on (--dir), for the idp commands a rendering prints. */
+  dir: string
+  /** IDP_CONFIG, when it named the config. */
+  configFile?: string
+}
+
+/**
+ * An idp command to print (a teardown, a next step), reaching what this run reached: the same
+ * repository (`--dir` when it is not the working directory) and the same config (IDP_CONFIG).
+ * From a monorepo's root, `idp env down pr-1` alone would read another `.idp.yml`.
+ */
+export function idpCommand(where: {bin: string; cwd: string; dir: string; configFile?: string}, args: string[]): string {
+  const dirArgs = path.resolve(where.dir) === path.resolve(where.cwd) ? [] : ['--dir', where.dir]
+  return `${where.configFile ? `IDP_CONFIG=${shellQuote([where.configFile])} ` : ''}${shellQuote([where.bin, ...args, ...dirArgs])}`
+}
+
+/** idpCommand for a service: its Deps and the request's --dir. */
+export function idpCommandOf(deps: Pick<Deps, 'bin' | 'env'>, dir: string, args: string[]): string {
+  return idpCommand({bin: deps.bin, cwd: process.cwd(), dir, ...(deps.env.IDP_CONFIG ? {configFile: deps.env.IDP_CONFIG} : {})}, args)
 }
 
 /** The result for people (stdout): a pure function, no writes. */

@@ -101,7 +101,7 @@ export const doctor: Service<DoctorRequest, DoctorResult> = async (request, deps
   if (ok) return result
 
   // Failing: the report still matters, so it is shown (stderr in human mode) before the error.
-  deps.out.report(renderDoctor(result, {bin: deps.bin, cwd: process.cwd(), now: deps.now()})!)
+  deps.out.report(renderDoctor(result, {bin: deps.bin, cwd: process.cwd(), now: deps.now(), dir: request.dir})!)
   const failed = checks.filter((check) => check.status === 'fail')
   if (configError) throw new ConfigError(configError.message, configError.problems, {hint: configError.hint, details: {checks, ok}})
   throw new PrerequisiteError(`${failed.length} required check${failed.length === 1 ? '' : 's'} failed: ${failed.map((check) => check.name).join(', ')}.`, {

@@ -4,7 +4,7 @@
  * a scheduled CI job: only namespaces carrying idp's labels are ever considered, each is read
  * again right before its plan is made, and one failure does not stop the others.
  */
-import type {Deps, Human, Service} from '../cli/deps.js'
+import {type Deps, type Human, idpCommandOf, type Service} from '../cli/deps.js'
 import {CancelledError, IdpError, PrerequisiteError, RemoteError, TimeoutError, ToolError, UsageError} from '../cli/errors.js'
 import {table} from '../cli/output.js'
 import {redact} from '../cli/redact.js'
@@ -262,7 +262,7 @@ export const envGc: Service<EnvGcRequest, EnvGcResult> = async (request, deps: D
     // (like terraform destroy -auto-approve). Nothing has changed yet.
     if (!deps.prompter) {
       throw new UsageError(`env gc would remove ${count}; removing them without a terminal needs --yes.`, {
-        hint: `Check the list with \`${deps.bin} env gc --dry-run\`, then run \`${deps.bin} env gc --yes\` (or set IDP_YES=true in a scheduled job).`,
+        hint: `Check the list with \`${idpCommandOf(deps, request.dir, ['env', 'gc', '--dry-run'])}\`, then run \`${idpCommandOf(deps, request.dir, ['env', 'gc', '--yes'])}\` (or set IDP_YES=true in a scheduled job).`,
         details: {selected: base.selected, skipped: base.skipped},
       })
     }

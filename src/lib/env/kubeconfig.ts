@@ -6,7 +6,7 @@
 import {readFile, stat} from 'node:fs/promises'
 import path from 'node:path'
 
-import type {Human, Service} from '../cli/deps.js'
+import {type Human, idpCommandOf, type Service} from '../cli/deps.js'
 import {PrerequisiteError, UsageError} from '../cli/errors.js'
 import {assertDnsLabel} from '../cli/names.js'
 import {writePrivateFile} from '../cli/paths.js'
@@ -56,7 +56,7 @@ export const envKubeconfig: Service<EnvKubeconfigRequest, EnvKubeconfigResult> =
     content = await readFile(file, 'utf8')
   } catch {
     throw new PrerequisiteError(`No kubeconfig for environment ${name} of ${service} on this machine (${file}).`, {
-      hint: `Run \`${deps.bin} env up ${name}\`: it writes the kubeconfig (running it again on an existing environment updates it in place). \`${deps.bin} env list\` shows which environments exist.`,
+      hint: `Run \`${idpCommandOf(deps, request.dir, ['env', 'up', name])}\`: it writes the kubeconfig (running it again on an existing environment updates it in place). \`${idpCommandOf(deps, request.dir, ['env', 'list'])}\` shows which environments exist.`,
     })
   }
   if (!target) return {service, env: name, path: file}

@@ -5,7 +5,7 @@
  */
 import {stat} from 'node:fs/promises'
 
-import type {Human, Service} from '../cli/deps.js'
+import {type Human, idpCommandOf, type Service} from '../cli/deps.js'
 import {UsageError} from '../cli/errors.js'
 import {assertDnsLabel} from '../cli/names.js'
 import {redact} from '../cli/redact.js'
@@ -94,7 +94,7 @@ export const envStatus: Service<EnvStatusRequest, EnvStatusResult> = async (requ
     const existing = [...new Set(listing.environments.map((r) => r.env))]
     const read = listing.clusters.filter((c) => c.ok).map((c) => c.cluster)
     throw new UsageError(`Environment "${name}" of service ${service} not found on cluster${read.length === 1 ? '' : 's'} ${read.join(', ')}.`, {
-      hint: existing.length > 0 ? `Existing environments: ${existing.join(', ')}. Create ${name} with \`${deps.bin} env up ${name}\`.` : `This service has no environments. Create one with \`${deps.bin} env up ${name}\`.`,
+      hint: existing.length > 0 ? `Existing environments: ${existing.join(', ')}. Create ${name} with \`${idpCommandOf(deps, request.dir, ['env', 'up', name])}\`.` : `This service has no environments. Create one with \`${idpCommandOf(deps, request.dir, ['env', 'up', name])}\`.`,
       details: {existing},
     })
   }

@@ -4,14 +4,14 @@
  * did not create), plans (plan-up.ts) and runs the plan or, for a dry run, returns it.
  */
 import {UsageError} from '../cli/errors.js'
-import type {Human, Service} from '../cli/deps.js'
+import {type Human, idpCommandOf, type Service} from '../cli/deps.js'
 import {loadKubeClient} from '../cli/lazy.js'
 import {assertDnsLabel, assertImageTag, assertSha} from '../cli/names.js'
 import {parseDuration, parseTimeout} from '../config/duration.js'
 import {resolveEnvironment} from '../config/environments.js'
 import {loadConfig} from '../config/load.js'
 import {expandTemplate} from '../config/template.js'
-import {dryRunText, type JsonPlan, planForJson} from '../plan/format.js'
+import {dryRunText, type JsonPlan, planForJson, shellQuote} from '../plan/format.js'
 import {opResult, type StepRecord} from '../plan/types.js'
 import * as context from './context.js'
 import {envStatePaths, JOURNALS} from './paths.js'
@@ -66,7 +66,7 @@ export const envUp: Service<EnvUpRequest, EnvUpResult> = async (request, deps) =
   const sha = request.sha ?? git.sha
   const env = resolveEnvironment(config, name, {root: loaded.root, vars: context.templateVars({pr, sha, branch: git.branch})})
   if (env.protected) {
-    throw new UsageError(`Environment ${name} is protected; \`${deps.bin} env up\` manages ephemeral environments only.`, {hint: `Deploy to protected environments with \`${deps.bin} deploy ${name}\`.`})
+    throw new UsageError(`Environment ${name} is protected; \`${deps.bin} env up\` manages ephemeral environments only.`, {hint: `Deploy to protected environments with \`${idpCommandOf(deps, request.dir, ['deploy', name])}\`.`})
   }
   // The tag helm gets, wherever it came from (a flag, image.tag of .idp.yml filled from GITHUB_SHA...), is checked before any change.
   const imageTag = request.imageTag ?? (config.image ? assertImageTag(expandTemplate(config.image.tag, {...env.vars}, 'image.tag'), 'image.tag of .idp.yml') : undefined)
@@ -102,7 +102,7 @@ export const envUp: Service<EnvUpRequest, EnvUpResult> = async (request, deps) =
   )
   // The result describes the environment exactly as the plan does.
   const {update, ...about} = plan.metadata
-  const base = {...about, updated: update, teardown: `${deps.bin} env down ${env.name}`, plan: planForJson(plan)}
+  const base = {...about, updated: update, teardown: idpCommandOf(deps, request.dir, ['env', 'down', env.name]), plan: planForJson(plan)}
   if (dryRun) return {...base, dryRun: true}
 
   const [{createEnvHandlers, createEvidenceSampler, releaseEnvLock, withHelmEvidence}] = (await preload)!
@@ -130,11 +130,11 @@ export const envUp: Service<EnvUpRequest, EnvUpResult> = async (request, deps) =
   }
 }
 
-export const renderEnvUp: Human<EnvUpResult> = (result, view) => {
+export const renderEnvUp: Human<EnvUpResult> = (result) => {
   if (result.dryRun) return dryRunText(result.plan)
   const lines = [`✓ Environment ${result.env} of ${result.service} is ${result.updated ? 'updated' : 'up'} (namespace ${result.namespace} on ${result.cluster}, ${result.driver} driver)`]
   if (result.url) lines.push(`  URL:        ${result.url}`)
-  lines.push(`  Kubeconfig: ${result.kubeconfig}   (export KUBECONFIG=$(${view.bin} env kubeconfig ${result.env}))`)
+  lines.push(`  Kubeconfig: ${result.kubeconfig}   (export KUBECONFIG=${shellQuote([result.kubeconfig])})`)
   lines.push(`  Expires:    ${result.expiresAt ?? 'never'}`)
   if (result.prComment) lines.push(`  PR comment: ${result.prComment}`)
   lines.push(`  Tear down:  ${result.teardown}`)
