@@ -215,6 +215,31 @@ describe('a template cannot reach outside its own directory or the new one', () 
   })
 })
 
+describe('names that go into argv', () => {
+  it('a branch that would be an option (--mirror) or not a branch at all is refused before anything is written', async () => {
+    const plain = template('branchy', '    - {id: fetch, action: fetch:template, input: {url: ./skeleton}}\n', {'skeleton/README.md': 'hi\n'})
+    for (const branch of ['--mirror', 'a..b', '.hidden']) {
+      const base = fs.mkdtempSync(path.join(root, 'br-'))
+      const error = await rejection(create(request(base, plain, {branch}), testDeps({env}).deps))
+      expect(error).toBeInstanceOf(UsageError)
+      expect(error.message).toContain(`Invalid branch name "${branch}" (--branch)`)
+      expect(fs.readdirSync(base)).toEqual([])
+    }
+  })
+
+  it('config schema --output replaces a link at that name instead of writing through it', async () => {
+    const {configSchema} = await import('../../src/lib/config/check.js')
+    const dir = fs.mkdtempSync(path.join(root, 'schema-'))
+    const victim = path.join(root, 'victim.txt')
+    fs.writeFileSync(victim, 'keep\n')
+    fs.symlinkSync(victim, path.join(dir, 'idp.schema.json'))
+    await configSchema({dir, output: 'idp.schema.json'}, testDeps({env}).deps)
+    expect(fs.readFileSync(victim, 'utf8')).toBe('keep\n')
+    expect(fs.lstatSync(path.join(dir, 'idp.schema.json')).isFile()).toBe(true)
+    expect(JSON.parse(fs.readFileSync(path.join(dir, 'idp.schema.json'), 'utf8')).$id).toMatch(/idp/u)
+  })
+})
+
 describe('the commit identity', () => {
   it('--author-name/--author-email win over GIT_AUTHOR_*/GIT_COMMITTER_* in the environment; without them, the environment wins over git config', async () => {
     const plain = template('identity', '    - {id: fetch, action: fetch:template, input: {url: ./skeleton}}\n', {'skeleton/README.md': '# ${{ values.name }}\n'})

@@ -268,7 +268,7 @@ describe('plan', () => {
     const prepared = await prepareFixture(await tmp(), {publish: {...publishOff, requested: true, token: 'ghp_example'}})
     const repo = prepared.plan.steps.find((s) => s.id === 'github-repo')!
     expect(repo.action).toMatchObject({kind: 'api', op: 'github.createRepo', params: {owner: 'acme', name: 'my-svc', visibility: 'internal', description: 'This is my-svc'}})
-    expect(repo.undo).toEqual([expect.objectContaining({op: 'github.deleteRepo', params: {owner: 'acme', name: 'my-svc'}})])
+    expect(repo.undo).toEqual([expect.objectContaining({op: 'github.deleteRepo', params: {owner: 'acme', name: 'my-svc', host: 'github.com'}})])
     expect(prepared.plan.steps.map((s) => s.id)).toContain('git-push')
     expect(JSON.stringify(prepared.plan)).not.toContain('ghp_example')
   })

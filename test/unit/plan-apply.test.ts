@@ -486,6 +486,19 @@ describe('applyPlan journal', () => {
 })
 
 describe('applyPlan rendering', () => {
+  it('shows control characters of titles, output and evidence instead of obeying them', async () => {
+    const stderr = new Sink()
+    const runner = new FakeRunner().on('kubectl b', async () => {
+      throw toolFailure('kubectl', ['b'], 'nope')
+    })
+    const plan = planOf({...tool('a', ['a']), title: 'Render evil\u001B[2J\u001B]0;pwned\u0007'}, tool('b', ['b']))
+    await rejection(applyPlan(plan, options(runner, {renderer: 'simple', stderr, collectEvidence: async () => ['event: \u001B[1Aup']})))
+    expect(stderr.text).toContain('Render evil\\x1b[2J\\x1b]0;pwned\\x07')
+    expect(stderr.text).toContain('event: \\x1b[1Aup')
+    expect(stderr.text).not.toContain('\u001B]0;pwned')
+    expect(stderr.text).not.toContain('\u001B[1Aup')
+  })
+
   for (const renderer of ['simple', 'default'] as const) {
     it(`draws the '${renderer}' renderer on stderr and nothing on stdout`, async () => {
       const stderr = new Sink()

@@ -63,6 +63,9 @@ describe('commandLine and describeAction', () => {
     )
     expect(commandLine({kind: 'tool', tool: 'kubectl', argv: ['apply', '-f', '-'], input: 'abc'})).toBe('kubectl apply -f - # reads 3 bytes on stdin')
     expect(describeAction({kind: 'api', target: 'github', op: 'github.deleteRepo', summary: 'delete repo acme/shop', params: {name: 'shop'}})).toBe('# github API github.deleteRepo: delete repo acme/shop')
+    // A clean-up command reaches the server idp created the repository on: GitHub Enterprise through GH_HOST.
+    expect(describeAction({kind: 'api', target: 'github', op: 'github.deleteRepo', summary: 'delete repo', params: {owner: 'acme', name: 'shop', host: 'github.com'}})).toBe('gh repo delete acme/shop --yes')
+    expect(describeAction({kind: 'api', target: 'github', op: 'github.deleteRepo', summary: 'delete repo', params: {owner: 'acme', name: 'shop', host: 'ghe.example.com'}})).toBe('GH_HOST=ghe.example.com gh repo delete acme/shop --yes')
   })
 })
 

@@ -23,6 +23,18 @@ describe('the Prompter', () => {
     expect(screen.text).toContain('Role')
   })
 
+  it('a message or a choice from a template is shown, not obeyed (no terminal title, no screen clear)', async () => {
+    const {keys, screen} = terminal()
+    const prompter = createPrompter({signal: new AbortController().signal, input: keys, output: screen})
+    const answer = prompter.select({message: 'Tier\u001B]0;pwned\u0007', choices: [{name: 'gold\u001B[2J', value: 'gold'}]})
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    keys.write('\r')
+    expect(await answer).toBe('gold')
+    expect(screen.text).toContain('Tier\\x1b]0;pwned\\x07')
+    expect(screen.text).not.toContain('\u001B]0;pwned')
+    expect(screen.text).not.toContain('gold\u001B[2J')
+  })
+
   it('Ctrl-C at a prompt is a cancellation (exit 130), not a bug', async () => {
     const {keys, screen} = terminal()
     const prompter = createPrompter({signal: new AbortController().signal, input: keys, output: screen})

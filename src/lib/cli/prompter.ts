@@ -6,6 +6,7 @@
  */
 import {CancelledError, UsageError} from './errors.js'
 import {loadPrompts} from './lazy.js'
+import {visible} from './output.js'
 
 type Validate<T> = (value: T) => boolean | string | Promise<boolean | string>
 
@@ -37,13 +38,17 @@ export function createPrompter(options: {signal: AbortSignal; output?: NodeJS.Wr
       throw error
     }
   }
+  // Messages and choices come from templates (titles, descriptions, enumNames): shown, not obeyed.
+  const shown = <C extends {message: string}>(config: C): C => ({...config, message: visible(config.message)})
+  const listed = <T extends {name: string; description?: string}>(choices: T[]): T[] =>
+    choices.map((choice) => ({...choice, name: visible(choice.name), ...(choice.description === undefined ? {} : {description: visible(choice.description)})}))
   return {
-    input: (config) => ask((p) => p.input(config, context)),
-    password: (config) => ask((p) => p.password(config, context)),
-    number: (config) => ask((p) => p.number(config, context)),
-    confirm: (config) => ask((p) => p.confirm(config, context)),
-    select: (config) => ask((p) => p.select(config, context)),
-    checkbox: (config) => ask((p) => p.checkbox(config, context)),
+    input: (config) => ask((p) => p.input(shown(config), context)),
+    password: (config) => ask((p) => p.password(shown(config), context)),
+    number: (config) => ask((p) => p.number(shown(config), context)),
+    confirm: (config) => ask((p) => p.confirm(shown(config), context)),
+    select: (config) => ask((p) => p.select({...shown(config), choices: listed(config.choices)}, context)),
+    checkbox: (config) => ask((p) => p.checkbox({...shown(config), choices: listed(config.choices)}, context)),
   }
 }
 

@@ -2,7 +2,7 @@
  * `idp config validate` and `idp config schema`: the config file checked whole (every problem at
  * once, with file:line:col), and the JSON Schema editors use to check it as it is typed.
  */
-import {writeFile} from 'node:fs/promises'
+import {rename, rm, writeFile} from 'node:fs/promises'
 import path from 'node:path'
 
 import type {Human, Service} from '../cli/deps.js'
@@ -55,9 +55,14 @@ export const configSchema: Service<ConfigSchemaRequest, ConfigSchemaResult> = as
   const schema = configJsonSchema()
   if (!request.output) return {schema}
   const target = path.resolve(request.dir, request.output)
+  // Written beside the target, then renamed over it: a link planted at that name is replaced, not
+  // written through (a repository's idp.schema.json -> a file elsewhere).
+  const temporary = `${target}.${process.pid}.tmp`
   try {
-    await writeFile(target, `${JSON.stringify(schema, null, 2)}\n`)
+    await writeFile(temporary, `${JSON.stringify(schema, null, 2)}\n`, {flag: 'wx'})
+    await rename(temporary, target)
   } catch (error) {
+    await rm(temporary, {force: true})
     throw new UsageError(`Cannot write ${displayPath(target)}: ${(error as Error).message}.`, {hint: 'Check that the directory exists and is writable.'})
   }
   return {schema, output: displayPath(target)}

@@ -11,7 +11,8 @@ export interface CreateOps {
   'create.push': OpSpec<{dir: string; branch: string}, {remote: string}>
   'create.catalog': OpSpec<{dir: string; catalogInfoPath: string; registerUrl?: string}, {path: string; registerUrl?: string}>
   'github.createRepo': OpSpec<{owner?: string; name: string; visibility: Visibility; description?: string}, {htmlUrl: string; owner: string; ownerType: string}>
-  'github.deleteRepo': OpSpec<{owner?: string; name: string}, {deleted: boolean}>
+  /** host: the GitHub server (for the clean-up command a person runs: GH_HOST for GitHub Enterprise). */
+  'github.deleteRepo': OpSpec<{owner?: string; name: string; host?: string}, {deleted: boolean}>
 }
 
 /** The ids of a create plan's steps. */
@@ -58,6 +59,12 @@ export interface CreateFacts {
   targetHasGit?: boolean
 }
 
+/** The GitHub server of an API URL: github.com for api.github.com, the host itself for GitHub Enterprise. */
+function githubHost(apiUrl: string): string {
+  const host = new URL(apiUrl).host
+  return host === 'api.github.com' ? 'github.com' : host
+}
+
 export function planCreate(options: CreatePlanOptions, facts: CreateFacts): Plan<CreateMetadata> {
   const dir = options.targetDir
   const steps: PlanStep[] = []
@@ -101,7 +108,7 @@ export function planCreate(options: CreatePlanOptions, facts: CreateFacts): Plan
       id: CREATE_STEP.githubRepo,
       title: `Create GitHub repository ${full} (${p.visibility})`,
       action: {kind: 'api', target: 'github', op: 'github.createRepo', summary: `POST ${p.apiUrl} create ${p.visibility} repository ${full}`, params: {owner: p.owner, name: p.name, visibility: p.visibility, description: p.description}},
-      undo: [{kind: 'api', target: 'github', op: 'github.deleteRepo', summary: `delete repository ${full}`, params: {owner: p.owner, name: p.name}}],
+      undo: [{kind: 'api', target: 'github', op: 'github.deleteRepo', summary: `delete repository ${full}`, params: {owner: p.owner, name: p.name, host: githubHost(p.apiUrl)}}],
     })
     steps.push({
       id: CREATE_STEP.gitPush,

@@ -3,6 +3,7 @@ import path from 'node:path'
 
 import {PrerequisiteError, UsageError} from '../cli/errors.js'
 import {assertDnsLabel} from '../cli/names.js'
+import {visible} from '../cli/output.js'
 import {registerSecret} from '../cli/redact.js'
 import type {Plan} from '../plan/types.js'
 import type {CreateMetadata} from './plan.js'
@@ -54,6 +55,16 @@ export interface PreparedCreate {
   branch: string
   catalogRegisterUrl?: string
   publish?: {owner?: string; name: string; visibility: string}
+}
+
+/**
+ * A branch name git accepts (git check-ref-format --branch), checked before anything is written:
+ * the name goes into `git init` and `git push` argv, where `--mirror` would be an option.
+ */
+export function assertBranch(branch: string, from: string): string {
+  const ok = /^[A-Za-z0-9_][A-Za-z0-9._/-]{0,199}$/u.test(branch) && !/(^|\/)\.|\.\.|\/\/|\.lock$|\.$|\/$|@\{/u.test(branch)
+  if (!ok) throw new UsageError(`Invalid branch name "${visible(branch)}" (${from}).`, {hint: 'A branch is letters, digits, "_", "-", "." and "/", not starting with "-" or ".", e.g. main.'})
+  return branch
 }
 
 export const DEFAULT_AUTHOR = {name: 'idp', email: 'idp@localhost'}
@@ -127,7 +138,7 @@ export async function prepareCreate(input: PrepareInput): Promise<PreparedCreate
   const files = finalFileList(interpreted.files, rendered)
 
   const pub = interpreted.publish
-  const branch = input.git.branch ?? pub?.defaultBranch ?? configBranch ?? 'main'
+  const branch = assertBranch(input.git.branch ?? pub?.defaultBranch ?? configBranch ?? 'main', input.git.branch !== undefined ? '--branch' : pub?.defaultBranch !== undefined ? `the defaultBranch of template ${template.name}` : 'repo.defaultBranch of .idp.yml')
   const authorName = input.git.authorName ?? pub?.authorName ?? input.git.envName ?? input.git.configName ?? DEFAULT_AUTHOR.name
   const authorEmail = input.git.authorEmail ?? pub?.authorEmail ?? input.git.envEmail ?? input.git.configEmail ?? DEFAULT_AUTHOR.email
   const message = pub?.commitMessage ?? `Initial commit from idp template ${template.name}`

@@ -68,7 +68,8 @@ function truthy(value: unknown): boolean {
 export function interpretSteps(template: LoadedTemplate, options: InterpretOptions): InterpretedSteps {
   const renderer = createRenderer()
   const out: InterpretedSteps = {files: [], skipped: []}
-  const stepOutputs: Record<string, {output: Record<string, unknown>}> = {}
+  // Keyed by step ids a template chooses: no prototype for an id such as __proto__ to reach.
+  const stepOutputs: Record<string, {output: Record<string, unknown>}> = Object.create(null)
   const context = () => ({parameters: options.parameters, steps: stepOutputs, user: options.user ?? {}, secrets: {}})
 
   template.doc.spec.steps.forEach((step, index) => {

@@ -6,6 +6,7 @@
  */
 import {CancelledError, InternalError, toIdpError} from '../cli/errors.js'
 import {loadListr} from '../cli/lazy.js'
+import {visible} from '../cli/output.js'
 import {redact, redactValue} from '../cli/redact.js'
 import type {RunResult, ToolRunner} from '../tools/types.js'
 import {commandLine, describeAction, planForJson} from './format.js'
@@ -142,7 +143,7 @@ export async function applyPlan(plan: Plan<unknown>, options: ApplyOptions): Pro
         task: async (_ctx: unknown, task: TaskView) => {
           attached[index]!.resolve()
           const gate = await gates.get(step.id)!.promise
-          task.title = redact(step.title)
+          task.title = visible(redact(step.title))
           if (gate.kind === 'skip') {
             task.skip(gate.reason)
             return
@@ -167,8 +168,8 @@ export async function applyPlan(plan: Plan<unknown>, options: ApplyOptions): Pro
     const output = (id: string, line: string) => {
       if (!options.verbose) return
       const sink = sinks.get(id)
-      if (sink) sink(redact(line))
-      else pendingLines.set(id, [...(pendingLines.get(id) ?? []), redact(line)])
+      if (sink) sink(visible(redact(line)))
+      else pendingLines.set(id, [...(pendingLines.get(id) ?? []), visible(redact(line))])
     }
 
     const execute = async (step: PlanStep): Promise<StepOutcome> => {
@@ -259,7 +260,7 @@ export async function applyPlan(plan: Plan<unknown>, options: ApplyOptions): Pro
       const evidence = await gatherEvidence(options.collectEvidence, evidenceStep, original ?? error)
       if (evidence.length > 0) {
         details.evidence = evidence
-        if (options.renderer !== 'silent') stderr.write(`Evidence for "${redact(evidenceStep.title)}" (collected before undo):\n${evidence.map((line) => `  ${line}`).join('\n')}\n`)
+        if (options.renderer !== 'silent') stderr.write(visible(`Evidence for "${redact(evidenceStep.title)}" (collected before undo):\n${evidence.map((line) => `  ${line}`).join('\n')}`) + '\n')
       }
     }
 
@@ -355,7 +356,7 @@ async function undoSteps(order: PlanStep[], context: UndoContext): Promise<{undo
   const view = await createView(context.options.renderer, context.stderr)
   const listr = view.listr(
     withUndo.map((step) => ({
-      title: `Undo: ${redact(step.title)}`,
+      title: visible(`Undo: ${redact(step.title)}`),
       task: async (_ctx: unknown, task: TaskView) => {
         const record = context.records.get(step.id)!
         const actions = step.undo ?? []
@@ -366,7 +367,7 @@ async function undoSteps(order: PlanStep[], context: UndoContext): Promise<{undo
               signal,
               onLine: context.options.verbose
                 ? (line) => {
-                    task.output = redact(line)
+                    task.output = visible(redact(line))
                   }
                 : undefined,
             })

@@ -57,7 +57,8 @@ function manualCommand(action: ApiAction | LocalAction): string | undefined {
     case 'create.undoRender':
       return action.params.removeTarget ? shellQuote(['rm', '-rf', action.params.targetDir]) : undefined
     case 'github.deleteRepo':
-      return action.params.owner ? shellQuote(['gh', 'repo', 'delete', `${action.params.owner}/${action.params.name}`, '--yes']) : undefined
+      if (!action.params.owner) return undefined
+      return `${action.params.host && action.params.host !== 'github.com' ? `GH_HOST=${shellQuote([action.params.host])} ` : ''}${shellQuote(['gh', 'repo', 'delete', `${action.params.owner}/${action.params.name}`, '--yes'])}`
     default:
       return undefined
   }
