@@ -376,3 +376,17 @@ spec:
   })
 })
 
+describe('inputs are bounded', () => {
+  it('--values /dev/zero, a directory or a file over 1 MiB is refused at once, not read', async () => {
+    const {readValuesFile} = await import('../../src/lib/create/parameters.js')
+    await expect(readValuesFile('/dev/zero')).rejects.toThrow(/not a regular file/u)
+    const dir = await tmp()
+    await expect(readValuesFile(dir)).rejects.toThrow(UsageError)
+    const big = path.join(dir, 'big.yaml')
+    await writeFile(big, `a: ${'x'.repeat(1024 * 1024)}\n`)
+    await expect(readValuesFile(big)).rejects.toThrow(/at most 1048576 bytes/u)
+    await writeFile(path.join(dir, 'template.yaml'), `# ${'x'.repeat(1024 * 1024)}\n`)
+    await expect(resolveTemplate(dir)).rejects.toThrow(ConfigError)
+  })
+})
+

@@ -1,5 +1,5 @@
 import {randomBytes} from 'node:crypto'
-import {chmod, mkdir, rename, rm, writeFile} from 'node:fs/promises'
+import {chmod, mkdir, readFile, rename, rm, stat, writeFile} from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 
@@ -55,4 +55,19 @@ export async function writePrivateFile(file: string, data: string | Uint8Array, 
     await rm(temporary, {force: true})
     throw error
   }
+}
+
+/** The most idp reads of a file a user or a template hands it (.idp.yml, template.yaml, --values). */
+export const MAX_INPUT_BYTES = 1024 * 1024
+
+/**
+ * The text of a regular file of at most `maxBytes`: a device (/dev/zero), a FIFO or a huge file
+ * is refused (an Error with code ENOTFILE or EFBIG) before anything is read, instead of hanging or
+ * filling memory. Other failures are fs' own errors.
+ */
+export async function readBoundedText(file: string, maxBytes = MAX_INPUT_BYTES): Promise<string> {
+  const info = await stat(file)
+  if (!info.isFile()) throw Object.assign(new Error(`${file} is not a regular file`), {code: 'ENOTFILE'})
+  if (info.size > maxBytes) throw Object.assign(new Error(`${file} is ${info.size} bytes; at most ${maxBytes} bytes (1 MiB) are read`), {code: 'EFBIG'})
+  return readFile(file, 'utf8')
 }

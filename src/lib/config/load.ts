@@ -1,10 +1,10 @@
-import {readFile, realpath, stat} from 'node:fs/promises'
+import {realpath} from 'node:fs/promises'
 import path from 'node:path'
 
 import {BUILD_ID} from '../cli/build.js'
 import {cacheKey, cachePath, defineCache, entryFile, isRecord} from '../cli/cache.js'
 import {ConfigError} from '../cli/errors.js'
-import {displayPath} from '../cli/paths.js'
+import {displayPath, MAX_INPUT_BYTES, readBoundedText} from '../cli/paths.js'
 import {gitRoot} from '../tools/git-files.js'
 import type {IdpConfig} from './schema.js'
 
@@ -72,7 +72,7 @@ export async function loadConfig(options: LoadConfigOptions): Promise<LoadedConf
  * file, never a silent skip to another config.
  */
 /** Far above any real .idp.yml (a few KB); an 80 MB one took 46 s and 2.7 GB to refuse. */
-export const MAX_CONFIG_BYTES = 1024 * 1024
+export const MAX_CONFIG_BYTES = MAX_INPUT_BYTES
 
 interface ReadOptions {
   hint: string
@@ -93,16 +93,16 @@ async function readConfigFile(filepath: string, options: ReadOptions & {missingO
         throw new ConfigError(`${displayPath(filepath)} is a link to ${real}, outside the repository; idp does not read it.`, [], {hint: 'Make .idp.yml a file of the repository (or name the file you mean with --file).'})
       }
     }
-    const info = await stat(filepath)
-    if (info.isFile() && info.size > MAX_CONFIG_BYTES) {
-      throw new ConfigError(`${displayPath(filepath)} is ${info.size} bytes; a config file may be at most ${MAX_CONFIG_BYTES} bytes (1 MiB).`, [], {hint: options.hint})
-    }
-    return await readFile(filepath, 'utf8')
+    return await readBoundedText(filepath, MAX_CONFIG_BYTES)
   } catch (error) {
     if (error instanceof ConfigError) throw error
-    const code = (error as NodeJS.ErrnoException).code
+    if ((error as NodeJS.ErrnoException).code === 'EFBIG') {
+      throw new ConfigError(`${displayPath(filepath)} is too large: a config file may be at most ${MAX_CONFIG_BYTES} bytes (1 MiB).`, [], {hint: options.hint})
+    }
+    // A directory (or a FIFO, a device) of that name is not a config file.
+    const code = (error as NodeJS.ErrnoException).code === 'ENOTFILE' ? 'EISDIR' : (error as NodeJS.ErrnoException).code
     if (options.missingOk && (code === 'ENOENT' || code === 'EISDIR' || code === 'ENOTDIR')) return undefined
-    throw new ConfigError(`Cannot read config file ${displayPath(filepath)}: ${code === 'ENOENT' ? 'it does not exist' : code === 'EISDIR' ? 'it is a directory' : (error as Error).message}.`, [], {
+    throw new ConfigError(`Cannot read config file ${displayPath(filepath)}: ${code === 'ENOENT' ? 'it does not exist' : code === 'EISDIR' ? 'it is a directory or not a regular file' : (error as Error).message}.`, [], {
       hint: options.hint,
     })
   }

@@ -1,7 +1,7 @@
-import {readFile} from 'node:fs/promises'
 import {parse as parseYaml} from 'yaml'
 
 import {UsageError} from '../cli/errors.js'
+import {readBoundedText} from '../cli/paths.js'
 import type {ParameterPage, PropertySchema, TemplateDocument} from './template-schema.js'
 
 /**
@@ -60,9 +60,9 @@ export function parseSetFlags(pairs: readonly string[]): Record<string, string> 
 export async function readValuesFile(file: string): Promise<Record<string, unknown>> {
   let text: string
   try {
-    text = await readFile(file, 'utf8')
+    text = await readBoundedText(file)
   } catch (error) {
-    throw new UsageError(`Cannot read --values file ${file}.`, {cause: error, hint: 'Pass a YAML or JSON file with one key per template parameter.'})
+    throw new UsageError(`Cannot read --values file ${file}: ${(error as Error).message}.`, {cause: error, hint: 'Pass a YAML or JSON file with one key per template parameter.'})
   }
   let data: unknown
   try {

@@ -1,8 +1,8 @@
-import {readFile} from 'node:fs/promises'
 import {isMap, LineCounter, parseDocument} from 'yaml'
 import * as z from 'zod/mini'
 
 import {ConfigError, type ConfigProblem} from '../cli/errors.js'
+import {readBoundedText} from '../cli/paths.js'
 import '../config/zod-setup.js'
 
 /**
@@ -73,9 +73,9 @@ export type TemplateDocument = z.infer<typeof templateSchema>
 export async function readTemplateFile(file: string): Promise<TemplateDocument> {
   let text: string
   try {
-    text = await readFile(file, 'utf8')
+    text = await readBoundedText(file)
   } catch (error) {
-    throw new ConfigError(`Cannot read template ${file}.`, [], {cause: error, hint: 'Check that the template directory contains a template.yaml.'})
+    throw new ConfigError(`Cannot read template ${file}: ${(error as Error).message}.`, [], {cause: error, hint: 'Check that the template directory contains a template.yaml (a regular file of at most 1 MiB).'})
   }
   return parseTemplateText(text, file)
 }
