@@ -92,10 +92,13 @@ describe('idp create with the real git binary', () => {
       name: 'svc-c',
       baseDir: base,
       set: ['owner=team-a', 'repoUrl=github.com?owner=acme&repo=svc-c'],
-      // An invalid branch name makes `git init` fail after the files were written.
-      git: {branch: 'bad..branch'},
+      git: {},
       publish: {requested: false, apiUrl: 'https://api.github.com', serverUrl: 'https://github.com'},
     })
+    // An invalid branch name makes `git init` fail after the files were written (prepareCreate
+    // refuses one, so the plan is changed by hand: the executor is what is tested here).
+    const init = prepared.plan.steps.find((step) => step.id === 'git-init')!.action
+    if (init.kind === 'tool') init.argv = ['init', '--initial-branch', 'bad..branch']
     const {handlers} = createHandlers({runner})
     await expect(applyPlan(prepared.plan, {runner, handlers, renderer: 'silent'})).rejects.toBeInstanceOf(ToolError)
     expect(await readdir(base)).toEqual([])

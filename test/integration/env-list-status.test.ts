@@ -94,7 +94,7 @@ describe('idp env status', () => {
     expect(code).toBe(2)
     expect(JSON.parse(stdout)).toMatchObject({
       status: 2,
-      error: {code: 'USAGE', message: 'Environment "pr-9" of service shop not found on cluster dev.', hint: 'Existing environments: pr-1, pr-2. Create pr-9 with `idp env up pr-9`.'},
+      error: {code: 'USAGE', message: 'Environment "pr-9" of service shop not found on cluster dev.', hint: `Existing environments: pr-1, pr-2. Create pr-9 with \`idp env up pr-9 --dir ${repo}\`.`},
     })
   })
 })
@@ -103,7 +103,7 @@ describe('idp env kubeconfig', () => {
   it('without `env up` on this machine: exit 4 saying to run it', async () => {
     const {code, stdout} = await runIdp(['env', 'kubeconfig', 'pr-1', '--json', '--dir', repo], env())
     expect(code).toBe(4)
-    expect(JSON.parse(stdout)).toMatchObject({status: 4, error: {code: 'PREREQUISITE', hint: expect.stringMatching(/^Run `idp env up pr-1`/u)}})
+    expect(JSON.parse(stdout)).toMatchObject({status: 4, error: {code: 'PREREQUISITE', hint: expect.stringContaining(`Run \`idp env up pr-1 --dir ${repo}\``)}})
   })
 
   it('prints only the path; --write copies with mode 0600; never over the user\'s kubeconfig without --force', async () => {
