@@ -31,4 +31,9 @@ describe('hints carry where the tool ran', () => {
     // bash -n: it is one valid shell command line as printed.
     expect(() => execFileSync('bash', ['-n', '-c', command!])).not.toThrow()
   })
+
+  it('a permission failure names the namespace and the kubeconfig of the failed call', () => {
+    const denied = toolError('helm', ['upgrade', '--install', 'shop', './chart', '--namespace', 'shop-pr-1'], {exitCode: 1, stdout: '', stderr: 'Error: secrets is forbidden: User "ci" cannot list resource "secrets"'}, {kubeconfig: '/state/kc'})
+    expect(denied.hint).toContain('`KUBECONFIG=/state/kc kubectl auth can-i --list -n shop-pr-1`')
+  })
 })

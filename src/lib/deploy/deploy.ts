@@ -112,6 +112,7 @@ export const deploy: Service<DeployRequest, DeployResult> = async (request, deps
     ...(about.strategy === 'argocd' && about.kubeconfig ? {kubeconfig: about.kubeconfig} : {}),
     timeoutSeconds: seconds(timeoutMs),
     rollback: about.rollback,
+    ...(about.inspect ? {inspect: about.inspect} : {}),
   })
   try {
     const applied = await deps.plans.apply(plan, {

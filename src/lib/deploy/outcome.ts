@@ -61,11 +61,11 @@ export function argoEvidence(app: ArgoApp | undefined): string[] {
  * The error for a failed `argocd app wait`: Degraded or a failed sync is a ToolError carrying the
  * Application's own message; otherwise, after a timeout, a TimeoutError saying what was not ready.
  */
-export function waitFailure(error: ToolError, app: ArgoApp | undefined, context: {name: string; timeoutSeconds: number; rollback: string}): IdpError {
+export function waitFailure(error: ToolError, app: ArgoApp | undefined, context: {name: string; timeoutSeconds: number; rollback: string; inspect?: string}): IdpError {
   const st = argoStatus(app)
   const evidence = argoEvidence(app)
   const details = {app: context.name, ...st, evidence}
-  const state = `The Application is left as it is (a deploy is not undone). Inspect it with the evidence above or \`argocd app get ${context.name}\`; roll back to the previous revision with \`${context.rollback}\`, or deploy a known good revision with --revision.`
+  const state = `The Application is left as it is (a deploy is not undone). Inspect it with the evidence above or \`${context.inspect ?? `argocd app get ${context.name}`}\`; roll back to the previous revision with \`${context.rollback}\`, or deploy a known good revision with --revision.`
   if (st.health === 'Degraded') {
     return new ToolError(`Application ${context.name} is Degraded${st.healthMessage ? `: ${st.healthMessage}` : ''}.`, error.facts, {hint: state, details, cause: error})
   }
@@ -130,7 +130,7 @@ export function helmDeployed(stdout: string): DeployedStatus {
  */
 export function withDeployOutcome(
   runner: ToolRunner,
-  context: {name?: string; appGetArgv?: string[]; kubeconfig?: string; timeoutSeconds: number; rollback: string},
+  context: {name?: string; appGetArgv?: string[]; kubeconfig?: string; timeoutSeconds: number; rollback: string; inspect?: string},
 ): ToolRunner & {evidence(): string[]; deployed(): DeployedStatus} {
   let evidence: string[] = []
   let deployed: DeployedStatus = {}
@@ -158,7 +158,7 @@ export function withDeployOutcome(
           // The wait's own error still says what failed.
         }
         evidence = argoEvidence(app)
-        throw waitFailure(error, app, {name: context.name, timeoutSeconds: context.timeoutSeconds, rollback: context.rollback})
+        throw waitFailure(error, app, {name: context.name, timeoutSeconds: context.timeoutSeconds, rollback: context.rollback, ...(context.inspect ? {inspect: context.inspect} : {})})
       }
     },
   }

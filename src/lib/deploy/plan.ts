@@ -15,6 +15,7 @@ import {ENV_STEP, envNames, lockStep, preflightStep, unlockAction} from '../env/
 import {LABELS, MANAGED_BY_VALUE} from '../env/labels.js'
 import {argocdAppCreateArgs, argocdAppGetArgs, argocdAppSyncArgs, argocdAppWaitArgs, type ArgocdGlobals} from '../tools/argocd.js'
 import {helmRollbackArgs, helmUpgradeInstallArgs, type HelmMajor} from '../tools/helm.js'
+import {shellQuote} from '../plan/format.js'
 import type {OpSpec, Plan, PlanStep, ToolAction} from '../plan/types.js'
 import {PLAN_VERSION} from '../plan/types.js'
 import type {ToolName} from '../tools/types.js'
@@ -97,6 +98,8 @@ export interface DeployMetadata {
   kubeconfig?: string
   /** How to roll back by hand (shown on failure). */
   rollback: string
+  /** argocd: how to look at the Application by hand, through the same connection. */
+  inspect?: string
 }
 
 /** The Argo CD Application of a service's environment. */
@@ -207,8 +210,8 @@ function planArgocd(options: DeployOptions, facts: DeployFacts): Plan<DeployMeta
     action: tool(withFlags(argocdAppWaitArgs({name, timeoutSeconds: timeoutS, appNamespace, globals}), 3, ['--operation', '--output', 'json']), options.timeoutMs + 60_000),
     dependsOn: [DEPLOY_STEP.sync],
   })
-  const connection = core ? `KUBECONFIG=${kubeconfig} ` : ''
-  const globalFlags = core ? '--core' : `--server ${facts.argocd.mode === 'server' ? facts.argocd.server : ''} --grpc-web`
+  const connection = core ? `KUBECONFIG=${shellQuote([kubeconfig!])} ` : ''
+  const globalFlags = core ? '--core' : `--server ${shellQuote([facts.argocd.mode === 'server' ? facts.argocd.server : ''])} --grpc-web`
   const about: DeployMetadata = {
     env: env.name,
     service: env.service,
@@ -221,7 +224,8 @@ function planArgocd(options: DeployOptions, facts: DeployFacts): Plan<DeployMeta
     ...(options.imageTag ? {imageTag: options.imageTag} : {}),
     appGetArgv,
     ...(kubeconfig ? {kubeconfig} : {}),
-    rollback: `${connection}argocd app rollback ${name} --app-namespace ${appNamespace} ${globalFlags}`,
+    rollback: `${connection}argocd app rollback ${name} --app-namespace ${shellQuote([appNamespace])} ${globalFlags}`,
+    inspect: `${connection}${shellQuote(['argocd', ...appGetArgv])}`,
   }
   return {
     version: PLAN_VERSION,
@@ -268,7 +272,7 @@ function planHelm(options: DeployOptions, facts: DeployFacts): Plan<DeployMetada
     release,
     ...(options.imageTag ? {imageTag: options.imageTag} : {}),
     kubeconfig: host,
-    rollback: `KUBECONFIG=${host} helm ${helmRollbackArgs({release, namespace: env.namespace}).join(' ')}`,
+    rollback: `KUBECONFIG=${shellQuote([host])} ${shellQuote(['helm', ...helmRollbackArgs({release, namespace: env.namespace})])}`,
   }
   return {
     version: PLAN_VERSION,

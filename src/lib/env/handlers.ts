@@ -13,7 +13,8 @@ import {redact, registerSecret} from '../cli/redact.js'
 import {isNotFound, kubeCall, kubeClientCache, kubeError} from '../kube/client.js'
 import {registerUserSecrets} from '../kube/kubeconfig.js'
 import type {Handlers} from '../plan/apply.js'
-import {commandLine} from '../plan/format.js'
+import {commandLine, shellQuote} from '../plan/format.js'
+import {flagValue} from '../tools/hints.js'
 import {type OpParams, type ToolAction, toolRunOptions} from '../plan/types.js'
 import type {EnvOps} from './ops.js'
 import {parseTerraformUiLine, type TerraformOutput, terraformUiOutputs} from '../tools/terraform.js'
@@ -106,7 +107,7 @@ export function createEnvHandlers(options: EnvHandlerOptions): Handlers<keyof En
         })
       }
       if (live.status?.phase === 'Terminating') {
-        throw new RemoteError(`Namespace ${p.name} is still being deleted (Terminating).`, {hint: 'Wait until `kubectl get namespace` no longer lists it, then run `idp env up` again.'})
+        throw new RemoteError(`Namespace ${p.name} is still being deleted (Terminating).`, {hint: `Wait until \`KUBECONFIG=${shellQuote([p.kubeconfig])} kubectl get namespace ${p.name}\` no longer finds it, then run env up again.`})
       }
       // An update keeps when and by whom the environment was first created.
       const annotations = {...live.metadata?.annotations, ...p.annotations}
@@ -155,7 +156,7 @@ export function createEnvHandlers(options: EnvHandlerOptions): Handlers<keyof En
         throw new RemoteError('`vcluster connect --print` did not print a kubeconfig.', {hint: 'Run the command by hand to see what it printed; check the vcluster pods in the namespace.'})
       }
       if (!doc || !Array.isArray(doc.clusters) || doc.clusters.length === 0) {
-        throw new RemoteError('`vcluster connect --print` printed a kubeconfig without clusters.', {hint: 'Check that the vcluster is running: vcluster list --namespace <namespace>.'})
+        throw new RemoteError('`vcluster connect --print` printed a kubeconfig without clusters.', {hint: `Check that the vcluster is running: \`KUBECONFIG=${shellQuote([p.kubeconfig])} vcluster list --namespace ${shellQuote([flagValue(p.argv, '--namespace', '-n') ?? ''])}\`.`})
       }
       for (const user of doc.users ?? []) if (user.user) registerUserSecrets(user.user)
       await writePrivateFile(p.file, stdout)

@@ -109,7 +109,10 @@ const RULES: HintRule[] = [
   {
     tools: ['kubectl', 'helm', 'vcluster'],
     pattern: /\bforbidden\b/iu,
-    hint: () => 'The kube context\'s user lacks permission for this. Check with `kubectl auth can-i --list -n NAMESPACE`, or ask a cluster admin for the role (see `idp access`).',
+    hint: (c) => {
+      const namespace = flagValue(c.argv, '-n', '--namespace')
+      return `The kube context's user lacks permission for this. Check with \`${c.prefix}kubectl auth can-i --list${namespace ? ` -n ${namespace}` : ''}\`, or ask a cluster admin for the role (see \`idp access\`).`
+    },
   },
   {
     tools: ['kubectl', 'vcluster'],
