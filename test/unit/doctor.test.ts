@@ -1,3 +1,4 @@
+import {spawnSync} from 'node:child_process'
 import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import http from 'node:http'
 import type {AddressInfo} from 'node:net'
@@ -130,6 +131,22 @@ describe('idp doctor on this machine', () => {
     expect(stderr).toMatch(/✗\s+vcluster\s+fail\s+not found on PATH \(needed: an environment uses driver vcluster\)/u)
     expect(stderr).toContain('Error: ')
     expect(stderr + stdout).not.toContain(token)
+  })
+
+  it("the unreachable context's hint, run as printed from another directory with the shell's KUBECONFIG elsewhere, reaches the configured kubeconfig", async () => {
+    const dir = writeRepo('down-hint', fullConfig, kubeconfig('http://127.0.0.1:1'))
+    const {code, stdout} = await idp(['doctor', '--json', '--dir', dir], {PATH: '/usr/local/bin:/usr/bin:/bin', KUBECONFIG: path.join(work, 'decoy')})
+    expect(code).toBe(4)
+    const envelope = JSON.parse(stdout) as {error: {details: {checks: Check[]}}}
+    const check = envelope.error.details.checks.find((c) => c.name === 'context kind-dev')!
+    const command = /`([^`]+)`/u.exec(check.hint ?? '')?.[1]
+    expect(command).toBe(`KUBECONFIG=${path.join(dir, 'kubeconfig.yaml')} kubectl --context kind-dev version`)
+    const decoy = path.join(work, 'decoy')
+    writeFileSync(decoy, kubeconfig('http://127.0.0.1:2').replace('kind-dev', 'other'))
+    const run = spawnSync('sh', ['-c', command!], {cwd: os.tmpdir(), env: {PATH: '/usr/local/bin:/usr/bin:/bin', KUBECONFIG: decoy}, encoding: 'utf8', timeout: 20_000})
+    expect(run.status).not.toBe(0)
+    expect(run.stderr).toContain('127.0.0.1:1')
+    expect(run.stderr).not.toContain('127.0.0.1:2')
   })
 
   it('an invalid config is a config error (exit 3) that still lists the checks', async () => {

@@ -11,6 +11,7 @@ import {ConfigError, PrerequisiteError} from '../cli/errors.js'
 import {table} from '../cli/output.js'
 import {kubeconfigFile} from '../config/environments.js'
 import {loadConfig} from '../config/load.js'
+import {shellQuote} from '../plan/format.js'
 import type {IdpConfig} from '../config/schema.js'
 import type {ToolInfo, ToolName} from '../tools/types.js'
 
@@ -119,6 +120,8 @@ async function contextChecks(config: IdpConfig, root: string, env: NodeJS.Proces
       const name = `context ${cluster.context}`
       const failStatus = required ? 'fail' : 'warn'
       const kubeconfigPath = cluster.kubeconfig ? kubeconfigFile(cluster.kubeconfig, root, env.HOME || os.homedir()) : undefined
+      // The hint reaches what doctor reached: the configured kubeconfig, else the one the shell names.
+      const kubectl = (...argv: string[]) => `${kubeconfigPath ? `KUBECONFIG=${shellQuote([kubeconfigPath])} ` : ''}${shellQuote(['kubectl', '--context', cluster.context, ...argv])}`
       try {
         const context = await resolveContext({context: cluster.context, kubeconfigPath, env})
         const reach = await checkReachable(await reachTargetOf(context), 5000)
@@ -131,10 +134,10 @@ async function contextChecks(config: IdpConfig, root: string, env: NodeJS.Proces
             status: 'warn',
             required,
             detail: `answers but ${reach.error} (${where})`,
-            hint: context.user.usesPlugin ? `The context uses a credential plugin, which doctor does not run; try \`kubectl --context ${cluster.context} version\`.` : `Check the credentials of this context (\`kubectl --context ${cluster.context} auth whoami\`).`,
+            hint: context.user.usesPlugin ? `The context uses a credential plugin, which doctor does not run; try \`${kubectl('version')}\`.` : `Check the credentials of this context (\`${kubectl('auth', 'whoami')}\`).`,
           }
         }
-        return {name, kind: 'context', status: failStatus, required, detail: `unreachable: ${reach.error} (${where})`, hint: `Start the cluster or fix the context's server, then check with \`kubectl --context ${cluster.context} version\`.`}
+        return {name, kind: 'context', status: failStatus, required, detail: `unreachable: ${reach.error} (${where})`, hint: `Start the cluster or fix the context's server, then check with \`${kubectl('version')}\`.`}
       } catch (error) {
         const problem = error as PrerequisiteError
         return {name, kind: 'context', status: failStatus, required, detail: problem.message, ...(problem.hint ? {hint: problem.hint} : {})}
