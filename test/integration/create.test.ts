@@ -1,5 +1,5 @@
 import {execFileSync} from 'node:child_process'
-import {mkdtemp, readdir, rm} from 'node:fs/promises'
+import {mkdir, mkdtemp, readdir, rm, writeFile} from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -12,6 +12,7 @@ import {gitConfigIdentity} from '../../src/lib/tools/git.js'
 import {resolveTemplate} from '../../src/lib/create/sources.js'
 import {applyPlan} from '../../src/lib/plan/apply.js'
 import {createToolRunner} from '../../src/lib/tools/runner.js'
+import {rejection} from '../support/rejection.js'
 
 const FIXTURE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/templates/backstage-style')
 const dirs: string[] = []
@@ -102,5 +103,38 @@ describe('idp create with the real git binary', () => {
     const {handlers} = createHandlers({runner})
     await expect(applyPlan(prepared.plan, {runner, handlers, renderer: 'silent'})).rejects.toBeInstanceOf(ToolError)
     expect(await readdir(base)).toEqual([])
+  })
+
+  it('--keep-on-failure into an existing directory prints the command that removes exactly what the run made, and it does', async () => {
+    const {runner} = await freshMachine()
+    const base = await tmp()
+    const target = path.join(base, 'svc-d')
+    await mkdir(path.join(target, 'docs'), {recursive: true})
+    await writeFile(path.join(target, 'docs', 'mine.md'), 'mine')
+    const prepared = await prepareCreate({
+      template: await resolveTemplate(FIXTURE),
+      name: 'svc-d',
+      baseDir: base,
+      force: true,
+      set: ['owner=team-a', "repoUrl=github.com?owner=acme&repo=svc-d"],
+      git: {},
+      publish: {requested: false, apiUrl: 'https://api.github.com', serverUrl: 'https://github.com'},
+    })
+    // The commit fails after the render and git init (an unknown option), the executor keeps both.
+    const commit = prepared.plan.steps.find((step) => step.id === 'git-commit')!.action
+    if (commit.kind === 'tool') commit.argv = ['commit', '--no-such-option']
+    const {handlers, describe} = createHandlers({runner})
+    const error = await rejection(applyPlan(prepared.plan, {runner, handlers, describe, keepOnFailure: true, renderer: 'silent'}))
+    const cleanup = (error.details as {cleanup: string[]}).cleanup
+    expect(cleanup).toHaveLength(1)
+    expect(cleanup[0]).toMatch(/^rm -rf \//u)
+    expect(cleanup[0]).toContain(path.join(target, '.git'))
+    // docs/ was the user's: the file the run made in it is named, the directory is not.
+    expect(cleanup[0]).toContain(path.join(target, 'docs', 'index.md'))
+    expect(cleanup[0]!.split(' ')).not.toContain(path.join(target, 'docs'))
+    expect((await readdir(target)).length).toBeGreaterThan(3)
+    execFileSync('sh', ['-c', cleanup[0]!], {cwd: os.tmpdir()})
+    expect((await readdir(target)).sort()).toEqual(['docs'])
+    expect(await readdir(path.join(target, 'docs'))).toEqual(['mine.md'])
   })
 })

@@ -104,8 +104,8 @@ export const create: Service<CreateRequest, CreateResult> = async (request, deps
     await deps.runner.require('git')
     const [{createHandlers}, {createGitHubPublisher}] = await Promise.all([import('./handlers.js'), import('./publisher.js')])
     const publisher = prepared.publish && github.token ? await createGitHubPublisher({token: github.token, apiUrl: github.apiUrl, serverUrl: github.serverUrl}) : undefined
-    const {handlers, state} = createHandlers({runner: deps.runner, publisher})
-    await deps.plans.apply(prepared.plan, {handlers, keepOnFailure: request.keepOnFailure})
+    const {handlers, state, describe} = createHandlers({runner: deps.runner, publisher})
+    await deps.plans.apply(prepared.plan, {handlers, describe, keepOnFailure: request.keepOnFailure})
     if (state.catalog && !state.catalog.exists) deps.out.warn(`${path.relative(prepared.directory, state.catalog.path)} was not generated; nothing to register in the Backstage catalog.`)
     const commit = await gitHeadSha(deps.runner, prepared.directory).catch(() => undefined)
     const repo = state.repository

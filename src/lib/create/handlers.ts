@@ -2,6 +2,7 @@ import {lstat, rm, rmdir} from 'node:fs/promises'
 import path from 'node:path'
 
 import type {Handlers} from '../plan/apply.js'
+import {type DescribeKnown, shellQuote} from '../plan/format.js'
 import type {ToolRunner} from '../tools/types.js'
 import {gitPushArgs, gitRemoteAddArgs} from '../tools/git.js'
 import type {CreateOps, Visibility} from './plan.js'
@@ -107,6 +108,22 @@ export async function renderAll(steps: FileStep[], targetDir: string, created: s
   return [...files].sort()
 }
 
+/**
+ * The command that does what `create.undoRender` does, as this run has gone: the directory, or the
+ * outermost paths the run created in it (newest first; what lies inside them is this run's too)
+ * and the .git that git init added. Undefined when nothing was created: there is nothing to clean.
+ */
+export function undoRenderCommand(params: {targetDir: string; removeTarget: boolean; removeGit?: boolean}, created: readonly string[]): string | undefined {
+  if (params.removeTarget) return shellQuote(['rm', '-rf', params.targetDir])
+  const mine = new Set(created)
+  const outermost = [...created].reverse().filter((p) => {
+    for (let dir = path.dirname(p); dir !== params.targetDir && dir !== path.dirname(dir); dir = path.dirname(dir)) if (mine.has(dir)) return false
+    return true
+  })
+  const paths = [...outermost, ...(params.removeGit ? [path.join(params.targetDir, '.git')] : [])]
+  return paths.length > 0 ? shellQuote(['rm', '-rf', ...paths]) : undefined
+}
+
 /** Remove what this run created: the target directory itself, or only the created paths (newest first). */
 export async function removeCreated(targetDir: string, created: readonly string[], removeTarget: boolean, removeGit = false): Promise<void> {
   if (removeTarget) {
@@ -125,8 +142,10 @@ export async function removeCreated(targetDir: string, created: readonly string[
 
 type PublishOp = 'github.createRepo' | 'github.deleteRepo' | 'create.push'
 
-export function createHandlers(options: CreateHandlerOptions): {handlers: Handlers<Exclude<keyof CreateOps, PublishOp>> & Partial<Handlers<PublishOp>>; state: CreateRunState} {
+export function createHandlers(options: CreateHandlerOptions): {handlers: Handlers<Exclude<keyof CreateOps, PublishOp>> & Partial<Handlers<PublishOp>>; state: CreateRunState; describe: DescribeKnown} {
   const state: CreateRunState = options.state ?? {created: []}
+  // Clean-up lists name the paths this run created, which only the run knows.
+  const describe: DescribeKnown = (action) => (action.op === 'create.undoRender' ? (undoRenderCommand(action.params, state.created) ?? '# nothing was created yet') : undefined)
   const local: Handlers<Exclude<keyof CreateOps, PublishOp>> = {
     async 'create.render'(action) {
       const params = action.params
@@ -156,7 +175,7 @@ export function createHandlers(options: CreateHandlerOptions): {handlers: Handle
       return {path: file, ...(params.registerUrl ? {registerUrl: params.registerUrl} : {})}
     },
   }
-  if (!options.publisher) return {handlers: local, state}
+  if (!options.publisher) return {handlers: local, state, describe}
   const publisher = options.publisher
   const publish: Handlers<PublishOp> = {
     async 'github.createRepo'(action) {
@@ -177,5 +196,5 @@ export function createHandlers(options: CreateHandlerOptions): {handlers: Handle
       return {remote: state.repository.cloneUrl}
     },
   }
-  return {handlers: {...local, ...publish}, state}
+  return {handlers: {...local, ...publish}, state, describe}
 }

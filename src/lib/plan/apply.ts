@@ -9,7 +9,7 @@ import {loadListr} from '../cli/lazy.js'
 import {visible} from '../cli/output.js'
 import {redact, redactValue} from '../cli/redact.js'
 import type {RunResult, ToolRunner} from '../tools/types.js'
-import {commandLine, describeAction, planForJson} from './format.js'
+import {commandLine, describeAction, type DescribeKnown, planForJson} from './format.js'
 import {validatePlan} from './graph.js'
 import {trackPending} from './pending.js'
 import type {RendererName} from './run.js'
@@ -48,6 +48,8 @@ export interface ApplyOptions {
   concurrency?: number
   /** Show each tool's command line and output lines under its task. */
   verbose?: boolean
+  /** Clean-up commands only the run can tell (see describeAction). */
+  describe?: DescribeKnown
 }
 
 interface TaskView {
@@ -121,7 +123,7 @@ export async function applyPlan(plan: Plan<unknown>, options: ApplyOptions): Pro
   const untrack = trackPending(() => {
     const started = plan.steps.filter((step) => records.get(step.id)!.status === 'running' || interrupted.includes(step))
     const done = [...completed].reverse().filter((id) => records.get(id)!.status === 'done').map((id) => steps.get(id)!)
-    return [...started, ...done].flatMap((step) => (step.undo ?? []).map((action) => describeAction(action)))
+    return [...started, ...done].flatMap((step) => (step.undo ?? []).map((action) => describeAction(action, options.describe)))
   })
 
   // Our own controller: Ctrl-C aborts it through options.signal; undo later runs without it.
@@ -270,7 +272,7 @@ export async function applyPlan(plan: Plan<unknown>, options: ApplyOptions): Pro
     // in (a vcluster, a kubeconfig, a namespace) still exists; then the completed steps, newest first.
     const undoOrder = [...interrupted, ...[...completed].reverse().map((id) => steps.get(id)!)]
     if (options.keepOnFailure) {
-      cleanup.push(...undoOrder.flatMap((step) => (step.undo ?? []).map((action) => describeAction(action))))
+      cleanup.push(...undoOrder.flatMap((step) => (step.undo ?? []).map((action) => describeAction(action, options.describe))))
       const partly = interrupted.length > 0 ? ` ("${interrupted.map((step) => redact(step.title)).join('", "')}" was interrupted and may have partly run)` : ''
       notes.push(
         cleanup.length > 0
@@ -373,7 +375,7 @@ async function undoSteps(order: PlanStep[], context: UndoContext): Promise<{undo
             })
           } catch (error) {
             const message = redact(errorMessage(error))
-            failures.push({step: step.id, error: message, cleanup: actions.slice(index).map((a) => describeAction(a))})
+            failures.push({step: step.id, error: message, cleanup: actions.slice(index).map((a) => describeAction(a, context.options.describe))})
             record.status = 'undo-failed'
             record.error = record.error ? `${record.error}; undo: ${message}` : `undo: ${message}`
             context.save()

@@ -7,6 +7,9 @@ import type {ToolName} from '../tools/types.js'
 import {concurrentSteps, effectiveDependencies} from './graph.js'
 import type {Action, ApiAction, LocalAction, Plan, PlanStep, ToolAction} from './types.js'
 
+/** The command for an API or local action as this run has made it, when only the run can tell. */
+export type DescribeKnown = (action: ApiAction | LocalAction) => string | undefined
+
 const SAFE_WORD = /^[\w@%+=:,./-]+$/u
 
 /** Quote argv for a POSIX shell: words with anything beyond safe characters get single quotes. */
@@ -34,9 +37,13 @@ export function commandLine(action: ToolAction): string {
  * and local work that clean-up lists name (deleting a namespace, a Lease, a RoleBinding, files, a
  * repository), the equivalent command, reaching the same cluster through the same private
  * kubeconfig; anything else a shell comment, so a list of clean-up commands stays safe to paste.
+ * `known` is the golden path's say for work whose command only the run itself can tell (the files
+ * a render made); it comes first.
  */
-export function describeAction(action: Action): string {
+export function describeAction(action: Action, known?: DescribeKnown): string {
   if (action.kind === 'tool') return commandLine(action)
+  const fromRun = known?.(action)
+  if (fromRun) return redact(fromRun)
   const manual = manualCommand(action)
   if (manual) return manual
   const where = action.kind === 'api' ? `${action.target} API` : 'local'

@@ -33,6 +33,7 @@ export interface PlanRunOptions {
   /** Where the record of this run is kept (see plan/journal.ts). */
   journal?: ApplyOptions['journal']
   collectEvidence?: ApplyOptions['collectEvidence']
+  describe?: ApplyOptions['describe']
 }
 
 export interface PlanRunner {
@@ -53,6 +54,7 @@ export function createPlanRunner(context: {out: Output; runner: ToolRunner; sign
         ...(options.keepOnFailure ? {keepOnFailure: true} : {}),
         ...(options.journal ? {journal: options.journal} : {}),
         ...(options.collectEvidence ? {collectEvidence: options.collectEvidence} : {}),
+        ...(options.describe ? {describe: options.describe} : {}),
       })
       for (const warning of result.warnings ?? []) context.out.warn(warning)
       return result
