@@ -5,6 +5,7 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import {parse, stringify} from 'yaml'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {accessCheck} from '../../src/lib/access/check.js'
@@ -144,6 +145,28 @@ describe('envUp', () => {
     const dry = testDeps({env: world.env, runner})
     await envUp(upRequest('pr-56', {dryRun: true}), dry.deps)
     expect(dry.stderr.text).toMatch(/Warning:.*terraform: missing.*\(a real run stops here\)/u)
+  })
+})
+
+describe("a cluster whose kubeconfig user has an exec credential plugin", () => {
+  it('env up and env down run the plugin once between them (client-node alone ran it for every API call)', async () => {
+    const dir = fs.mkdtempSync(path.join(world.root, 'plugin-'))
+    const log = path.join(dir, 'runs.log')
+    const file = world.kube.kubeconfig('host', {path: path.join(dir, 'kubeconfig.yaml')})
+    const config = parse(fs.readFileSync(file, 'utf8')) as {users: Array<{user: {token?: string; exec?: unknown}}>}
+    const credential = JSON.stringify({apiVersion: 'client.authentication.k8s.io/v1beta1', kind: 'ExecCredential', status: {token: config.users[0]!.user.token}})
+    fs.writeFileSync(path.join(dir, 'get-token'), `#!/bin/sh\necho run >> '${log}'\necho '${credential}'\n`, {mode: 0o755})
+    config.users[0]!.user = {exec: {apiVersion: 'client.authentication.k8s.io/v1beta1', command: './get-token'}}
+    fs.writeFileSync(file, stringify(config), {mode: 0o600})
+    const repo = project(world.project, (text) => text.replace('dev: {context: standin-host}', `dev: {context: standin-host, kubeconfig: ${file}}`))
+
+    const runner = new RecordingRunner()
+    const up = await envUp({...upRequest('ns-70'), dir: repo}, testDeps({env: world.env, runner}).deps)
+    expect(up.namespace).toBe('shop-ns-70')
+    expect(store().get('v1', 'Namespace', 'shop-ns-70')?.metadata?.labels?.['idp.dev/env']).toBe('ns-70')
+    await envDown({dir: repo, env: 'ns-70', timeout: '1m', dryRun: false, keepOnFailure: false}, testDeps({env: world.env, runner}).deps)
+    expect(store().get('v1', 'Namespace', 'shop-ns-70')?.status?.phase ?? 'gone').not.toBe('Active')
+    expect(fs.readFileSync(log, 'utf8').trim().split('\n')).toEqual(['run'])
   })
 })
 

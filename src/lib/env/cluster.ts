@@ -55,7 +55,7 @@ export async function connectCluster(target: ClusterTarget, options: ConnectOpti
   // The reachability check waits on the network while the clients are set up (CPU): side by side.
   const reached = options.requireReachable ? requireReachable(target, copy) : undefined
   reached?.catch(() => {})
-  const clients = createKubeClients(file)
+  const clients = createKubeClients(file, options.env)
   clients.catch(() => {})
   await reached
   return {target, kubeconfig: file, clients: await clients}

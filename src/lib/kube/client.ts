@@ -4,6 +4,7 @@ import {RemoteError} from '../cli/errors.js'
 import {loadKubeClient} from '../cli/lazy.js'
 import {redact} from '../cli/redact.js'
 import {pooledInsteadOf} from './agents.js'
+import type {ExecConfig} from './exec-credential.js'
 
 /**
  * The Kubernetes clients idp uses, all built from one private kubeconfig file (never the user's
@@ -35,19 +36,38 @@ export interface KubeClients {
 /** The field manager idp uses for server-side apply, so ownership of fields is visible. */
 export const FIELD_MANAGER = 'idp'
 
-export async function createKubeClients(kubeconfigFile: string): Promise<KubeClients> {
+/** The auth-provider name that stands for a kubeconfig's exec plugin, run by idp (exec-credential.ts). */
+const PLUGIN_PROVIDER = 'idp-exec-plugin'
+
+export async function createKubeClients(kubeconfigFile: string, env: NodeJS.ProcessEnv = process.env): Promise<KubeClients> {
   // client-node is heavy (1.8 MB); only commands that talk to a cluster pay for it, with a code cache.
   const k8s = await loadKubeClient()
   const kc = new k8s.KubeConfig()
   kc.loadFromFile(kubeconfigFile)
   // kubectl talks plain HTTP to an http:// server (`kubectl proxy`, local API servers); client-node
   // refuses unless skipTLSVerify is set, which means nothing without TLS. Match kubectl.
-  if (kc.clusters.some((cluster) => cluster.server.startsWith('http:') && !cluster.skipTLSVerify)) {
+  const plainHttp = kc.clusters.some((cluster) => cluster.server.startsWith('http:') && !cluster.skipTLSVerify)
+  // A credential plugin runs through idp (exec-credential.ts: once per process, not per request).
+  const user = kc.getCurrentUser()
+  const exec = user?.exec as ExecConfig | undefined
+  if (plainHttp || exec) {
     kc.loadFromOptions({
       clusters: kc.clusters.map((cluster) => (cluster.server.startsWith('http:') ? {...cluster, skipTLSVerify: true} : cluster)),
-      users: kc.users,
+      users: kc.users.map((entry) => (exec && entry === user ? {...entry, exec: undefined, authProvider: {name: PLUGIN_PROVIDER, config: {}}} : entry)),
       contexts: kc.contexts,
       currentContext: kc.currentContext,
+    })
+  }
+  if (exec) {
+    const {execCredential} = await import('./exec-credential.js')
+    const cluster = kc.getCurrentCluster() ?? undefined
+    kc.addAuthenticator({
+      isAuthProvider: (candidate) => (candidate?.authProvider as {name?: string} | undefined)?.name === PLUGIN_PROVIDER,
+      async applyAuthentication(_user, opts) {
+        const credential = await execCredential(exec, {env, kubeconfig: kubeconfigFile, ...(cluster ? {cluster} : {})})
+        if (credential.clientCertificateData && credential.clientKeyData) Object.assign(opts, {cert: credential.clientCertificateData, key: credential.clientKeyData})
+        if (credential.token) opts.headers = {...opts.headers, Authorization: `Bearer ${credential.token}`}
+      },
     })
   }
   // Every API client authenticates through kc; its per-request agent becomes the shared keep-alive

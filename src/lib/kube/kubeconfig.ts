@@ -50,7 +50,7 @@ export interface ResolvedUser {
   clientKey?: string
   username?: string
   password?: string
-  /** An exec credential plugin or auth-provider is configured (idp does not run it itself). */
+  /** An exec credential plugin or auth-provider is configured: the reachability checks do not run it (API calls do, kube/exec-credential.ts). */
   usesPlugin: boolean
 }
 

@@ -309,6 +309,20 @@ async function binaryEntry(tool: ToolName, file: string, dir: string): Promise<B
   }
 }
 
+// ---- A kubeconfig's credential plugin -------------------------------------------------------
+
+/**
+ * Start a kubeconfig's exec credential plugin (`users[].user.exec`): not one of idp's tools, but
+ * started the same way, so Ctrl-C and idp's exit handlers stop its process tree too. A bare
+ * command is looked up on the PATH of `env` as kubectl does, never in the working directory.
+ * stdout is the credential: returned as is, and nothing here logs it.
+ */
+export async function runCredentialPlugin(command: string, args: readonly string[], options: {env: Record<string, string | undefined>; timeoutMs: number}): Promise<{exitCode?: number; stdout: string; stderr: string; stoppedBy?: string; spawnError?: string}> {
+  const file = command.includes('/') ? command : await findExecutable(command, options.env.PATH)
+  if (!file) return {stdout: '', stderr: '', spawnError: `${command} was not found on PATH`}
+  return spawnTree(file, args, {env: options.env, timeoutMs: options.timeoutMs, graceMs: 3000})
+}
+
 // ---- The runner ---------------------------------------------------------------------------
 
 const versionCache = new Map<string, Promise<ToolInfo>>()
