@@ -273,6 +273,8 @@ await build({
     ...commandFiles(path.join(root, 'src/commands')),
     // Hooks named in package.json (oclif.hooks), loaded only when their event fires.
     ...commandFiles(path.join(root, 'src/hooks')),
+    // The worker thread that renders templates under a deadline and a heap limit (render-bound.ts).
+    {in: path.join(root, 'src/lib/create/render-worker.ts'), out: 'lib/create/render-worker'},
   ],
   outbase: path.join(root, 'src'),
   outdir,

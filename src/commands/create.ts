@@ -38,6 +38,7 @@ Nothing is written before the name, the template, every parameter and the target
     branch: Flags.string({description: 'Default branch (default: the template\'s publish:github defaultBranch, then repo.defaultBranch, then main).', env: 'IDP_DEFAULT_BRANCH'}),
     'author-name': Flags.string({description: 'Author of the initial commit (default: git config user.name, else "idp").', env: 'IDP_AUTHOR_NAME'}),
     'author-email': Flags.string({description: 'Author email of the initial commit (default: git config user.email, else idp@localhost).', env: 'IDP_AUTHOR_EMAIL'}),
+    'render-timeout': Flags.string({description: 'How long rendering the template may take before it is stopped (a runaway loop or regular expression in a template); nothing is written until it has finished.', env: 'IDP_RENDER_TIMEOUT', default: '1m'}),
   }
 
   async execute(): Promise<Served<CreateResult>> {
@@ -60,6 +61,7 @@ Nothing is written before the name, the template, every parameter and the target
       dryRun: flags['dry-run'],
       keepOnFailure: flags['keep-on-failure'],
       yes: flags.yes,
+      renderTimeout: flags['render-timeout'],
     })
   }
 }

@@ -10,6 +10,7 @@ import {assertComplete, coerceValue, parameterPages, parseSetFlags, resolveValue
 import {type PrepareInput, prepareCreate} from '../../src/lib/create/prepare.js'
 import {listTemplates, resolveTemplate} from '../../src/lib/create/sources.js'
 import {parseTemplateText} from '../../src/lib/create/template-schema.js'
+import type {FetchSpec, FileStep} from '../../src/lib/create/skeleton.js'
 
 const FIXTURE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/templates/backstage-style')
 const dirs: string[] = []
@@ -178,6 +179,19 @@ Literal GitHub expression kept: {{ github.sha }}
     await renderAll((prepared.plan.steps[0]!.action as unknown as {params: {files: never}}).params.files, prepared.directory, [])
     expect(await read(prepared.directory, 'catalog-info.yaml')).not.toContain('description')
     expect(await read(prepared.directory, 'README.md')).toContain('No description.')
+  })
+
+  it('the render step writes what prepareCreate rendered for the plan\'s own steps, without rendering again', async () => {
+    const base = await tmp()
+    const prepared = await prepareFixture(base, {set: ['owner=team-a', 'repoUrl=github.com?owner=acme&repo=my-svc']})
+    const files = (prepared.plan.steps[0]!.action as {params?: {files?: FileStep[]}}).params!.files!
+    const fetches = files.filter((f): f is FetchSpec => f.kind === 'fetch')
+    expect(fetches.length).toBeGreaterThan(0)
+    expect(fetches.every((f) => prepared.rendered.has(f))).toBe(true)
+    // What was rendered is what is written: a marked copy shows the step used it.
+    const marked = new Map([...prepared.rendered].map(([step, result]) => [step, {...result, ops: result.ops.map((op) => (op.kind === 'write' && op.to === 'README.md' ? {...op, content: 'from prepare\n'} : op))}]))
+    await renderAll(files, prepared.directory, [], {rendered: marked})
+    expect(await read(prepared.directory, 'README.md')).toBe('from prepare\n')
   })
 })
 

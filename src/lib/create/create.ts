@@ -10,12 +10,14 @@ import type {Deps, Human, Service} from '../cli/deps.js'
 import {UsageError} from '../cli/errors.js'
 import {assertDnsLabel} from '../cli/names.js'
 import {requireValue} from '../cli/prompter.js'
+import {parseTimeout} from '../config/duration.js'
 import {loadConfig} from '../config/load.js'
 import {githubSettings} from '../github/client.js'
 import {dryRunText, type JsonPlan, planForJson} from '../plan/format.js'
 import {gitConfigIdentity, gitHeadSha} from '../tools/git.js'
 import type {CreateMetadata, Visibility} from './plan.js'
 import {type PreparedCreate, prepareCreate} from './prepare.js'
+import {DEFAULT_RENDER_TIMEOUT} from './render-bound.js'
 import {listTemplates, resolveTemplate} from './sources.js'
 import {templateDirs} from './templates.js'
 import {runWizard} from './wizard.js'
@@ -41,6 +43,8 @@ export interface CreateRequest {
   keepOnFailure: boolean
   /** Ask only for required parameters that have no value. */
   yes: boolean
+  /** --render-timeout: how long rendering the template may take (default 1m). */
+  renderTimeout?: string
 }
 
 export interface CreateResult {
@@ -60,6 +64,7 @@ export interface CreateResult {
 export const create: Service<CreateRequest, CreateResult> = async (request, deps: Deps) => {
   // Bad input fails before anything else, even before the template is read.
   if (request.name !== undefined) assertDnsLabel(request.name, 'name')
+  const renderTimeoutMs = parseTimeout(request.renderTimeout ?? DEFAULT_RENDER_TIMEOUT)
   const loaded = await loadConfig({dir: request.dir, env: deps.env})
   const config = loaded?.config
   const extraDirs = templateDirs(request.templateDirs, loaded, request.dir)
@@ -88,6 +93,8 @@ export const create: Service<CreateRequest, CreateResult> = async (request, deps
       git: {branch: request.branch, authorName: request.authorName, authorEmail: request.authorEmail, envName: deps.env.GIT_AUTHOR_NAME || undefined, envEmail: deps.env.GIT_AUTHOR_EMAIL || undefined, configName: identity.name, configEmail: identity.email},
       publish: {requested: request.publish, token: github.token, owner: request.owner, visibility: request.visibility, apiUrl: github.apiUrl, serverUrl: github.serverUrl},
       warn: (message) => deps.out.warn(message),
+      signal: deps.signal,
+      renderTimeoutMs,
     })
     const base: CreateResult = {
       directory: prepared.directory,
@@ -104,7 +111,7 @@ export const create: Service<CreateRequest, CreateResult> = async (request, deps
     await deps.runner.require('git')
     const [{createHandlers}, {createGitHubPublisher}] = await Promise.all([import('./handlers.js'), import('./publisher.js')])
     const publisher = prepared.publish && github.token ? await createGitHubPublisher({token: github.token, apiUrl: github.apiUrl, serverUrl: github.serverUrl}) : undefined
-    const {handlers, state, describe} = createHandlers({runner: deps.runner, publisher})
+    const {handlers, state, describe} = createHandlers({runner: deps.runner, publisher, rendered: prepared.rendered, renderTimeoutMs})
     await deps.plans.apply(prepared.plan, {handlers, describe, keepOnFailure: request.keepOnFailure})
     if (state.catalog && !state.catalog.exists) deps.out.warn(`${path.relative(prepared.directory, state.catalog.path)} was not generated; nothing to register in the Backstage catalog.`)
     const commit = await gitHeadSha(deps.runner, prepared.directory).catch(() => undefined)

@@ -8,7 +8,9 @@ import {gitPushArgs, gitRemoteAddArgs} from '../tools/git.js'
 import type {CreateOps, Visibility} from './plan.js'
 import picomatch from 'picomatch'
 
-import {assertLinksInside, deleteInWorkspace, type DeleteSpec, type FetchSpec, type FileStep, planSkeleton, renameInWorkspace, type RenameSpec, type SkeletonResult, writeSkeleton} from './skeleton.js'
+import {parseTimeout} from '../config/duration.js'
+import {DEFAULT_RENDER_TIMEOUT, renderBounded, skeletonsByStep} from './render-bound.js'
+import {assertLinksInside, deleteInWorkspace, type DeleteSpec, type FetchSpec, type FileStep, renameInWorkspace, type RenameSpec, type SkeletonResult, writeSkeleton} from './skeleton.js'
 
 /**
  * The local and API work of an `idp create` plan. State shared between steps (what was
@@ -46,13 +48,14 @@ export interface CreateHandlerOptions {
   state?: CreateRunState
   /** Test hook: called after each fetch step is written (a failure here exercises the clean-up). */
   afterFetch?: (spec: FetchSpec) => Promise<void>
+  /** What prepareCreate rendered (PreparedCreate.rendered). */
+  rendered?: ReadonlyMap<FetchSpec, SkeletonResult>
+  renderTimeoutMs?: number
 }
 
-/** Render every fetch step in memory (template errors surface here, before any write). */
-export async function prerender(steps: FileStep[], targetDir: string): Promise<Map<FetchSpec, SkeletonResult>> {
-  const planned = new Map<FetchSpec, SkeletonResult>()
-  for (const step of steps) if (step.kind === 'fetch') planned.set(step, await planSkeleton(step, targetDir))
-  return planned
+async function renderFiles(steps: FileStep[], targetDir: string, options: RenderAllOptions): Promise<ReadonlyMap<FetchSpec, SkeletonResult>> {
+  const outcome = await renderBounded({files: steps, directory: targetDir}, {signal: options.signal, timeoutMs: options.timeoutMs ?? parseTimeout(DEFAULT_RENDER_TIMEOUT), label: `the template into ${targetDir}`})
+  return skeletonsByStep(steps, outcome.rendered)
 }
 
 /** The file list after a fs:delete or fs:rename step, for reports (dry-run and result). */
@@ -87,12 +90,25 @@ export function finalFileList(steps: FileStep[], planned: Map<FetchSpec, Skeleto
   return [...files].sort()
 }
 
-export async function renderAll(steps: FileStep[], targetDir: string, created: string[], afterFetch?: (spec: FetchSpec) => Promise<void>): Promise<string[]> {
-  const planned = await prerender(steps, targetDir)
+export interface RenderAllOptions {
+  /** The skeletons prepareCreate rendered for these very steps: written as they are, not rendered again. */
+  rendered?: ReadonlyMap<FetchSpec, SkeletonResult>
+  signal?: AbortSignal
+  /** The render's deadline when it has to render (default DEFAULT_RENDER_TIMEOUT). */
+  timeoutMs?: number
+  /** Test hook: called after each fetch step is written (a failure here exercises the clean-up). */
+  afterFetch?: (spec: FetchSpec) => Promise<void>
+}
+
+/** Write every step of a render: fetch steps' skeletons (rendered in a bounded worker unless given), then fs:delete/fs:rename. */
+export async function renderAll(steps: FileStep[], targetDir: string, created: string[], options: RenderAllOptions = {}): Promise<string[]> {
+  const {rendered, afterFetch} = options
+  const planned = rendered && steps.every((step) => step.kind !== 'fetch' || rendered.has(step)) ? rendered : await renderFiles(steps, targetDir, options)
   const files = new Set<string>()
   for (const step of steps) {
     if (step.kind === 'fetch') {
-      const result = planned.get(step) as SkeletonResult
+      const result = planned.get(step)
+      if (!result) throw new Error(`Step "${step.id}" was not rendered.`)
       await writeSkeleton(result.ops, targetDir, {replace: step.replace, created})
       for (const file of result.files) files.add(file)
       await afterFetch?.(step)
@@ -147,10 +163,10 @@ export function createHandlers(options: CreateHandlerOptions): {handlers: Handle
   // Clean-up lists name the paths this run created, which only the run knows.
   const describe: DescribeKnown = (action) => (action.op === 'create.undoRender' ? (undoRenderCommand(action.params, state.created) ?? '# nothing was created yet') : undefined)
   const local: Handlers<Exclude<keyof CreateOps, PublishOp>> = {
-    async 'create.render'(action) {
+    async 'create.render'(action, ctx) {
       const params = action.params
       try {
-        state.files = await renderAll(params.files, params.targetDir, state.created, options.afterFetch)
+        state.files = await renderAll(params.files, params.targetDir, state.created, {rendered: options.rendered, signal: ctx.signal, timeoutMs: options.renderTimeoutMs, afterFetch: options.afterFetch})
         return {files: state.files.length}
       } catch (error) {
         // A failed step is not undone by the executor; remove what this step wrote itself.

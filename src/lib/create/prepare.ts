@@ -1,16 +1,19 @@
 import {readdir, stat} from 'node:fs/promises'
 import path from 'node:path'
 
-import {PrerequisiteError, UsageError} from '../cli/errors.js'
+import {InternalError, PrerequisiteError, UsageError} from '../cli/errors.js'
 import {assertDnsLabel} from '../cli/names.js'
 import {visible} from '../cli/output.js'
 import {registerSecret} from '../cli/redact.js'
 import type {Plan} from '../plan/types.js'
 import type {CreateMetadata} from './plan.js'
-import {finalFileList, prerender} from './handlers.js'
+import {parseTimeout} from '../config/duration.js'
+import {finalFileList} from './handlers.js'
 import {allParameters, assertComplete, type Page, parameterPages, parseSetFlags, readValuesFile, type ResolvedValues, resolveValues} from './parameters.js'
 import {planCreate} from './plan.js'
-import {catalogRegisterUrl, interpretSteps, type SkippedAction} from './steps.js'
+import {DEFAULT_RENDER_TIMEOUT, renderBounded, skeletonsByStep} from './render-bound.js'
+import {catalogRegisterUrl, type SkippedAction} from './steps.js'
+import type {FetchSpec, SkeletonResult} from './skeleton.js'
 import type {LoadedTemplate} from './sources.js'
 
 /**
@@ -42,6 +45,10 @@ export interface PrepareInput {
   git: {branch?: string; authorName?: string; authorEmail?: string; envName?: string; envEmail?: string; configName?: string; configEmail?: string}
   publish?: {requested: boolean; token?: string; owner?: string; visibility?: 'private' | 'internal' | 'public'; apiUrl: string; serverUrl: string}
   warn?: (message: string) => void
+  /** Ctrl-C: stops a render at once. */
+  signal?: AbortSignal
+  /** The deadline of the render (--render-timeout); default DEFAULT_RENDER_TIMEOUT. */
+  renderTimeoutMs?: number
 }
 
 export interface PreparedCreate {
@@ -55,6 +62,8 @@ export interface PreparedCreate {
   branch: string
   catalogRegisterUrl?: string
   publish?: {owner?: string; name: string; visibility: string}
+  /** The rendered skeleton of each fetch step of the plan (by step object), for the render step to write without rendering again. */
+  rendered: ReadonlyMap<FetchSpec, SkeletonResult>
 }
 
 /**
@@ -129,12 +138,19 @@ export async function prepareCreate(input: PrepareInput): Promise<PreparedCreate
   }
 
   const configBranch = input.config?.repo?.defaultBranch
-  const interpreted = interpretSteps(template, {parameters: values, defaultBranch: input.git.branch ?? configBranch ?? 'main'})
+  // Every input and every file rendered now, in a bounded worker (render-bound.ts): a template
+  // error, a runaway loop or Ctrl-C stops here, with nothing written.
+  const {cleanup: _cleanup, ...templateData} = template
+  const outcome = await renderBounded(
+    {interpret: {template: templateData, options: {parameters: values, defaultBranch: input.git.branch ?? configBranch ?? 'main'}}, directory},
+    {signal: input.signal, timeoutMs: input.renderTimeoutMs ?? parseTimeout(DEFAULT_RENDER_TIMEOUT), label: `template ${template.name}`},
+  )
+  const interpreted = outcome.interpreted
+  if (!interpreted) throw new InternalError('The template renderer returned no step inputs.')
   for (const skip of interpreted.skipped) if (skip.warn) input.warn?.(`Step "${skip.id}" (${skip.action}) skipped: ${skip.reason}.`)
   if (!interpreted.files.some((f) => f.kind === 'fetch')) input.warn?.(`Template ${template.name} has no fetch:template or fetch:plain step; the new repository will be empty.`)
 
-  // Render everything once now: a template error stops here, with nothing written.
-  const rendered = await prerender(interpreted.files, directory)
+  const rendered = skeletonsByStep(interpreted.files, outcome.rendered)
   const files = finalFileList(interpreted.files, rendered)
 
   const pub = interpreted.publish
@@ -186,6 +202,7 @@ export async function prepareCreate(input: PrepareInput): Promise<PreparedCreate
     values: maskSecrets(pages, values),
     skipped: interpreted.skipped.map(({id, action, reason}) => ({id, action, reason})),
     files,
+    rendered,
     branch,
     ...(registerUrl ? {catalogRegisterUrl: registerUrl} : {}),
     ...(publish ? {publish: {owner: publish.owner, name: publish.name, visibility: publish.visibility}} : {}),

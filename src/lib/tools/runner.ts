@@ -173,7 +173,7 @@ interface SpawnOptions {
   onLine?: (line: string, stream: 'stdout' | 'stderr') => void
 }
 
-interface SpawnOutcome {
+export interface SpawnOutcome {
   exitCode?: number
   signal?: string
   stdout: string
@@ -321,6 +321,26 @@ export async function runCredentialPlugin(command: string, args: readonly string
   const file = command.includes('/') ? command : await findExecutable(command, options.env.PATH)
   if (!file) return {stdout: '', stderr: '', spawnError: `${command} was not found on PATH`}
   return spawnTree(file, args, {env: options.env, timeoutMs: options.timeoutMs, graceMs: 3000})
+}
+
+// ---- idp's own scripts ----------------------------------------------------------------------
+
+/**
+ * Run one of idp's own scripts in a separate Node process, started like a tool (its own process
+ * group, stopped by Ctrl-C, the signal, the deadline and idp's exit handlers): the input on
+ * stdin, the answer on stdout. For work that runs code idp does not control — a template's
+ * loops and filters (create/render-bound.ts) — under a deadline and a heap limit the process
+ * enforces whatever the code allocates.
+ */
+export async function runNodeScript(script: string, options: {input: string; timeoutMs: number; maxOldSpaceMb: number; signal?: AbortSignal}): Promise<SpawnOutcome> {
+  return spawnTree(process.execPath, [`--max-old-space-size=${options.maxOldSpaceMb}`, script], {
+    // The user's NODE_OPTIONS (a --require, another heap size) are not the script's to inherit.
+    env: {NODE_OPTIONS: ''},
+    input: options.input,
+    timeoutMs: options.timeoutMs,
+    signal: options.signal,
+    graceMs: 1000,
+  })
 }
 
 // ---- The runner ---------------------------------------------------------------------------
