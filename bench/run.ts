@@ -396,7 +396,7 @@ async function main(): Promise<void> {
         cwd: root,
         prepare() {
           const dir = mkdtempSync(path.join(os.tmpdir(), 'idp-bench-create-'))
-          return {argv: ['create', 'svc', '--template', 'typescript-service', '--dir', dir, '--no-input'], cleanup: () => rmSync(dir, {recursive: true, force: true})}
+          return {argv: ['create', 'svc', '--template', 'typescript-service', '--dir', dir, '--set', 'repoUrl=github.com?owner=acme&repo=svc', '--no-input'], cleanup: () => rmSync(dir, {recursive: true, force: true})}
         },
       })
     } else skipped.push('create')

@@ -114,6 +114,28 @@ describe('envUp', () => {
     expect(store().get('v1', 'Namespace', 'shop-ns-55')).toBeUndefined()
   })
 
+  it('without ENV or --pr on a branch no preview pattern matches (main), a usage error that says which names work', async () => {
+    const runner = new RecordingRunner()
+    const onMain = await rejection(envUp(upRequest('', {env: undefined, dryRun: true}), testDeps({env: {...world.env, GITHUB_REF_NAME: 'main'}, runner}).deps))
+    expect(onMain).toBeInstanceOf(UsageError)
+    expect(onMain.message).toBe('The branch "main" names no preview environment: without ENV or --pr, env up uses the branch name ("main"), and the preview patterns in .idp.yml are pr-*, ns-*, vc-*.')
+    expect(onMain.hint).toBe(`Name one: \`idp env up pr-1 --dir ${world.project}\`, or \`idp env up --pr 1 --dir ${world.project}\` for pull request 1.`)
+    // A branch a pattern matches is still a name.
+    const onBranch = await envUp(upRequest('', {env: undefined, dryRun: true}), testDeps({env: {...world.env, GITHUB_REF_NAME: 'ns-62'}, runner}).deps)
+    expect(onBranch.plan.metadata.env).toBe('ns-62')
+  })
+
+  it('refuses a fixed environment (one deploy manages) before it looks at the cluster, naming deploy', async () => {
+    const dir = project(world.project, (text) => text.replace('environments:\n', 'environments:\n  staging: {cluster: dev, driver: namespace, namespace: shop-staging, helm: {chart: ./chart}}\n'))
+    const runner = new RecordingRunner()
+    const error = await rejection(envUp({...upRequest('staging'), dir}, testDeps({env: world.env, runner}).deps))
+    expect(error).toBeInstanceOf(UsageError)
+    expect(error.message).toBe('Environment staging is a fixed environment, which `idp deploy` manages; `idp env up` creates preview environments, whose names match a pattern (pr-*, ns-*, vc-*).')
+    expect(error.hint).toBe(`Deploy to it with \`idp deploy staging --dir ${dir}\`, or create a preview: \`idp env up pr-1 --dir ${dir}\`.`)
+    expect(toolRuns(runner)).toEqual([])
+    expect(store().get('v1', 'Namespace', 'shop-staging')).toBeUndefined()
+  })
+
   it('a bad --sha or --image-tag (or an image.tag that renders to one) is a usage error before any change', async () => {
     const runner = new RecordingRunner()
     for (const [extra, message] of [
@@ -405,7 +427,7 @@ describe('access grants round trip: grant, list, check, revoke', () => {
 })
 
 describe('create', () => {
-  const request = (dir: string, extra: Partial<Parameters<typeof create>[0]> = {}) => ({dir, name: 'svc', force: false, publish: false, dryRun: true, keepOnFailure: false, yes: false, set: ['owner=team-a'], ...extra})
+  const request = (dir: string, extra: Partial<Parameters<typeof create>[0]> = {}) => ({dir, name: 'svc', force: false, publish: false, dryRun: true, keepOnFailure: false, yes: false, set: ['owner=team-a', 'repoUrl=github.com?owner=acme&repo=svc'], ...extra})
 
   it('without a template and without a terminal: a usage error naming --template, nothing written', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'idp-create-svc-'))
@@ -425,6 +447,22 @@ describe('create', () => {
     const cancelled = await rejection(create(request(dir), testDeps({env: world.env, prompter: scriptedPrompter({select: [new CancelledError('Cancelled by the user.')]})}).deps))
     expect(cancelled.exitCode).toBe(130)
     expect(fs.readdirSync(dir)).toEqual([])
+  })
+
+  it('no placeholder owner: without repoUrl a bundled template stops naming it, unless .idp.yml names repo.owner', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'idp-create-svc-'))
+    const missing = await rejection(create(request(dir, {template: 'typescript-service', set: ['owner=team-a']}), testDeps({env: world.env}).deps))
+    expect(missing).toBeInstanceOf(UsageError)
+    expect(missing.message).toBe('Missing required template parameter "repoUrl".')
+    expect(missing.hint).toContain("--set repoUrl='github.com?owner=ORG&repo=NAME'")
+    expect(fs.readdirSync(dir)).toEqual([])
+    fs.writeFileSync(path.join(dir, '.idp.yml'), 'version: 1\nservice: {name: platform, owner: team-a}\nrepo: {owner: acme-corp}\nclusters: {}\nenvironments: {}\n')
+    const result = await create(request(dir, {template: 'typescript-service', set: ['owner=team-a'], dryRun: false}), testDeps({env: world.env}).deps)
+    expect(result.values.repoUrl).toBe('github.com?owner=acme-corp&repo=svc')
+    const idpYml = fs.readFileSync(path.join(dir, 'svc', '.idp.yml'), 'utf8')
+    expect(idpYml).toContain('repository: ghcr.io/acme-corp/svc')
+    expect(idpYml).toContain('repoURL: https://github.com/acme-corp/svc')
+    expect(fs.readFileSync(path.join(dir, 'svc', 'catalog-info.yaml'), 'utf8')).not.toContain('my-org')
   })
 })
 

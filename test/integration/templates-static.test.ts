@@ -130,7 +130,7 @@ beforeAll(async () => {
     bundled.map(async (templateName) => {
       const dir = path.join(work, templateName)
       fs.mkdirSync(dir)
-      const envelope = await idp(['create', NAME, '--template', templateName, '--no-input', '--dir', dir], dir)
+      const envelope = await idp(['create', NAME, '--template', templateName, '--no-input', '--dir', dir, '--set', `repoUrl=github.com?owner=acme&repo=${NAME}`], dir)
       expect(envelope.status).toBe(0)
       generated[templateName] = path.join(dir, NAME)
     }),
@@ -162,11 +162,12 @@ describe.each(bundled)('template %s', (templateName) => {
     expect(register?.input).toMatchObject({catalogInfoPath: '/catalog-info.yaml', repoContentsUrl: "${{ steps['publish'].output.repoContentsUrl }}"})
   })
 
-  it('asks only for NAME when run without input: every other required parameter has a default', () => {
+  it('asks only for NAME and the repository when run without input: every other required parameter has a default', () => {
     const props = Object.assign({}, ...doc.spec.parameters.map((p) => p.properties)) as TemplateDoc['spec']['parameters'][number]['properties']
     expect(props.name?.pattern).toBe('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')
     const required = doc.spec.parameters.flatMap((p) => p.required ?? [])
-    expect(required.filter((key) => key !== 'name' && props[key]?.default === undefined)).toEqual([])
+    // repoUrl has no default: a placeholder owner would land in the image, Argo CD and the catalog.
+    expect(required.filter((key) => props[key]?.default === undefined)).toEqual(['name', 'repoUrl'])
     expect(props.repoUrl?.['ui:field']).toBe('RepoUrlPicker')
   })
 
@@ -208,9 +209,22 @@ describe.each(bundled)('template %s', (templateName) => {
     expect(await componentEntityV1alpha1Validator.check(entity)).toBe(true)
     expect(entity).toMatchObject({
       kind: 'Component',
-      metadata: {name: NAME, annotations: {'github.com/project-slug': `my-org/${NAME}`}},
+      metadata: {name: NAME, annotations: {'github.com/project-slug': `acme/${NAME}`}},
       spec: {type: 'service', lifecycle: 'experimental', owner: 'team-platform'},
     })
+  })
+
+  it('ships access roles and a policy, so `idp access grant --role viewer` works as the quickstart says', () => {
+    const config = parse(fs.readFileSync(path.join(out, '.idp.yml'), 'utf8')) as {access?: {roles?: Record<string, unknown>; policy?: {maxTtl?: string; forbid?: Record<string, string[]>}}}
+    expect(Object.keys(config.access?.roles ?? {})).toEqual(['viewer', 'developer', 'debugger'])
+    expect(config.access?.policy).toMatchObject({maxTtl: '8h', forbid: {production: ['developer', 'debugger']}})
+  })
+
+  it('names the repository it was given everywhere, never a placeholder owner', () => {
+    const files = (fs.readdirSync(out, {recursive: true, encoding: 'utf8'}) as string[]).filter((f) => !f.split(path.sep).includes('.git') && fs.statSync(path.join(out, f)).isFile())
+    expect(files.length).toBeGreaterThan(10)
+    expect(files.filter((f) => /my-org/iu.test(fs.readFileSync(path.join(out, f), 'utf8')))).toEqual([])
+    expect(fs.readFileSync(path.join(out, '.idp.yml'), 'utf8')).toContain(`repository: ghcr.io/acme/${NAME}`)
   })
 
   it('has an .idp.yml that the config schema accepts, wired to the chart and infra', () => {

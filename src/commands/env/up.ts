@@ -12,13 +12,13 @@ Settings come from the environments entry of .idp.yml that matches ENV (an exact
 
   static override examples = [
     {description: 'Preview environment for pull request 42 with a given image tag', command: '<%= config.bin %> <%= command.id %> --pr 42 --image-tag sha-1a2b3c4'},
-    {description: 'An environment named after the current branch, kept for 8 hours', command: '<%= config.bin %> <%= command.id %> --ttl 8h'},
+    {description: 'A preview named after the current branch (when a pattern such as feature-* matches it), kept for 8 hours', command: '<%= config.bin %> <%= command.id %> --ttl 8h'},
     {description: 'Show every step with its exact command line, change nothing', command: '<%= config.bin %> <%= command.id %> pr-42 --dry-run'},
     {description: 'In CI: JSON result with the URL and kubeconfig path', command: '<%= config.bin %> <%= command.id %> --pr "$PR" --sha "$GITHUB_SHA" --json'},
   ]
 
   static override args = {
-    env: Args.string({description: 'Environment name (a DNS label); default pr-N from --pr, else the git branch.', required: false}),
+    env: Args.string({description: 'Preview environment name (a DNS label matching a pattern of .idp.yml, e.g. pr-*); default pr-N from --pr, else the git branch.', required: false}),
   }
 
   static override flags = {

@@ -9,6 +9,7 @@ import {loadKubeClient} from '../cli/lazy.js'
 import {assertDnsLabel, assertImageTag, assertSha} from '../cli/names.js'
 import {parseDuration, parseTimeout} from '../config/duration.js'
 import {resolveEnvironment} from '../config/environments.js'
+import {globToRegExp} from '../config/glob.js'
 import {loadConfig} from '../config/load.js'
 import {expandTemplate} from '../config/template.js'
 import {dryRunText, type JsonPlan, planForJson, shellQuote} from '../plan/format.js'
@@ -64,9 +65,24 @@ export const envUp: Service<EnvUpRequest, EnvUpResult> = async (request, deps) =
   const git = await context.gitFacts(deps.runner, request.dir, deps.env, {sha: request.sha})
   const name = context.defaultEnvName({env: request.env, pr, branch: git.branch})
   const sha = request.sha ?? git.sha
+  const previews = Object.keys(config.environments).filter((key) => key.includes('*'))
+  const example = (previews[0] ?? 'pr-*').replace(/\*/gu, '1')
+  if (request.env === undefined && pr === undefined && !previews.some((key) => globToRegExp(key).test(name))) {
+    // The branch name is only a default: on main (or any branch no pattern matches) say what would work.
+    throw new UsageError(`The branch "${git.branch}" names no preview environment: without ENV or --pr, env up uses the branch name ("${name}")${previews.length > 0 ? `, and the preview patterns in .idp.yml are ${previews.join(', ')}` : ', and .idp.yml has no preview pattern (a name with *)'}.`, {
+      hint: previews.length > 0 ? `Name one: \`${idpCommandOf(deps, request.dir, ['env', 'up', example])}\`, or \`${idpCommandOf(deps, request.dir, ['env', 'up', '--pr', '1'])}\` for pull request 1.` : 'Add a preview pattern such as "pr-*" under environments: in .idp.yml.',
+    })
+  }
   const env = resolveEnvironment(config, name, {root: loaded.root, vars: context.templateVars({pr, sha, branch: git.branch})})
   if (env.protected) {
     throw new UsageError(`Environment ${name} is protected; \`${deps.bin} env up\` manages ephemeral environments only.`, {hint: `Deploy to protected environments with \`${idpCommandOf(deps, request.dir, ['deploy', name])}\`.`})
+  }
+  if (!env.pattern) {
+    // A fixed environment (staging) is where `deploy` delivers: a preview's helm release, Terraform
+    // workspace and expiry there would collide with what Argo CD or deploy manage.
+    throw new UsageError(`Environment ${name} is a fixed environment, which \`${deps.bin} deploy\` manages; \`${deps.bin} env up\` creates preview environments, whose names match a pattern (${previews.length > 0 ? previews.join(', ') : 'none in .idp.yml'}).`, {
+      hint: `Deploy to it with \`${idpCommandOf(deps, request.dir, ['deploy', name])}\`${previews.length > 0 ? `, or create a preview: \`${idpCommandOf(deps, request.dir, ['env', 'up', example])}\`` : ''}.`,
+    })
   }
   // The tag helm gets, wherever it came from (a flag, image.tag of .idp.yml filled from GITHUB_SHA...), is checked before any change.
   const imageTag = request.imageTag ?? (config.image ? assertImageTag(expandTemplate(config.image.tag, {...env.vars}, 'image.tag'), 'image.tag of .idp.yml') : undefined)
