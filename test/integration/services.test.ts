@@ -308,7 +308,7 @@ describe('envKubeconfig', () => {
 describe('deploy', () => {
   // Deploys read the commit from GitHub Actions' variables, as in CI.
   const env = () => ({...world.env, GITHUB_SHA: 'abc1234', GITHUB_REF_NAME: 'main'})
-  const request = (extra: Partial<Parameters<typeof deploy>[0]> = {}) => ({dir: deployProject, env: 'production', timeout: '1m', dryRun: false, keepOnFailure: false, yes: false, ...extra})
+  const request = (extra: Partial<Parameters<typeof deploy>[0]> = {}) => ({dir: deployProject, env: 'production', timeout: '1m', degradedGrace: '30s', dryRun: false, keepOnFailure: false, yes: false, ...extra})
   let deployProject: string
   beforeAll(() => {
     deployProject = project(DEPLOY_PROJECT)
