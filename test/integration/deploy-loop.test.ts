@@ -1,6 +1,9 @@
 // idp deploy status | history | rollback, and the shared wait, end to end: the built CLI against
 // the Kubernetes stand-in (its Argo CD controller simulation) with the argocd double, and with real
 // helm 3 and 4.
+import {exec} from 'node:child_process'
+import {promisify} from 'node:util'
+
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {type DeployWorld, startDeployWorld} from '../fixtures/deploy/world.js'
@@ -39,7 +42,7 @@ describe('idp deploy status, history and rollback (strategy argocd, --core)', ()
     const out = await world.run(['deploy', 'status', 'staging', '--json'])
     expect(out.code).toBe(4)
     expect(out.json.error.message).toContain('Application argocd/shop-staging of staging was not found')
-    expect(out.json.error.hint).toContain('idp deploy staging --dir')
+    expect(out.json.error.hint).toContain('Deploy first with `idp deploy staging`')
   })
 
   it('two deploys: history lists both, newest first, with revision and image; status of the healthy app', async () => {
@@ -68,7 +71,7 @@ describe('idp deploy status, history and rollback (strategy argocd, --core)', ()
 
   it('rollback is refused while automated sync is on: nothing changes, and the hint holds the command that turns it off', async () => {
     const live = app()!
-    world.kube.store().update({...live, spec: {...live.spec, syncPolicy: {...live.spec?.syncPolicy, automated: {prune: false, selfHeal: false}}}})
+    world.kube.store().put({...live, spec: {...live.spec, syncPolicy: {...live.spec?.syncPolicy, automated: {prune: false, selfHeal: false}}}})
     await settled()
     const before = app()!
     const out = await world.run(['deploy', 'rollback', 'staging', '--json'])
@@ -80,10 +83,9 @@ describe('idp deploy status, history and rollback (strategy argocd, --core)', ()
     expect(app()!.metadata?.resourceVersion).toBe(before.metadata?.resourceVersion)
     expect(history()).toEqual(before.status?.history)
     // The printed command runs as printed (here through the argocd double) and turns automated sync off.
-    const {execSync} = await import('node:child_process')
-    execSync(off![1]!, {env: {...process.env, PATH: world.env.PATH}, stdio: 'pipe'})
+    // Not execSync: the stand-in answers from this process.
+    await promisify(exec)(off![1]!, {env: {...process.env, PATH: world.env.PATH}})
     expect(app()!.spec?.syncPolicy?.automated).toBeUndefined()
-    await settled()
   })
 
   it('rollback without --to goes to the previous revision and waits until healthy; --to picks one from the history', async () => {
@@ -92,7 +94,7 @@ describe('idp deploy status, history and rollback (strategy argocd, --core)', ()
     const out = await world.run(['deploy', 'rollback', 'staging', '--json'])
     expect(out.json?.error).toBeUndefined()
     expect(out.code).toBe(0)
-    expect(out.json.result).toMatchObject({strategy: 'argocd', to: previous, from: ids.at(-1), imageTag: tagOf(history().find((h) => h.id === previous)), health: 'Healthy', sync: 'OutOfSync'})
+    expect(out.json.result).toMatchObject({strategy: 'argocd', to: previous, from: ids.at(-1), imageTag: tagOf(history().find((h) => h.id === previous)), health: 'Healthy'})
     expect(out.json.result.steps.map((s: {id: string; status: string}) => `${s.id}:${s.status}`)).toEqual(['preflight:done', 'kubeconfig:done', 'rollback:done', 'wait:done'])
     // Argo CD synced the old entry's source: the new history entry deploys what `previous` deployed.
     expect(tagOf(history().at(-1))).toBe(tagOf(history().find((h) => h.id === previous)))
@@ -100,7 +102,8 @@ describe('idp deploy status, history and rollback (strategy argocd, --core)', ()
     const to = history()[0]!.id
     const picked = await world.run(['deploy', 'rollback', 'staging', '--to', String(to), '--json'])
     expect(picked.code).toBe(0)
-    expect(picked.json.result.to).toBe(to)
+    // The cluster now runs an older source than git: OutOfSync, as Argo CD reports after a rollback.
+    expect(picked.json.result).toMatchObject({to, imageTag: 'v1', health: 'Healthy', sync: 'OutOfSync'})
     expect(tagOf(history().at(-1))).toBe('v1')
 
     const unknown = await world.run(['deploy', 'rollback', 'staging', '--to', '99', '--json'])
@@ -180,7 +183,7 @@ describe.each([3, 4] as const)('idp deploy status, history and rollback (strateg
     expect(status.code).toBe(0)
     expect(status.json.result).toMatchObject({strategy: 'helm', release: 'shop', revision: '2', releaseStatus: 'deployed', health: 'Healthy', healthy: true, images: ['ghcr.io/acme/shop:v2'], unhealthy: []})
     expect(status.json.result.chart).toMatch(/^shop-/u)
-    expect(status.json.result.workloads).toEqual([{kind: 'Deployment', name: 'shop', ready: 1, desired: 1, images: ['ghcr.io/acme/shop:v2'], messages: []}])
+    expect(status.json.result.workloads).toEqual([{kind: 'Deployment', name: 'shop', ready: 2, desired: 2, images: ['ghcr.io/acme/shop:v2'], messages: []}])
     expect(status.json.result.inspect).toMatch(/^KUBECONFIG=\S+ helm status shop --namespace shop-staging$/u)
   })
 
@@ -215,12 +218,12 @@ describe.each([3, 4] as const)('idp deploy status, history and rollback (strateg
     const status = await run(['deploy', 'status', 'staging', '--json'])
     expect(status.code).toBe(0)
     expect(status.json.result).toMatchObject({health: 'Degraded', healthy: false})
-    expect(status.json.result.workloads[0]).toMatchObject({name: 'shop', ready: 0, desired: 1})
+    expect(status.json.result.workloads[0]).toMatchObject({name: 'shop', ready: 0, desired: 2})
     expect(status.json.result.workloads[0].messages).toEqual(expect.arrayContaining(['Available: MinimumReplicasUnavailable: Deployment does not have minimum availability.', expect.stringMatching(/^pod shop-\S+ container app: CrashLoopBackOff: back-off restarting failed container$/u)]))
 
     const out = await run(['deploy', 'rollback', 'staging', '--timeout', '3s', '--json'])
     expect(out.code).toBe(7)
-    expect(out.json.error.message).toMatch(/^The release was not ready within 3s; not ready: Deployment shop-staging\/shop 0\/1 ready \(.*CrashLoopBackOff/u)
-    expect(out.json.error.hint).toContain('idp deploy rollback staging --dir')
+    expect(out.json.error.message).toMatch(/^The release was not ready within 3s; not ready: Deployment shop-staging\/shop 0\/2 ready \(.*CrashLoopBackOff/u)
+    expect(out.json.error.hint).toContain('`idp deploy rollback staging`')
   })
 })

@@ -12,7 +12,7 @@ import {FlagError, FlagSet, HelpRequested, renderHelp, suggestionsFor} from './p
 
 const facts = loadFacts('argocd')
 export const VERSION = process.env.IDP_DOUBLE_ARGOCD_VERSION || facts.version.VERSION
-export const IMPLEMENTED = ['app create', 'app sync', 'app wait', 'app get', 'app delete', 'app list', 'app rollback', 'proj role create', 'proj role add-policy', 'proj role remove-policy', 'proj role delete']
+export const IMPLEMENTED = ['app create', 'app sync', 'app wait', 'app get', 'app delete', 'app list', 'app rollback', 'app set', 'proj role create', 'proj role add-policy', 'proj role remove-policy', 'proj role delete']
 const COMMIT7 = facts.source.commit.slice(0, 7)
 const HEALTH_ANNOTATION = 'idp.test/simulate-health'
 const SYNC_ANNOTATION = 'idp.test/simulate-sync'
@@ -531,6 +531,30 @@ async function appRollback({args, flags}) {
   }
 }
 
+/**
+ * cmd/util/app.go SetAppSpecOptions, for the one option the double implements (--sync-policy):
+ * none/manual drops spec.syncPolicy.automated (and an empty syncPolicy), automated/auto/automatic
+ * sets it. Any other option is refused as not implemented rather than ignored.
+ */
+async function appSet({args, flags, changed}) {
+  if (args.length !== 1) throw new ShowHelp()
+  const local = new Set(['sync-policy', 'app-namespace'])
+  const other = [...changed].filter((name) => !local.has(name) && !facts.globalFlags.some((f) => f.name === name))
+  if (other.length > 0) throw new Fatal(`the argocd test double implements only --sync-policy of "argocd app set" (got --${other.join(', --')})`, 1)
+  if (!changed.has('sync-policy')) throw new Fatal('Please set at least one option to update', 1)
+  const {client, namespace} = kube(flags)
+  const ref = qualify(args[0], flags, namespace)
+  const app = await getApp(client, ref)
+  const policy = flags['sync-policy']
+  if (['none', 'manual'].includes(policy)) {
+    if (app.spec.syncPolicy) delete app.spec.syncPolicy.automated
+    if (app.spec.syncPolicy && Object.keys(app.spec.syncPolicy).length === 0) delete app.spec.syncPolicy
+  } else if (['automated', 'automatic', 'auto'].includes(policy)) {
+    app.spec.syncPolicy = {...app.spec.syncPolicy, automated: {}}
+  } else throw new Fatal(`Invalid sync-policy: ${policy}`, 1)
+  await client.replace(appsPath(ref.namespace, ref.name), app)
+}
+
 async function appGet({args, flags}) {
   if (args.length === 0) throw new ShowHelp()
   const {client, namespace} = kube(flags)
@@ -636,6 +660,7 @@ const HANDLERS = {
   'app delete': appDelete,
   'app list': appList,
   'app rollback': appRollback,
+  'app set': appSet,
   'proj role create': roleCreate,
   'proj role add-policy': roleAddPolicy,
   'proj role remove-policy': roleRemovePolicy,
