@@ -84,7 +84,8 @@ export async function requireDeployEnv(value: string | undefined, verb: (typeof 
   const usage = `\`${idpCommandOf(deps, request.dir, ['deploy', verb, 'ENV'])}\``
   if (configured.includes(verb)) {
     throw new UsageError(`\`idp deploy ${verb}\` is the ${verb} command: it needs an environment, even though one of yours is named "${verb}".`, {
-      hint: `To deploy to the environment named ${verb}, put -- before it: \`${idpCommandOf(deps, request.dir, ['deploy', '--', verb])}\`; for its ${verb}: \`${idpCommandOf(deps, request.dir, ['deploy', verb, verb])}\`.`,
+      // Flags before the --: after it, every word is an argument.
+      hint: `To deploy to the environment named ${verb}, put -- before it: \`${idpCommandOf(deps, request.dir, ['deploy'])} -- ${verb}\`; for its ${verb}: \`${idpCommandOf(deps, request.dir, ['deploy', verb, verb])}\`.`,
     })
   }
   throw new UsageError(`Missing the environment: ${usage}.`, {hint: configured.length > 0 ? `Configured environments: ${configured.join(', ')}.` : 'Name an environment of .idp.yml.'})
