@@ -69,7 +69,7 @@ describe('idp deploy (strategy argocd, --core)', () => {
 
     expect(slow.code).toBe(7)
     expect(slow.json.error.code).toBe('TIMEOUT')
-    expect(slow.json.error.message).toBe('Application shop-staging was not synced and healthy within 1s (health Progressing, sync Synced, operation Succeeded).')
+    expect(slow.json.error.message).toBe('Application shop-staging was not synced and healthy within 1s (health Progressing, sync Synced, operation Succeeded); not ready: Deployment shop-staging/shop-staging: Progressing (Waiting for rollout to finish: 0 of 1 updated replicas are available...).')
     expect(app('shop-staging')!.spec?.source?.targetRevision).toBe('v2')
   })
 })

@@ -15,6 +15,8 @@ import {accessRevoke} from '../../src/lib/access/revoke.js'
 import {CancelledError, PrerequisiteError, ToolError, UsageError} from '../../src/lib/cli/errors.js'
 import {create} from '../../src/lib/create/create.js'
 import {deploy} from '../../src/lib/deploy/deploy.js'
+import {deployRollback} from '../../src/lib/deploy/rollback.js'
+import {deployStatus} from '../../src/lib/deploy/status.js'
 import {doctor} from '../../src/lib/doctor/doctor.js'
 import {envDown} from '../../src/lib/env/down.js'
 import {envGc} from '../../src/lib/env/gc.js'
@@ -330,7 +332,7 @@ describe('envKubeconfig', () => {
 describe('deploy', () => {
   // Deploys read the commit from GitHub Actions' variables, as in CI.
   const env = () => ({...world.env, GITHUB_SHA: 'abc1234', GITHUB_REF_NAME: 'main'})
-  const request = (extra: Partial<Parameters<typeof deploy>[0]> = {}) => ({dir: deployProject, env: 'production', timeout: '1m', dryRun: false, keepOnFailure: false, yes: false, ...extra})
+  const request = (extra: Partial<Parameters<typeof deploy>[0]> = {}) => ({dir: deployProject, env: 'production', timeout: '1m', degradedGrace: '30s', dryRun: false, keepOnFailure: false, yes: false, ...extra})
   let deployProject: string
   beforeAll(() => {
     deployProject = project(DEPLOY_PROJECT)
@@ -364,6 +366,19 @@ describe('deploy', () => {
     expect(error).toBeInstanceOf(UsageError)
     expect(error.message).toContain('was not created by idp for shop/staging')
     expect(runner.argvOf('argocd').map((argv) => `${argv[0]} ${argv[1]}`)).toEqual(['app get'])
+  })
+
+  it('`idp deploy status|history|rollback` without ENV is a usage error; with an environment named like the verb, it says how to reach it (-- before the name)', async () => {
+    const missing = await rejection(deployStatus({dir: deployProject}, testDeps({env: env(), runner: new RecordingRunner()}).deps))
+    expect(missing).toBeInstanceOf(UsageError)
+    expect(missing.message).toContain('Missing the environment')
+    const named = project(DEPLOY_PROJECT, (config) => config.replace(/^ {2}staging:/mu, '  rollback:'))
+    const runner = new RecordingRunner()
+    const error = await rejection(deployRollback({dir: named, timeout: '1m', degradedGrace: '30s', dryRun: false, keepOnFailure: false, yes: false}, testDeps({env: env(), runner}).deps))
+    expect(error).toBeInstanceOf(UsageError)
+    expect(error.message).toContain('one of yours is named "rollback"')
+    expect(error.hint).toContain(`idp deploy --dir ${named} -- rollback`)
+    expect(toolRuns(runner)).toEqual([])
   })
 
   it('a vcluster environment is a preview: deploy refuses it and names env up', async () => {

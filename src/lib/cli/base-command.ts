@@ -21,6 +21,15 @@ export const changeFlags = {
   'keep-on-failure': Flags.boolean({description: 'On failure or Ctrl-C, keep what was done and print the commands that clean it up.', env: 'IDP_KEEP_ON_FAILURE'}),
 }
 
+/** The wait of `idp deploy` and `idp deploy rollback` through Argo CD. Spread into a command's `flags`. */
+export const degradedGraceFlags = {
+  'degraded-grace': Flags.string({
+    description: 'Argo CD: how long the Application may be Degraded during the rollout (e.g. a Deployment between ReplicaSets) before the wait fails.',
+    env: 'IDP_DEGRADED_GRACE',
+    default: '30s',
+  }),
+}
+
 /**
  * The CLI contract lives here: shared flags, the JSON envelope, exit codes, the no-input rule and
  * Ctrl-C. A command parses its flags into a request and hands it to its golden path's service

@@ -4,17 +4,15 @@
  * a failed deploy is not undone (helm rolls its release back, an Application keeps its history).
  */
 import type {Deps, Human, Service} from '../cli/deps.js'
-import {CancelledError, UsageError} from '../cli/errors.js'
+import {IdpError, UsageError} from '../cli/errors.js'
 import {assertDnsLabel, assertImageTag} from '../cli/names.js'
 import {parseTimeout} from '../config/duration.js'
-import {resolveEnvironment} from '../config/environments.js'
-import {loadConfig} from '../config/load.js'
 import {expandTemplate} from '../config/template.js'
 import * as context from '../env/context.js'
 import {envStatePaths, JOURNALS} from '../env/paths.js'
 import {dryRunText, type JsonPlan, planForJson} from '../plan/format.js'
 import {opResult, type StepRecord} from '../plan/types.js'
-import {argocdConnection, deploySettings} from './context.js'
+import {argocdConnection, confirmProtected, loadDeployEnvironment} from './context.js'
 import {DEPLOY_STEP, type DeployMetadata, deployPaths, planDeploy, seconds} from './plan.js'
 
 export interface DeployRequest {
@@ -29,6 +27,8 @@ export interface DeployRequest {
   keepOnFailure: boolean
   /** Deploy to a protected environment without asking. */
   yes: boolean
+  /** How long a Degraded Application counts as part of the rollout (Argo CD), e.g. 30s. */
+  degradedGrace: string
 }
 
 export interface DeployResult {
@@ -61,22 +61,12 @@ export const deploy: Service<DeployRequest, DeployResult> = async (request, deps
   // Bad input fails before anything reads the world, let alone changes it.
   const name = assertDnsLabel(request.env, 'environment name')
   const timeoutMs = parseTimeout(request.timeout)
+  const graceMs = parseGrace(request.degradedGrace)
   if (request.revision !== undefined && request.revision.trim() === '') throw new UsageError('--revision is empty.', {hint: 'Pass a git branch, tag or commit, e.g. --revision v1.4.2.'})
   if (request.imageTag !== undefined) assertImageTag(request.imageTag, '--image-tag')
 
-  const loaded = await loadConfig({dir: request.dir, required: true, env: deps.env})
-  const {config} = loaded
-  const git = await context.gitFacts(deps.runner, request.dir, deps.env)
-  const env = resolveEnvironment(config, name, {root: loaded.root, vars: context.templateVars({sha: git.sha, branch: git.branch})})
-  const settings = deploySettings(config, env)
-
-  if (env.protected && !request.yes && !request.dryRun) {
-    if (!deps.prompter) {
-      throw new UsageError(`Environment ${name} is protected: deploying to it needs confirmation.`, {hint: `Pass --yes (or set IDP_YES=true) to deploy to ${name} without a prompt.`})
-    }
-    const ok = await deps.prompter.confirm({message: `Deploy ${env.service} to protected environment ${name} (namespace ${env.namespace} on ${env.cluster.alias})?`, default: false})
-    if (!ok) throw new CancelledError(`Deploy to ${name} cancelled: not confirmed.`, {hint: 'Nothing was changed.'})
-  }
+  const {loaded, config, env, settings, git} = await loadDeployEnvironment(request.dir, name, deps)
+  await confirmProtected(env, request, deps, {gerund: 'deploying to', verb: 'deploy to', noun: 'Deploy to', question: `Deploy ${env.service} to protected environment ${name}`})
 
   const imageTag = request.imageTag ?? (config.image ? assertImageTag(expandTemplate(config.image.tag, {...env.vars}, 'image.tag'), 'image.tag of .idp.yml') : undefined)
   const revision = settings.argocd ? (request.revision ?? expandTemplate(settings.argocd.targetRevision, {...env.vars}, 'deploy.argocd.targetRevision')) : undefined
@@ -86,7 +76,7 @@ export const deploy: Service<DeployRequest, DeployResult> = async (request, deps
 
   const envPaths = envStatePaths(deps.stateDir, env.service, env.name, env.cluster.alias)
   const plan = planDeploy(
-    {env, strategy: settings.strategy, ...(settings.argocd ? {argocd: settings.argocd} : {}), ...(revision ? {revision} : {}), ...(imageTag ? {imageTag} : {}), timeoutMs, root: loaded.root},
+    {env, strategy: settings.strategy, ...(settings.argocd ? {argocd: settings.argocd} : {}), ...(revision ? {revision} : {}), ...(imageTag ? {imageTag} : {}), timeoutMs, graceMs, root: loaded.root},
     {helmMajor: tools.helmMajor, argocd: argocdConnection(deps.env), paths: deployPaths(envPaths.dir, envPaths.hostKubeconfig), tools: tools.tools, holder: context.lockHolder(git.owner)},
   )
   const about = plan.metadata
@@ -104,15 +94,12 @@ export const deploy: Service<DeployRequest, DeployResult> = async (request, deps
   }
   if (request.dryRun) return {...base, ...(about.targetRevision ? {revision: about.targetRevision} : {}), dryRun: true}
 
-  const [{createEnvHandlers, createEvidenceSampler, withHelmEvidence}, {withDeployOutcome}, {createDeployHandlers}] = await Promise.all([import('../env/handlers.js'), import('./outcome.js'), import('./handlers.js')])
+  const [{createEnvHandlers, createEvidenceSampler, withHelmEvidence}, {withDeployOutcome}, {createDeployHandlers}, {helmNotReady}] = await Promise.all([import('../env/handlers.js'), import('./outcome.js'), import('./handlers.js'), import('./status.js')])
   const sampler = settings.strategy === 'helm' ? createEvidenceSampler({kubeconfig: envPaths.hostKubeconfig, namespace: env.namespace}) : undefined
   const runner = withDeployOutcome(sampler ? withHelmEvidence(deps.runner, sampler) : deps.runner, {
-    ...(about.app ? {name: about.app} : {}),
-    ...(about.appGetArgv ? {appGetArgv: about.appGetArgv} : {}),
-    ...(about.strategy === 'argocd' && about.kubeconfig ? {kubeconfig: about.kubeconfig} : {}),
     timeoutSeconds: seconds(timeoutMs),
     rollback: about.rollback,
-    ...(about.inspect ? {inspect: about.inspect} : {}),
+    ...(about.release ? {notReady: () => helmNotReady(envPaths.hostKubeconfig, env.namespace, about.release!, deps.env)} : {}),
   })
   try {
     const applied = await deps.plans.apply(plan, {
@@ -120,13 +107,14 @@ export const deploy: Service<DeployRequest, DeployResult> = async (request, deps
       runner,
       keepOnFailure: request.keepOnFailure,
       journal: {dir: envPaths.dir, key: JOURNALS.deploy},
-      collectEvidence: async (step) => {
+      collectEvidence: async (step, error) => {
         if (step.id === DEPLOY_STEP.helm && sampler) return sampler.evidence()
-        if (step.id === DEPLOY_STEP.wait) return runner.evidence()
+        if (step.id === DEPLOY_STEP.wait) return evidenceOf(error)
         return undefined
       },
     })
-    const deployed = runner.deployed()
+    const waited = opResult(plan, applied, DEPLOY_STEP.wait, 'deploy.waitApplication')
+    const deployed = waited ?? runner.deployed()
     const revisionDeployed = deployed.revision ?? about.targetRevision
     const check = opResult(plan, applied, DEPLOY_STEP.check, 'deploy.checkApplication')
     return {
@@ -140,6 +128,21 @@ export const deploy: Service<DeployRequest, DeployResult> = async (request, deps
     }
   } finally {
     await sampler?.stop()
+  }
+}
+
+/** The evidence a failed wait carries (the Application's state and unhealthy resources). */
+export function evidenceOf(error: unknown): string[] | undefined {
+  const evidence = error instanceof IdpError ? error.details?.evidence : undefined
+  return Array.isArray(evidence) ? evidence.map(String) : undefined
+}
+
+/** --degraded-grace: how long a Degraded Application counts as part of the rollout. */
+export function parseGrace(text: string): number {
+  try {
+    return parseTimeout(text)
+  } catch (error) {
+    throw new UsageError(`--degraded-grace ${error instanceof Error ? error.message : String(error)}`, {hint: 'Pass a duration such as 30s or 2m (how long a Degraded Application may last during a rollout before it fails).'})
   }
 }
 

@@ -71,6 +71,19 @@ export async function releaseEnvLock(params: OpParams<'env.unlock'>, kube = kube
   return releaseLock(coordination, params)
 }
 
+/**
+ * Copy the host kubeconfig with every context's namespace set to `namespace` (0600). The host
+ * context's credentials, narrowed to the namespace by default only: real RBAC scoping (a
+ * ServiceAccount per environment) is `idp access`'s job.
+ */
+export async function writeNamespaceKubeconfig(p: OpParams<'env.writeNamespaceKubeconfig'>): Promise<{file: string}> {
+  const {parse, stringify} = await import('../cli/yaml.js')
+  const doc = parse(await readFile(p.hostKubeconfig, 'utf8')) as {contexts?: Array<{name: string; context: Record<string, unknown>}>}
+  for (const context of doc.contexts ?? []) context.context.namespace = p.namespace
+  await writePrivateFile(p.file, stringify(doc))
+  return {file: p.file}
+}
+
 export function createEnvHandlers(options: EnvHandlerOptions): Handlers<keyof EnvOps> {
   const {runner} = options
   const kube = kubeClientCache()
@@ -134,15 +147,8 @@ export function createEnvHandlers(options: EnvHandlerOptions): Handlers<keyof En
     },
 
     async 'env.writeNamespaceKubeconfig'(action, ctx) {
-      const p = action.params
       ctx.signal.throwIfAborted()
-      // The host context's credentials, narrowed to the namespace by default only: real RBAC
-      // scoping (a ServiceAccount per environment) is `idp access`'s job.
-      const {parse, stringify} = await import('../cli/yaml.js')
-      const doc = parse(await readFile(p.hostKubeconfig, 'utf8')) as {contexts?: Array<{name: string; context: Record<string, unknown>}>}
-      for (const context of doc.contexts ?? []) context.context.namespace = p.namespace
-      await writePrivateFile(p.file, stringify(doc))
-      return {file: p.file}
+      return writeNamespaceKubeconfig(action.params)
     },
 
     async 'env.writeVclusterKubeconfig'(action, ctx) {

@@ -88,3 +88,17 @@ export function argocdAppGetArgs(o: {name: string; refresh?: boolean; appNamespa
   return ['app', 'get', o.name, '--output', 'json', ...(o.refresh ? ['--refresh'] : []), ...(o.appNamespace ? ['--app-namespace', o.appNamespace] : []), ...globalArgs(o.globals)]
 }
 
+
+/**
+ * `argocd app rollback APPNAME ID`: the history id (see `status.history`); argocd then waits for
+ * the rollback's sync operation only, up to --timeout (0 would wait forever, so one is required).
+ * Argo CD refuses it while automated sync is enabled.
+ */
+export function argocdAppRollbackArgs(o: {name: string; id: number; timeoutSeconds: number; appNamespace?: string; globals?: ArgocdGlobals}): string[] {
+  return ['app', 'rollback', o.name, String(o.id), '--timeout', String(Math.max(1, Math.round(o.timeoutSeconds))), ...(o.appNamespace ? ['--app-namespace', o.appNamespace] : []), ...globalArgs(o.globals)]
+}
+
+/** `argocd app set APPNAME --sync-policy none`: turn automated sync off (what a rollback needs first). */
+export function argocdAppSetManualSyncArgs(o: {name: string; appNamespace?: string; globals?: ArgocdGlobals}): string[] {
+  return ['app', 'set', o.name, '--sync-policy', 'none', ...(o.appNamespace ? ['--app-namespace', o.appNamespace] : []), ...globalArgs(o.globals)]
+}

@@ -85,3 +85,23 @@ export interface HelmReleaseStatus {
   info?: {status?: string; description?: string}
 }
 
+
+/** `helm history -o json`: revision, updated, status, chart, app_version, description (no manifest, no values). */
+export function helmHistoryArgs(o: {release: string; namespace: string; max?: number}): string[] {
+  return ['history', o.release, '--namespace', o.namespace, ...(o.max ? ['--max', String(o.max)] : []), '--output', 'json']
+}
+
+/** One row of `helm history -o json`. */
+export interface HelmHistoryRow {
+  revision: number
+  updated?: string
+  status?: string
+  chart?: string
+  app_version?: string
+  description?: string
+}
+
+/** `helm get values --all -o json` of one revision: the values it was rendered with (read for image.*, never printed). */
+export function helmGetValuesArgs(o: {release: string; namespace: string; revision: number}): string[] {
+  return ['get', 'values', o.release, '--namespace', o.namespace, '--revision', String(o.revision), '--all', '--output', 'json']
+}

@@ -12,7 +12,7 @@ import {FlagError, FlagSet, HelpRequested, renderHelp, suggestionsFor} from './p
 
 const facts = loadFacts('argocd')
 export const VERSION = process.env.IDP_DOUBLE_ARGOCD_VERSION || facts.version.VERSION
-export const IMPLEMENTED = ['app create', 'app sync', 'app wait', 'app get', 'app delete', 'app list', 'proj role create', 'proj role add-policy', 'proj role remove-policy', 'proj role delete']
+export const IMPLEMENTED = ['app create', 'app sync', 'app wait', 'app get', 'app delete', 'app list', 'app rollback', 'app set', 'proj role create', 'proj role add-policy', 'proj role remove-policy', 'proj role delete']
 const COMMIT7 = facts.source.commit.slice(0, 7)
 const HEALTH_ANNOTATION = 'idp.test/simulate-health'
 const SYNC_ANNOTATION = 'idp.test/simulate-sync'
@@ -296,19 +296,24 @@ async function controllerStep(client, app) {
   const since = pendingSince(app)
   if (since === undefined || Date.now() - since < CONTROLLER_GRACE_MS) return app
   const now = new Date().toISOString().replace(/\.\d+Z$/u, 'Z')
-  const revision = app.spec.source?.targetRevision || 'HEAD'
+  // A rollback's operation carries the history entry's source; a sync syncs the spec's.
+  const source = app.operation?.sync?.source ?? app.spec.source ?? {}
+  const revision = app.operation?.sync?.source ? app.operation.sync.revision || source.targetRevision || 'HEAD' : app.spec.source?.targetRevision || 'HEAD'
   const failed = app.metadata.annotations?.[SYNC_ANNOTATION] === 'Failed'
   const {info: _info, ...requested} = app.operation ?? {}
   const operation = app.operation ? requested : {sync: {revision}, initiatedBy: {automated: true}}
   const next = structuredClone(app)
   delete next.operation
+  const history = app.status?.history ?? []
+  // controller/appcontroller.go persistRevisionHistory: only a successful sync is recorded, with the next id.
+  const nextId = history.length > 0 ? history[history.length - 1].id + 1 : 0
   next.status = {
     ...next.status,
-    sync: {status: failed ? 'OutOfSync' : 'Synced', revision, comparedTo: {source: app.spec.source ?? {}, destination: app.spec.destination}},
+    sync: {status: failed || !isDeepStrictEqual(source, app.spec.source ?? {}) ? 'OutOfSync' : 'Synced', revision, comparedTo: {source: app.spec.source ?? {}, destination: app.spec.destination}},
     health: {status: failed ? 'Degraded' : (app.metadata.annotations?.[HEALTH_ANNOTATION] || 'Healthy'), lastTransitionTime: now},
-    operationState: {operation, phase: failed ? 'Failed' : 'Succeeded', message: failed ? 'one or more objects failed to apply' : 'successfully synced (all tasks run)', startedAt: now, finishedAt: now, syncResult: {revision, source: app.spec.source ?? {}}},
+    operationState: {operation, phase: failed ? 'Failed' : 'Succeeded', message: failed ? 'one or more objects failed to apply' : 'successfully synced (all tasks run)', startedAt: now, finishedAt: now, syncResult: {revision, source}},
     reconciledAt: now,
-    history: [...(app.status?.history ?? []), {revision, deployedAt: now, id: (app.status?.history ?? []).length, source: app.spec.source ?? {}, deployStartedAt: now}],
+    history: failed ? history : [...history, {revision, deployedAt: now, id: nextId, source, deployStartedAt: now, initiatedBy: operation.initiatedBy}].slice(-(app.spec.revisionHistoryLimit ?? 10)),
     summary: app.status?.summary ?? {},
     sourceHydrator: app.status?.sourceHydrator ?? {},
   }
@@ -472,6 +477,84 @@ async function appWait(ctx) {
   }
 }
 
+/** spec.syncPolicy.automated set and not disabled (SyncPolicy.IsAutomatedSyncEnabled). */
+function automatedSyncEnabled(app) {
+  const automated = app.spec.syncPolicy?.automated
+  return Boolean(automated) && automated.enabled !== false
+}
+
+/**
+ * cmd/argocd/commands/app.go NewApplicationRollbackCommand: read the app, resolve the history id
+ * (omitted: the previous deployment, History[len-2]), ask the server (which refuses while
+ * automated sync is on), then wait for the operation only (watchOpts{operation: true}).
+ */
+async function appRollback({args, flags}) {
+  if (args.length === 0) throw new ShowHelp()
+  let depId = -1
+  if (args.length > 1) {
+    if (!/^[+-]?\d+$/u.test(args[1])) throw new Fatal(`strconv.Atoi: parsing ${JSON.stringify(args[1])}: invalid syntax`)
+    depId = Number(args[1])
+  }
+  const {client, namespace} = kube(flags)
+  const ref = qualify(args[0], flags, namespace)
+  const app = await getApp(client, ref)
+  const history = app.status?.history ?? []
+  let info
+  if (depId === -1) {
+    if (history.length < 2) throw new Fatal(fill(facts.errors.rollbackNoPrevious, {name: app.metadata.name}))
+    info = history[history.length - 2]
+  } else {
+    info = history.find((h) => h.id === depId)
+    if (!info) throw new Fatal(fill(facts.errors.rollbackUnknownId, {name: app.metadata.name, id: depId}))
+  }
+  if (automatedSyncEnabled(app)) throw new Fatal(facts.errors.rollbackAutoSync)
+  if (app.operation) throw new Fatal(facts.errors.operationInProgress)
+  const syncOptions = app.spec.syncPolicy?.syncOptions
+  app.operation = {
+    sync: {revision: info.revision, ...(flags.prune ? {prune: true} : {}), ...(syncOptions ? {syncOptions} : {}), syncStrategy: {apply: {}}, source: info.source},
+    initiatedBy: {username: 'admin'},
+    info: [{name: 'requestedAt', value: new Date().toISOString()}],
+  }
+  await save(client, app)
+  const started = Date.now()
+  for (;;) {
+    const current = await controllerStep(client, await getApp(client, ref))
+    if (!current.operation && current.status?.operationState?.phase !== 'Running') {
+      printApp(current, flags.output)
+      return
+    }
+    if (flags.timeout > 0 && Date.now() - started >= flags.timeout * 1000) {
+      if (flags.output === 'json' || flags.output === 'yaml') printApp(current, flags.output)
+      throw new Fatal(fill(facts.errors.waitTimeout, {seconds: flags.timeout, name: ref.name}))
+    }
+    await new Promise((r) => setTimeout(r, POLL_MS))
+  }
+}
+
+/**
+ * cmd/util/app.go SetAppSpecOptions, for the one option the double implements (--sync-policy):
+ * none/manual drops spec.syncPolicy.automated (and an empty syncPolicy), automated/auto/automatic
+ * sets it. Any other option is refused as not implemented rather than ignored.
+ */
+async function appSet({args, flags, changed}) {
+  if (args.length !== 1) throw new ShowHelp()
+  const local = new Set(['sync-policy', 'app-namespace'])
+  const other = [...changed].filter((name) => !local.has(name) && !facts.globalFlags.some((f) => f.name === name))
+  if (other.length > 0) throw new Fatal(`the argocd test double implements only --sync-policy of "argocd app set" (got --${other.join(', --')})`, 1)
+  if (!changed.has('sync-policy')) throw new Fatal('Please set at least one option to update', 1)
+  const {client, namespace} = kube(flags)
+  const ref = qualify(args[0], flags, namespace)
+  const app = await getApp(client, ref)
+  const policy = flags['sync-policy']
+  if (['none', 'manual'].includes(policy)) {
+    if (app.spec.syncPolicy) delete app.spec.syncPolicy.automated
+    if (app.spec.syncPolicy && Object.keys(app.spec.syncPolicy).length === 0) delete app.spec.syncPolicy
+  } else if (['automated', 'automatic', 'auto'].includes(policy)) {
+    app.spec.syncPolicy = {...app.spec.syncPolicy, automated: {}}
+  } else throw new Fatal(`Invalid sync-policy: ${policy}`, 1)
+  await client.replace(appsPath(ref.namespace, ref.name), app)
+}
+
 async function appGet({args, flags}) {
   if (args.length === 0) throw new ShowHelp()
   const {client, namespace} = kube(flags)
@@ -576,6 +659,8 @@ const HANDLERS = {
   'app get': appGet,
   'app delete': appDelete,
   'app list': appList,
+  'app rollback': appRollback,
+  'app set': appSet,
   'proj role create': roleCreate,
   'proj role add-policy': roleAddPolicy,
   'proj role remove-policy': roleRemovePolicy,

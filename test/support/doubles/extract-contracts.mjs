@@ -13,6 +13,8 @@ const here = dirname(fileURLToPath(import.meta.url))
 export const REPO_ROOT = resolve(here, '../../..')
 export const SHARED_CONTRACTS = resolve(REPO_ROOT, '../shared/contracts')
 export const COMMITTED_DIR = join(here, 'contracts')
+/** Commands the shared contract does not list, transcribed from upstream with their sources (committed here). */
+export const SUPPLEMENTS_DIR = join(here, 'supplements')
 
 const FLAG_FACTS = ['name', 'shorthand', 'type', 'default', 'hidden', 'deprecated', 'deprecationWarning', 'defaultIsDynamic']
 
@@ -109,7 +111,17 @@ export function extractVcluster(src) {
   }
 }
 
-export function extractArgocd(src) {
+/** A supplement's commands, checked to have the shape of extracted facts. */
+function supplementCommands(supplement, where) {
+  const out = {}
+  for (const [name, cmd] of Object.entries(supplement?.commands ?? {})) {
+    if (typeof cmd.useLine !== 'string' || !Array.isArray(cmd.flags)) throw new Error(`${where}: ${name} lacks useLine or flags`)
+    out[name] = {useLine: cmd.useLine, aliases: cmd.aliases ?? [], args: pick(cmd.args, ['names', 'min', 'max']), ...(cmd.argsOnInvalid ? {argsOnInvalid: cmd.argsOnInvalid} : {}), ...(cmd.exitCodes ? {exitCodes: cmd.exitCodes} : {}), flags: cmd.flags.map(flagFacts)}
+  }
+  return out
+}
+
+export function extractArgocd(src, supplement) {
   const b = src.behaviour.appGetJsonOutput
   requirePhrase(b.encoding, '2-space indent', 'argocd behaviour.appGetJsonOutput.encoding')
   requirePhrase(b.kindAndApiVersion, 'ABSENT', 'argocd behaviour.appGetJsonOutput.kindAndApiVersion')
@@ -131,10 +143,12 @@ export function extractArgocd(src) {
       waitTimeout: 'timed out ({seconds}s) waiting for app "{name}" match desired state',
       waitDegraded: "application '{name}' health state has transitioned from {previous} to Degraded",
       syncFailed: 'Operation has completed with phase: {phase}',
+      ...(supplement?.errors ?? {}),
     },
     globalFlags: src.globalFlags.map(flagFacts),
     implicitFlags: {help: flagFacts(src.implicitFlags.help)},
-    commands: Object.fromEntries(Object.entries(src.commands).map(([name, cmd]) => [name, commandFacts(cmd)])),
+    commands: {...Object.fromEntries(Object.entries(src.commands).map(([name, cmd]) => [name, commandFacts(cmd)])), ...supplementCommands(supplement, 'supplements/argocd.json')},
+    ...(supplement ? {supplementedFrom: supplement.source} : {}),
     outputs: {
       appGetJson: {indent: 2, kindAndApiVersion: false, topLevelKeys: Object.keys(b.topLevelKeys)},
       appListJson: {indent: 2, emptyLiteral: '[]'},
@@ -153,7 +167,7 @@ export function extractAll(dir = SHARED_CONTRACTS) {
   const read = (name) => JSON.parse(readFileSync(join(dir, name), 'utf8'))
   return {
     'vcluster.json': extractVcluster(read('vcluster-cli.json')),
-    'argocd.json': extractArgocd(read('argocd-cli.json')),
+    'argocd.json': extractArgocd(read('argocd-cli.json'), JSON.parse(readFileSync(join(SUPPLEMENTS_DIR, 'argocd.json'), 'utf8'))),
   }
 }
 

@@ -15,6 +15,8 @@ export type ArgoOutcome = 'Healthy' | 'Degraded' | 'Progressing' | 'OutOfSync' |
 export interface ControllerFaults {
   neverReady: Map<string, NeverReady>
   argo: Map<string, ArgoOutcome>
+  /** An outcome that lasts this many ms after the sync, then turns Healthy (a brief Degraded during a rollout). */
+  argoFor: Map<string, number>
 }
 
 const now = () => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z')
@@ -38,7 +40,7 @@ export class Controllers {
     this.timers.clear()
   }
 
-  private later(fn: () => void) {
+  private later(fn: () => void, delayMs = this.delayMs) {
     if (this.stopped) return
     const timer = setTimeout(() => {
       this.timers.delete(timer)
@@ -48,7 +50,7 @@ export class Controllers {
       } catch {
         // The object changed or vanished meanwhile; the next change reconciles again.
       }
-    }, this.delayMs)
+    }, delayMs)
     this.timers.add(timer)
   }
 
@@ -255,33 +257,65 @@ export class Controllers {
     )
   }
 
+  /**
+   * Argo CD's application controller, in short: run the requested sync (a rollback's operation
+   * carries the history entry's revision and source), set sync and health, list the synced
+   * Deployment under status.resources with the health message Argo CD's Deployment check gives,
+   * and record a successful sync in status.history (next id, last revisionHistoryLimit entries).
+   */
   private syncApplication(ns: string, name: string) {
     const apps = this.cluster.findType('argoproj.io', 'v1alpha1', 'applications')
     if (!apps) return
     const app = this.cluster.tryGet(apps, ns, name)
     if (!app) return
-    const outcome = this.faults.argo.get(`${ns}/${name}`) ?? this.faults.argo.get(name) ?? 'Healthy'
-    const revision = app.spec?.source?.targetRevision ?? 'HEAD'
+    const key = this.faults.argo.has(`${ns}/${name}`) ? `${ns}/${name}` : name
+    const outcome = this.faults.argo.get(key) ?? 'Healthy'
+    const source = app.operation?.sync?.source ?? app.spec?.source
+    const revision = (app.operation?.sync?.source ? app.operation.sync.revision : undefined) ?? source?.targetRevision ?? 'HEAD'
     const failed = outcome === 'Failed' || outcome === 'OutOfSync'
+    const synced = !failed && JSON.stringify(source) === JSON.stringify(app.spec?.source)
     const {operation, ...rest} = app
+    const health = failed ? 'Missing' : outcome
+    const history: Array<Record<string, any>> = app.status?.history ?? []
+    const nextId = history.length > 0 ? Number(history[history.length - 1]!.id) + 1 : 0
+    const at = now()
     const next: KubeObject = {
       ...rest,
       status: {
         ...app.status,
         observedGeneration: app.metadata?.generation,
-        sync: {status: failed ? 'OutOfSync' : 'Synced', revision, comparedTo: {source: app.spec?.source, destination: app.spec?.destination}},
-        health: {status: failed ? 'Missing' : outcome},
-        reconciledAt: now(),
+        sync: {status: synced ? 'Synced' : 'OutOfSync', revision, comparedTo: {source: app.spec?.source, destination: app.spec?.destination}},
+        health: {status: health},
+        resources: [this.argoResource(app, health, synced)],
+        reconciledAt: at,
         operationState: {
           operation: operation ?? {sync: {revision}, initiatedBy: {automated: true}},
           phase: failed ? 'Failed' : 'Succeeded',
           message: failed ? 'one or more objects failed to apply (injected by the stand-in)' : 'successfully synced (all tasks run)',
-          startedAt: now(),
-          finishedAt: now(),
-          syncResult: {revision, source: app.spec?.source},
+          startedAt: at,
+          finishedAt: at,
+          syncResult: {revision, source},
         },
+        history: failed ? history : [...history, {id: nextId, revision, deployStartedAt: at, deployedAt: at, source, initiatedBy: operation?.initiatedBy ?? {automated: true}}].slice(-(app.spec?.revisionHistoryLimit ?? 10)),
       },
     }
     this.cluster.update(apps, ns, name, next)
+    const lasts = this.faults.argoFor.get(key)
+    if (lasts !== undefined && health !== 'Healthy' && !failed) {
+      this.faults.argo.delete(key)
+      this.faults.argoFor.delete(key)
+      this.later(() => {
+        const current = this.cluster.tryGet(apps, ns, name)
+        if (!current) return
+        this.cluster.update(apps, ns, name, {...current, status: {...current.status, health: {status: 'Healthy'}, resources: [this.argoResource(current, 'Healthy', current.status?.sync?.status === 'Synced')]}})
+      }, lasts)
+    }
+  }
+
+  /** The app's Deployment as status.resources lists it (gitops-engine's Deployment health messages). */
+  private argoResource(app: KubeObject, health: string, synced: boolean) {
+    const name = app.metadata?.name as string
+    const message = health === 'Degraded' ? `Deployment "${name}" exceeded its progress deadline` : health === 'Progressing' ? `Waiting for rollout to finish: 0 of 1 updated replicas are available...` : undefined
+    return {group: 'apps', version: 'v1', kind: 'Deployment', namespace: app.spec?.destination?.namespace, name, status: synced ? 'Synced' : 'OutOfSync', health: {status: health, ...(message ? {message} : {})}}
   }
 }

@@ -77,8 +77,11 @@ export interface KubeStandIn {
     delay(ms: number): void
     /** Ends every open watch now (clients re-list and re-watch). */
     dropWatches(): void
-    /** How an Argo CD Application sync ends: Healthy (default), Degraded, Progressing, OutOfSync or Failed. */
-    argo(name: string, outcome: ArgoOutcome, namespace?: string): void
+    /**
+     * How an Argo CD Application sync ends: Healthy (default), Degraded, Progressing, OutOfSync or
+     * Failed; with forMs, the next sync's health lasts that long and then turns Healthy.
+     */
+    argo(name: string, outcome: ArgoOutcome, namespace?: string, options?: {forMs?: number}): void
     reset(): void
   }
   /** Every request the server has seen (method, path, query, content type, user, status). */
@@ -101,7 +104,7 @@ async function selfSignedCertificate(dir: string): Promise<{key: string; cert: s
 
 export async function startKubeStandIn(options: KubeStandInOptions = {}): Promise<KubeStandIn> {
   const delay = options.controllerDelayMs ?? 20
-  const faults: ControllerFaults = {neverReady: new Map(), argo: new Map()}
+  const faults: ControllerFaults = {neverReady: new Map(), argo: new Map(), argoFor: new Map()}
   const controllers = new Map<string, Controllers>()
   const tempDir = fs.mkdtempSync(path.join(os.tmpdir(), 'idp-kube-stand-in-'))
   let kubeconfigCount = 0
@@ -239,12 +242,16 @@ export async function startKubeStandIn(options: KubeStandInOptions = {}): Promis
       dropWatches() {
         for (const res of [...state.openWatches]) res.end()
       },
-      argo(name, outcome, namespace) {
-        faults.argo.set(namespace ? `${namespace}/${name}` : name, outcome)
+      argo(name, outcome, namespace, options = {}) {
+        const key = namespace ? `${namespace}/${name}` : name
+        faults.argo.set(key, outcome)
+        if (options.forMs === undefined) faults.argoFor.delete(key)
+        else faults.argoFor.set(key, options.forMs)
       },
       reset() {
         faults.neverReady.clear()
         faults.argo.clear()
+        faults.argoFor.clear()
         state.failRules.length = 0
         state.delayMs = 0
       },
