@@ -88,7 +88,7 @@ describe('htpasswd (Basic)', () => {
     expect(outcome.check).toMatchObject({status: 'denied'})
     expect(outcome.problem?.exitCode).toBe(EXIT.prerequisite)
     expect(outcome.problem?.message).toContain(`Registry ${basic.host} needs credentials to read acme/shop (401)`)
-    expect(outcome.problem?.hint).toContain('IDP_REGISTRY_USERNAME=<user> and IDP_REGISTRY_PASSWORD=')
+    expect(outcome.problem?.hint).toContain('Set IDP_REGISTRY_USERNAME and IDP_REGISTRY_PASSWORD (a password or token with pull access to')
   })
 
   it('with IDP_REGISTRY_USERNAME/PASSWORD: present; missing tags still missing', async () => {

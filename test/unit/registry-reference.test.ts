@@ -1,7 +1,8 @@
 import {describe, expect, it} from 'vitest'
 
 import {ConfigError} from '../../src/lib/cli/errors.js'
-import {parseChallenge, registryCredentials} from '../../src/lib/registry/client.js'
+import {redact} from '../../src/lib/cli/redact.js'
+import {credentialHint, parseChallenge, registryCredentials} from '../../src/lib/registry/client.js'
 import {formatReference, imageToRun, parseImageReference, registryBaseUrl} from '../../src/lib/registry/reference.js'
 
 const DIGEST = `sha256:${'a'.repeat(64)}`
@@ -95,5 +96,10 @@ describe('registry challenges and credentials', () => {
     expect(registryCredentials('ghcr.io', {GITHUB_TOKEN: 'tok-1', IDP_REGISTRY_USERNAME: 'bot', IDP_REGISTRY_PASSWORD: 'pw-1'})).toEqual({username: 'bot', password: 'pw-1', source: 'IDP_REGISTRY_USERNAME/IDP_REGISTRY_PASSWORD'})
     // A username without a password is no credential.
     expect(registryCredentials('registry.example.com', {IDP_REGISTRY_USERNAME: 'bot'})).toBeUndefined()
+  })
+
+  it('the hints saying which credential to set survive the redactor word for word', () => {
+    for (const registry of ['ghcr.io', 'registry.example.com']) expect(redact(credentialHint(registry))).toBe(credentialHint(registry))
+    expect(credentialHint('ghcr.io')).toContain('GITHUB_TOKEN')
   })
 })

@@ -85,10 +85,11 @@ export function registryCredentials(registry: string, env: NodeJS.ProcessEnv): R
 }
 
 /** What to set when a registry wants credentials, per registry. */
-function credentialHint(registry: string): string {
+export function credentialHint(registry: string): string {
+  // Worded without NAME=value, which the redactor would take for a credential.
   return registry === GHCR
-    ? 'export GITHUB_TOKEN=<a token that can read the package (read:packages)>; in GitHub Actions give the job `permissions: packages: read` and pass `env: GITHUB_TOKEN: ${{ secrets.GITHUB_TOKEN }}`. IDP_REGISTRY_USERNAME and IDP_REGISTRY_PASSWORD take precedence when set.'
-    : `export IDP_REGISTRY_USERNAME=<user> and IDP_REGISTRY_PASSWORD=<password or token> with pull access to ${registry}.`
+    ? 'Set GITHUB_TOKEN (or GH_TOKEN) to a token that can read the package (read:packages); in GitHub Actions pass the workflow\'s GITHUB_TOKEN in the step\'s env and give the job the `packages: read` permission. IDP_REGISTRY_USERNAME and IDP_REGISTRY_PASSWORD take precedence when both are set.'
+    : `Set IDP_REGISTRY_USERNAME and IDP_REGISTRY_PASSWORD (a password or token with pull access to ${registry}) in the environment.`
 }
 
 export interface Challenge {
