@@ -41,10 +41,12 @@ export interface TestRegistry {
   stop(): Promise<void>
 }
 
-/** Fail with what to do when the registry binary is not installed (the tests never skip). */
-export function assertRegistryInstalled(): void {
-  if (!fs.existsSync(REGISTRY_BINARY)) {
-    throw new Error(`${REGISTRY_BINARY} is missing: the image-check tests need Debian's docker-registry (the distribution v2 server). Install it with \`apt-get install -y --no-install-recommends docker-registry apache2-utils openssl\` (.ci/run does).`)
+/** Fail with what to do when the registry or its helpers are not installed (the tests never skip). */
+export function assertRegistryInstalled(needs: readonly string[] = []): void {
+  const onPath = (name: string) => (process.env.PATH ?? '').split(path.delimiter).some((dir) => dir && fs.existsSync(path.join(dir, name)))
+  const missing = [...(fs.existsSync(REGISTRY_BINARY) ? [] : [REGISTRY_BINARY]), ...needs.filter((name) => !onPath(name))]
+  if (missing.length > 0) {
+    throw new Error(`${missing.join(', ')} missing: the image-check tests need Debian's docker-registry (the distribution v2 server), htpasswd (apache2-utils) and openssl. Install them with \`apt-get install -y --no-install-recommends docker-registry apache2-utils openssl\` (.ci/run does).`)
   }
 }
 
@@ -106,7 +108,7 @@ async function waitForExit(child: ChildProcess, ms: number): Promise<boolean> {
 }
 
 export async function startRegistry(auth: RegistryAuth = {kind: 'none'}): Promise<TestRegistry> {
-  assertRegistryInstalled()
+  assertRegistryInstalled(auth.kind === 'htpasswd' ? ['htpasswd'] : auth.kind === 'token' ? ['openssl'] : [])
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'idp-registry-'))
   const token = auth.kind === 'token' ? await startTokenServer({dir, users: auth.users}) : undefined
   let htpasswd: string | undefined
