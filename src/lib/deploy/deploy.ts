@@ -88,6 +88,7 @@ export const deploy: Service<DeployRequest, DeployResult> = async (request, deps
   if (request.revision !== undefined && !settings.argocd) deps.out.warn('--revision applies to Argo CD deploys only; helm deploys the chart in the working tree.')
   // Is the image there? Asked while the tool probes run; both are reported together, before any change.
   const imageLookup = context.startImageCheck(config, imageTag, {skip: request.skipImageCheck === true, env: deps.env, signal: deps.signal, timeoutMs})
+  imageLookup?.catch(() => {})
   const [tools, image] = await Promise.all([context.checkTools(deps.runner, [settings.strategy === 'argocd' ? 'argocd' : 'helm'], {required: !request.dryRun}), imageLookup])
   for (const problem of tools.problems) deps.out.warn(`${problem} (a real run stops here)`)
   if (request.dryRun && image?.problem) deps.out.warn(`${image.problem.message} (a real run stops here)`)
