@@ -56,7 +56,8 @@ function project(from: string, edit?: (config: string) => string): string {
   return dir
 }
 
-const upRequest = (env: string, extra: Partial<Parameters<typeof envUp>[0]> = {}) => ({dir: world.project, env, sha: 'abc1234', timeout: '1m', dryRun: false, keepOnFailure: false, ...extra})
+// The fixtures' image is on ghcr.io, out of reach: the image check has its own tests (image-check.test.ts).
+const upRequest = (env: string, extra: Partial<Parameters<typeof envUp>[0]> = {}) => ({dir: world.project, env, sha: 'abc1234', timeout: '1m', dryRun: false, keepOnFailure: false, skipImageCheck: true, ...extra})
 const toolRuns = (runner: RecordingRunner) => runner.calls.filter((c) => c.tool !== 'git').map((c) => `${c.tool} ${c.argv[0]}`)
 
 describe('envUp', () => {
@@ -332,7 +333,7 @@ describe('envKubeconfig', () => {
 describe('deploy', () => {
   // Deploys read the commit from GitHub Actions' variables, as in CI.
   const env = () => ({...world.env, GITHUB_SHA: 'abc1234', GITHUB_REF_NAME: 'main'})
-  const request = (extra: Partial<Parameters<typeof deploy>[0]> = {}) => ({dir: deployProject, env: 'production', timeout: '1m', degradedGrace: '30s', dryRun: false, keepOnFailure: false, yes: false, ...extra})
+  const request = (extra: Partial<Parameters<typeof deploy>[0]> = {}) => ({dir: deployProject, env: 'production', timeout: '1m', degradedGrace: '30s', dryRun: false, keepOnFailure: false, yes: false, skipImageCheck: true, ...extra})
   let deployProject: string
   beforeAll(() => {
     deployProject = project(DEPLOY_PROJECT)

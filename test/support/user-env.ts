@@ -10,7 +10,7 @@ import {helmBinary, toolEnv, toolsBinDir} from './tool-env.js'
 const AMBIENT = [
   'KUBECONFIG', 'GITHUB_TOKEN', 'GH_TOKEN', 'GITHUB_SHA', 'GITHUB_REF_NAME', 'GITHUB_HEAD_REF', 'GITHUB_REPOSITORY',
   'GITHUB_EVENT_PATH', 'GITHUB_EVENT_NAME', 'ARGOCD_SERVER', 'ARGOCD_AUTH_TOKEN', 'ARGOCD_OPTS',
-  'IDP_PR', 'IDP_YES', 'IDP_REVISION', 'IDP_IMAGE_TAG', 'IDP_TIMEOUT',
+  'IDP_PR', 'IDP_YES', 'IDP_REVISION', 'IDP_IMAGE_TAG', 'IDP_TIMEOUT', 'IDP_REGISTRY_USERNAME', 'IDP_REGISTRY_PASSWORD',
 ]
 
 export interface IsolatedUser {
@@ -43,6 +43,9 @@ export function isolatedUser(root: string, kube: KubeStandIn, options: {helm?: 3
       PATH: [binDir, doublesBinDir, toolsBinDir, process.env.PATH].join(path.delimiter),
       CI: '1',
       GITHUB_ACTOR: 'tester',
+      // The fixtures' image is on ghcr.io, which no test reaches: the registry preflight is tested
+      // against a real registry (test/integration/image-check.test.ts), which turns this off.
+      IDP_SKIP_IMAGE_CHECK: 'true',
       ...options.env,
     },
   })

@@ -16,6 +16,14 @@ export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(type
 export type BaseArgs<T extends typeof Command> = Interfaces.InferredArgs<T['args']>
 
 /** Flags for commands that change something. Spread into a command's `flags`. */
+/** For the commands that run the service's image (`env up`, `deploy`): the registry preflight's switch. */
+export const imageCheckFlags = {
+  'skip-image-check': Flags.boolean({
+    description: 'Do not ask the registry whether the image (image.repository of .idp.yml with the tag) exists before changing anything; for clusters that pull from a registry this machine cannot reach.',
+    env: 'IDP_SKIP_IMAGE_CHECK',
+  }),
+}
+
 export const changeFlags = {
   'dry-run': Flags.boolean({description: 'Print the plan (numbered steps with exact argv) and change nothing.', env: 'IDP_DRY_RUN'}),
   'keep-on-failure': Flags.boolean({description: 'On failure or Ctrl-C, keep what was done and print the commands that clean it up.', env: 'IDP_KEEP_ON_FAILURE'}),

@@ -12,6 +12,7 @@ import * as context from '../env/context.js'
 import {envStatePaths, JOURNALS} from '../env/paths.js'
 import {dryRunText, type JsonPlan, planForJson} from '../plan/format.js'
 import {opResult, type StepRecord} from '../plan/types.js'
+import type {ImageCheck} from '../registry/client.js'
 import {argocdConnection, confirmProtected, loadDeployEnvironment} from './context.js'
 import {DEPLOY_STEP, type DeployMetadata, deployPaths, planDeploy, seconds} from './plan.js'
 
@@ -29,6 +30,8 @@ export interface DeployRequest {
   yes: boolean
   /** How long a Degraded Application counts as part of the rollout (Argo CD), e.g. 30s. */
   degradedGrace: string
+  /** Do not ask the registry whether the image exists (air-gapped clusters). */
+  skipImageCheck?: boolean
 }
 
 export interface DeployResult {
@@ -55,6 +58,8 @@ export interface DeployResult {
   dryRun: boolean
   plan: JsonPlan<DeployMetadata>
   steps?: StepRecord[]
+  /** The image this deploy runs and what its registry said (absent when .idp.yml has no image). */
+  image?: ImageCheck
 }
 
 export const deploy: Service<DeployRequest, DeployResult> = async (request, deps: Deps) => {
@@ -71,8 +76,13 @@ export const deploy: Service<DeployRequest, DeployResult> = async (request, deps
   const imageTag = request.imageTag ?? (config.image ? assertImageTag(expandTemplate(config.image.tag, {...env.vars}, 'image.tag'), 'image.tag of .idp.yml') : undefined)
   const revision = settings.argocd ? (request.revision ?? expandTemplate(settings.argocd.targetRevision, {...env.vars}, 'deploy.argocd.targetRevision')) : undefined
   if (request.revision !== undefined && !settings.argocd) deps.out.warn('--revision applies to Argo CD deploys only; helm deploys the chart in the working tree.')
-  const tools = await context.checkTools(deps.runner, [settings.strategy === 'argocd' ? 'argocd' : 'helm'], {required: !request.dryRun})
+  // Is the image there? Asked while the tool probes run; both are reported together, before any change.
+  const imageLookup = context.startImageCheck(config, imageTag, {skip: request.skipImageCheck === true, env: deps.env, signal: deps.signal, timeoutMs})
+  imageLookup?.catch(() => {})
+  const [tools, image] = await Promise.all([context.checkTools(deps.runner, [settings.strategy === 'argocd' ? 'argocd' : 'helm'], {required: !request.dryRun}), imageLookup])
   for (const problem of tools.problems) deps.out.warn(`${problem} (a real run stops here)`)
+  if (request.dryRun && image?.problem) deps.out.warn(`${image.problem.message} (a real run stops here)`)
+  context.assertPrerequisites([...tools.errors, ...(image?.problem && !request.dryRun ? [image.problem] : [])])
 
   const envPaths = envStatePaths(deps.stateDir, env.service, env.name, env.cluster.alias)
   const plan = planDeploy(
@@ -91,6 +101,7 @@ export const deploy: Service<DeployRequest, DeployResult> = async (request, deps
     ...(about.imageTag ? {imageTag: about.imageTag} : {}),
     rollback: about.rollback,
     plan: planForJson(plan),
+    ...(image ? {image: image.check} : {}),
   }
   if (request.dryRun) return {...base, ...(about.targetRevision ? {revision: about.targetRevision} : {}), dryRun: true}
 

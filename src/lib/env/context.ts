@@ -5,11 +5,13 @@
  */
 import os from 'node:os'
 
-import {UsageError} from '../cli/errors.js'
+import {type IdpError, type IdpErrorOptions, PrerequisiteError, type RemoteError, type TimeoutError, toIdpError, UsageError} from '../cli/errors.js'
 import {assertDnsLabel} from '../cli/names.js'
 import type {ResolvedEnvironment} from '../config/environments.js'
 import type {IdpConfig} from '../config/schema.js'
 import type {TemplateVars} from '../config/template.js'
+import {checkImage, type ImageCheckOutcome} from '../registry/client.js'
+import {formatReference, imageToRun} from '../registry/reference.js'
 import {type GitHead, readGitHead} from '../tools/git-files.js'
 import {gitConfigIdentity} from '../tools/git.js'
 import type {HelmMajor} from '../tools/helm.js'
@@ -91,6 +93,8 @@ export interface ToolCheck {
   helmMajor: HelmMajor
   /** Missing or too old tools, when not required (dry run). */
   problems: string[]
+  /** Missing or too old tools, when required (a real run): reported with the other prerequisites by assertPrerequisites. */
+  errors: IdpError[]
 }
 
 /** The tools an environment's `up` needs: helm when it has a chart, terraform, vcluster for that driver. */
@@ -98,21 +102,65 @@ export function envTools(env: ResolvedEnvironment): ToolName[] {
   return [...(env.helm ? (['helm'] as const) : []), ...(env.terraform ? (['terraform'] as const) : []), ...(env.driver === 'vcluster' ? (['vcluster'] as const) : [])]
 }
 
-/** Check tools: required for a real run (PrerequisiteError), only looked at for a dry run. */
+/**
+ * Check tools: required for a real run (each missing or too old one a PrerequisiteError in
+ * `errors`, exit 4), only looked at for a dry run (`problems`).
+ */
 export async function checkTools(runner: ToolRunner, needed: readonly ToolName[], options: {required: boolean}): Promise<ToolCheck> {
   const {helmMajor} = await import('../tools/versions.js')
   const tools: Partial<Record<ToolName, string>> = {}
   const problems: string[] = []
+  const errors: IdpError[] = []
   let major: HelmMajor = 4
   // Version probes are process starts: run them together.
-  const infos = await Promise.all(needed.map((tool) => (options.required ? runner.require(tool) : runner.resolve(tool))))
-  for (const info of infos) {
+  const settled = await Promise.allSettled(needed.map((tool) => (options.required ? runner.require(tool) : runner.resolve(tool))))
+  for (const outcome of settled) {
+    if (outcome.status === 'rejected') {
+      errors.push(toIdpError(outcome.reason))
+      continue
+    }
+    const info = outcome.value
     const {tool} = info
     if (info.status === 'ok' && info.version) tools[tool] = info.version
     else problems.push(`${tool}: ${info.status}${info.version ? ` (${info.version})` : ''}; needs ${info.minimum}`)
     if (tool === 'helm' && info.version) major = helmMajor(info.version)
   }
-  return {tools, helmMajor: major, problems}
+  return {tools, helmMajor: major, problems, errors}
+}
+
+/**
+ * Start checking that the image the command runs exists in its registry: `image.repository` of
+ * .idp.yml with the command's tag. Undefined when there is nothing to check (no image in
+ * .idp.yml, or no tag). A malformed image.repository is a ConfigError at once; the check itself
+ * never rejects except on Ctrl-C (its problem is in the outcome).
+ */
+export function startImageCheck(
+  config: IdpConfig,
+  imageTag: string | undefined,
+  options: {skip: boolean; env: NodeJS.ProcessEnv; signal: AbortSignal; timeoutMs: number},
+): Promise<ImageCheckOutcome> | undefined {
+  if (!config.image || !imageTag) return undefined
+  const ref = imageToRun(config.image.repository, imageTag)
+  if (options.skip) return Promise.resolve({check: {image: formatReference(ref), status: 'skipped', reason: '--skip-image-check'}})
+  return checkImage(ref, {env: options.env, signal: options.signal, timeoutMs: options.timeoutMs})
+}
+
+type PrerequisiteProblem = PrerequisiteError | RemoteError | TimeoutError
+
+/**
+ * Stop before any change with every prerequisite problem at once (missing tools, a missing image):
+ * one problem is thrown as it is; several as one error listing them all, with the exit code of
+ * the first.
+ */
+export function assertPrerequisites(problems: readonly IdpError[]): void {
+  const [first] = problems
+  if (!first) return
+  if (problems.length === 1) throw first
+  const Kind = (first instanceof PrerequisiteError ? PrerequisiteError : first.constructor) as new (message: string, options: IdpErrorOptions) => PrerequisiteProblem
+  throw new Kind(`${problems.length} prerequisites are not met:\n${problems.map((p) => `  - ${p.message}`).join('\n')}`, {
+    hint: problems.map((p) => p.hint).filter(Boolean).join('\n'),
+    details: {problems: problems.map((p) => ({code: p.code, message: p.message, ...(p.hint ? {hint: p.hint} : {}), ...(p.details ? {details: p.details} : {})}))},
+  })
 }
 
 /** The pull request to comment on, when there is one and a repository to find it in. */

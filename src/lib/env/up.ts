@@ -14,6 +14,7 @@ import {loadConfig} from '../config/load.js'
 import {expandTemplate} from '../config/template.js'
 import {dryRunText, type JsonPlan, planForJson, shellQuote} from '../plan/format.js'
 import {opResult, type StepRecord} from '../plan/types.js'
+import type {ImageCheck} from '../registry/client.js'
 import * as context from './context.js'
 import {envStatePaths, JOURNALS} from './paths.js'
 import {ENV_STEP, type EnvUpMetadata, envReleaseNamespace, lockOf, planEnvUp} from './plan-up.js'
@@ -34,6 +35,8 @@ export interface EnvUpRequest {
   timeout: string
   dryRun: boolean
   keepOnFailure: boolean
+  /** Do not ask the registry whether the image exists (air-gapped clusters). */
+  skipImageCheck?: boolean
 }
 
 export interface EnvUpResult extends Omit<EnvUpMetadata, 'update'> {
@@ -44,6 +47,8 @@ export interface EnvUpResult extends Omit<EnvUpMetadata, 'update'> {
   plan: JsonPlan<EnvUpMetadata>
   steps?: StepRecord[]
   prComment?: string
+  /** The image this run deploys and what its registry said (absent when .idp.yml has no image). */
+  image?: ImageCheck
 }
 
 export const envUp: Service<EnvUpRequest, EnvUpResult> = async (request, deps) => {
@@ -89,11 +94,16 @@ export const envUp: Service<EnvUpRequest, EnvUpResult> = async (request, deps) =
   if (env.driver === 'vcluster' && !env.vcluster?.server) {
     deps.out.warn(`vcluster.server is not set for ${env.key}: \`vcluster connect --print\` then port-forwards, which works only while it keeps running. Set vcluster.server to where the virtual cluster's API is exposed (ingress or LoadBalancer).`)
   }
-  // The cluster is looked at (read-only) while the version probes run; a tool problem is still reported first.
+  // The registry (is the image there?) and the cluster are asked (read-only) while the version
+  // probes run; missing tools and a missing image are reported together, before the cluster's answer.
+  const imageLookup = context.startImageCheck(config, imageTag, {skip: request.skipImageCheck === true, env: deps.env, signal: deps.signal, timeoutMs})
+  imageLookup?.catch(() => {})
   const hostLookup = dryRun ? undefined : context.inspectHost(env, deps.stateDir, deps.env)
   hostLookup?.catch(() => {})
-  const tools = await context.checkTools(deps.runner, context.envTools(env), {required: !dryRun})
+  const [tools, image] = await Promise.all([context.checkTools(deps.runner, context.envTools(env), {required: !dryRun}), imageLookup])
   for (const problem of tools.problems) deps.out.warn(`${problem} (a real run stops here)`)
+  if (dryRun && image?.problem) deps.out.warn(`${image.problem.message} (a real run stops here)`)
+  context.assertPrerequisites([...tools.errors, ...(image?.problem && !dryRun ? [image.problem] : [])])
 
   const paths = envStatePaths(deps.stateDir, env.service, env.name, env.cluster.alias)
   let existing: 'ours' | 'none' | undefined
@@ -118,7 +128,7 @@ export const envUp: Service<EnvUpRequest, EnvUpResult> = async (request, deps) =
   )
   // The result describes the environment exactly as the plan does.
   const {update, ...about} = plan.metadata
-  const base = {...about, updated: update, teardown: idpCommandOf(deps, request.dir, ['env', 'down', env.name]), plan: planForJson(plan)}
+  const base = {...about, updated: update, teardown: idpCommandOf(deps, request.dir, ['env', 'down', env.name]), plan: planForJson(plan), ...(image ? {image: image.check} : {})}
   if (dryRun) return {...base, dryRun: true}
 
   const [{createEnvHandlers, createEvidenceSampler, releaseEnvLock, withHelmEvidence}] = (await preload)!
