@@ -131,6 +131,54 @@ describe('env up writes the Secrets from Vault before helm (namespace driver)', 
     expect(again.json.result.steps.find((s: {id: string}) => s.id === 'secrets').result).toEqual({applied: ['shop-db', 'shop-api'], created: ['shop-api'], pruned: []})
   })
 
+  it('secrets diff says which keys differ, never the values; secrets sync writes them and restarts what reads them', async () => {
+    const clean = await idp(['secrets', 'diff', 'ns-5', '--json'])
+    expect(clean.code, clean.stderr).toBe(0)
+    expect(clean.json.result).toMatchObject({env: 'ns-5', namespace: 'shop-ns-5', driver: 'namespace', inSync: true})
+    expect(clean.json.result.changes.map((c: {action: string}) => c.action)).toEqual(['unchanged', 'unchanged'])
+
+    // Rotate: a new password, a new key; and a Secret no mapping names any more.
+    vault.kv.put('kv', 'shop/preview/db', {username: 'shop', password: `${CANARY}-rotated`})
+    vault.kv.put('kv', 'shop/ns-5/api', {API_KEY: `${API_KEY}-3`, NEW_KEY: `${API_KEY}-new`})
+    const orphan = world.kube.store().get('v1', 'Secret', 'shop-db', 'shop-ns-5')!
+    world.kube.store().create({apiVersion: 'v1', kind: 'Secret', metadata: {name: 'shop-old', namespace: 'shop-ns-5', labels: orphan.metadata!.labels}, data: {k: Buffer.from('old-value').toString('base64')}} as KubeObject)
+    const diff = await idp(['secrets', 'diff', 'ns-5', '--json'])
+    expect(diff.code, diff.stderr).toBe(0)
+    expect(diff.json.result.inSync).toBe(false)
+    expect(diff.json.result.changes).toEqual([
+      {name: 'shop-api', source: 'kv/shop/ns-5/api', version: 3, action: 'update', added: ['NEW_KEY'], removed: [], changed: ['API_KEY']},
+      {name: 'shop-db', source: 'kv/shop/preview/db', version: 2, action: 'update', added: [], removed: [], changed: ['password']},
+      {name: 'shop-old', action: 'remove', added: [], removed: ['k'], changed: []},
+    ])
+    const text = await idp(['secrets', 'diff', 'ns-5'])
+    expect(text.stdout).toContain('~ shop-db (kv/shop/preview/db v2): changed password')
+    expect(text.stdout).toContain('idp secrets sync ns-5')
+    expect(text.stdout + text.stderr).not.toContain(API_KEY)
+
+    const template = () => world.kube.store().get('apps/v1', 'Deployment', 'shop', 'shop-ns-5')!.spec.template.metadata.annotations ?? {}
+    const dry = await idp(['secrets', 'sync', 'ns-5', '--restart', '--dry-run', '--json'])
+    expect(dry.code, dry.stderr).toBe(0)
+    expect(dry.json.result.restarted).toEqual(['shop'])
+    expect(dry.json.result.plan.steps.map((step: {id: string}) => step.id)).toEqual(['preflight', 'lock', 'secrets', 'restart', 'unlock'])
+    expect(decoded(secret('shop-db', 'shop-ns-5')).password).toBe(CANARY)
+    expect(template()['kubectl.kubernetes.io/restartedAt']).toBeUndefined()
+
+    const sync = await idp(['secrets', 'sync', 'ns-5', '--restart', '--json'])
+    expect(sync.code, sync.stderr).toBe(0)
+    expect(sync.json.result.steps.map((step: {id: string; status: string}) => `${step.id}:${step.status}`)).toEqual(['preflight:done', 'lock:done', 'secrets:done', 'restart:done', 'unlock:done'])
+    expect(sync.json.result.steps.find((step: {id: string}) => step.id === 'secrets').result).toEqual({applied: ['shop-db', 'shop-api'], created: [], pruned: ['shop-old']})
+    expect(decoded(secret('shop-db', 'shop-ns-5'))).toEqual({username: 'shop', password: `${CANARY}-rotated`})
+    expect(decoded(secret('shop-api', 'shop-ns-5'))).toEqual({API_KEY: `${API_KEY}-3`, NEW_KEY: `${API_KEY}-new`})
+    expect(secret('shop-old', 'shop-ns-5')).toBeUndefined()
+    expect(template()['kubectl.kubernetes.io/restartedAt']).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/u)
+    // The release was not upgraded: still its revision of the last up.
+    const releases = world.kube.store().list('v1', 'Secret', 'shop-ns-5').filter((item) => item.metadata?.labels?.owner === 'helm').length
+    const again = await idp(['secrets', 'sync', 'ns-5', '--restart', '--json'])
+    expect(again.json.result.inSync).toBe(true)
+    expect(again.json.result.steps.map((step: {id: string}) => step.id)).toEqual(['preflight', 'lock', 'unlock'])
+    expect(world.kube.store().list('v1', 'Secret', 'shop-ns-5').filter((item) => item.metadata?.labels?.owner === 'helm').length).toBe(releases)
+  })
+
   it('down removes the Secrets with the rest', async () => {
     const down = await idp(['env', 'down', 'ns-5', '--json'])
     expect(down.code, down.stderr).toBe(0)
