@@ -261,6 +261,39 @@ describe('vcluster driver: the Secrets go inside the virtual cluster', () => {
   })
 })
 
+describe('idp doctor checks Vault without reading a value', () => {
+  const vaultChecks = (out: RunOutcome) => (out.json.result?.checks ?? out.json.error.details.checks).filter((check: {kind: string}) => check.kind === 'vault')
+
+  it('reachable, the token\'s source, and read on every configured path (sys/capabilities-self)', async () => {
+    const seen = vault.requests().length
+    const ok = await idp(['doctor', '--json'], {GITHUB_TOKEN: 'ghp_doctor0123456789abcdefABCDEF012345'})
+    expect(ok.code, ok.stderr).toBe(0)
+    expect(vaultChecks(ok)).toEqual([
+      {name: 'vault', kind: 'vault', status: 'ok', required: true, detail: `reachable at ${vault.url}, address from secrets.vault.address; token from VAULT_TOKEN`},
+      {name: 'vault paths', kind: 'vault', status: 'ok', required: true, detail: 'the token may read 3 configured paths'},
+    ])
+    expect(vault.requests().slice(seen).map((r) => `${r.method} ${r.path}`)).toEqual(['POST /v1/sys/capabilities-self'])
+  })
+
+  it('a token that may not read a path fails the check, naming the path', async () => {
+    const narrow = vault.tokens.create({policies: ['db-only']})
+    const out = await idp(['doctor', '--json'], {VAULT_TOKEN: narrow, GITHUB_TOKEN: 'ghp_doctor0123456789abcdefABCDEF012345'})
+    expect(out.code).toBe(4)
+    const [reach, paths] = vaultChecks(out)
+    expect(reach.status).toBe('ok')
+    expect(paths).toMatchObject({status: 'fail', detail: 'no read capability on kv/data/shop/ns-0/api (deny), kv/data/shop/vc-0/api (deny)'})
+    expect(paths.hint).toContain('vault token capabilities kv/data/shop/ns-0/api')
+  })
+
+  it('an expired token or no Vault fails the vault check', async () => {
+    const expired = vault.tokens.create({policies: ['preview']})
+    vault.tokens.expire(expired)
+    const out = await idp(['doctor', '--json'], {VAULT_TOKEN: expired, GITHUB_TOKEN: 'ghp_doctor0123456789abcdefABCDEF012345'})
+    expect(out.code).toBe(4)
+    expect(vaultChecks(out)).toMatchObject([{name: 'vault', status: 'fail', detail: 'Vault refused to look up the token\'s capabilities (sys/capabilities-self): 403 permission denied'}])
+  })
+})
+
 describe('the canary', () => {
   function filesUnder(dir: string): string[] {
     if (!fs.existsSync(dir)) return []
