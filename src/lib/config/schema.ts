@@ -228,7 +228,7 @@ const secretKey = meta(z.string().check(z.regex(new RegExp(SECRET_KEY_PATTERN, '
 export const vaultAuthSchema = meta(
   z.strictObject({
     method: meta(z._default(z.enum(['token', 'jwt']), 'token'), {
-      description: 'token: VAULT_TOKEN (or ~/.vault-token, as the vault CLI reads it). jwt: in GitHub Actions, the job\'s OIDC token exchanged through Vault\'s JWT auth method for a short-lived token idp revokes when the command ends; outside Actions, VAULT_TOKEN.',
+      description: 'With token, idp uses VAULT_TOKEN (or ~/.vault-token, as the vault CLI reads it). With jwt, in GitHub Actions the job\'s OIDC token is exchanged through Vault\'s JWT auth method for a short-lived Vault token idp revokes when the command ends; outside Actions, VAULT_TOKEN.',
     }),
     role: meta(z.optional(text()), {description: 'The JWT auth role to log in with (method jwt).'}),
     path: meta(z._default(text(), 'jwt'), {description: 'Where the JWT auth method is mounted (auth/<path>/login).'}),
