@@ -87,7 +87,7 @@ function manifests(text: string): Manifest[] {
     .filter((d): d is Manifest => d !== null)
 }
 
-function container(docs: Manifest[]): {env: Array<{name: string; value: string}>; livenessProbe: {httpGet: {path: string}}; readinessProbe: {httpGet: {path: string}}; ports: Array<{containerPort: number}>} {
+function container(docs: Manifest[]): {env: Array<{name: string; value: string}>; livenessProbe: {httpGet: {path: string}}; readinessProbe: {httpGet: {path: string}}; ports: Array<{containerPort: number}>; envFrom?: Array<{secretRef?: {name: string}}>} {
   const deployment = docs.find((d) => d.kind === 'Deployment') as unknown as {spec: {template: {spec: {containers: unknown[]}}}}
   return deployment.spec.template.spec.containers[0] as ReturnType<typeof container>
 }
@@ -258,6 +258,15 @@ describe.each(bundled)('template %s', (templateName) => {
     expect(container(rendered.preview ?? []).env.map((e) => e.name)).not.toContain('BUCKET_NAME')
     expect(rendered.preview?.map((d) => d.kind).sort()).toEqual(['Deployment', 'Service', 'ServiceAccount'])
     expect(rendered.production?.map((d) => d.kind).sort()).toEqual(['Deployment', 'Ingress', 'PodDisruptionBudget', 'Service', 'ServiceAccount'])
+    // No Secret names, no envFrom: the pod reads nothing it was not given.
+    expect(container(rendered.preview ?? []).envFrom).toBeUndefined()
+  })
+
+  it('reads the Secrets idp env up writes from Vault: the names it passes as `secrets` become envFrom', async () => {
+    // Exactly the values idp env up passes helm for two secret mappings (plan-up.ts).
+    const {stdout} = await run(helmBinary(4), ['template', NAME, 'chart', '-f', 'chart/values-preview.yaml', '--set-string', 'secrets[0]=shop-db', '--set-string', 'secrets[1]=shop-api'], out)
+    expect(container(manifests(stdout)).envFrom).toEqual([{secretRef: {name: 'shop-db'}}, {secretRef: {name: 'shop-api'}}])
+    await run(helmBinary(4), ['lint', '--strict', 'chart', '--set-string', 'secrets[0]=shop-db'], out)
   })
 
   it('has CI and a preview environment per pull request', () => {

@@ -8,6 +8,7 @@ import type {EnvironmentConfig, IdpConfig} from './schema.js'
 import {closest} from './suggest.js'
 import {expandTemplate, type TemplateVars} from './template.js'
 import {globToRegExp} from './glob.js'
+import {vaultPathProblem} from './vault-path.js'
 
 export interface EnvironmentMatch {
   /** The key in `environments` that matched: the name itself or a pattern such as `pr-*`. */
@@ -17,6 +18,35 @@ export interface EnvironmentMatch {
 }
 
 type Scalar = string | number | boolean
+
+/** A Kubernetes Secret idp writes from Vault: references only, never a value. */
+export interface SecretRef {
+  /** The Kubernetes Secret's name. */
+  name: string
+  /** The KV v2 path inside the mount. */
+  path: string
+  /** The keys to copy; absent: every key at the path. */
+  keys?: string[]
+  /** A fixed version; absent: the current one. */
+  version?: number
+}
+
+/** The Vault settings of .idp.yml, before VAULT_ADDR and friends fill the gaps (vault/settings.ts). */
+export interface VaultSettings {
+  address?: string
+  namespace?: string
+  /** Absolute. */
+  caCert?: string
+  mount: string
+  auth: {method: 'token' | 'jwt'; path: string; role?: string; audience?: string}
+}
+
+export interface ResolvedSecrets {
+  /** The key of secrets.env that matched. */
+  key: string
+  vault: VaultSettings
+  items: SecretRef[]
+}
 
 /** One environment with defaults applied, templates expanded and local paths made absolute. */
 export interface ResolvedEnvironment {
@@ -34,6 +64,8 @@ export interface ResolvedEnvironment {
   helm?: {chart: string; values: string[]; set: Record<string, Scalar>}
   terraform?: {dir: string; vars: Record<string, Scalar>; workspace: string}
   vcluster?: {values: string[]; chartVersion?: string; server?: string}
+  /** The Kubernetes Secrets idp writes from Vault (secrets.env), if any. */
+  secrets?: ResolvedSecrets
   /** The values the templates were expanded with. */
   vars: TemplateVars
 }
@@ -50,7 +82,12 @@ export interface ResolveEnvironmentOptions {
  * most specific wins (most literal characters, then fewest `*`, then the first in the file).
  */
 export function matchEnvironment(config: IdpConfig, name: string): EnvironmentMatch | undefined {
-  const envs = Object.entries(config.environments)
+  return matchKey(config.environments, name)
+}
+
+/** The entry of a table keyed by environment name or pattern that applies to `name` (the rules of matchEnvironment). */
+export function matchKey<T>(table: Record<string, T>, name: string): {key: string; pattern: boolean; settings: T} | undefined {
+  const envs = Object.entries(table)
   const exact = envs.find(([key]) => key === name)
   if (exact) return {key: exact[0], pattern: false, settings: exact[1]}
   const stars = (key: string) => key.split('*').length - 1
@@ -59,6 +96,37 @@ export function matchEnvironment(config: IdpConfig, name: string): EnvironmentMa
     .filter(({key}) => key.includes('*') && globToRegExp(key).test(name))
     .sort((a, b) => b.key.length - stars(b.key) - (a.key.length - stars(a.key)) || stars(a.key) - stars(b.key) || a.order - b.order)[0]
   return best && {key: best.key, pattern: true, settings: best.settings}
+}
+
+/**
+ * The Kubernetes Secrets an environment gets from Vault: `secrets.env` matched by the rules of
+ * environments (an exact name beats a pattern, then the most specific pattern), paths expanded.
+ * Only references: names, paths, keys. The values are read at apply time and held in memory.
+ */
+export function resolveSecrets(config: IdpConfig, name: string, vars: TemplateVars, root?: string): ResolvedSecrets | undefined {
+  const secrets = config.secrets
+  if (!secrets) return undefined
+  const match = matchKey(secrets.env, name)
+  if (!match || Object.keys(match.settings).length === 0) return undefined
+  const {vault} = secrets
+  const items = Object.entries(match.settings).map(([secret, source]): SecretRef => {
+    const where = `secrets.env.${match.key}.${secret}.path`
+    const vaultPath = expandTemplate(source.path, vars, where)
+    const problem = vaultPathProblem(vaultPath)
+    if (problem) throw new UsageError(`${where} "${source.path}" expands to "${vaultPath}": ${problem}.`, {hint: 'Change the path in .idp.yml, or the value its placeholder takes.'})
+    return {name: secret, path: vaultPath, ...(source.keys ? {keys: [...source.keys]} : {}), ...(source.version === undefined ? {} : {version: source.version})}
+  })
+  return {
+    key: match.key,
+    vault: {
+      ...(vault.address ? {address: vault.address} : {}),
+      ...(vault.namespace ? {namespace: vault.namespace} : {}),
+      ...(vault.caCert ? {caCert: kubeconfigFile(vault.caCert, root)} : {}),
+      mount: vault.mount.replace(/^\/+|\/+$/gu, ''),
+      auth: {method: vault.auth.method, path: vault.auth.path, ...(vault.auth.role ? {role: vault.auth.role} : {}), ...(vault.auth.audience ? {audience: vault.auth.audience} : {})},
+    },
+    items,
+  }
 }
 
 export function resolveEnvironment(config: IdpConfig, name: string, options: ResolveEnvironmentOptions = {}): ResolvedEnvironment {
@@ -95,6 +163,7 @@ export function resolveEnvironment(config: IdpConfig, name: string, options: Res
     })
   }
 
+  const secrets = resolveSecrets(config, name, vars, options.root)
   return {
     name,
     key,
@@ -119,6 +188,7 @@ export function resolveEnvironment(config: IdpConfig, name: string, options: Res
           },
         }
       : {}),
+    ...(secrets ? {secrets} : {}),
     vars,
   }
 }

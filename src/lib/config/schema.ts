@@ -216,6 +216,64 @@ export const accessSchema = meta(
   {description: 'Role-based access to environments (`idp access`).'},
 )
 
+/** A Kubernetes Secret name: a DNS-1123 subdomain (lower-case letters, digits, "-" and "."), at most 253 characters. */
+export const SECRET_NAME_PATTERN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$'
+/** A key of a Kubernetes Secret's data (and of a KV v2 secret idp copies): letters, digits, "-", "_" and ".". */
+export const SECRET_KEY_PATTERN = '^[-._a-zA-Z0-9]+$'
+
+const secretKey = meta(z.string().check(z.regex(new RegExp(SECRET_KEY_PATTERN, 'u'), {error: 'not a Kubernetes Secret key'}), z.maxLength(253)), {
+  description: 'A key at the Vault path; also the key in the Kubernetes Secret. Letters, digits, "-", "_" and ".".',
+})
+
+export const vaultAuthSchema = meta(
+  z.strictObject({
+    method: meta(z._default(z.enum(['token', 'jwt']), 'token'), {
+      description: 'With token, idp uses VAULT_TOKEN (or ~/.vault-token, as the vault CLI reads it). With jwt, in GitHub Actions the job\'s OIDC token is exchanged through Vault\'s JWT auth method for a short-lived Vault token idp revokes when the command ends; outside Actions, VAULT_TOKEN.',
+    }),
+    role: meta(z.optional(text()), {description: 'The JWT auth role to log in with (method jwt).'}),
+    path: meta(z._default(text(), 'jwt'), {description: 'Where the JWT auth method is mounted (auth/<path>/login).'}),
+    audience: meta(z.optional(text()), {description: 'The audience of the GitHub OIDC token (the role\'s bound_audiences); default GitHub\'s own.'}),
+  }),
+  {description: 'How idp logs in to Vault.'},
+)
+
+export const vaultSchema = meta(
+  z.strictObject({
+    address: z.optional(httpUrl('Vault address, e.g. https://vault.example.com:8200; wins over VAULT_ADDR, which is used when this is not set.')),
+    namespace: meta(z.optional(text()), {description: 'Vault Enterprise namespace (X-Vault-Namespace); wins over VAULT_NAMESPACE.'}),
+    caCert: z.optional(path('PEM file of the CA that signed Vault\'s certificate, relative to .idp.yml; wins over VAULT_CACERT.')),
+    mount: meta(z._default(text(), 'secret'), {description: 'Where the KV version 2 secrets engine is mounted.'}),
+    auth: z._default(vaultAuthSchema, {method: 'token', path: 'jwt'}),
+  }),
+  {description: 'The Vault server the secrets are read from (KV version 2).'},
+)
+
+export const secretSourceSchema = meta(
+  z.strictObject({
+    path: templated('Path of the secret in the KV v2 mount, without the mount and without data/, e.g. shop/{{env}}/db.'),
+    keys: meta(z.optional(z.array(secretKey).check(z.minLength(1))), {description: 'The keys to copy; default every key at the path.'}),
+    version: meta(z.optional(z.int().check(z.positive())), {description: 'A fixed version of the secret (KV v2 ?version=); default the current one.'}),
+  }),
+  {description: 'Where a Kubernetes Secret\'s data comes from in Vault.'},
+)
+
+export const secretsSchema = meta(
+  z.strictObject({
+    vault: z._default(vaultSchema, {mount: 'secret', auth: {method: 'token', path: 'jwt'}}),
+    env: meta(
+      z._default(
+        z.record(
+          meta(z.string(), {pattern: ENVIRONMENT_KEY_PATTERN}),
+          meta(z.record(meta(z.string(), {pattern: SECRET_NAME_PATTERN, maxLength: 253}), secretSourceSchema), {description: 'Kubernetes Secret name → its Vault source.'}),
+        ),
+        {},
+      ),
+      {description: 'Per environment (name or pattern, matched like environments): the Kubernetes Secrets idp writes into it from Vault before helm runs.'},
+    ),
+  }),
+  {description: 'Secrets from Vault (KV v2), written as Kubernetes Secrets into environments. Values never reach a file, the plan or any output.'},
+)
+
 export const configSchema = meta(
   z.strictObject({
     version: meta(z.literal(CONFIG_VERSION), {description: 'Schema version of this file. Always 1.'}),
@@ -228,6 +286,7 @@ export const configSchema = meta(
     }),
     deploy: z._default(deploySchema, {strategy: 'helm'}),
     access: z.optional(accessSchema),
+    secrets: z.optional(secretsSchema),
     templates: meta(z.optional(z.strictObject({dirs: z._default(z.array(path('Directory holding templates, relative to .idp.yml.')), [])})), {description: 'Extra template directories for `idp create`.'}),
     github: meta(z.optional(z.strictObject({apiUrl: z.optional(httpUrl('GitHub API base URL (GitHub Enterprise); GITHUB_API_URL overrides it. Never put a token here.'))})), {
       description: 'GitHub settings. The token comes from GITHUB_TOKEN or GH_TOKEN only.',
@@ -253,3 +312,6 @@ export type AccessConfig = z.output<typeof accessSchema>
 export type RoleConfig = z.output<typeof roleSchema>
 export type PolicyRuleConfig = z.output<typeof policyRuleSchema>
 export type PolicyConfig = z.output<typeof policySchema>
+export type SecretsConfig = z.output<typeof secretsSchema>
+export type VaultConfig = z.output<typeof vaultSchema>
+export type SecretSourceConfig = z.output<typeof secretSourceSchema>

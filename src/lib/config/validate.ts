@@ -3,9 +3,10 @@ import type * as z from 'zod/mini'
 
 import {ConfigError, type ConfigProblem} from '../cli/errors.js'
 import {dnsLabelProblem} from '../cli/names.js'
-import {configSchema, type IdpConfig} from './schema.js'
+import {configSchema, type IdpConfig, SECRET_NAME_PATTERN} from './schema.js'
 import {globToRegExp} from './glob.js'
 import {closest} from './suggest.js'
+import {vaultPathProblem} from './vault-path.js'
 
 type Segment = string | number
 type Issue = z.core.$ZodIssue
@@ -265,6 +266,40 @@ function crossChecks(data: unknown): RawProblem[] {
     }
     if (strategy === 'helm' && deploy.argocd !== undefined) {
       problems.push({path: ['deploy', 'argocd'], atKey: true, message: 'argocd settings have no effect with strategy helm', expected: 'strategy: argocd, or no argocd key', found: `strategy: ${deploy.strategy === undefined ? 'helm (the default)' : 'helm'}`})
+    }
+  }
+
+  const secrets = data.secrets
+  if (isRecord(secrets)) {
+    const vault = isRecord(secrets.vault) ? secrets.vault : {}
+    const auth = isRecord(vault.auth) ? vault.auth : {}
+    if (auth.method === 'jwt' && auth.role === undefined) {
+      problems.push({path: ['secrets', 'vault', 'auth'], message: 'method jwt needs the role to log in with', expected: 'auth.role: the JWT auth role bound to this repository', found: 'no role key'})
+    }
+    if (auth.method !== 'jwt') {
+      for (const key of ['role', 'audience'] as const) {
+        if (auth[key] !== undefined) problems.push({path: ['secrets', 'vault', 'auth', key], atKey: true, message: `${key} has no effect without method: jwt`, expected: 'method: jwt, or no ' + key + ' key', found: `method: ${String(auth.method ?? 'token (the default)')}`})
+      }
+    }
+    const secretName = new RegExp(SECRET_NAME_PATTERN, 'u')
+    for (const [env, mappings] of entries(secrets.env)) {
+      const keyProblem = environmentKeyProblem(env)
+      if (keyProblem) problems.push({path: ['secrets', 'env', env], atKey: true, message: `environment "${env}": ${keyProblem}`, expected: 'a DNS-1123 label, or a pattern using * such as pr-*'})
+      else if (!envKeys.includes(env) && !envKeys.some((key) => key.includes('*') && globToRegExp(key).test(env))) {
+        problems.push({path: ['secrets', 'env', env], atKey: true, message: `unknown environment "${env}"`, expected: envKeys.length > 0 ? `one of ${envKeys.join(', ')} (or a name they match)` : 'a key of environments (none are defined)', found: JSON.stringify(env), suggestion: closest(env, envKeys)})
+      }
+      for (const [name, source] of entries(mappings)) {
+        if (!secretName.test(name) || name.length > 253) {
+          problems.push({path: ['secrets', 'env', env, name], atKey: true, message: `"${name}" is not a Kubernetes Secret name`, expected: 'a DNS-1123 subdomain: lower-case letters, digits, "-" and ".", at most 253 characters'})
+        }
+        const vaultPath = isRecord(source) ? source.path : undefined
+        if (typeof vaultPath === 'string' && vaultPath !== '' && vaultPathProblem(vaultPath)) {
+          problems.push({path: ['secrets', 'env', env, name, 'path'], message: vaultPathProblem(vaultPath)!, expected: 'a path inside the mount such as shop/{{env}}/db (no leading or trailing "/", no data/)', found: JSON.stringify(vaultPath)})
+        }
+        if (isRecord(source) && Array.isArray(source.keys) && new Set(source.keys).size !== source.keys.length) {
+          problems.push({path: ['secrets', 'env', env, name, 'keys'], message: 'a key is listed twice', expected: 'each key once', found: describeValue(source.keys)})
+        }
+      }
     }
   }
 

@@ -9,7 +9,7 @@ import path from 'node:path'
 import type {Deps, Human, Service} from '../cli/deps.js'
 import {ConfigError, PrerequisiteError} from '../cli/errors.js'
 import {table} from '../cli/output.js'
-import {kubeconfigFile} from '../config/environments.js'
+import {kubeconfigFile, resolveSecrets} from '../config/environments.js'
 import {loadConfig} from '../config/load.js'
 import {shellQuote} from '../plan/format.js'
 import type {IdpConfig} from '../config/schema.js'
@@ -21,7 +21,7 @@ export interface DoctorRequest {
 
 export interface DoctorCheck {
   name: string
-  kind: 'tool' | 'config' | 'context' | 'token'
+  kind: 'tool' | 'config' | 'context' | 'token' | 'vault'
   /** `fail` only for checks the config needs; an unmet optional check is a `warn`. */
   status: 'ok' | 'warn' | 'fail'
   required: boolean
@@ -96,6 +96,7 @@ export const doctor: Service<DoctorRequest, DoctorResult> = async (request, deps
   checks.push(...infos.map((info) => toolCheck(info, needed[info.tool])))
   if (config) checks.push(...(await contextChecks(config, root, deps.env)))
   if (config?.repo?.provider === 'github') checks.push(githubTokenCheck(deps.env))
+  if (config && vaultPathsToCheck(config, root).length > 0) checks.push(...(await vaultChecks(config, root, deps)))
 
   const ok = !checks.some((check) => check.status === 'fail')
   const result: DoctorResult = {checks, ok}
@@ -144,6 +145,66 @@ async function contextChecks(config: IdpConfig, root: string, env: NodeJS.Proces
       }
     }),
   )
+}
+
+/**
+ * The API paths of every configured secret (`<mount>/data/<path>`), placeholders filled with a
+ * sample: an environment key's `*` becomes 0 (pr-* → pr-0), {{pr}} 0, {{sha}} 0000000,
+ * {{branch}} main. What a path pattern in a Vault policy (`shop/+/db`, `shop/pr-*`) is checked against.
+ */
+export function vaultPathsToCheck(config: IdpConfig, root: string): string[] {
+  if (!config.secrets) return []
+  const paths = new Set<string>()
+  for (const key of Object.keys(config.secrets.env)) {
+    const name = key.replaceAll('*', '0')
+    try {
+      const resolved = resolveSecrets(config, name, {env: name, service: config.service.name, pr: 0, sha: '0000000', branch: 'main'}, root)
+      for (const item of resolved?.items ?? []) paths.add(`${resolved!.vault.mount}/data/${item.path}`)
+    } catch {
+      // A path that does not expand is config validate's to report.
+    }
+  }
+  return [...paths].sort()
+}
+
+/** Vault reachable with a token (found as env up would find it), and the token may read every configured path; never a value. */
+async function vaultChecks(config: IdpConfig, root: string, deps: Deps): Promise<DoctorCheck[]> {
+  const {capabilitiesSelf, revokeToken, vaultTarget, vaultToken} = await import('../vault/client.js')
+  const paths = vaultPathsToCheck(config, root)
+  const sample = resolveSecrets(config, Object.keys(config.secrets!.env)[0]!.replaceAll('*', '0'), {pr: 0, sha: '0000000', branch: 'main', env: 'x'}, root)!
+  const fail = (detail: string, hint?: string): DoctorCheck[] => [{name: 'vault', kind: 'vault', status: 'fail', required: true, detail, ...(hint ? {hint} : {})}]
+  let target: Awaited<ReturnType<typeof vaultTarget>>
+  let token: Awaited<ReturnType<typeof vaultToken>>
+  try {
+    target = await vaultTarget(sample.vault, deps.env)
+    token = await vaultToken(target, sample.vault.auth, {env: deps.env, signal: deps.signal})
+  } catch (error) {
+    const problem = error as PrerequisiteError
+    return fail(problem.message, problem.hint)
+  }
+  try {
+    const caps = await capabilitiesSelf(target, token.token, paths, deps.signal)
+    const where = `${target.address}${target.namespace ? ` (namespace ${target.namespace})` : ''}, address from ${target.from.address}`
+    const vault: DoctorCheck = {name: 'vault', kind: 'vault', status: 'ok', required: true, detail: `reachable at ${where}; token from ${token.source}`}
+    const unreadable = paths.filter((p) => !caps[p]?.some((cap) => cap === 'read' || cap === 'root'))
+    const pathsCheck: DoctorCheck =
+      unreadable.length === 0
+        ? {name: 'vault paths', kind: 'vault', status: 'ok', required: true, detail: `the token may read ${paths.length} configured path${paths.length === 1 ? '' : 's'}`}
+        : {
+            name: 'vault paths',
+            kind: 'vault',
+            status: 'fail',
+            required: true,
+            detail: `no read capability on ${unreadable.map((p) => `${p} (${(caps[p] ?? []).join(', ') || 'none'})`).join(', ')}`,
+            hint: `Ask for a policy granting read on ${unreadable.length === 1 ? 'that path' : 'those paths'}; check with \`vault token capabilities ${unreadable[0]}\`.`,
+          }
+    return [vault, pathsCheck]
+  } catch (error) {
+    const problem = error as PrerequisiteError
+    return fail(problem.message, problem.hint)
+  } finally {
+    await revokeToken(target, token).catch(() => undefined)
+  }
 }
 
 export const renderDoctor: Human<DoctorResult> = (result) => {

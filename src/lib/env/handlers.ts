@@ -7,7 +7,7 @@
  */
 import {readFile, rm} from 'node:fs/promises'
 
-import {PrerequisiteError, RemoteError, ToolError} from '../cli/errors.js'
+import {InternalError, PrerequisiteError, RemoteError, ToolError} from '../cli/errors.js'
 import {writePrivateFile} from '../cli/paths.js'
 import {redact, registerSecret} from '../cli/redact.js'
 import {isNotFound, kubeCall, kubeClientCache, kubeError} from '../kube/client.js'
@@ -23,6 +23,8 @@ import {ANNOTATIONS, isOwnedBy, LABELS} from './labels.js'
 import {type PrCommentPoster, prCommentBody} from './pr-comment.js'
 import {findNamespace, writeHostKubeconfig} from './cluster.js'
 import {acquireLock, type LockResult, releaseLock} from './lock.js'
+import {applySecret, deleteOurSecrets, restartDeployment} from '../secrets/kube.js'
+import type {SecretValues} from '../vault/secrets.js'
 
 export interface EnvHandlerOptions {
   runner: ToolRunner
@@ -33,6 +35,8 @@ export interface EnvHandlerOptions {
   /** Where KUBECONFIG and HOME are read from (default: this process's environment). */
   env?: NodeJS.ProcessEnv
   now?: () => Date
+  /** The values of the Secrets the plan writes, read from Vault before it ran; in memory only. */
+  secretValues?: SecretValues
 }
 
 /** `terraform output -json`: name → {sensitive, type, value}, sensitive values included. */
@@ -216,6 +220,46 @@ export function createEnvHandlers(options: EnvHandlerOptions): Handlers<keyof En
       const p = action.params
       for (const file of p.files) await rm(file, {force: true})
       return {removed: p.files}
+    },
+
+    async 'kube.applySecrets'(action, ctx) {
+      const p = action.params
+      const clients = await kube(p.kubeconfig)
+      const owner = {service: p.service, env: p.env}
+      const applied: string[] = []
+      const created: string[] = []
+      for (const ref of p.secrets) {
+        ctx.signal.throwIfAborted()
+        const value = options.secretValues?.get(ref.name)
+        // The service reads every Secret before the plan runs; a plan run without them is a bug, not a user error.
+        if (!value || value.source !== ref.source) throw new InternalError(`The values of Secret ${ref.name} (${ref.source}) were not read from Vault before the plan ran.`)
+        const result = await applySecret(clients, p.namespace, owner, value)
+        applied.push(ref.name)
+        if (result.created) created.push(ref.name)
+      }
+      const pruned = p.prune ? await deleteOurSecrets(clients, p.namespace, owner, applied) : []
+      return {applied, created, pruned}
+    },
+
+    async 'kube.deleteSecrets'(action) {
+      const p = action.params
+      const clients = await kube(p.kubeconfig)
+      try {
+        return {deleted: await deleteOurSecrets(clients, p.namespace, {service: p.service, env: p.env})}
+      } catch (error) {
+        // The namespace (or the vcluster) may be gone already: nothing left to delete.
+        if (error instanceof RemoteError && error.details?.statusCode === 404) return {deleted: []}
+        throw error
+      }
+    },
+
+    async 'kube.restartDeployments'(action) {
+      const p = action.params
+      const clients = await kube(p.kubeconfig)
+      // kubectl rollout restart writes the time as RFC 3339 in the local zone; UTC is one of those.
+      const at = now().toISOString().replace(/\.\d{3}Z$/u, 'Z')
+      for (const name of p.deployments) await restartDeployment(clients, p.namespace, name, at)
+      return {restarted: p.deployments, at}
     },
 
     async 'env.recordResult'(action) {

@@ -26,7 +26,7 @@ export interface EnvStatePaths {
 }
 
 /** The record each command keeps of its last run of an environment, in the environment's state dir (plan/journal.ts). */
-export const JOURNALS = {'env up': 'journal', 'env down': 'journal-down', deploy: 'deploy', 'deploy rollback': 'deploy-rollback'} as const
+export const JOURNALS = {'env up': 'journal', 'env down': 'journal-down', deploy: 'deploy', 'deploy rollback': 'deploy-rollback', 'secrets sync': 'journal-secrets'} as const
 
 function envDir(stateDir: string, service: string, env: string): string {
   return path.join(stateDir, 'envs', service, env)

@@ -13,6 +13,7 @@ import {PLAN_VERSION} from '../plan/types.js'
 import type {EnvStatePaths} from './paths.js'
 import {
   deleteNamespaceAction,
+  deleteSecretsAction,
   ENV_STEP,
   envNames,
   lockStep,
@@ -89,6 +90,16 @@ export function planEnvDown(options: EnvDownOptions, facts: EnvDownFacts): Plan<
       dependsOn: [ENV_STEP.lock],
     })
     beforeNamespace.push(ENV_STEP.helmUninstall)
+  }
+  // Inside a vcluster the Secrets go with it; in a namespace they are deleted by name of their labels, before the namespace.
+  if (ours && driver === 'namespace' && env.secrets) {
+    steps.push({
+      id: ENV_STEP.secretsDelete,
+      title: `Delete the Secrets from Vault in ${env.namespace}`,
+      action: deleteSecretsAction(host, env.namespace, env),
+      dependsOn: beforeNamespace.length > 0 ? [...beforeNamespace] : [ENV_STEP.lock],
+    })
+    beforeNamespace.push(ENV_STEP.secretsDelete)
   }
   if (ours && driver === 'vcluster') {
     // Deleting the vcluster removes everything inside it, the helm release included.

@@ -13,6 +13,8 @@ import type {Action, OpParams, Plan, PlanStep, ToolAction} from '../plan/types.j
 import {PLAN_VERSION} from '../plan/types.js'
 import {envMetadata} from './labels.js'
 import type {EnvStatePaths} from './paths.js'
+import type {SecretStepRef} from './ops.js'
+import type {SecretReadFact} from '../vault/secrets.js'
 
 /** The ids of the env plans' steps (up, down; deploy shares preflight, lock, kubeconfig and unlock). */
 export const ENV_STEP = {
@@ -24,6 +26,7 @@ export const ENV_STEP = {
   terraformVars: 'terraform-vars',
   terraformInit: 'terraform-init',
   terraformApply: 'terraform-apply',
+  secrets: 'secrets',
   helm: 'helm',
   record: 'record',
   unlock: 'unlock',
@@ -33,6 +36,8 @@ export const ENV_STEP = {
   terraformDestroy: 'terraform-destroy',
   terraformWorkspaceDelete: 'terraform-workspace-delete',
   namespaceDelete: 'namespace-delete',
+  secretsDelete: 'secrets-delete',
+  restart: 'restart',
   localFiles: 'local-files',
 } as const
 
@@ -63,6 +68,8 @@ export interface EnvUpFacts {
   existing?: 'ours' | 'none'
   /** Tool versions found, for the preflight step. */
   tools?: Partial<Record<ToolName, string>>
+  /** What was read from Vault (names, paths, versions, key names); undefined when not read (dry run). */
+  secrets?: SecretReadFact[]
 }
 
 /** What an up plan is about: the `metadata` of its Plan, and the core of `env up`'s result. */
@@ -236,6 +243,10 @@ export function planEnvUp(options: EnvUpOptions, facts: EnvUpFacts): Plan<EnvUpM
   }
 
   const helmDeps = [kubeconfigStep]
+  if (env.secrets) {
+    steps.push(secretsStep(env, paths.kubeconfig, facts.secrets, [kubeconfigStep], fresh))
+    helmDeps.push(ENV_STEP.secrets)
+  }
   if (env.terraform) {
     const tf = env.terraform
     steps.push(terraformVarsStep(env, paths, [ENV_STEP.namespace], fresh))
@@ -276,6 +287,8 @@ export function planEnvUp(options: EnvUpOptions, facts: EnvUpFacts): Plan<EnvUpM
     const releaseNamespace = envReleaseNamespace(env)
     const set: Record<string, string | number | boolean> = {...env.helm.set}
     if (options.imageTag) set['image.tag'] = options.imageTag
+    // The chart reads the Secrets by name (the bundled charts: envFrom of each name in `secrets`).
+    env.secrets?.items.forEach((item, i) => (set[`secrets[${i}]`] = item.name))
     const values = [...env.helm.values, ...(env.terraform ? [paths.tfValues] : [])]
     steps.push({
       id: ENV_STEP.helm,
@@ -352,6 +365,51 @@ export function planEnvUp(options: EnvUpOptions, facts: EnvUpFacts): Plan<EnvUpM
     summary: `Bring up environment ${env.name} of ${env.service} on cluster ${env.cluster.alias} (${env.driver} driver, namespace ${env.namespace})`,
     steps,
     metadata: about,
+  }
+}
+
+/** The references a secrets step carries: the read facts when there are (a real run), else the configuration. */
+export function secretStepRefs(env: ResolvedEnvironment, read?: SecretReadFact[]): SecretStepRef[] {
+  const mount = env.secrets!.vault.mount
+  return env.secrets!.items.map((item) => {
+    const fact = read?.find((entry) => entry.name === item.name)
+    const keys = fact?.keys ?? item.keys
+    return {name: item.name, source: `${mount}/${item.path}`, ...(fact ? {version: fact.version} : item.version === undefined ? {} : {version: item.version}), ...(keys ? {keys} : {})}
+  })
+}
+
+/** `name ← mount/path vN [keys]` for summaries: paths and key names, never a value. */
+export function describeSecretRefs(refs: SecretStepRef[]): string {
+  return refs.map((ref) => `${ref.name} ← ${ref.source}${ref.version === undefined ? '' : ` v${ref.version}`} [${ref.keys ? ref.keys.join(', ') : 'every key'}]`).join('; ')
+}
+
+/** Write the environment's Secrets from Vault where the release goes (the namespace, or inside the vcluster). */
+export function secretsStep(env: ResolvedEnvironment, kubeconfig: string, read: SecretReadFact[] | undefined, dependsOn: string[], undo: boolean): PlanStep {
+  const namespace = envReleaseNamespace(env)
+  const refs = secretStepRefs(env, read)
+  const where = env.driver === 'vcluster' ? `namespace ${namespace} of vcluster ${envNames(env).vcluster}` : `namespace ${namespace}`
+  return {
+    id: ENV_STEP.secrets,
+    title: `Secrets ${refs.map((ref) => ref.name).join(', ')} from Vault`,
+    action: {
+      kind: 'api',
+      target: 'kubernetes',
+      op: 'kube.applySecrets',
+      summary: `server-side apply Secret${refs.length === 1 ? '' : 's'} in ${where} from Vault (values read before any change, held in memory only): ${describeSecretRefs(refs)}; remove idp's Secrets of ${env.name} no mapping names`,
+      params: {kubeconfig, namespace, service: env.service, env: env.name, secrets: refs, prune: true},
+    },
+    dependsOn,
+    ...(undo ? {undo: [deleteSecretsAction(kubeconfig, namespace, env)]} : {}),
+  }
+}
+
+export function deleteSecretsAction(kubeconfig: string, namespace: string, env: Pick<ResolvedEnvironment, 'service' | 'name'>): Action {
+  return {
+    kind: 'api',
+    target: 'kubernetes',
+    op: 'kube.deleteSecrets',
+    summary: `delete the Secrets in ${namespace} labelled managed-by=idp, service=${env.service}, env=${env.name}, secret-source=vault`,
+    params: {kubeconfig, namespace, service: env.service, env: env.name},
   }
 }
 

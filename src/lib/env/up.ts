@@ -19,6 +19,8 @@ import * as context from './context.js'
 import {envStatePaths, JOURNALS} from './paths.js'
 import {ENV_STEP, type EnvUpMetadata, envReleaseNamespace, lockOf, planEnvUp} from './plan-up.js'
 import {postFailureComment, prCommentPoster} from './pr-comment.js'
+import {readSecretsOf} from '../secrets/read.js'
+import type {SecretReadFact} from '../vault/secrets.js'
 
 export interface EnvUpRequest {
   /** The repository (--dir), absolute. */
@@ -49,6 +51,8 @@ export interface EnvUpResult extends Omit<EnvUpMetadata, 'update'> {
   prComment?: string
   /** The image this run deploys and what its registry said (absent when .idp.yml has no image). */
   image?: ImageCheck
+  /** The Secrets written from Vault: names, paths, versions and key names (never a value). */
+  secrets?: SecretReadFact[]
 }
 
 export const envUp: Service<EnvUpRequest, EnvUpResult> = async (request, deps) => {
@@ -117,6 +121,8 @@ export const envUp: Service<EnvUpRequest, EnvUpResult> = async (request, deps) =
     }
     existing = host.found === 'ours' ? 'ours' : 'none'
   }
+  // Every secret is read now, before any change: a missing path, key or permission stops here.
+  const secretsRead = dryRun || !env.secrets ? undefined : await readSecretsOf(env.secrets, deps)
   // A PR comment needs a token; without one the step is left out rather than failing.
   const target = context.prTarget(config, pr, deps.env)
   const poster = target ? await prCommentPoster(config, deps.env) : undefined
@@ -124,7 +130,7 @@ export const envUp: Service<EnvUpRequest, EnvUpResult> = async (request, deps) =
   const holder = context.lockHolder(git.owner)
   const plan = planEnvUp(
     {env, imageTag, ttlMs, timeoutMs, ...(prComment ? {prComment} : {})},
-    {helmMajor: tools.helmMajor, owner: git.owner, holder, sha, pr: pr ?? (env.vars.pr === undefined ? undefined : Number(env.vars.pr)), now: deps.now(), paths, existing, tools: tools.tools},
+    {helmMajor: tools.helmMajor, owner: git.owner, holder, sha, pr: pr ?? (env.vars.pr === undefined ? undefined : Number(env.vars.pr)), now: deps.now(), paths, existing, tools: tools.tools, ...(secretsRead ? {secrets: secretsRead.facts} : {})},
   )
   // The result describes the environment exactly as the plan does.
   const {update, ...about} = plan.metadata
@@ -133,7 +139,7 @@ export const envUp: Service<EnvUpRequest, EnvUpResult> = async (request, deps) =
 
   const [{createEnvHandlers, createEvidenceSampler, releaseEnvLock, withHelmEvidence}] = (await preload)!
   const sampler = createEvidenceSampler({kubeconfig: paths.kubeconfig, namespace: envReleaseNamespace(env)})
-  const handlers = createEnvHandlers({runner: deps.runner, env: deps.env, github: poster, bin: deps.bin, now: deps.now})
+  const handlers = createEnvHandlers({runner: deps.runner, env: deps.env, github: poster, bin: deps.bin, now: deps.now, ...(secretsRead ? {secretValues: secretsRead.values} : {})})
   try {
     const applied = await deps.plans.apply(plan, {
       handlers,
@@ -143,7 +149,7 @@ export const envUp: Service<EnvUpRequest, EnvUpResult> = async (request, deps) =
       collectEvidence: async (step) => (step.id === ENV_STEP.helm ? sampler.evidence() : undefined),
     })
     const comment = opResult(plan, applied, ENV_STEP.prComment, 'github.prComment')
-    return {...base, dryRun: false, steps: applied.steps, ...(comment ? {prComment: comment.url} : {})}
+    return {...base, dryRun: false, steps: applied.steps, ...(comment ? {prComment: comment.url} : {}), ...(secretsRead ? {secrets: secretsRead.facts} : {})}
   } catch (error) {
     // Kept resources belong to the user now; a kept lock would only block the next up or down.
     if (request.keepOnFailure) await releaseEnvLock(lockOf(env, paths.hostKubeconfig, holder)).catch(() => undefined)
@@ -162,6 +168,7 @@ export const renderEnvUp: Human<EnvUpResult> = (result) => {
   if (result.url) lines.push(`  URL:        ${result.url}`)
   lines.push(`  Kubeconfig: ${result.kubeconfig}   (export KUBECONFIG=${shellQuote([result.kubeconfig])})`)
   lines.push(`  Expires:    ${result.expiresAt ?? 'never'}`)
+  if (result.secrets && result.secrets.length > 0) lines.push(`  Secrets:    ${result.secrets.map((secret) => `${secret.name} (${secret.source} v${secret.version})`).join(', ')}`)
   if (result.prComment) lines.push(`  PR comment: ${result.prComment}`)
   lines.push(`  Tear down:  ${result.teardown}`)
   return lines.join('\n')

@@ -3,6 +3,7 @@
  * a dry run loads nothing heavy. Everything leaving here is redacted.
  */
 import {redact, redactArgv, redactValue} from '../cli/redact.js'
+import {secretSelector} from '../secrets/labels.js'
 import type {ToolName} from '../tools/types.js'
 import {concurrentSteps, effectiveDependencies} from './graph.js'
 import type {Action, ApiAction, LocalAction, Plan, PlanStep, ToolAction} from './types.js'
@@ -55,6 +56,8 @@ function manualCommand(action: ApiAction | LocalAction): string | undefined {
   switch (action.op) {
     case 'kube.deleteNamespace':
       return kubectl(action.params.kubeconfig, ['delete', 'namespace', action.params.name, '--ignore-not-found'])
+    case 'kube.deleteSecrets':
+      return kubectl(action.params.kubeconfig, ['delete', 'secret', '--namespace', action.params.namespace, '--selector', secretSelector({service: action.params.service, env: action.params.env}), '--ignore-not-found'])
     case 'env.unlock':
       return kubectl(action.params.kubeconfig, ['delete', 'lease', action.params.name, '--namespace', action.params.namespace, '--ignore-not-found'])
     case 'access.delete':
