@@ -1,6 +1,6 @@
 import {execFileSync} from 'node:child_process'
 import {createHash} from 'node:crypto'
-import {existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync} from 'node:fs'
+import {closeSync, existsSync, fstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync} from 'node:fs'
 import http from 'node:http'
 import https from 'node:https'
 import type {AddressInfo} from 'node:net'
@@ -149,11 +149,18 @@ describe('private kubeconfig', () => {
     // Its user's credentials are still registered as secrets.
     expect(redact('token dev-token-0123456789')).toBe('token ***')
 
+    // Did idp write a new copy (temp + rename: a new inode)? The file as it is after the change is
+    // held open meanwhile, so its inode number cannot be reused by that new copy.
     const again = async (change: () => void, options: {context?: string; env?: Record<string, string>} = {}) => {
-      const before = ino()
       change()
-      await writePrivateKubeconfig({context: options.context ?? 'dev', file, env: options.env ?? env})
-      return ino() !== before
+      const fd = openSync(file, 'r')
+      try {
+        const before = fstatSync(fd).ino
+        await writePrivateKubeconfig({context: options.context ?? 'dev', file, env: options.env ?? env})
+        return ino() !== before
+      } finally {
+        closeSync(fd)
+      }
     }
     // A user file changed (a tool refreshed a token in it), another file in KUBECONFIG appearing,
     // another context, or the copy edited (or written by another idp from other sources): copied again.
