@@ -1,5 +1,9 @@
 // idp env up/down with the vcluster driver (the vcluster double) and helm 3, and the sticky PR
 // comment against the GitHub stand-in.
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {createGitHubClient} from '../../src/lib/github/client.js'
@@ -52,6 +56,30 @@ describe('vcluster driver with helm 3', () => {
     expect(up.code).toBe(0)
     expect(up.json.result.updated).toBe(true)
     expect(world.kube.store(virtual).get('apps/v1', 'Deployment', 'shop', 'default')?.spec?.template?.spec?.containers?.[0]?.image).toBe('ghcr.io/acme/shop:v10')
+  })
+
+  it('env status reads inside the vcluster: the release and its Deployment there, not the empty host namespace', async () => {
+    const status = await world.run(['env', 'status', 'vc-1', '--json'])
+    expect(status.code, status.stderr).toBe(0)
+    const {live} = status.json.result
+    expect(live.workloads).toEqual({where: 'vcluster', namespace: 'default'})
+    expect(live.helmReleases).toEqual([expect.objectContaining({name: 'shop', status: 'deployed', revision: '2'})])
+    expect(live.deployments).toEqual([expect.objectContaining({name: 'shop'})])
+    expect(status.json.warnings).toEqual([])
+  })
+
+  it('env status from another machine (no kept kubeconfig) connects with `vcluster connect --print` and leaves no file behind', async () => {
+    const kept = (fs.readdirSync(world.stateDir, {recursive: true, encoding: 'utf8'}) as string[]).filter((f) => f.endsWith('kubeconfig'))
+    const elsewhere = fs.mkdtempSync(path.join(os.tmpdir(), 'idp-other-machine-'))
+    const tmpBefore = fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith('idp-vcluster-'))
+    const status = await world.run(['env', 'status', 'vc-1', '--json'], {env: {XDG_STATE_HOME: elsewhere}})
+    expect(kept.length).toBeGreaterThan(0)
+    expect(status.code, status.stderr).toBe(0)
+    expect(status.json.result.live.workloads).toEqual({where: 'vcluster', namespace: 'default'})
+    expect(status.json.result.live.helmReleases).toEqual([expect.objectContaining({name: 'shop', status: 'deployed'})])
+    expect(status.json.result).not.toHaveProperty('kubeconfig')
+    expect(fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith('idp-vcluster-'))).toEqual(tmpBefore)
+    fs.rmSync(elsewhere, {recursive: true, force: true})
   })
 
   it('down deletes the vcluster and the namespace', async () => {

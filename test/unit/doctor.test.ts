@@ -8,6 +8,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {neededTools} from '../../src/lib/doctor/doctor.js'
 import {type CliRun, runCli} from '../support/cli.js'
+import {startRegistry, type TestRegistry} from '../support/registry/index.js'
 
 /** `idp doctor` as a user runs it: the CLI in a subprocess, on this machine's real tools. */
 const root = path.resolve(import.meta.dirname, '../..')
@@ -77,7 +78,8 @@ deploy:
 describe('which tools the config needs', () => {
   it('only git without a config; more as the config uses them', () => {
     expect(Object.keys(neededTools(undefined))).toEqual(['git'])
-    expect(Object.keys(neededTools({environments: {staging: {cluster: 'dev', driver: 'namespace'}}, deploy: {strategy: 'helm'}} as never)).sort()).toEqual(['git', 'helm', 'kubectl'])
+    // kubectl only runs the commands idp prints: never required.
+    expect(Object.keys(neededTools({environments: {staging: {cluster: 'dev', driver: 'namespace'}}, deploy: {strategy: 'helm'}} as never)).sort()).toEqual(['git', 'helm'])
   })
 })
 
@@ -115,8 +117,11 @@ describe('idp doctor on this machine', () => {
     expect(byName.argocd).toMatchObject({status: 'fail', required: true})
     expect(byName.terraform).toMatchObject({status: 'ok', required: true})
     expect(byName['context kind-dev']).toMatchObject({kind: 'context', status: 'ok', version: 'v1.31.2'})
-    expect(byName['github token']).toMatchObject({status: 'fail', required: true})
+    // Nobody asked to publish: a missing GitHub token is a warning, not a failure.
+    expect(byName['github token']).toMatchObject({status: 'warn', required: false})
+    expect(byName.kubectl).toMatchObject({required: false})
     expect(envelope.error.message).toContain('vcluster')
+    expect(envelope.error.message).not.toContain('github token')
     expect(stdout).not.toContain('kube-secret-token-77')
   })
 
@@ -157,5 +162,59 @@ describe('idp doctor on this machine', () => {
     expect(envelope.error.code).toBe('CONFIG')
     expect(envelope.error.details.checks.find((c) => c.name === 'config')).toMatchObject({status: 'fail'})
     expect(envelope.error.details.checks.find((c) => c.name === 'git')).toMatchObject({status: 'ok'})
+  })
+
+  it('the GitHub token is required only when repo.publish is true', async () => {
+    const dir = writeRepo('publish', fullConfig.replace('repo: {provider: github, owner: acme}', 'repo: {provider: github, owner: acme, publish: true}'), kubeconfig(serverUrl))
+    const {code, stdout} = await idp(['doctor', '--json', '--dir', dir], {PATH: '/usr/local/bin:/usr/bin:/bin'})
+    expect(code).toBe(4)
+    const checks = (JSON.parse(stdout) as {error: {details: {checks: Check[]}}}).error.details.checks
+    expect(checks.find((c) => c.name === 'github token')).toMatchObject({status: 'fail', required: true, detail: 'not set (repo.publish is true)'})
+  })
+})
+
+describe('idp doctor --env ENV: what that environment needs, its image included', () => {
+  let registry: TestRegistry
+  beforeAll(async () => {
+    registry = await startRegistry()
+    await registry.push('acme/shop', 'abc1234')
+  })
+  afterAll(async () => {
+    await registry?.stop()
+  })
+
+  const envConfig = () =>
+    fullConfig.replace('repo: {provider: github, owner: acme}', `repo: {provider: github, owner: acme}\nimage: {repository: ${registry.host}/acme/shop, tag: "{{sha}}"}`).replace('clusters:', 'clusters:\n  prod: {context: prod-ctx, kubeconfig: kubeconfig.yaml}')
+
+  it('a preview: its tools and its cluster only, the deploy tool optional; the image that exists is reported', async () => {
+    const dir = writeRepo('env-ok', envConfig(), kubeconfig(serverUrl))
+    const {code, stdout} = await idp(['doctor', '--env', 'pr-1', '--json', '--dir', dir], {PATH: '/usr/local/bin:/usr/bin:/bin', GITHUB_SHA: 'abc1234'})
+    expect(code).toBe(4)
+    const envelope = JSON.parse(stdout) as {error: {message: string; details: {checks: Check[]}}}
+    const byName = Object.fromEntries(envelope.error.details.checks.map((c) => [c.name, c]))
+    expect(byName.vcluster).toMatchObject({status: 'fail', required: true, detail: 'not found on PATH (needed: pr-1 uses driver vcluster)'})
+    expect(byName.terraform).toMatchObject({status: 'ok', required: true})
+    expect(byName.argocd).toMatchObject({required: false})
+    expect(byName['context kind-dev']).toMatchObject({status: 'ok', required: true})
+    // The other cluster is not this environment's: not checked.
+    expect(byName['context prod-ctx']).toBeUndefined()
+    expect(byName.image).toMatchObject({kind: 'image', status: 'ok', required: true})
+    expect(byName.image!.detail).toContain(`${registry.host}/acme/shop:abc1234 exists`)
+  })
+
+  it('an image that was never pushed fails the check with the registry\'s answer and what to do', async () => {
+    const dir = writeRepo('env-missing', envConfig(), kubeconfig(serverUrl))
+    const {code, stdout} = await idp(['doctor', '--env', 'pr-1', '--json', '--dir', dir], {PATH: '/usr/local/bin:/usr/bin:/bin', GITHUB_SHA: 'dead999'})
+    expect(code).toBe(4)
+    const image = (JSON.parse(stdout) as {error: {details: {checks: Check[]}}}).error.details.checks.find((c) => c.name === 'image')
+    expect(image).toMatchObject({status: 'fail', required: true})
+    expect(image!.detail).toBe(`Image ${registry.host}/acme/shop:dead999 does not exist (${registry.host} answered 404 MANIFEST_UNKNOWN: no manifest for tag dead999). Did the build job push it?`)
+  })
+
+  it('an environment the file does not define is a usage error naming the configured ones', async () => {
+    const dir = writeRepo('env-unknown', envConfig(), kubeconfig(serverUrl))
+    const {code, stderr} = await idp(['doctor', '--env', 'staging', '--dir', dir], {GITHUB_SHA: 'abc1234'})
+    expect(code).toBe(2)
+    expect(stderr).toContain('No environment "staging" in .idp.yml. Configured: pr-*.')
   })
 })

@@ -7,9 +7,12 @@ import os from 'node:os'
 import path from 'node:path'
 
 import type {Deps, Human, Service} from '../cli/deps.js'
-import {ConfigError, PrerequisiteError} from '../cli/errors.js'
+import {ConfigError, type IdpError, PrerequisiteError, UsageError} from '../cli/errors.js'
+import {assertDnsLabel, assertImageTag} from '../cli/names.js'
 import {table} from '../cli/output.js'
-import {kubeconfigFile, resolveSecrets} from '../config/environments.js'
+import {kubeconfigFile, type ResolvedEnvironment, resolveEnvironment, resolveSecrets} from '../config/environments.js'
+import {expandTemplate} from '../config/template.js'
+import {envTools, gitFacts, startImageCheck, templateVars} from '../env/context.js'
 import {loadConfig} from '../config/load.js'
 import {shellQuote} from '../plan/format.js'
 import type {IdpConfig} from '../config/schema.js'
@@ -17,11 +20,13 @@ import type {ToolInfo, ToolName} from '../tools/types.js'
 
 export interface DoctorRequest {
   dir: string
+  /** --env: check what this environment needs (its tools, its cluster, its secrets, its image) instead of the whole file. */
+  env?: string
 }
 
 export interface DoctorCheck {
   name: string
-  kind: 'tool' | 'config' | 'context' | 'token' | 'vault'
+  kind: 'tool' | 'config' | 'context' | 'token' | 'vault' | 'image'
   /** `fail` only for checks the config needs; an unmet optional check is a `warn`. */
   status: 'ok' | 'warn' | 'fail'
   required: boolean
@@ -36,6 +41,8 @@ export interface DoctorCheck {
 export interface DoctorResult {
   checks: DoctorCheck[]
   ok: boolean
+  /** The environment checked (--env). */
+  env?: string
 }
 
 const TOOLS: readonly ToolName[] = ['git', 'helm', 'kubectl', 'terraform', 'vcluster', 'argocd']
@@ -45,13 +52,19 @@ export function neededTools(config: IdpConfig | undefined): Partial<Record<ToolN
   const needed: Partial<Record<ToolName, string>> = {git: 'always'}
   if (!config) return needed
   const environments = Object.values(config.environments ?? {})
-  if (environments.length > 0) {
-    needed.helm = 'environments are defined'
-    needed.kubectl = 'environments are defined'
-  }
+  // kubectl is not among them: idp talks to Kubernetes itself; kubectl only runs the commands idp prints.
+  if (environments.length > 0) needed.helm = 'environments are defined'
   if (environments.some((env) => env.terraform)) needed.terraform = 'an environment uses terraform'
   if (environments.some((env) => env.driver === 'vcluster')) needed.vcluster = 'an environment uses driver vcluster'
   if (config.deploy?.strategy === 'argocd') needed.argocd = 'deploy.strategy is argocd'
+  return needed
+}
+
+/** What one environment needs: its tools (a fixed environment's deploy tool too). */
+function environmentTools(config: IdpConfig, env: ResolvedEnvironment): Partial<Record<ToolName, string>> {
+  const needed: Partial<Record<ToolName, string>> = {git: 'always'}
+  for (const tool of envTools(env)) needed[tool] = tool === 'vcluster' ? `${env.name} uses driver vcluster` : `${env.name} uses ${tool}`
+  if (!env.pattern) needed[config.deploy?.strategy === 'argocd' ? 'argocd' : 'helm'] = `idp deploy ${env.name} uses it (deploy.strategy ${config.deploy?.strategy ?? 'helm'})`
   return needed
 }
 
@@ -91,15 +104,32 @@ export const doctor: Service<DoctorRequest, DoctorResult> = async (request, deps
     checks.push({name: 'config', kind: 'config', status: 'fail', required: true, detail: error.message.split('\n')[0], hint: error.hint ?? `Run \`${deps.bin} config validate\` to see every problem.`})
   }
 
-  const needed = neededTools(config)
+  if (request.env !== undefined && !config) {
+    if (configError) throw configError
+    throw new UsageError(`--env ${request.env} needs an .idp.yml; there is none in ${request.dir}.`, {hint: `Run \`${deps.bin} doctor\` without --env, or create the service with \`${deps.bin} create\`.`})
+  }
+  // --env: the environment as env up or deploy would resolve it (an unknown name is a usage error before any check).
+  let env: ResolvedEnvironment | undefined
+  let git: Awaited<ReturnType<typeof gitFacts>> | undefined
+  if (config && request.env !== undefined) {
+    assertDnsLabel(request.env, 'environment name')
+    git = await gitFacts(deps.runner, root, deps.env)
+    env = resolveEnvironment(config, request.env, {root, vars: templateVars({sha: git.sha, branch: git.branch})})
+  }
+
+  const needed = config && env ? environmentTools(config, env) : neededTools(config)
+  const imageLookup = config && env ? imageCheck(config, env, deps) : undefined
+  imageLookup?.catch(() => {})
   const infos = await Promise.all(TOOLS.map((tool) => deps.runner.resolve(tool)))
   checks.push(...infos.map((info) => toolCheck(info, needed[info.tool])))
-  if (config) checks.push(...(await contextChecks(config, root, deps.env)))
-  if (config?.repo?.provider === 'github') checks.push(githubTokenCheck(deps.env))
-  if (config && vaultPathsToCheck(config, root).length > 0) checks.push(...(await vaultChecks(config, root, deps)))
+  if (config) checks.push(...(await contextChecks(config, root, deps.env, env?.cluster.alias)))
+  if (config?.repo?.provider === 'github') checks.push(githubTokenCheck(deps.env, config.repo.publish === true))
+  if (config && vaultPathsToCheck(config, root, env?.name).length > 0) checks.push(...(await vaultChecks(config, root, deps, env?.name)))
+  const image = await imageLookup
+  if (image) checks.push(image)
 
   const ok = !checks.some((check) => check.status === 'fail')
-  const result: DoctorResult = {checks, ok}
+  const result: DoctorResult = {checks, ok, ...(env ? {env: env.name} : {})}
   if (ok) return result
 
   // Failing: the report still matters, so it is shown (stderr in human mode) before the error.
@@ -112,11 +142,30 @@ export const doctor: Service<DoctorRequest, DoctorResult> = async (request, deps
   })
 }
 
-async function contextChecks(config: IdpConfig, root: string, env: NodeJS.ProcessEnv): Promise<DoctorCheck[]> {
-  const used = new Set(Object.values(config.environments ?? {}).map((e) => e.cluster))
+/** Is the image the environment would run in its registry? (The tag as env up and deploy compute it.) */
+async function imageCheck(config: IdpConfig, env: ResolvedEnvironment, deps: Deps): Promise<DoctorCheck | undefined> {
+  if (!config.image) return undefined
+  let tag: string
+  try {
+    tag = assertImageTag(expandTemplate(config.image.tag, {...env.vars}, 'image.tag'), 'image.tag of .idp.yml')
+  } catch (error) {
+    const problem = error as IdpError
+    return {name: 'image', kind: 'image', status: 'fail', required: true, detail: problem.message, ...(problem.hint ? {hint: problem.hint} : {})}
+  }
+  const outcome = await startImageCheck(config, tag, {skip: false, env: deps.env, signal: deps.signal, timeoutMs: 30_000})
+  if (!outcome) return undefined
+  const {check, problem} = outcome
+  if (!problem) return {name: 'image', kind: 'image', status: 'ok', required: true, detail: `${check.image} exists${check.digest ? ` (${check.digest.slice(0, 19)}…)` : ''}`}
+  return {name: 'image', kind: 'image', status: 'fail', required: true, detail: problem.message, ...(problem.hint ? {hint: problem.hint} : {})}
+}
+
+async function contextChecks(config: IdpConfig, root: string, env: NodeJS.ProcessEnv, only?: string): Promise<DoctorCheck[]> {
+  const used = new Set(only ? [only] : Object.values(config.environments ?? {}).map((e) => e.cluster))
   const [{resolveContext}, {checkReachable, reachTargetOf}] = await Promise.all([import('../kube/kubeconfig.js'), import('../kube/reach.js')])
   return Promise.all(
-    Object.entries(config.clusters ?? {}).map(async ([alias, cluster]): Promise<DoctorCheck> => {
+    Object.entries(config.clusters ?? {})
+      .filter(([alias]) => !only || alias === only)
+      .map(async ([alias, cluster]): Promise<DoctorCheck> => {
       const required = used.has(alias)
       const name = `context ${cluster.context}`
       const failStatus = required ? 'fail' : 'warn'
@@ -152,10 +201,10 @@ async function contextChecks(config: IdpConfig, root: string, env: NodeJS.Proces
  * sample: an environment key's `*` becomes 0 (pr-* → pr-0), {{pr}} 0, {{sha}} 0000000,
  * {{branch}} main. What a path pattern in a Vault policy (`shop/+/db`, `shop/pr-*`) is checked against.
  */
-export function vaultPathsToCheck(config: IdpConfig, root: string): string[] {
+export function vaultPathsToCheck(config: IdpConfig, root: string, only?: string): string[] {
   if (!config.secrets) return []
   const paths = new Set<string>()
-  for (const key of Object.keys(config.secrets.env)) {
+  for (const key of only ? [only] : Object.keys(config.secrets.env)) {
     const name = key.replaceAll('*', '0')
     try {
       const resolved = resolveSecrets(config, name, {env: name, service: config.service.name, pr: 0, sha: '0000000', branch: 'main'}, root)
@@ -168,9 +217,9 @@ export function vaultPathsToCheck(config: IdpConfig, root: string): string[] {
 }
 
 /** Vault reachable with a token (found as env up would find it), and the token may read every configured path; never a value. */
-async function vaultChecks(config: IdpConfig, root: string, deps: Deps): Promise<DoctorCheck[]> {
+async function vaultChecks(config: IdpConfig, root: string, deps: Deps, only?: string): Promise<DoctorCheck[]> {
   const {capabilitiesSelf, revokeToken, vaultTarget, vaultToken} = await import('../vault/client.js')
-  const paths = vaultPathsToCheck(config, root)
+  const paths = vaultPathsToCheck(config, root, only)
   const sample = resolveSecrets(config, Object.keys(config.secrets!.env)[0]!.replaceAll('*', '0'), {pr: 0, sha: '0000000', branch: 'main', env: 'x'}, root)!
   const fail = (detail: string, hint?: string): DoctorCheck[] => [{name: 'vault', kind: 'vault', status: 'fail', required: true, detail, ...(hint ? {hint} : {})}]
   let target: Awaited<ReturnType<typeof vaultTarget>>
@@ -211,20 +260,22 @@ export const renderDoctor: Human<DoctorResult> = (result) => {
   const mark = {ok: '✓', warn: '!', fail: '✗'}
   const rows = result.checks.map((check) => [mark[check.status], check.name, check.status, check.detail ?? ''])
   const hints = result.checks.filter((check) => check.status !== 'ok' && check.hint).map((check) => `  ${mark[check.status]} ${check.name}: ${check.hint}`)
-  const verdict = result.ok ? 'Everything this repository needs is in place.' : 'Some required checks failed.'
+  const what = result.env ? `environment ${result.env}` : 'this repository'
+  const verdict = result.ok ? `Everything ${what} needs is in place.` : 'Some required checks failed.'
   return [table(['', 'CHECK', 'STATUS', 'DETAIL'], rows), ...(hints.length > 0 ? ['', 'Next steps:', ...hints] : []), '', verdict].join('\n')
 }
 
 /** The token's presence and source only; its value is never part of the result. */
-export function githubTokenCheck(env: NodeJS.ProcessEnv): DoctorCheck {
+export function githubTokenCheck(env: NodeJS.ProcessEnv, publish: boolean): DoctorCheck {
   const source = ['GITHUB_TOKEN', 'GH_TOKEN'].find((name) => env[name])
-  if (source) return {name: 'github token', kind: 'token', status: 'ok', required: true, detail: `set (from ${source})`}
+  if (source) return {name: 'github token', kind: 'token', status: 'ok', required: publish, detail: `set (from ${source})`}
+  // Needed only to publish (repo.publish) or to comment on pull requests; without it those are skipped with a warning.
   return {
     name: 'github token',
     kind: 'token',
-    status: 'fail',
-    required: true,
-    detail: 'not set (repo.provider is github)',
+    status: publish ? 'fail' : 'warn',
+    required: publish,
+    detail: publish ? 'not set (repo.publish is true)' : 'not set (optional: needed by create --publish and for pull-request comments of env up --pr)',
     hint: 'Export GITHUB_TOKEN (or GH_TOKEN) with a token that can create repositories and pull-request comments, e.g. `export GITHUB_TOKEN=$(gh auth token)`.',
   }
 }

@@ -11,10 +11,9 @@ import {InternalError, PrerequisiteError, RemoteError, ToolError} from '../cli/e
 import {writePrivateFile} from '../cli/paths.js'
 import {redact, registerSecret} from '../cli/redact.js'
 import {isNotFound, kubeCall, kubeClientCache, kubeError} from '../kube/client.js'
-import {registerUserSecrets} from '../kube/kubeconfig.js'
+import {vclusterKubeconfigText} from './vcluster-kubeconfig.js'
 import type {Handlers} from '../plan/apply.js'
 import {commandLine, shellQuote} from '../plan/format.js'
-import {flagValue} from '../tools/hints.js'
 import {type OpParams, type ToolAction, toolRunOptions} from '../plan/types.js'
 import type {EnvOps} from './ops.js'
 import {parseTerraformUiLine, type TerraformOutput, terraformUiOutputs} from '../tools/terraform.js'
@@ -157,19 +156,7 @@ export function createEnvHandlers(options: EnvHandlerOptions): Handlers<keyof En
 
     async 'env.writeVclusterKubeconfig'(action, ctx) {
       const p = action.params
-      const {stdout} = await runner.run(p.tool, p.argv, {kubeconfig: p.kubeconfig, rawStdout: true, signal: ctx.signal, timeoutMs: 120_000})
-      const {parse} = await import('../cli/yaml.js')
-      let doc: {users?: Array<{user?: Record<string, unknown>}>; clusters?: unknown[]}
-      try {
-        doc = parse(stdout) as typeof doc
-      } catch {
-        throw new RemoteError('`vcluster connect --print` did not print a kubeconfig.', {hint: 'Run the command by hand to see what it printed; check the vcluster pods in the namespace.'})
-      }
-      if (!doc || !Array.isArray(doc.clusters) || doc.clusters.length === 0) {
-        throw new RemoteError('`vcluster connect --print` printed a kubeconfig without clusters.', {hint: `Check that the vcluster is running: \`KUBECONFIG=${shellQuote([p.kubeconfig])} vcluster list --namespace ${shellQuote([flagValue(p.argv, '--namespace', '-n') ?? ''])}\`.`})
-      }
-      for (const user of doc.users ?? []) if (user.user) registerUserSecrets(user.user)
-      await writePrivateFile(p.file, stdout)
+      await writePrivateFile(p.file, await vclusterKubeconfigText(runner, p, {signal: ctx.signal, timeoutMs: 120_000}))
       return {file: p.file}
     },
 

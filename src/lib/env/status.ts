@@ -3,19 +3,25 @@
  * Each fact is gathered on its own; one that cannot be read becomes a warning, not a failure,
  * since status is for looking, and a partial answer is what a person debugging needs.
  */
-import {stat} from 'node:fs/promises'
+import {mkdtemp, rm, stat} from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
 
 import {type Human, idpCommandOf, type Service} from '../cli/deps.js'
 import {UsageError} from '../cli/errors.js'
 import {assertDnsLabel} from '../cli/names.js'
 import {redact} from '../cli/redact.js'
+import {resolveEnvironment} from '../config/environments.js'
 import {loadConfig} from '../config/load.js'
+import type {IdpConfig} from '../config/schema.js'
+import {writePrivateFile} from '../cli/paths.js'
 import {kubeError} from '../kube/client.js'
 import {helmListArgs} from '../tools/helm.js'
 import type {ToolRunner} from '../tools/types.js'
-import {type VclusterListItem, vclusterList} from '../tools/vcluster.js'
+import {type VclusterListItem, vclusterConnectArgs, vclusterList} from '../tools/vcluster.js'
 import {type ClusterConnection, configuredClusters} from './cluster.js'
 import {relativeExpiry} from './format.js'
+import {envNames} from './plan-up.js'
 import type {EnvRecord} from './labels.js'
 import {listEnvironments} from './list.js'
 import {loadJournal} from '../plan/journal.js'
@@ -99,13 +105,15 @@ export const envStatus: Service<EnvStatusRequest, EnvStatusResult> = async (requ
     })
   }
   if (matches.length > 1) deps.out.warn(`Environment ${name} exists on several clusters (${matches.map((m) => m.cluster).join(', ')}); showing ${record.cluster}. Pass --cluster to pick one.`)
-  const {warnings, ...live} = await gatherLiveFacts(record, listing.connections.get(record.cluster)!, deps.runner, {signal: deps.signal})
-  for (const warning of warnings) deps.out.warn(warning)
   const kubeconfig = envKubeconfigPath(deps.stateDir, service, name)
   const hasKubeconfig = await stat(kubeconfig).then(
     () => true,
     () => false,
   )
+  const host = listing.connections.get(record.cluster)!
+  const server = vclusterServer(loaded.config, name, loaded.root)
+  const {warnings, ...live} = await gatherLiveFacts(record, host, deps.runner, {signal: deps.signal, inside: record.driver === 'vcluster' ? {kept: hasKubeconfig ? kubeconfig : undefined, server, env: deps.env} : undefined})
+  for (const warning of warnings) deps.out.warn(warning)
   const lastRun = await lastRunOf(envStateDir(deps.stateDir, service, name), (message) => deps.out.warn(message))
   return {environment: record, live, ...(hasKubeconfig ? {kubeconfig} : {}), ...(lastRun ? {lastRun} : {})}
 }
@@ -131,8 +139,9 @@ export const renderEnvStatus: Human<EnvStatusResult> = (result, view) => {
     lines.push(`  last run:   ${run.command} ${run.status}${failure} (${run.updatedAt}, this machine)`)
     for (const command of run.cleanup ?? []) lines.push(`    clean up: ${command}`)
   }
-  const {deployments, helmReleases, vcluster} = result.live
+  const {deployments, helmReleases, vcluster, workloads} = result.live
   if (vcluster !== undefined) lines.push(`  vcluster:   ${vcluster ? `${vcluster.Name} ${vcluster.Status} (${vcluster.Version})` : 'not found'}`)
+  if (workloads) lines.push(`  workloads:  ${workloads.where === 'vcluster' ? `inside the vcluster, namespace ${workloads.namespace}` : `namespace ${workloads.namespace}`}`)
   if (helmReleases) {
     lines.push(helmReleases.length === 0 ? '  helm:       no releases' : '  helm:')
     for (const h of helmReleases) lines.push(`    ${h.name}  ${h.status}  revision ${h.revision}  ${h.chart}`)
@@ -162,22 +171,75 @@ export interface HelmReleaseFact {
 }
 
 export interface EnvLiveFacts {
+  /** Where the workloads below were read: the environment's namespace on the host, or `default` inside its vcluster. */
+  workloads?: {where: 'host' | 'vcluster'; namespace: string}
   deployments?: DeploymentFact[]
   helmReleases?: HelmReleaseFact[]
   vcluster?: VclusterListItem | null
   warnings: string[]
 }
 
-export async function gatherLiveFacts(record: EnvRecord, connection: ClusterConnection, runner: ToolRunner, options: {signal?: AbortSignal; timeoutMs?: number} = {}): Promise<EnvLiveFacts> {
+/** How to read inside a vcluster environment: the private kubeconfig env up kept here, else `vcluster connect --print`. */
+export interface InsideVcluster {
+  kept?: string
+  server?: string
+  env: NodeJS.ProcessEnv
+}
+
+/** vcluster.server of the environment's settings, when .idp.yml still defines it. */
+function vclusterServer(config: IdpConfig, name: string, root: string): string | undefined {
+  try {
+    return resolveEnvironment(config, name, {root}).vcluster?.server
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * The connection to read an environment's workloads through. A vcluster environment's release
+ * and Deployments live inside the virtual cluster (namespace `default`): read through the
+ * kubeconfig env up kept on this machine, else one `vcluster connect --print` writes to a private
+ * temporary file (removed by `close`). Undefined when the vcluster cannot be reached (a warning).
+ */
+async function insideVcluster(record: EnvRecord, host: ClusterConnection, runner: ToolRunner, inside: InsideVcluster, options: {signal: AbortSignal; timeoutMs: number}): Promise<{connection: ClusterConnection; close: () => Promise<void>}> {
+  const [{createKubeClients}, {vclusterKubeconfigText}] = await Promise.all([import('../kube/client.js'), import('./vcluster-kubeconfig.js')])
+  if (inside.kept) return {connection: {target: host.target, kubeconfig: inside.kept, clients: await createKubeClients(inside.kept, inside.env)}, close: async () => {}}
+  const text = await vclusterKubeconfigText(runner, {tool: 'vcluster', argv: vclusterConnectArgs({name: envNames({service: record.service, name: record.env}).vcluster, namespace: record.namespace, server: inside.server}), kubeconfig: host.kubeconfig}, options)
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'idp-vcluster-'))
+  const file = path.join(dir, 'kubeconfig')
+  await writePrivateFile(file, text)
+  return {connection: {target: host.target, kubeconfig: file, clients: await createKubeClients(file, inside.env)}, close: () => rm(dir, {recursive: true, force: true})}
+}
+
+export async function gatherLiveFacts(record: EnvRecord, host: ClusterConnection, runner: ToolRunner, options: {signal?: AbortSignal; timeoutMs?: number; inside?: InsideVcluster} = {}): Promise<EnvLiveFacts> {
   // One list per fact, joined in a fixed order: the facts are read concurrently, the output must not depend on which finished first.
   const factWarnings: Record<'deployments' | 'helm' | 'vcluster', string[]> = {deployments: [], helm: [], vcluster: []}
   const timeoutMs = options.timeoutMs ?? 15_000
   const signal = options.signal ? AbortSignal.any([options.signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs)
   const note = (fact: keyof typeof factWarnings, what: string, error: unknown) => factWarnings[fact].push(redact(`Could not read ${what}: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`))
 
+  // Where the workloads are: the namespace on the host, or `default` inside the vcluster.
+  let connection = host
+  let namespace = record.namespace
+  let close = async () => {}
+  let where: 'host' | 'vcluster' = 'host'
+  // Without a kept kubeconfig the vcluster CLI connects; when it is missing, its own warning below says so.
+  const canConnect = options.inside && (options.inside.kept !== undefined || (await runner.resolve('vcluster')).status !== 'missing')
+  if (options.inside && canConnect && record.driver === 'vcluster') {
+    try {
+      const opened = await insideVcluster(record, host, runner, options.inside, {signal, timeoutMs})
+      ;({connection, close} = opened)
+      namespace = 'default'
+      where = 'vcluster'
+    } catch (error) {
+      note('vcluster', `inside the vcluster of ${record.env} (showing the host namespace ${record.namespace} instead)`, error)
+    }
+  }
+  const what = (kind: string) => (where === 'vcluster' ? `the ${kind} inside the vcluster of ${record.env}` : `the ${kind} in ${namespace}`)
+
   const deployments = (async () => {
     try {
-      const list = await connection.clients.apps.listNamespacedDeployment({namespace: record.namespace}, connection.clients.withSignal(signal))
+      const list = await connection.clients.apps.listNamespacedDeployment({namespace}, connection.clients.withSignal(signal))
       return list.items.map((d) => ({
         name: d.metadata?.name ?? '',
         desired: d.spec?.replicas ?? 1,
@@ -186,7 +248,7 @@ export async function gatherLiveFacts(record: EnvRecord, connection: ClusterConn
         updated: d.status?.updatedReplicas ?? 0,
       }))
     } catch (error) {
-      note('deployments', `the Deployments in ${record.namespace}`, kubeError(error, `list Deployments in ${record.namespace}`))
+      note('deployments', what('Deployments'), kubeError(error, `list Deployments in ${namespace}`))
       return undefined
     }
   })()
@@ -197,11 +259,11 @@ export async function gatherLiveFacts(record: EnvRecord, connection: ClusterConn
         factWarnings.helm.push('helm is not installed: helm releases not shown.')
         return undefined
       }
-      const {stdout} = await runner.run('helm', helmListArgs({namespace: record.namespace}), {kubeconfig: connection.kubeconfig, signal, timeoutMs})
+      const {stdout} = await runner.run('helm', helmListArgs({namespace}), {kubeconfig: connection.kubeconfig, signal, timeoutMs})
       const rows = (JSON.parse(stdout.trim() || '[]') ?? []) as Array<{name: string; revision: string; status: string; chart: string; app_version?: string; updated?: string}>
       return rows.map((r) => ({name: r.name, revision: String(r.revision), status: r.status, chart: r.chart, ...(r.app_version ? {appVersion: r.app_version} : {}), ...(r.updated ? {updated: r.updated} : {})}))
     } catch (error) {
-      note('helm', `the helm releases in ${record.namespace}`, error)
+      note('helm', what('helm releases'), error)
       return undefined
     }
   })()
@@ -213,7 +275,7 @@ export async function gatherLiveFacts(record: EnvRecord, connection: ClusterConn
         factWarnings.vcluster.push('vcluster is not installed: the vcluster status is not shown.')
         return undefined
       }
-      const items = await vclusterList(runner, {namespace: record.namespace}, {kubeconfig: connection.kubeconfig, signal, timeoutMs})
+      const items = await vclusterList(runner, {namespace: record.namespace}, {kubeconfig: host.kubeconfig, signal, timeoutMs})
       return items.find((item) => item.Namespace === record.namespace) ?? null
     } catch (error) {
       note('vcluster', `the vcluster in ${record.namespace}`, error)
@@ -221,7 +283,7 @@ export async function gatherLiveFacts(record: EnvRecord, connection: ClusterConn
     }
   })()
 
-  const [d, h, v] = await Promise.all([deployments, helmReleases, vcluster])
+  const [d, h, v] = await Promise.all([deployments, helmReleases, vcluster]).finally(() => close())
   const warnings = [...factWarnings.deployments, ...factWarnings.helm, ...factWarnings.vcluster]
-  return {...(d ? {deployments: d} : {}), ...(h ? {helmReleases: h} : {}), ...(v === undefined ? {} : {vcluster: v}), warnings}
+  return {workloads: {where, namespace}, ...(d ? {deployments: d} : {}), ...(h ? {helmReleases: h} : {}), ...(v === undefined ? {} : {vcluster: v}), warnings}
 }

@@ -162,7 +162,7 @@ export function selectContext(config: Kubeconfig, name: string): ResolvedContext
     throw new PrerequisiteError(`Kube context "${name}" not found (${where(config)}).`, {
       hint:
         available.length > 0
-          ? `Available contexts: ${available.join(', ')}. Set clusters.<name>.context in .idp.yml to one of them, pass --context, or add the context to your kubeconfig.`
+          ? `Available contexts: ${available.join(', ')}. Set clusters.<name>.context in .idp.yml to one of them, or add the context to your kubeconfig.`
           : 'No contexts are defined. Create one (e.g. `kind create cluster`, or your cloud CLI\'s "update-kubeconfig"), or set KUBECONFIG to a file that has it.',
       details: {context: name, available},
     })
