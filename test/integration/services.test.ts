@@ -465,6 +465,27 @@ describe('create', () => {
     expect(fs.readdirSync(dir)).toEqual([])
   })
 
+  it('the wizard asks the name first, then the template; a summary and a confirmation; saying no goes round again with the answers kept', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'idp-create-svc-'))
+    const prompter = scriptedPrompter({
+      input: ['shop', 'Shop API', 'team-a', 'github.com?owner=acme&repo=shop', 'Shop API v2', 'team-b', 'github.com?owner=acme&repo=shop'],
+      select: ['go-service', 'experimental', 'production'],
+      number: [8080, 9090],
+      confirm: [true, false, true, true],
+    })
+    const deps = testDeps({env: world.env, prompter})
+    const result = await create({dir, force: false, publish: false, dryRun: true, keepOnFailure: false, yes: false}, deps.deps)
+    expect(prompter.asked.slice(0, 3)).toEqual(['input: Name of the new service (its directory and DNS name)', 'select: Template', 'input: Description (Help others understand what this service is for.)'])
+    expect(prompter.asked.filter((q) => q === 'confirm: Create it?')).toHaveLength(2)
+    expect(result.directory).toBe(path.join(dir, 'shop'))
+    expect(result.values).toMatchObject({name: 'shop', description: 'Shop API v2', owner: 'team-b', lifecycle: 'production', port: 9090, repoUrl: 'github.com?owner=acme&repo=shop'})
+    const summary = deps.stderr.text
+    expect(summary).toContain('About to create')
+    expect(summary).toMatch(/Description\s+Shop API\n/u)
+    expect(summary).toMatch(/Description\s+Shop API v2\n/u)
+    expect(fs.readdirSync(dir)).toEqual([])
+  })
+
   it('no placeholder owner: without repoUrl a bundled template stops naming it, unless .idp.yml names repo.owner', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'idp-create-svc-'))
     const missing = await rejection(create(request(dir, {template: 'typescript-service', set: ['owner=team-a']}), testDeps({env: world.env}).deps))

@@ -94,6 +94,38 @@ spec:
     expect(() => resolveValues({pages, setValues: {tier: 'z'}})).toThrow(/must be one of "a", "b"/u)
     expect(() => resolveValues({pages, setValues: {replicas: '0'}})).toThrow(/at least 1/u)
   })
+
+  it('checks a repository location as it is given (not at the end), in words', () => {
+    const withRepo = parameterPages(
+      parseTemplateText(`apiVersion: scaffolder.backstage.io/v1beta3
+kind: Template
+metadata: {name: t}
+spec:
+  parameters:
+    - properties:
+        component_id: {type: string, pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$'}
+        repoUrl: {type: string, ui:field: RepoUrlPicker, ui:options: {allowedHosts: [github.com]}}
+  steps: []
+`),
+    )
+    const problem = (repoUrl: string) => {
+      try {
+        resolveValues({pages: withRepo, setValues: {repoUrl}})
+        return undefined
+      } catch (error) {
+        return (error as Error).message
+      }
+    }
+    expect(problem('github.com/acme/shop')).toMatch(/must be HOST\?owner=OWNER&repo=REPO, e\.g\. github\.com\?owner=ORG&repo=NAME/u)
+    expect(problem('gitlab.com?owner=acme&repo=shop')).toMatch(/must be on github\.com \(got gitlab\.com\)/u)
+    expect(problem('github.com?repo=shop')).toMatch(/names no owner/u)
+    expect(problem('github.com?owner=acme')).toMatch(/names no repository/u)
+    expect(problem('github.com?owner=acme&repo=sh op')).toMatch(/characters GitHub does not allow/u)
+    expect(problem('github.com?owner=acme&repo=shop')).toBeUndefined()
+    // A pattern is explained in words, never as a regular expression.
+    expect(problem('github.com?owner=acme&repo=shop') ?? '').not.toContain('^')
+    expect(() => resolveValues({pages: withRepo, setValues: {component_id: 'Bad_Name'}})).toThrow(/must be lowercase letters, digits and dashes/u)
+  })
 })
 
 describe('template.yaml validation', () => {

@@ -8,7 +8,7 @@ import path from 'node:path'
 
 import type {Deps, Human, Service} from '../cli/deps.js'
 import {UsageError} from '../cli/errors.js'
-import {assertDnsLabel} from '../cli/names.js'
+import {assertDnsLabel, dnsLabelProblem} from '../cli/names.js'
 import {requireValue} from '../cli/prompter.js'
 import {parseTimeout} from '../config/duration.js'
 import {loadConfig} from '../config/load.js'
@@ -20,7 +20,7 @@ import {type PreparedCreate, prepareCreate} from './prepare.js'
 import {DEFAULT_RENDER_TIMEOUT} from './render-bound.js'
 import {listTemplates, resolveTemplate} from './sources.js'
 import {templateDirs} from './templates.js'
-import {runWizard} from './wizard.js'
+import {runWizard, wizardSummary} from './wizard.js'
 
 export interface CreateRequest {
   /** The base directory (--dir), absolute: the service goes into <dir>/NAME. */
@@ -68,6 +68,12 @@ export const create: Service<CreateRequest, CreateResult> = async (request, deps
   const loaded = await loadConfig({dir: request.dir, env: deps.env})
   const config = loaded?.config
   const extraDirs = templateDirs(request.templateDirs, loaded, request.dir)
+  // On a terminal the name comes first (it names the directory), with a default, checked as typed.
+  const name =
+    request.name ??
+    (deps.prompter && request.template === undefined
+      ? await deps.prompter.input({message: 'Name of the new service (its directory and DNS name)', default: 'my-service', validate: (value) => (dnsLabelProblem(value) ? `A name ${dnsLabelProblem(value)!.replace(/^it /u, '')}.` : true)})
+      : undefined)
   const ref = await requireValue(request.template, '--template', deps.prompter, async (prompter) => {
     const choices = await listTemplates(extraDirs)
     if (choices.length === 0) throw new UsageError('No templates found.', {hint: 'Pass --template PATH or a git URL.'})
@@ -81,14 +87,25 @@ export const create: Service<CreateRequest, CreateResult> = async (request, deps
     const {prompter} = deps
     const prepared = await prepareCreate({
       template,
-      name: request.name,
+      name,
       baseDir: request.dir,
       set: request.set,
       valuesFile: request.valuesFile,
       force: request.force,
       config,
       ask: prompter
-        ? (pages, resolved) => runWizard(pages, {prompts: prompter, values: resolved.values, given: resolved.given, onlyMissing: request.yes, write: (text) => deps.out.report(text.replace(/\n$/u, ''))})
+        ? async (pages, resolved) => {
+            const write = (text: string) => deps.out.report(text.replace(/\n$/u, ''))
+            // Answers are kept when the user says no: the wizard goes round again with them as defaults.
+            let values = resolved.values
+            for (;;) {
+              values = await runWizard(pages, {prompts: prompter, values, given: resolved.given, onlyMissing: request.yes, write})
+              if (request.yes) return values
+              const target = path.join(request.dir, name ?? String(values.name ?? values.component_id ?? ''))
+              write(wizardSummary(pages, values, {template: template.name, directory: path.relative(process.cwd(), target) || target}))
+              if (await prompter.confirm({message: 'Create it?', default: true})) return values
+            }
+          }
         : undefined,
       git: {branch: request.branch, authorName: request.authorName, authorEmail: request.authorEmail, envName: deps.env.GIT_AUTHOR_NAME || undefined, envEmail: deps.env.GIT_AUTHOR_EMAIL || undefined, configName: identity.name, configEmail: identity.email},
       publish: {requested: request.publish, token: github.token, owner: request.owner, visibility: request.visibility, apiUrl: github.apiUrl, serverUrl: github.serverUrl},

@@ -137,7 +137,8 @@ export function valueProblem(value: unknown, schema: PropertySchema): string | u
       if (typeof value !== 'string') return 'must be a string'
       if (schema.minLength !== undefined && value.length < schema.minLength) return `must be at least ${schema.minLength} characters`
       if (schema.maxLength !== undefined && value.length > schema.maxLength) return `must be at most ${schema.maxLength} characters`
-      if (schema.pattern !== undefined && !compilePattern(schema.pattern).test(value)) return `must match the pattern ${schema.pattern}`
+      if (schema.pattern !== undefined && !compilePattern(schema.pattern).test(value)) return patternProblem(schema)
+      if (schema['ui:field'] === 'RepoUrlPicker' && value !== '') return repoUrlProblem(value, schema)
       break
     case 'number':
     case 'integer':
@@ -166,6 +167,36 @@ export function valueProblem(value: unknown, schema: PropertySchema): string | u
   return undefined
 }
 
+/** The DNS-1123 label patterns templates use for names (Backstage's own templates and idp's). */
+const DNS_LABEL_PATTERNS = new Set(['^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', '^([a-z0-9]|[a-z0-9][-a-z0-9]*[a-z0-9])$', '^[a-z0-9-]+$', '^[a-z0-9]+(-[a-z0-9]+)*$'])
+
+/** A pattern mismatch in words: people do not read regular expressions. */
+function patternProblem(schema: PropertySchema): string {
+  if (DNS_LABEL_PATTERNS.has(schema.pattern!)) return 'must be lowercase letters, digits and dashes, starting and ending with a letter or digit (e.g. my-service)'
+  if (schema.description) return `is not in the form the template expects: ${schema.description.trim().replace(/\.$/u, '')}`
+  return `must match the pattern ${schema.pattern}`
+}
+
+/** A RepoUrlPicker value: host?owner=OWNER&repo=REPO on one of the template's allowed hosts, checked as typed, not at the end. */
+function repoUrlProblem(value: string, schema: PropertySchema): string | undefined {
+  const example = 'github.com?owner=ORG&repo=NAME'
+  let url: URL
+  try {
+    url = new URL(`https://${value}`)
+  } catch {
+    return `must be HOST?owner=OWNER&repo=REPO, e.g. ${example}`
+  }
+  if (url.pathname !== '/' || !url.search) return `must be HOST?owner=OWNER&repo=REPO, e.g. ${example}`
+  const allowed = ((schema['ui:options']?.allowedHosts as unknown[] | undefined) ?? []).filter((h): h is string => typeof h === 'string')
+  if (allowed.length > 0 && !allowed.includes(url.host)) return `must be on ${allowed.join(' or ')} (got ${url.host})`
+  const owner = url.searchParams.get('owner') ?? url.searchParams.get('organization') ?? url.searchParams.get('workspace')
+  if (!owner) return `names no owner: add &owner=OWNER, e.g. ${example}`
+  const repo = url.searchParams.get('repo')
+  if (!repo) return `names no repository: add &repo=NAME, e.g. ${example}`
+  if (!/^[A-Za-z0-9._-]+$/u.test(repo) || !/^[A-Za-z0-9._-]+$/u.test(owner)) return 'has an owner or repository name with characters GitHub does not allow (letters, digits, ".", "_" and "-")'
+  return undefined
+}
+
 const patternCache = new Map<string, RegExp>()
 
 function compilePattern(pattern: string): RegExp {
@@ -187,7 +218,7 @@ export function describeParameter(key: string, schema: PropertySchema | undefine
   if (schema.description) parts.push(`— ${schema.description}`)
   const type = schemaType(schema)
   if (schema.enum) parts.push(`(one of: ${schema.enum.map(String).join(', ')})`)
-  else if (schema.pattern) parts.push(`(${type}, pattern ${schema.pattern})`)
+  else if (schema.pattern) parts.push(DNS_LABEL_PATTERNS.has(schema.pattern) ? '(lowercase letters, digits and dashes)' : `(${type}, pattern ${schema.pattern})`)
   else parts.push(`(${type})`)
   return `${parts.join(' ')}. Pass --set ${key}=VALUE or put "${key}:" in a --values file.`
 }

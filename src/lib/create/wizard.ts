@@ -1,5 +1,6 @@
 import type {Prompter} from '../cli/prompter.js'
-import {coerceValue, type Page, type Parameter, schemaType, valueProblem} from './parameters.js'
+import {allParameters, coerceValue, type Page, type Parameter, schemaType, valueProblem} from './parameters.js'
+import {maskSecrets} from './prepare.js'
 
 /**
  * The interactive wizard: one prompt per template parameter, page by page, validated as typed.
@@ -93,4 +94,14 @@ export async function runWizard(pages: Page[], options: WizardOptions): Promise<
     }
   }
   return values
+}
+
+/** What the wizard collected, for the summary before the confirmation: every parameter with a value, secrets as ***. */
+export function wizardSummary(pages: Page[], values: Record<string, unknown>, about: {template: string; directory: string}): string {
+  const shown = maskSecrets(pages, values)
+  const rows = allParameters(pages)
+    .filter((param) => shown[param.key] !== undefined && shown[param.key] !== '')
+    .map((param) => [param.schema.title ?? param.key, typeof shown[param.key] === 'string' ? (shown[param.key] as string) : JSON.stringify(shown[param.key])])
+  const width = Math.max(8, ...rows.map(([title]) => title!.length))
+  return ['', `About to create ${about.directory} from template ${about.template}:`, ...rows.map(([title, value]) => `  ${title!.padEnd(width)}  ${value}`), ''].join('\n')
 }
