@@ -117,6 +117,16 @@ describe('envUp', () => {
     expect(store().get('v1', 'Namespace', 'shop-ns-55')).toBeUndefined()
   })
 
+  it('every missing prerequisite at once: a missing tool and an unreachable cluster in one error, before any change', async () => {
+    const dir = project(world.project, (text) => text.replace('clusters:\n  dev: {context: standin-host}', 'clusters:\n  dev: {context: standin-host, kubeconfig: unreachable.yaml}'))
+    fs.writeFileSync(path.join(dir, 'unreachable.yaml'), 'apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "http://127.0.0.1:1"}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: standin-host, context: {cluster: c, user: u}}]\ncurrent-context: standin-host\n')
+    const runner = new RecordingRunner({versions: {terraform: null}})
+    const error = await rejection(envUp({...upRequest('pr-63'), dir}, testDeps({env: world.env, runner}).deps))
+    expect(error).toBeInstanceOf(PrerequisiteError)
+    expect(error.message).toMatch(/^2 prerequisites are not met:\n {2}- .*terraform.*\n {2}- .*127\.0\.0\.1:1/u)
+    expect(toolRuns(runner)).toEqual([])
+  })
+
   it('without ENV or --pr on a branch no preview pattern matches (main), a usage error that says which names work', async () => {
     const runner = new RecordingRunner()
     const onMain = await rejection(envUp(upRequest('', {env: undefined, dryRun: true}), testDeps({env: {...world.env, GITHUB_REF_NAME: 'main'}, runner}).deps))

@@ -3,7 +3,7 @@
  * commit and who runs it, checks the tools and the host cluster (never adopting a namespace idp
  * did not create), plans (plan-up.ts) and runs the plan or, for a dry run, returns it.
  */
-import {UsageError} from '../cli/errors.js'
+import {PrerequisiteError, RemoteError, TimeoutError, UsageError} from '../cli/errors.js'
 import {type Human, idpCommandOf, type Service} from '../cli/deps.js'
 import {loadKubeClient} from '../cli/lazy.js'
 import {assertDnsLabel, assertImageTag, assertSha} from '../cli/names.js'
@@ -104,15 +104,25 @@ export const envUp: Service<EnvUpRequest, EnvUpResult> = async (request, deps) =
   imageLookup?.catch(() => {})
   const hostLookup = dryRun ? undefined : context.inspectHost(env, deps.stateDir, deps.env)
   hostLookup?.catch(() => {})
-  const [tools, image] = await Promise.all([context.checkTools(deps.runner, context.envTools(env), {required: !dryRun}), imageLookup])
+  const [tools, image, hostAnswer] = await Promise.all([
+    context.checkTools(deps.runner, context.envTools(env), {required: !dryRun}),
+    imageLookup,
+    hostLookup?.then(
+      (state) => ({state}),
+      (error: unknown) => ({error}),
+    ),
+  ])
   for (const problem of tools.problems) deps.out.warn(`${problem} (a real run stops here)`)
   if (dryRun && image?.problem) deps.out.warn(`${image.problem.message} (a real run stops here)`)
-  context.assertPrerequisites([...tools.errors, ...(image?.problem && !dryRun ? [image.problem] : [])])
+  // Every missing prerequisite at once: tools, the image, and the cluster (context, credentials, reachability).
+  const hostProblem = hostAnswer && 'error' in hostAnswer ? hostAnswer.error : undefined
+  if (hostProblem !== undefined && !(hostProblem instanceof PrerequisiteError || hostProblem instanceof RemoteError || hostProblem instanceof TimeoutError)) throw hostProblem
+  context.assertPrerequisites([...tools.errors, ...(image?.problem && !dryRun ? [image.problem] : []), ...(hostProblem ? [hostProblem] : [])])
 
   const paths = envStatePaths(deps.stateDir, env.service, env.name, env.cluster.alias)
   let existing: 'ours' | 'none' | undefined
-  if (hostLookup) {
-    const host = await hostLookup
+  if (hostAnswer && 'state' in hostAnswer) {
+    const host = hostAnswer.state
     if (host.found === 'foreign') {
       throw new UsageError(`Namespace ${env.namespace} already exists on cluster ${env.cluster.alias} and is not an idp environment of ${env.service}/${env.name}.`, {
         hint: 'idp never adopts a namespace it did not create. Change environments.<name>.namespace in .idp.yml, or remove that namespace if it is unused.',
