@@ -3,8 +3,8 @@
  * commit and who runs it, checks the tools and the host cluster (never adopting a namespace idp
  * did not create), plans (plan-up.ts) and runs the plan or, for a dry run, returns it.
  */
-import {UsageError} from '../cli/errors.js'
-import {type Human, idpCommandOf, type Service} from '../cli/deps.js'
+import {PrerequisiteError, UsageError} from '../cli/errors.js'
+import {type Human, idpCommandOf, isCi, type Service} from '../cli/deps.js'
 import {loadKubeClient} from '../cli/lazy.js'
 import {assertDnsLabel, assertImageTag, assertSha} from '../cli/names.js'
 import {parseDuration, parseTimeout} from '../config/duration.js'
@@ -17,6 +17,7 @@ import * as context from './context.js'
 import {envStatePaths, JOURNALS} from './paths.js'
 import {ENV_STEP, type EnvUpMetadata, envReleaseNamespace, lockOf, planEnvUp} from './plan-up.js'
 import {postFailureComment, prCommentPoster} from './pr-comment.js'
+import {localStateProblem, localStateWarning, terraformStateOf} from './tf-state.js'
 
 export interface EnvUpRequest {
   /** The repository (--dir), absolute. */
@@ -68,13 +69,20 @@ export const envUp: Service<EnvUpRequest, EnvUpResult> = async (request, deps) =
   if (env.protected) {
     throw new UsageError(`Environment ${name} is protected; \`${deps.bin} env up\` manages ephemeral environments only.`, {hint: `Deploy to protected environments with \`${idpCommandOf(deps, request.dir, ['deploy', name])}\`.`})
   }
+  // Where the Terraform state goes (the module's files): local state in CI is refused before anything else.
+  const terraformState = env.terraform ? await terraformStateOf(env) : undefined
+  if (terraformState?.backend === 'local') {
+    const problem = localStateProblem(env)
+    if (isCi(deps.env) && !dryRun) throw new PrerequisiteError(problem.message, {hint: problem.hint})
+    deps.out.warn(isCi(deps.env) ? `${problem.message} (a real run stops here) ${problem.hint}` : localStateWarning(env))
+  }
   // The tag helm gets, wherever it came from (a flag, image.tag of .idp.yml filled from GITHUB_SHA...), is checked before any change.
   const imageTag = request.imageTag ?? (config.image ? assertImageTag(expandTemplate(config.image.tag, {...env.vars}, 'image.tag'), 'image.tag of .idp.yml') : undefined)
   if (env.driver === 'vcluster' && !env.vcluster?.server) {
     deps.out.warn(`vcluster.server is not set for ${env.key}: \`vcluster connect --print\` then port-forwards, which works only while it keeps running. Set vcluster.server to where the virtual cluster's API is exposed (ingress or LoadBalancer).`)
   }
   // The cluster is looked at (read-only) while the version probes run; a tool problem is still reported first.
-  const hostLookup = dryRun ? undefined : context.inspectHost(env, deps.stateDir, deps.env)
+  const hostLookup = dryRun ? undefined : context.inspectHost(env, deps.stateDir, deps.env, terraformState)
   hostLookup?.catch(() => {})
   const tools = await context.checkTools(deps.runner, context.envTools(env), {required: !dryRun})
   for (const problem of tools.problems) deps.out.warn(`${problem} (a real run stops here)`)
@@ -98,7 +106,7 @@ export const envUp: Service<EnvUpRequest, EnvUpResult> = async (request, deps) =
   const holder = context.lockHolder(git.owner)
   const plan = planEnvUp(
     {env, imageTag, ttlMs, timeoutMs, ...(prComment ? {prComment} : {})},
-    {helmMajor: tools.helmMajor, owner: git.owner, holder, sha, pr: pr ?? (env.vars.pr === undefined ? undefined : Number(env.vars.pr)), now: deps.now(), paths, existing, tools: tools.tools},
+    {helmMajor: tools.helmMajor, owner: git.owner, holder, sha, pr: pr ?? (env.vars.pr === undefined ? undefined : Number(env.vars.pr)), now: deps.now(), paths, existing, tools: tools.tools, ...(terraformState ? {terraformState} : {})},
   )
   // The result describes the environment exactly as the plan does.
   const {update, ...about} = plan.metadata
