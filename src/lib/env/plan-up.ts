@@ -146,9 +146,14 @@ export function terraformDestroyAction(env: ResolvedEnvironment, paths: Pick<Env
  * Terraform moves it into the cluster (checked beforehand: none of it is there yet).
  */
 export function terraformInitAction(env: ResolvedEnvironment, paths: Pick<EnvStatePaths, 'tfData' | 'hostKubeconfig'>, state: TerraformState | undefined, timeoutMs?: number): ToolAction {
-  if (state?.backend !== 'kubernetes') return terraformAction(env, paths, terraformInitArgs(), timeoutMs)
+  if (state === undefined || state.backend === 'local') return terraformAction(env, paths, terraformInitArgs(), timeoutMs)
+  // A backend that lists its workspaces (kubernetes, s3, ...) makes init refuse a TF_WORKSPACE it
+  // does not have yet once it has two or more: init runs in `default`, which always exists, and
+  // the environment's workspace is made by the first command that writes its state (apply, or
+  // an empty destroy).
+  if (state.backend === 'module') return terraformAction(env, paths, terraformInitArgs(), timeoutMs, 'default')
   const backendConfig = kubernetesBackendConfig(state, paths.hostKubeconfig, env.cluster.context)
-  return terraformAction(env, paths, terraformInitArgs({backendConfig, ...(state.migrate.length > 0 ? {migrateState: true} : {reconfigure: true})}), timeoutMs)
+  return terraformAction(env, paths, terraformInitArgs({backendConfig, ...(state.migrate.length > 0 ? {migrateState: true} : {reconfigure: true})}), timeoutMs, 'default')
 }
 
 /** The step that makes sure the state namespace exists before `terraform init` (kubernetes backend only); never undone: it is shared. */
