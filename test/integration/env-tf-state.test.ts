@@ -238,7 +238,7 @@ describe('modules that keep state elsewhere', () => {
   it('no backend block outside CI: local state as before, with a warning', async () => {
     const up = await world.run(['env', 'up', 'lc-2', '--json'], {env: {CI: undefined}})
     expect(up.code, up.stderr).toBe(0)
-    expect(up.stderr).toContain('stays on this machine')
+    expect(up.json.warnings.join('\n')).toContain('stays on this machine')
     expect(fs.existsSync(path.join(world.project, 'infra-local', 'terraform.tfstate.d', 'shop-lc-2', 'terraform.tfstate'))).toBe(true)
     expect(stateSecret('shop-lc-2')).toBeUndefined()
     const down = await world.run(['env', 'down', 'lc-2'], {env: {CI: undefined}})
