@@ -1,8 +1,9 @@
 // idp env up/down end to end: the built CLI against the Kubernetes stand-in, real helm 4,
-// real terraform (built-in resources, local backend) and the vcluster double.
-import {execFileSync} from 'node:child_process'
+// real terraform (built-in resources, state in the kubernetes backend on the stand-in) and the
+// vcluster double.
 import fs from 'node:fs'
 import path from 'node:path'
+import {gunzipSync} from 'node:zlib'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {type EnvWorld, startEnvWorld} from '../fixtures/env/world.js'
@@ -24,6 +25,10 @@ afterAll(async () => {
 const namespace = (name: string) => world.kube.store().get('v1', 'Namespace', name)
 const helmSecrets = (ns: string, clusterId = 'host') => world.kube.store(clusterId).list('v1', 'Secret', ns).filter((s) => s.metadata?.labels?.owner === 'helm')
 const lease = (name: string) => world.kube.store().get('coordination.k8s.io/v1', 'Lease', name, 'default')
+/** The Secret the kubernetes backend keeps a workspace's state in, and that state. */
+const stateSecret = (workspace: string) => world.kube.store().get('v1', 'Secret', `tfstate-${workspace}-idp`, 'idp-system')
+const stateIn = (workspace: string) => JSON.parse(gunzipSync(Buffer.from(stateSecret(workspace)!.data!.tfstate, 'base64')).toString('utf8')) as {resources: Array<{name: string; instances: Array<{attributes: {input: {value: string}}}>}>}
+const backendBlock = 'terraform {\n  backend "kubernetes" {}\n}'
 
 describe('idp env up / down (namespace driver, terraform, helm 4)', () => {
   it('brings up pr-7: labelled namespace, terraform outputs as values, helm release, lock released', async () => {
@@ -43,6 +48,7 @@ describe('idp env up / down (namespace driver, terraform, helm 4)', () => {
       'namespace:done',
       'kubeconfig:done',
       'terraform-vars:done',
+      'terraform-state:done',
       'terraform-init:done',
       'terraform-apply:done',
       'helm:done',
@@ -53,9 +59,18 @@ describe('idp env up / down (namespace driver, terraform, helm 4)', () => {
     const ns = namespace('shop-pr-7')!
     expect(ns.metadata?.labels).toMatchObject({'app.kubernetes.io/managed-by': 'idp', 'idp.dev/service': 'shop', 'idp.dev/env': 'pr-7', 'idp.dev/pr': '7'})
     expect(ns.metadata?.annotations).toMatchObject({'idp.dev/owner': 'tester', 'idp.dev/git-sha': 'abc1234', 'idp.dev/driver': 'namespace', 'idp.dev/cluster': 'dev', 'idp.dev/status': 'ready', 'idp.dev/url': 'https://pr-7.shop.example.com', 'idp.dev/expires-at': result.expiresAt})
-    // TF_WORKSPACE made init create the workspace; no `environment` file selects it.
-    expect(fs.existsSync(path.join(world.project, 'infra', 'terraform.tfstate.d', 'shop-pr-7', 'terraform.tfstate'))).toBe(true)
+    // TF_WORKSPACE made init create the workspace, its state a Secret on the cluster (nothing in the
+    // checkout); no `environment` file selects it. idp made the state namespace, labelled as its own.
+    expect(stateIn('shop-pr-7').resources.map((r) => r.instances[0]!.attributes.input.value)).toEqual(['bucket-pr-7'])
+    expect(stateSecret('shop-pr-7')!.metadata?.labels).toMatchObject({tfstate: 'true', tfstateWorkspace: 'shop-pr-7', tfstateSecretSuffix: 'idp'})
+    expect(namespace('idp-system')!.metadata?.labels).toMatchObject({'app.kubernetes.io/managed-by': 'idp'})
+    expect(fs.existsSync(path.join(world.project, 'infra', 'terraform.tfstate.d'))).toBe(false)
     expect(fs.existsSync(path.join(world.stateDir, 'idp', 'envs', 'shop', 'pr-7', 'terraform', 'environment'))).toBe(false)
+    // The state lock is the backend's Lease, released (no holder) when apply ended.
+    expect(world.kube.store().get('coordination.k8s.io/v1', 'Lease', 'lock-tfstate-shop-pr-7-idp', 'idp-system')!.spec?.holderIdentity).toBeUndefined()
+    // Init named the private host kubeconfig by path (no credential in argv) and the state's place.
+    const init = result.plan.steps.find((s: {id: string}) => s.id === 'terraform-init').action.argv as string[]
+    expect(init).toEqual(expect.arrayContaining(['-reconfigure', `-backend-config=config_path=${path.join(world.stateDir, 'idp', 'clusters', 'dev', 'kubeconfig')}`, '-backend-config=namespace=idp-system', '-backend-config=secret_suffix=idp', '-backend-config=config_context=standin-host']))
     // apply -json leaves the sensitive output's value out: `terraform output` gave it, after the apply.
     expect(result.steps.find((s: {id: string}) => s.id === 'terraform-apply').result).toMatchObject({
       outputs: ['bucket', 'db_password'],
@@ -107,7 +122,10 @@ describe('idp env up / down (namespace driver, terraform, helm 4)', () => {
     const ns = namespace('shop-pr-7')
     expect(ns === undefined || ns.status?.phase === 'Terminating').toBe(true)
     expect(helmSecrets('shop-pr-7')).toEqual([])
-    expect(fs.existsSync(path.join(world.project, 'infra', 'terraform.tfstate.d', 'shop-pr-7'))).toBe(false)
+    // workspace delete removed the state Secret and its Lease; the state namespace stays (shared).
+    expect(stateSecret('shop-pr-7')).toBeUndefined()
+    expect(world.kube.store().get('coordination.k8s.io/v1', 'Lease', 'lock-tfstate-shop-pr-7-idp', 'idp-system')).toBeUndefined()
+    expect(namespace('idp-system')).toBeDefined()
     expect(fs.existsSync(path.join(world.stateDir, 'idp', 'envs', 'shop', 'pr-7', 'kubeconfig'))).toBe(false)
 
     world.kube.store().delete('v1', 'Namespace', 'shop-pr-7')
@@ -118,45 +136,22 @@ describe('idp env up / down (namespace driver, terraform, helm 4)', () => {
 })
 
 describe('terraform workspaces and failures (real terraform)', () => {
-  const infra = () => path.join(world.project, 'infra')
-  const workspaceDir = (dir: string, name: string) => path.join(dir, 'terraform.tfstate.d', name)
-  const tfData = (env: string) => path.join(world.stateDir, 'idp', 'envs', 'shop', env, 'terraform')
-  const terraform = (env: string, args: string[]) => execFileSync('terraform', args, {cwd: infra(), env: {...world.env, TF_DATA_DIR: tfData(env), TF_IN_AUTOMATION: '1'}, stdio: 'pipe'})
-
   it('variables keep their values whatever their type: pr-9 for a `type = any` variable is the string, not "pr minus 9", on up, undo and down', async () => {
     const dir = path.join(world.project, 'infra-any')
     fs.mkdirSync(dir)
     fs.writeFileSync(
       path.join(dir, 'main.tf'),
-      ['variable "env" {', '  type = any', '}', 'variable "replicas" {', '  type = number', '}', 'resource "terraform_data" "x" { input = "${var.env}/${var.replicas}" }', 'output "name" { value = terraform_data.x.output }'].join('\n'),
+      [backendBlock, 'variable "env" {', '  type = any', '}', 'variable "replicas" {', '  type = number', '}', 'resource "terraform_data" "x" { input = "${var.env}/${var.replicas}" }', 'output "name" { value = terraform_data.x.output }'].join('\n'),
     )
     fs.appendFileSync(path.join(world.project, '.idp.yml'), '  "any-*":\n    cluster: dev\n    driver: namespace\n    terraform: {dir: ./infra-any, vars: {env: "{{env}}", replicas: 2}}\n')
     const up = await world.run(['env', 'up', 'any-9', '--sha', 'abc1234', '--json'])
     expect(up.code, up.stderr).toBe(0)
     expect(up.json.result.steps.find((s: {id: string}) => s.id === 'terraform-apply').result).toMatchObject({outputs: ['name']})
+    expect(stateIn('shop-any-9').resources[0]!.instances[0]!.attributes.input.value).toBe('any-9/2')
     const down = await world.run(['env', 'down', 'any-9', '--json'])
     expect(down.code, down.stderr).toBe(0)
-    expect(fs.existsSync(path.join(dir, 'terraform.tfstate.d', 'shop-any-9'))).toBe(false)
+    expect(stateSecret('shop-any-9')).toBeUndefined()
     expect(fs.existsSync(path.join(world.stateDir, 'idp', 'envs', 'shop', 'any-9', 'terraform.tfvars.json'))).toBe(false)
-  })
-
-  it('an environment whose workspace an older idp selected with `workspace select` (the environment file) goes up and down', async () => {
-    terraform('pr-8', ['init', '-input=false', '-no-color'])
-    terraform('pr-8', ['workspace', 'select', '-or-create=true', '-no-color', 'shop-pr-8'])
-    terraform('pr-8', ['apply', '-input=false', '-no-color', '-auto-approve', '-var', 'env=pr-8'])
-    expect(fs.readFileSync(path.join(tfData('pr-8'), 'environment'), 'utf8')).toBe('shop-pr-8')
-
-    const up = await world.run(['env', 'up', 'pr-8', '--sha', 'abc1234', '--json'])
-    expect(up.code).toBe(0)
-    // Same workspace, same state: the resource made before was kept, not made again.
-    expect(up.json.result.steps.find((s: {id: string}) => s.id === 'terraform-apply').result.outputs).toEqual(['bucket', 'db_password'])
-    expect(world.kube.store().get('v1', 'ConfigMap', 'shop-infra', 'shop-pr-8')!.data?.bucket).toBe('bucket-pr-8')
-    const state = JSON.parse(fs.readFileSync(path.join(workspaceDir(infra(), 'shop-pr-8'), 'terraform.tfstate'), 'utf8')) as {resources: unknown[]}
-    expect(state.resources).toHaveLength(1)
-
-    const down = await world.run(['env', 'down', 'pr-8', '--json'])
-    expect(down.code).toBe(0)
-    expect(fs.existsSync(workspaceDir(infra(), 'shop-pr-8'))).toBe(false)
   })
 
   describe('sensitive outputs, known at plan time and computed during apply', () => {
@@ -169,6 +164,7 @@ describe('terraform workspaces and failures (real terraform)', () => {
       fs.writeFileSync(
         path.join(dir(), 'main.tf'),
         [
+          backendBlock,
           'variable "env" { type = string }',
           'resource "terraform_data" "db" { input = "db-${var.env}" }',
           'output "bucket" { value = "bucket-${var.env}" }',
@@ -218,6 +214,7 @@ describe('terraform workspaces and failures (real terraform)', () => {
     const failing = () => path.join(world.project, 'infra-fail')
     const module = (broken: boolean) =>
       [
+        backendBlock,
         'variable "env" { type = string }',
         'resource "terraform_data" "made" { input = "made-${var.env}" }',
         ...(broken ? ['resource "terraform_data" "broken" {', '  depends_on = [terraform_data.made]', '  provisioner "local-exec" { command = "echo boom-${var.env} >&2; exit 3" }', '}'] : []),
@@ -240,7 +237,7 @@ describe('terraform workspaces and failures (real terraform)', () => {
       expect(error.details.stderrTail).not.toContain('"@level"')
       expect(error.details.undone).toEqual(expect.arrayContaining(['terraform-init', 'namespace', 'lock']))
       expect(error.details.undoFailures).toBeUndefined()
-      expect(fs.existsSync(workspaceDir(failing(), 'shop-tf-1'))).toBe(false)
+      expect(stateSecret('shop-tf-1')).toBeUndefined()
     })
 
     it('up again once the module is fixed succeeds', async () => {
@@ -249,8 +246,9 @@ describe('terraform workspaces and failures (real terraform)', () => {
       expect(up.code).toBe(0)
       expect(up.json.result.steps.find((s: {id: string}) => s.id === 'terraform-apply').result).toMatchObject({outputs: ['bucket'], sensitive: [], outputCommand: false})
       expect(fs.readFileSync(path.join(world.stateDir, 'idp', 'envs', 'shop', 'tf-1', 'tf-values.yaml'), 'utf8')).toContain('"bucket": "made-tf-1"')
+      expect(stateSecret('shop-tf-1')).toBeDefined()
       expect((await world.run(['env', 'down', 'tf-1'])).code).toBe(0)
-      expect(fs.existsSync(workspaceDir(failing(), 'shop-tf-1'))).toBe(false)
+      expect(stateSecret('shop-tf-1')).toBeUndefined()
     })
 
     it('down after a failed up kept with --keep-on-failure destroys the half-made resources and the workspace', async () => {
@@ -258,10 +256,10 @@ describe('terraform workspaces and failures (real terraform)', () => {
       const up = await world.run(['env', 'up', 'tf-2', '--sha', 'abc1234', '--keep-on-failure', '--json'])
       expect(up.code).toBe(5)
       expect(up.json.error.details.cleanup.join('\n')).toContain('TF_WORKSPACE=default terraform workspace delete -no-color shop-tf-2')
-      expect(fs.existsSync(path.join(workspaceDir(failing(), 'shop-tf-2'), 'terraform.tfstate'))).toBe(true)
+      expect(stateIn('shop-tf-2').resources.map((r) => r.name)).toContain('made')
       const down = await world.run(['env', 'down', 'tf-2', '--json'])
       expect(down.code).toBe(0)
-      expect(fs.existsSync(workspaceDir(failing(), 'shop-tf-2'))).toBe(false)
+      expect(stateSecret('shop-tf-2')).toBeUndefined()
     })
   })
 })

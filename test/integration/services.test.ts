@@ -65,7 +65,7 @@ describe('envUp', () => {
     const runner = new RecordingRunner()
     const result = await envUp(upRequest('pr-51', {dryRun: true}), testDeps({env: world.env, runner}).deps)
     expect(result.dryRun).toBe(true)
-    expect(result.plan.steps.map((s) => s.id)).toEqual(['preflight', 'lock', 'namespace', 'kubeconfig', 'terraform-vars', 'terraform-init', 'terraform-apply', 'helm', 'record', 'unlock'])
+    expect(result.plan.steps.map((s) => s.id)).toEqual(['preflight', 'lock', 'namespace', 'kubeconfig', 'terraform-vars', 'terraform-state', 'terraform-init', 'terraform-apply', 'helm', 'record', 'unlock'])
     // Printed commands reach the same repository and config as this run: from another working
     // directory (a monorepo's root), `idp env down pr-51` alone would read another .idp.yml.
     expect(result.teardown).toBe(`idp env down pr-51 --dir ${world.project}`)
@@ -238,6 +238,8 @@ describe('envDown', () => {
     expect(result.plan.steps.map((s) => s.id)).not.toContain('terraform-destroy')
     expect(stderr.text).toContain('Terraform workspace shop-pr-64 was left alone')
     expect(stderr.text).toMatch(/cd \S+\/infra && TF_DATA_DIR=\S+ TF_WORKSPACE=shop-pr-64 terraform destroy /u)
+    // The init among them names where the state is: the private host kubeconfig by path, the state namespace.
+    expect(stderr.text).toMatch(/TF_WORKSPACE=default terraform init -input=false -no-color -reconfigure -backend-config=config_context=\S+ -backend-config=config_path=\S+\/clusters\/dev\/kubeconfig -backend-config=namespace=idp-system -backend-config=secret_suffix=idp/u)
   })
 
   it('an environment already gone is a success that says so', async () => {

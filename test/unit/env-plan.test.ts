@@ -176,3 +176,34 @@ describe('environment names', () => {
     expect(() => defaultEnvName({})).toThrow(/Missing environment name/u)
   })
 })
+
+describe('where the Terraform state lives, in the plans', () => {
+  const kube = {backend: 'kubernetes' as const, namespace: 'idp-system', explicitNamespace: false, secret: 'tfstate-shop-pr-7-idp', lease: 'lock-tfstate-shop-pr-7-idp', migrate: []}
+  const ids = (plan: {steps: Array<{id: string}>}) => plan.steps.map((s) => s.id)
+
+  it('the kubernetes backend: the state namespace first, then init in `default` with the backend config (a kubeconfig path, no credential)', async () => {
+    const plan = planEnvUp({env: await env('pr-7'), timeoutMs: 300_000}, facts({terraformState: kube}))
+    expect(ids(plan)).toEqual(['preflight', 'lock', 'namespace', 'kubeconfig', 'terraform-vars', 'terraform-state', 'terraform-init', 'terraform-apply', 'helm', 'record', 'unlock'])
+    const step = (id: string) => plan.steps.find((s) => s.id === id)!
+    expect(step('terraform-state').action).toMatchObject({kind: 'api', op: 'kube.ensureStateNamespace', params: {kubeconfig: '/state/clusters/dev/kubeconfig', namespace: 'idp-system', explicit: false}})
+    expect(step('terraform-state').undo).toBeUndefined()
+    expect(step('terraform-init').dependsOn).toEqual(['terraform-state'])
+    expect(step('terraform-init').action).toMatchObject({
+      argv: ['init', '-input=false', '-no-color', '-reconfigure', '-backend-config=config_context=standin-host', '-backend-config=config_path=/state/clusters/dev/kubeconfig', '-backend-config=namespace=idp-system', '-backend-config=secret_suffix=idp'],
+      env: {TF_DATA_DIR: '/state/envs/shop/pr-7/terraform', TF_WORKSPACE: 'default'},
+    })
+    const down = planEnvDown({env: await env('pr-7'), found: 'ours', timeoutMs: 60_000}, {holder: 'h', paths: facts().paths, terraformState: kube})
+    expect(ids(down)).toEqual(expect.arrayContaining(['terraform-vars', 'terraform-state', 'terraform-init', 'terraform-destroy', 'terraform-workspace-delete']))
+    expect(down.steps.find((s) => s.id === 'terraform-init')!.dependsOn).toEqual(['terraform-state'])
+  })
+
+  it('local state left by an older idp moves in with -migrate-state -force-copy; a module\'s own backend gets no config', async () => {
+    const migrate = [{workspace: 'shop-pr-7', file: '/repo/infra/terraform.tfstate.d/shop-pr-7/terraform.tfstate', secret: 'tfstate-shop-pr-7-idp'}]
+    const moving = planEnvUp({env: await env('pr-7'), timeoutMs: 300_000}, facts({terraformState: {...kube, migrate}}))
+    expect(moving.steps.find((s) => s.id === 'terraform-init')!.action).toMatchObject({argv: expect.arrayContaining(['-migrate-state', '-force-copy'])})
+    expect(formatPlan(moving)).toContain('local state of shop-pr-7 moves in only if the cluster has none of it')
+    const own = planEnvUp({env: await env('pr-7'), timeoutMs: 300_000}, facts({terraformState: {backend: 'module', type: 's3', file: 'versions.tf'}}))
+    expect(ids(own)).not.toContain('terraform-state')
+    expect(own.steps.find((s) => s.id === 'terraform-init')!.action).toMatchObject({argv: ['init', '-input=false', '-no-color'], env: {TF_WORKSPACE: 'default'}})
+  })
+})

@@ -62,7 +62,7 @@ export interface ResolvedEnvironment {
   protected: boolean
   url?: string
   helm?: {chart: string; values: string[]; set: Record<string, Scalar>}
-  terraform?: {dir: string; vars: Record<string, Scalar>; workspace: string}
+  terraform?: {dir: string; vars: Record<string, Scalar>; workspace: string; stateNamespace?: string}
   vcluster?: {values: string[]; chartVersion?: string; server?: string}
   /** The Kubernetes Secrets idp writes from Vault (secrets.env), if any. */
   secrets?: ResolvedSecrets
@@ -177,7 +177,14 @@ export function resolveEnvironment(config: IdpConfig, name: string, options: Res
     ...(settings.url ? {url: expandTemplate(settings.url, vars, where('url'))} : {}),
     ...(settings.helm ? {helm: {chart: chart(settings.helm.chart), values: settings.helm.values.map(local), set: expandAll(settings.helm.set, 'helm.set')}} : {}),
     ...(settings.terraform
-      ? {terraform: {dir: local(settings.terraform.dir), vars: expandAll(settings.terraform.vars, 'terraform.vars'), workspace: expandTemplate(settings.terraform.workspace, vars, where('terraform.workspace'))}}
+      ? {
+          terraform: {
+            dir: local(settings.terraform.dir),
+            vars: expandAll(settings.terraform.vars, 'terraform.vars'),
+            workspace: expandTemplate(settings.terraform.workspace, vars, where('terraform.workspace')),
+            ...(settings.terraform.stateNamespace ? {stateNamespace: settings.terraform.stateNamespace} : {}),
+          },
+        }
       : {}),
     ...(settings.vcluster
       ? {

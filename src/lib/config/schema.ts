@@ -4,6 +4,7 @@ import {dnsLabelProblem} from '../cli/names.js'
 import {DURATION_EXAMPLES, DURATION_PATTERN, durationProblem} from './duration.js'
 import {closest} from './suggest.js'
 import {PLACEHOLDERS, templateProblems} from './template.js'
+import {DEFAULT_STATE_NAMESPACE, TERRAFORM_STATE_SUFFIX} from './terraform-state.js'
 import './zod-setup.js'
 
 /**
@@ -123,6 +124,11 @@ export const terraformSchema = meta(
     dir: path('Terraform root module, relative to .idp.yml.'),
     vars: meta(z._default(z.record(text(), templatedScalar), {}), {description: 'Variables passed with -var (name: value).'}),
     workspace: z._default(templated('Terraform workspace.'), DEFAULT_WORKSPACE_TEMPLATE),
+    stateNamespace: z.optional(
+      dnsLabel(
+        `Namespace on the environment's cluster where idp keeps Terraform state when the module declares \`terraform { backend "kubernetes" {} }\` (a Secret tfstate-<workspace>-${TERRAFORM_STATE_SUFFIX}, locked through a Lease). Default ${DEFAULT_STATE_NAMESPACE}, which idp creates and labels app.kubernetes.io/managed-by=idp and refuses if someone else made it; a namespace named here is used as it is (created if missing).`,
+      ),
+    ),
   }),
   {description: 'Terraform applied for the environment (one workspace per environment).'},
 )

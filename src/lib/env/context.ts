@@ -17,6 +17,7 @@ import {gitConfigIdentity} from '../tools/git.js'
 import type {HelmMajor} from '../tools/helm.js'
 import type {ToolName, ToolRunner} from '../tools/types.js'
 import type {PrTarget} from './plan-up.js'
+import type {TerraformState} from './tf-state.js'
 
 /** A git branch as a DNS label: lower case, other characters as "-", at most 63. */
 export function sanitizeBranch(branch: string): string {
@@ -191,9 +192,14 @@ export interface HostState {
  * environment's namespace. Read-only on the cluster; runs before the plan so a foreign namespace
  * or an unreachable cluster fails before any change.
  */
-export async function inspectHost(env: ResolvedEnvironment, stateDir: string, processEnv?: NodeJS.ProcessEnv): Promise<HostState> {
+export async function inspectHost(env: ResolvedEnvironment, stateDir: string, processEnv?: NodeJS.ProcessEnv, terraformState?: TerraformState): Promise<HostState> {
   const [{connectCluster, findNamespace}, {ANNOTATIONS, isOwnedBy}] = await Promise.all([import('./cluster.js'), import('./labels.js')])
-  const {clients} = await connectCluster(env.cluster, {stateDir, requireReachable: true, ...(processEnv ? {env: processEnv} : {})})
+  const {clients, kubeconfig} = await connectCluster(env.cluster, {stateDir, requireReachable: true, ...(processEnv ? {env: processEnv} : {})})
+  // Where the Terraform state goes is checked with the rest, before anything changes.
+  if (terraformState?.backend === 'kubernetes') {
+    const {checkStateNamespace} = await import('./tf-state.js')
+    await checkStateNamespace(clients.core, terraformState, kubeconfig, `cluster ${env.cluster.alias}`)
+  }
   const ns = await findNamespace(clients.core, env.namespace)
   if (!ns) return {found: 'absent'}
   if (!isOwnedBy(ns, env.service, env.name)) return {found: 'foreign', foreignLabels: ns.metadata?.labels ?? {}}

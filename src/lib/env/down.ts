@@ -3,7 +3,7 @@
  * for this service and environment is touched; a foreign one is left alone with a warning. Every
  * step tolerates "already gone", so running it twice succeeds.
  */
-import type {Deps, Human, Service} from '../cli/deps.js'
+import {type Deps, type Human, isCi, type Service} from '../cli/deps.js'
 import {UsageError} from '../cli/errors.js'
 import {assertDnsLabel} from '../cli/names.js'
 import {writePrivateFile} from '../cli/paths.js'
@@ -15,9 +15,9 @@ import type {StepRecord} from '../plan/types.js'
 import * as context from './context.js'
 import {envStatePaths, JOURNALS} from './paths.js'
 import {type EnvDownMetadata, planEnvDown} from './plan-down.js'
-import {terraformAction, terraformDeleteWorkspaceAction, terraformDestroyAction} from './plan-up.js'
+import {terraformDeleteWorkspaceAction, terraformDestroyAction, terraformInitAction} from './plan-up.js'
 import {commandLine} from '../plan/format.js'
-import {terraformInitArgs} from '../tools/terraform.js'
+import {localStateDownWarning, terraformStateOf} from './tf-state.js'
 import {prCommentPoster} from './pr-comment.js'
 
 export interface EnvDownRequest {
@@ -59,11 +59,15 @@ export const envDown: Service<EnvDownRequest, EnvDownResult> = async (request, d
   if (env.protected) throw new UsageError(`Environment ${name} is protected; idp env down refuses it.`, {hint: 'Remove `protected: true` from .idp.yml first if you really mean to tear it down.'})
 
   const paths = envStatePaths(deps.stateDir, env.service, env.name, env.cluster.alias)
+  const terraformState = env.terraform ? await terraformStateOf(env) : undefined
+  if (terraformState?.backend === 'local' && isCi(deps.env)) {
+    deps.out.warn(localStateDownWarning(env))
+  }
   let found: EnvDownResult['found'] = 'unknown'
   let driver: 'vcluster' | 'namespace' | undefined
   // A dry run does not look at the cluster: it shows the full teardown.
   if (!request.dryRun) {
-    const host = await context.inspectHost(env, deps.stateDir, deps.env)
+    const host = await context.inspectHost(env, deps.stateDir, deps.env, terraformState)
     found = host.found
     driver = host.driver
     if (host.found === 'foreign') {
@@ -72,7 +76,7 @@ export const envDown: Service<EnvDownRequest, EnvDownResult> = async (request, d
     if (host.found === 'absent' && env.terraform) {
       // The destroy below reads the variables from this file: written now, so the commands run as printed.
       await writePrivateFile(paths.tfVars, `${JSON.stringify(env.terraform.vars, null, 2)}\n`)
-      const destroy = [terraformAction(env, paths, terraformInitArgs()), terraformDestroyAction(env, paths), terraformDeleteWorkspaceAction(env, paths)].map((action) => commandLine(action))
+      const destroy = [terraformInitAction(env, paths, terraformState), terraformDestroyAction(env, paths), terraformDeleteWorkspaceAction(env, paths)].map((action) => commandLine(action))
       deps.out.warn(
         `No namespace ${env.namespace} on ${env.cluster.alias}: idp has no record that it created ${env.service}/${env.name}, so Terraform workspace ${env.terraform.workspace} was left alone. If it holds this environment's resources, destroy them with:\n${destroy.map((line) => `  ${line}`).join('\n')}`,
       )
@@ -81,7 +85,7 @@ export const envDown: Service<EnvDownRequest, EnvDownResult> = async (request, d
   const target = context.prTarget(config, pr, deps.env)
   const poster = target ? await prCommentPoster(config, deps.env) : undefined
   const prComment = poster ? target : undefined
-  const plan = planEnvDown({env, found: found === 'unknown' ? 'ours' : found, ...(driver ? {driver} : {}), timeoutMs, ...(prComment ? {prComment} : {})}, {holder: context.lockHolder(git.owner), paths})
+  const plan = planEnvDown({env, found: found === 'unknown' ? 'ours' : found, ...(driver ? {driver} : {}), timeoutMs, ...(prComment ? {prComment} : {})}, {holder: context.lockHolder(git.owner), paths, ...(terraformState ? {terraformState} : {})})
   const base = {env: env.name, service: env.service, namespace: env.namespace, cluster: env.cluster.alias, found, alreadyGone: found === 'absent', plan: planForJson(plan)}
   if (request.dryRun) return {...base, dryRun: true}
   const {createEnvHandlers} = await import('./handlers.js')

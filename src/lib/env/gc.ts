@@ -4,7 +4,7 @@
  * a scheduled CI job: only namespaces carrying idp's labels are ever considered, each is read
  * again right before its plan is made, and one failure does not stop the others.
  */
-import {type Deps, type Human, idpCommandOf, type Service} from '../cli/deps.js'
+import {type Deps, type Human, idpCommandOf, isCi, type Service} from '../cli/deps.js'
 import {CancelledError, IdpError, PrerequisiteError, RemoteError, TimeoutError, ToolError, UsageError} from '../cli/errors.js'
 import {table} from '../cli/output.js'
 import {redact} from '../cli/redact.js'
@@ -23,6 +23,7 @@ import {isOwnedBy, type EnvRecord, parseEnvRecord} from './labels.js'
 import {envStatePaths} from './paths.js'
 import {planEnvDown} from './plan-down.js'
 import {ENV_STEP} from './plan-up.js'
+import {localStateDownWarning, type TerraformState, terraformStateOf} from './tf-state.js'
 
 export interface EnvGcRequest {
   dir: string
@@ -242,11 +243,17 @@ export const envGc: Service<EnvGcRequest, EnvGcResult> = async (request, deps: D
   const targetOf = new Map(targets.map((t) => [t.alias, t]))
 
   const holder = lockHolder(`idp env gc by ${(await gitFacts(deps.runner, request.dir, deps.env)).owner}`)
-  const planFor = (record: EnvRecord) =>
-    planEnvDown(
-      {env: envForRecord(record, targetOf.get(record.cluster)!, loaded), found: 'ours', driver: record.driver === 'vcluster' ? 'vcluster' : 'namespace', timeoutMs},
-      {holder, paths: envStatePaths(deps.stateDir, record.service, record.env, record.cluster)},
+  // Where each selected environment's Terraform state lives, read from its module once.
+  const envOf = (record: EnvRecord) => envForRecord(record, targetOf.get(record.cluster)!, loaded)
+  const stateOf = await terraformStates(selection.remove.map(({record}) => envOf(record)), deps)
+  const planFor = (record: EnvRecord) => {
+    const env = envOf(record)
+    const terraformState = env.terraform ? stateOf.get(stateKey(env)) : undefined
+    return planEnvDown(
+      {env, found: 'ours', driver: record.driver === 'vcluster' ? 'vcluster' : 'namespace', timeoutMs},
+      {holder, paths: envStatePaths(deps.stateDir, record.service, record.env, record.cluster), ...(terraformState ? {terraformState} : {})},
     )
+  }
   const brief = (r: EnvRecord) => ({service: r.service, env: r.env, cluster: r.cluster, namespace: r.namespace})
   const base = {
     service: service ?? null,
@@ -306,6 +313,24 @@ export const envGc: Service<EnvGcRequest, EnvGcResult> = async (request, deps: D
     throw failure
   }
   return {...base, dryRun: false, outcomes: run.outcomes}
+}
+
+const stateKey = (env: ResolvedEnvironment) => `${env.terraform!.dir}\0${env.terraform!.workspace}`
+
+/**
+ * The Terraform state of each environment, read from its module before anything is removed. A
+ * module without a backend block in CI is warned about: its state is on whichever machine
+ * brought the environment up.
+ */
+async function terraformStates(envs: ResolvedEnvironment[], deps: Deps): Promise<Map<string, TerraformState>> {
+  const states = new Map<string, TerraformState>()
+  for (const env of envs) {
+    if (!env.terraform) continue
+    const state = await terraformStateOf(env)
+    states.set(stateKey(env), state)
+    if (state.backend === 'local' && isCi(deps.env)) deps.out.warn(localStateDownWarning(env))
+  }
+  return states
 }
 
 function gcTable(selected: EnvGcSelected[]): string {

@@ -134,6 +134,13 @@ export function createEnvHandlers(options: EnvHandlerOptions): Handlers<keyof En
       return {created: false}
     },
 
+    async 'kube.ensureStateNamespace'(action) {
+      const p = action.params
+      const {core} = await kube(p.kubeconfig)
+      const {ensureStateNamespace} = await import('./tf-state.js')
+      return ensureStateNamespace(core, p)
+    },
+
     async 'kube.deleteNamespace'(action) {
       const p = action.params
       const {core} = await kube(p.kubeconfig)

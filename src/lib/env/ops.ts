@@ -26,6 +26,10 @@ export interface EnvOps {
   'env.lock': OpSpec<{kubeconfig: string; namespace: string; name: string; holder: string; leaseSeconds: number; labels?: Record<string, string>}, LockResult>
   'env.unlock': OpSpec<{kubeconfig: string; namespace: string; name: string; holder: string}, {released: boolean}>
   'kube.ensureNamespace': OpSpec<{kubeconfig: string; name: string; service: string; env: string; labels: Record<string, string>; annotations: Record<string, string>}, {created: boolean}>
+  'kube.ensureStateNamespace': OpSpec<
+    {kubeconfig: string; namespace: string; explicit: boolean; migrate: Array<{workspace: string; file: string; secret: string}>},
+    {created: boolean}
+  >
   'kube.deleteNamespace': OpSpec<{kubeconfig: string; name: string; service: string; env: string}, {deleted: boolean; reason?: string}>
   'env.writeNamespaceKubeconfig': OpSpec<{hostKubeconfig: string; namespace: string; file: string}, {file: string}>
   'env.writeVclusterKubeconfig': OpSpec<{tool: ToolName; argv: string[]; kubeconfig: string; file: string}, {file: string}>

@@ -5,12 +5,12 @@
  */
 import type {ResolvedEnvironment} from '../config/environments.js'
 import {helmUninstallArgs} from '../tools/helm.js'
-import {terraformInitArgs} from '../tools/terraform.js'
 import type {ToolName} from '../tools/types.js'
 import {vclusterDeleteArgs} from '../tools/vcluster.js'
 import type {Plan, PlanStep} from '../plan/types.js'
 import {PLAN_VERSION} from '../plan/types.js'
 import type {EnvStatePaths} from './paths.js'
+import type {TerraformState} from './tf-state.js'
 import {
   deleteNamespaceAction,
   deleteSecretsAction,
@@ -22,9 +22,10 @@ import {
   PR_COMMENT_MARKER,
   type PrTarget,
   removeFilesAction,
-  terraformAction,
   terraformDeleteWorkspaceAction,
   terraformDestroyAction,
+  terraformInitAction,
+  terraformStateStep,
   terraformVarsStep,
   unlockAction,
 } from './plan-up.js'
@@ -58,6 +59,8 @@ export interface EnvDownMetadata {
 export interface EnvDownFacts {
   holder: string
   paths: EnvStatePaths
+  /** Where the Terraform state lives (tf-state.ts); undefined: as the module has it. */
+  terraformState?: TerraformState
 }
 
 export function planEnvDown(options: EnvDownOptions, facts: EnvDownFacts): Plan<EnvDownMetadata> {
@@ -117,10 +120,18 @@ export function planEnvDown(options: EnvDownOptions, facts: EnvDownFacts): Plan<
   // the same name may be someone's hand-made one (envDown says how to destroy it if it is idp's).
   if (ours && env.terraform) {
     const tf = env.terraform
+    const state = facts.terraformState
+    const kube = state?.backend === 'kubernetes' ? state : undefined
+    steps.push(terraformVarsStep(env, paths, [ENV_STEP.lock], false))
+    if (kube) steps.push(terraformStateStep(env, host, kube, [ENV_STEP.terraformVars]))
     steps.push(
-      terraformVarsStep(env, paths, [ENV_STEP.lock], false),
       // init creates the workspace (TF_WORKSPACE) when it is already gone, so the destroy is empty and down still ends cleanly.
-      {id: ENV_STEP.terraformInit, title: `terraform init (${tf.dir}, workspace ${tf.workspace})`, action: terraformAction(env, paths, terraformInitArgs(), timeoutMs), dependsOn: [ENV_STEP.terraformVars]},
+      {
+        id: ENV_STEP.terraformInit,
+        title: `terraform init (${tf.dir}, workspace ${tf.workspace}${kube ? `, state in Secret ${kube.namespace}/${kube.secret}` : ''})`,
+        action: terraformInitAction(env, paths, state, timeoutMs),
+        dependsOn: [kube ? ENV_STEP.terraformState : ENV_STEP.terraformVars],
+      },
       {id: ENV_STEP.terraformDestroy, title: `terraform destroy (workspace ${tf.workspace})`, action: terraformDestroyAction(env, paths, timeoutMs), dependsOn: [ENV_STEP.terraformInit]},
       {id: ENV_STEP.terraformWorkspaceDelete, title: `terraform workspace delete ${tf.workspace}`, action: terraformDeleteWorkspaceAction(env, paths), dependsOn: [ENV_STEP.terraformDestroy]},
     )

@@ -15,6 +15,7 @@ import {envMetadata} from './labels.js'
 import type {EnvStatePaths} from './paths.js'
 import type {SecretStepRef} from './ops.js'
 import type {SecretReadFact} from '../vault/secrets.js'
+import {kubernetesBackendConfig, type TerraformState} from './tf-state.js'
 
 /** The ids of the env plans' steps (up, down; deploy shares preflight, lock, kubeconfig and unlock). */
 export const ENV_STEP = {
@@ -24,6 +25,7 @@ export const ENV_STEP = {
   vclusterCreate: 'vcluster-create',
   kubeconfig: 'kubeconfig',
   terraformVars: 'terraform-vars',
+  terraformState: 'terraform-state',
   terraformInit: 'terraform-init',
   terraformApply: 'terraform-apply',
   secrets: 'secrets',
@@ -70,6 +72,8 @@ export interface EnvUpFacts {
   tools?: Partial<Record<ToolName, string>>
   /** What was read from Vault (names, paths, versions, key names); undefined when not read (dry run). */
   secrets?: SecretReadFact[]
+  /** Where the Terraform state lives (tf-state.ts); undefined: as the module has it, with no backend configuration from idp. */
+  terraformState?: TerraformState
 }
 
 /** What an up plan is about: the `metadata` of its Plan, and the core of `env up`'s result. */
@@ -139,6 +143,41 @@ export function terraformDeleteWorkspaceAction(env: ResolvedEnvironment, paths: 
 
 export function terraformDestroyAction(env: ResolvedEnvironment, paths: Pick<EnvStatePaths, 'tfData' | 'tfVars'>, timeoutMs?: number): ToolAction {
   return terraformAction(env, paths, withLockTimeout(terraformDestroyArgs({varFiles: [paths.tfVars]}), 'destroy'), timeoutMs)
+}
+
+/**
+ * `terraform init` of the environment: with the kubernetes backend idp configures, its
+ * -backend-config (the private host kubeconfig's path and context: no credential in argv) and
+ * -reconfigure, since idp's settings, not the data dir, say where the state is; or, when the
+ * module directory holds local state left by an older idp, -migrate-state -force-copy, so
+ * Terraform moves it into the cluster (checked beforehand: none of it is there yet).
+ */
+export function terraformInitAction(env: ResolvedEnvironment, paths: Pick<EnvStatePaths, 'tfData' | 'hostKubeconfig'>, state: TerraformState | undefined, timeoutMs?: number): ToolAction {
+  if (state === undefined || state.backend === 'local') return terraformAction(env, paths, terraformInitArgs(), timeoutMs)
+  // A backend that lists its workspaces (kubernetes, s3, ...) makes init refuse a TF_WORKSPACE it
+  // does not have yet once it has two or more: init runs in `default`, which always exists, and
+  // the environment's workspace is made by the first command that writes its state (apply, or
+  // an empty destroy).
+  if (state.backend === 'module') return terraformAction(env, paths, terraformInitArgs(), timeoutMs, 'default')
+  const backendConfig = kubernetesBackendConfig(state, paths.hostKubeconfig, env.cluster.context)
+  return terraformAction(env, paths, terraformInitArgs({backendConfig, ...(state.migrate.length > 0 ? {migrateState: true} : {reconfigure: true})}), timeoutMs, 'default')
+}
+
+/** The step that makes sure the state namespace exists before `terraform init` (kubernetes backend only); never undone: it is shared. */
+export function terraformStateStep(env: ResolvedEnvironment, hostKubeconfig: string, state: Extract<TerraformState, {backend: 'kubernetes'}>, dependsOn: string[]): PlanStep {
+  const moves = state.migrate.length > 0 ? `; local state of ${state.migrate.map((m) => m.workspace).join(', ')} moves in only if the cluster has none of it` : ''
+  return {
+    id: ENV_STEP.terraformState,
+    title: `Terraform state in namespace ${state.namespace} on ${env.cluster.alias} (Secret ${state.secret})`,
+    action: {
+      kind: 'api',
+      target: 'kubernetes',
+      op: 'kube.ensureStateNamespace',
+      summary: `create Namespace ${state.namespace} (managed-by=idp) if missing${state.explicitNamespace ? '' : '; refuse one idp did not create'}${moves}`,
+      params: {kubeconfig: hostKubeconfig, namespace: state.namespace, explicit: state.explicitNamespace, migrate: state.migrate},
+    },
+    dependsOn,
+  }
 }
 
 /** The step that writes the module's variables (paths.tfVars) for the terraform steps after it. */
@@ -250,14 +289,16 @@ export function planEnvUp(options: EnvUpOptions, facts: EnvUpFacts): Plan<EnvUpM
   if (env.terraform) {
     const tf = env.terraform
     steps.push(terraformVarsStep(env, paths, [ENV_STEP.namespace], fresh))
+    const state = facts.terraformState
+    if (state?.backend === 'kubernetes') steps.push(terraformStateStep(env, host, state, [ENV_STEP.terraformVars]))
     steps.push({
       id: ENV_STEP.terraformInit,
-      title: `terraform init (${tf.dir}, workspace ${tf.workspace})`,
-      action: terraformAction(env, paths, terraformInitArgs(), timeoutMs),
+      title: `terraform init (${tf.dir}, workspace ${tf.workspace}${state?.backend === 'kubernetes' ? `, state in Secret ${state.namespace}/${state.secret}` : ''})`,
+      action: terraformInitAction(env, paths, state, timeoutMs),
       // After the namespace, not beside it: if the namespace step fails, no workspace was made to
       // undo, and undo (reverse completion order) destroys the Terraform resources before it
       // deletes the namespace they may live in.
-      dependsOn: [ENV_STEP.terraformVars],
+      dependsOn: [state?.backend === 'kubernetes' ? ENV_STEP.terraformState : ENV_STEP.terraformVars],
       // Undone here rather than with apply: an apply that failed half-way left resources in the
       // workspace, and a workspace that is not empty cannot be deleted.
       ...undoIfFresh([terraformDestroyAction(env, paths, timeoutMs), terraformDeleteWorkspaceAction(env, paths)]),

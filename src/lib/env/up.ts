@@ -4,7 +4,7 @@
  * did not create), plans (plan-up.ts) and runs the plan or, for a dry run, returns it.
  */
 import {PrerequisiteError, RemoteError, TimeoutError, UsageError} from '../cli/errors.js'
-import {type Human, idpCommandOf, type Service} from '../cli/deps.js'
+import {type Human, idpCommandOf, isCi, type Service} from '../cli/deps.js'
 import {loadKubeClient} from '../cli/lazy.js'
 import {assertDnsLabel, assertImageTag, assertSha} from '../cli/names.js'
 import {parseDuration, parseTimeout} from '../config/duration.js'
@@ -21,6 +21,7 @@ import {ENV_STEP, type EnvUpMetadata, envReleaseNamespace, lockOf, planEnvUp} fr
 import {postFailureComment, prCommentPoster} from './pr-comment.js'
 import {readSecretsOf} from '../secrets/read.js'
 import type {SecretReadFact} from '../vault/secrets.js'
+import {localStateProblem, localStateWarning, terraformStateOf} from './tf-state.js'
 
 export interface EnvUpRequest {
   /** The repository (--dir), absolute. */
@@ -93,16 +94,25 @@ export const envUp: Service<EnvUpRequest, EnvUpResult> = async (request, deps) =
       hint: `Deploy to it with \`${idpCommandOf(deps, request.dir, ['deploy', name])}\`${previews.length > 0 ? `, or create a preview: \`${idpCommandOf(deps, request.dir, ['env', 'up', example])}\`` : ''}.`,
     })
   }
+  // Where the Terraform state goes (the module's files): local state in CI is refused before anything else.
+  const terraformState = env.terraform ? await terraformStateOf(env) : undefined
+  let stateProblem: PrerequisiteError | undefined
+  if (terraformState?.backend === 'local') {
+    const problem = localStateProblem(env)
+    if (isCi(deps.env) && !dryRun) stateProblem = new PrerequisiteError(problem.message, {hint: problem.hint})
+    else deps.out.warn(isCi(deps.env) ? `${problem.message} (a real run stops here) ${problem.hint}` : localStateWarning(env))
+  }
   // The tag helm gets, wherever it came from (a flag, image.tag of .idp.yml filled from GITHUB_SHA...), is checked before any change.
   const imageTag = request.imageTag ?? (config.image ? assertImageTag(expandTemplate(config.image.tag, {...env.vars}, 'image.tag'), 'image.tag of .idp.yml') : undefined)
   if (env.driver === 'vcluster' && !env.vcluster?.server) {
     deps.out.warn(`vcluster.server is not set for ${env.key}: \`vcluster connect --print\` then port-forwards, which works only while it keeps running. Set vcluster.server to where the virtual cluster's API is exposed (ingress or LoadBalancer).`)
   }
   // The registry (is the image there?) and the cluster are asked (read-only) while the version
-  // probes run; missing tools and a missing image are reported together, before the cluster's answer.
+  // probes run; local state in CI, missing tools, a missing image and an unreachable cluster are
+  // reported together, before any change.
   const imageLookup = context.startImageCheck(config, imageTag, {skip: request.skipImageCheck === true, env: deps.env, signal: deps.signal, timeoutMs})
   imageLookup?.catch(() => {})
-  const hostLookup = dryRun ? undefined : context.inspectHost(env, deps.stateDir, deps.env)
+  const hostLookup = dryRun ? undefined : context.inspectHost(env, deps.stateDir, deps.env, terraformState)
   hostLookup?.catch(() => {})
   const [tools, image, hostAnswer] = await Promise.all([
     context.checkTools(deps.runner, context.envTools(env), {required: !dryRun}),
@@ -117,7 +127,7 @@ export const envUp: Service<EnvUpRequest, EnvUpResult> = async (request, deps) =
   // Every missing prerequisite at once: tools, the image, and the cluster (context, credentials, reachability).
   const hostProblem = hostAnswer && 'error' in hostAnswer ? hostAnswer.error : undefined
   if (hostProblem !== undefined && !(hostProblem instanceof PrerequisiteError || hostProblem instanceof RemoteError || hostProblem instanceof TimeoutError)) throw hostProblem
-  context.assertPrerequisites([...tools.errors, ...(image?.problem && !dryRun ? [image.problem] : []), ...(hostProblem ? [hostProblem] : [])])
+  context.assertPrerequisites([...(stateProblem ? [stateProblem] : []), ...tools.errors, ...(image?.problem && !dryRun ? [image.problem] : []), ...(hostProblem ? [hostProblem] : [])])
 
   const paths = envStatePaths(deps.stateDir, env.service, env.name, env.cluster.alias)
   let existing: 'ours' | 'none' | undefined
@@ -140,7 +150,7 @@ export const envUp: Service<EnvUpRequest, EnvUpResult> = async (request, deps) =
   const holder = context.lockHolder(git.owner)
   const plan = planEnvUp(
     {env, imageTag, ttlMs, timeoutMs, ...(prComment ? {prComment} : {})},
-    {helmMajor: tools.helmMajor, owner: git.owner, holder, sha, pr: pr ?? (env.vars.pr === undefined ? undefined : Number(env.vars.pr)), now: deps.now(), paths, existing, tools: tools.tools, ...(secretsRead ? {secrets: secretsRead.facts} : {})},
+    {helmMajor: tools.helmMajor, owner: git.owner, holder, sha, pr: pr ?? (env.vars.pr === undefined ? undefined : Number(env.vars.pr)), now: deps.now(), paths, existing, tools: tools.tools, ...(secretsRead ? {secrets: secretsRead.facts} : {}), ...(terraformState ? {terraformState} : {})},
   )
   // The result describes the environment exactly as the plan does.
   const {update, ...about} = plan.metadata

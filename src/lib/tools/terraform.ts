@@ -15,11 +15,17 @@ function varArgs(vars: Record<string, string> | undefined, varFiles: string[] | 
   return [...(varFiles ?? []).map((file) => `-var-file=${file}`), ...keys.flatMap((key) => ['-var', `${key}=${vars![key]}`])]
 }
 
-export function terraformInitArgs(o: Common & {backendConfig?: Record<string, string>; upgrade?: boolean; reconfigure?: boolean} = {}): string[] {
+/**
+ * `reconfigure`: take the backend configuration given here, ignoring the one saved in the data
+ * dir. `migrateState`: copy existing state (the local backend's workspaces) into the configured
+ * backend without asking (`-migrate-state -force-copy`); the two exclude each other.
+ */
+export function terraformInitArgs(o: Common & {backendConfig?: Record<string, string>; upgrade?: boolean; reconfigure?: boolean; migrateState?: boolean} = {}): string[] {
   const backend = Object.keys(o.backendConfig ?? {})
     .sort()
     .map((key) => `-backend-config=${key}=${o.backendConfig![key]}`)
-  return [...chdirArgs(o), 'init', '-input=false', '-no-color', ...(o.upgrade ? ['-upgrade'] : []), ...(o.reconfigure ? ['-reconfigure'] : []), ...backend]
+  const mode = o.migrateState ? ['-migrate-state', '-force-copy'] : o.reconfigure ? ['-reconfigure'] : []
+  return [...chdirArgs(o), 'init', '-input=false', '-no-color', ...(o.upgrade ? ['-upgrade'] : []), ...mode, ...backend]
 }
 
 export function terraformWorkspaceDeleteArgs(o: Common & {workspace: string}): string[] {

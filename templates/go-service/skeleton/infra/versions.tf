@@ -8,9 +8,13 @@ terraform {
     }
   }
 
-  # State: idp runs this module once per environment. Configure a remote backend
-  # (for example `backend "s3" {}` with -backend-config per environment) before
-  # staging and production share it; previews can keep the local default.
+  # State: idp runs this module once per environment (one workspace each) and fills
+  # in this partial configuration at `terraform init`: the state of each environment
+  # is a Secret tfstate-<workspace>-idp in namespace idp-system on the environment's
+  # cluster, locked through a Lease, so `idp env down` works from any machine. To
+  # keep state elsewhere, replace it with a backend of your own (e.g. backend "s3");
+  # idp then leaves the backend configuration to you.
+  backend "kubernetes" {}
 }
 
 provider "aws" {

@@ -1,0 +1,208 @@
+/**
+ * Where an environment's Terraform state lives (docs/environments.md, "Terraform state"):
+ *
+ * - `kubernetes`: the module declares the partial `terraform { backend "kubernetes" {} }` and idp
+ *   fills it in at `terraform init` (-backend-config: the private host kubeconfig's path and
+ *   context, the state namespace, secret_suffix). The state is a Secret
+ *   `tfstate-<workspace>-idp` in that namespace on the environment's host cluster, locked
+ *   through the Lease `lock-tfstate-<workspace>-idp`; `env down`/`env gc` from any machine that
+ *   reaches the cluster find it.
+ * - `module`: the module declares a backend of its own (s3, gcs, remote, cloud, an explicit
+ *   local, or a kubernetes block with settings): idp passes no backend configuration.
+ * - `local`: no backend block, so Terraform's local backend (`<dir>/terraform.tfstate.d/<workspace>`
+ *   in the checkout): refused in CI (the state would leave with the runner), a warning elsewhere.
+ *
+ * Local state that an older idp left in the module directory is moved into the cluster by
+ * Terraform itself (`terraform init -migrate-state -force-copy`), once, when idp first runs the
+ * module with the kubernetes backend; idp first checks that none of those workspaces already
+ * has state in the cluster, so the copy never overwrites anything.
+ */
+import {readdir, readFile} from 'node:fs/promises'
+import path from 'node:path'
+
+import type {CoreV1Api} from '@kubernetes/client-node'
+
+import {PrerequisiteError} from '../cli/errors.js'
+import type {ResolvedEnvironment} from '../config/environments.js'
+import {DEFAULT_STATE_NAMESPACE, TERRAFORM_STATE_SUFFIX} from '../config/terraform-state.js'
+import {shellQuote} from '../plan/format.js'
+import {declaredBackend} from '../tools/terraform-backend.js'
+
+export type TerraformState =
+  | {
+      backend: 'kubernetes'
+      namespace: string
+      /** The namespace was named in .idp.yml (terraform.stateNamespace): used even if idp did not create it. */
+      explicitNamespace: boolean
+      /** The Secret that holds this environment's state, and the Lease that locks it. */
+      secret: string
+      lease: string
+      /** Workspaces with local state in the module directory that this init moves into the cluster (their Secrets). */
+      migrate: Array<{workspace: string; file: string; secret: string}>
+    }
+  | {backend: 'module'; type: string; file: string}
+  | {backend: 'local'; dir: string}
+
+/** The Secret the kubernetes backend keeps a workspace's state in (its Lease is `lock-` and this). */
+export function stateSecretName(workspace: string): string {
+  return `tfstate-${workspace}-${TERRAFORM_STATE_SUFFIX}`
+}
+
+/**
+ * Terraform's State.Empty(): no resources and no outputs. A file idp cannot read counts as
+ * empty; terraform, which reads it at init, then says what is wrong with it.
+ */
+async function hasState(file: string): Promise<boolean> {
+  let text: string
+  try {
+    text = await readFile(file, 'utf8')
+  } catch {
+    return false
+  }
+  try {
+    const doc = JSON.parse(text) as {resources?: unknown[]; outputs?: Record<string, unknown>}
+    return (doc?.resources?.length ?? 0) > 0 || Object.keys(doc?.outputs ?? {}).length > 0
+  } catch {
+    return false
+  }
+}
+
+/** Workspaces with local state in a module directory (the local backend's layout). */
+async function localStates(dir: string): Promise<Array<{workspace: string; file: string}>> {
+  const found: Array<{workspace: string; file: string}> = []
+  const direct = path.join(dir, 'terraform.tfstate')
+  if (await hasState(direct)) found.push({workspace: 'default', file: direct})
+  let names: string[] = []
+  try {
+    names = (await readdir(path.join(dir, 'terraform.tfstate.d'), {withFileTypes: true})).filter((e) => e.isDirectory()).map((e) => e.name)
+  } catch {
+    // No workspaces of the local backend.
+  }
+  for (const workspace of names.sort()) {
+    const file = path.join(dir, 'terraform.tfstate.d', workspace, 'terraform.tfstate')
+    if (await hasState(file)) found.push({workspace, file})
+  }
+  return found
+}
+
+/** Where the environment's Terraform state lives; reads the module's files only. */
+export async function terraformStateOf(env: ResolvedEnvironment): Promise<TerraformState> {
+  const tf = env.terraform!
+  let declared
+  try {
+    declared = await declaredBackend(tf.dir)
+  } catch (error) {
+    throw new PrerequisiteError(`Cannot read the Terraform module ${tf.dir}: ${(error as Error).message}`, {hint: `Check terraform.dir of ${env.key} in .idp.yml.`})
+  }
+  if (!declared) return {backend: 'local', dir: tf.dir}
+  if (declared.type !== 'kubernetes' || !declared.empty) return {backend: 'module', type: declared.type, file: declared.file}
+  const migrate = (await localStates(tf.dir)).map((local) => ({...local, secret: stateSecretName(local.workspace)}))
+  const secret = stateSecretName(tf.workspace)
+  return {
+    backend: 'kubernetes',
+    namespace: tf.stateNamespace ?? DEFAULT_STATE_NAMESPACE,
+    explicitNamespace: tf.stateNamespace !== undefined,
+    secret,
+    lease: `lock-${secret}`,
+    migrate,
+  }
+}
+
+/** `-backend-config` of the kubernetes backend: where the cluster is (a kubeconfig path, no credential) and where the state goes. */
+export function kubernetesBackendConfig(state: Extract<TerraformState, {backend: 'kubernetes'}>, hostKubeconfig: string, context: string): Record<string, string> {
+  return {config_path: hostKubeconfig, config_context: context, namespace: state.namespace, secret_suffix: TERRAFORM_STATE_SUFFIX}
+}
+
+/** Why a module without a backend block is refused in CI, and what to do: the error's message and hint. */
+export function localStateProblem(env: ResolvedEnvironment): {message: string; hint: string} {
+  const tf = env.terraform!
+  return {
+    message: `Terraform module ${tf.dir} declares no backend, so its state would stay in ${path.join(tf.dir, 'terraform.tfstate.d', tf.workspace)} on this machine: in CI it is lost with the runner, and \`env down\` in a later job could not destroy what this run creates.`,
+    hint: `Declare \`terraform { backend "kubernetes" {} }\` in the module (e.g. ${path.join(tf.dir, 'versions.tf')}): idp then keeps the state in Secret ${stateSecretName(tf.workspace)} on cluster ${env.cluster.alias} (namespace ${tf.stateNamespace ?? DEFAULT_STATE_NAMESPACE}). Or declare a remote backend of your own (s3, gcs, ...).`,
+  }
+}
+
+/** Outside CI a module without a backend block keeps working, with this said each time. */
+export function localStateWarning(env: ResolvedEnvironment): string {
+  const tf = env.terraform!
+  return `Terraform state of ${env.name} stays on this machine (${path.join(tf.dir, 'terraform.tfstate.d', tf.workspace)}: the module declares no backend), so \`env down\` from another machine or CI will not find it. Declare \`terraform { backend "kubernetes" {} }\` in the module to keep it on cluster ${env.cluster.alias}.`
+}
+
+/** `env down`/`gc` in CI of a module without a backend block: what may be left behind. */
+export function localStateDownWarning(env: ResolvedEnvironment): string {
+  const tf = env.terraform!
+  return `Terraform module ${tf.dir} declares no backend: the state of ${env.name} is local to the machine that brought it up (${path.join(tf.dir, 'terraform.tfstate.d', tf.workspace)}). If that was another machine or CI job, its Terraform resources are not destroyed here. ${localStateProblem(env).hint}`
+}
+
+const MANAGED_BY = 'app.kubernetes.io/managed-by'
+
+function kubectl(kubeconfig: string, argv: string[]): string {
+  return `KUBECONFIG=${shellQuote([kubeconfig])} ${shellQuote(['kubectl', ...argv])}`
+}
+
+/**
+ * Read-only checks of the state namespace before anything changes: a namespace idp did not create
+ * is refused unless .idp.yml names it, and local state is moved in only where the cluster has none
+ * for that workspace. `absent`: ensureStateNamespace creates it.
+ */
+export async function checkStateNamespace(
+  core: CoreV1Api,
+  state: Extract<TerraformState, {backend: 'kubernetes'}>,
+  kubeconfig: string,
+  where: string,
+): Promise<'ours' | 'absent' | 'named'> {
+  const {isNotFound, kubeError} = await import('../kube/client.js')
+  let found: 'ours' | 'absent' | 'named' = 'absent'
+  try {
+    const ns = await core.readNamespace({name: state.namespace})
+    if (ns.metadata?.labels?.[MANAGED_BY] === 'idp') found = 'ours'
+    else if (state.explicitNamespace) found = 'named'
+    else {
+      throw new PrerequisiteError(`Namespace ${state.namespace} on ${where} exists and was not created by idp (it lacks ${MANAGED_BY}=idp): idp will not keep Terraform state in it.`, {
+        hint: `Name it in .idp.yml (terraform.stateNamespace: ${state.namespace}) if it is meant for idp's Terraform state, or set terraform.stateNamespace to another namespace idp may create.`,
+      })
+    }
+  } catch (error) {
+    if (error instanceof PrerequisiteError) throw error
+    if (!isNotFound(error)) throw kubeError(error, `read Namespace ${state.namespace}`)
+  }
+  if (found === 'absent') return found
+  for (const local of state.migrate) {
+    let exists = true
+    try {
+      await core.readNamespacedSecret({name: local.secret, namespace: state.namespace})
+    } catch (error) {
+      if (!isNotFound(error)) throw kubeError(error, `read Secret ${state.namespace}/${local.secret}`)
+      exists = false
+    }
+    if (exists) {
+      throw new PrerequisiteError(
+        `Terraform workspace ${local.workspace} has state both in ${local.file} (local, left by an older idp) and in Secret ${state.namespace}/${local.secret} on ${where}; idp moves local state into the cluster only where the cluster has none, and will not choose between them.`,
+        {
+          hint: `Keep the cluster's: move the local file away (\`${shellQuote(['mv', local.file, `${local.file}.old`])}\`). Keep the local one: delete the Secret (\`${kubectl(kubeconfig, ['delete', 'secret', local.secret, '--namespace', state.namespace])}\`). Then run the command again.`,
+        },
+      )
+    }
+  }
+  return found
+}
+
+/** Create the state namespace when missing (labelled as idp's); refuse one idp did not create unless named in .idp.yml. */
+export async function ensureStateNamespace(
+  core: CoreV1Api,
+  params: {namespace: string; explicit: boolean; migrate: Array<{workspace: string; file: string; secret: string}>; kubeconfig: string},
+): Promise<{created: boolean}> {
+  const state = {backend: 'kubernetes' as const, namespace: params.namespace, explicitNamespace: params.explicit, secret: '', lease: '', migrate: params.migrate}
+  const found = await checkStateNamespace(core, state, params.kubeconfig, 'the cluster')
+  if (found !== 'absent') return {created: false}
+  const {isConflict, kubeError} = await import('../kube/client.js')
+  try {
+    await core.createNamespace({body: {apiVersion: 'v1', kind: 'Namespace', metadata: {name: params.namespace, labels: {[MANAGED_BY]: 'idp', 'idp.dev/purpose': 'terraform-state'}}}})
+  } catch (error) {
+    // Another run made it between the read and the create (409 AlreadyExists): check it again.
+    if (!isConflict(error)) throw kubeError(error, `create Namespace ${params.namespace}`)
+    await checkStateNamespace(core, state, params.kubeconfig, 'the cluster')
+    return {created: false}
+  }
+  return {created: true}
+}
