@@ -366,3 +366,26 @@ describe('typescript-service without cloud resources', () => {
     expect(container(manifests(stdout)).env.map((e) => e.name)).not.toContain('BUCKET_NAME')
   })
 })
+
+describe('the idpPackage parameter', () => {
+  it("a platform team's mirror: the workflow installs exactly the package and version given", async () => {
+    const dir = path.join(work, 'mirror')
+    fs.mkdirSync(dir)
+    const envelope = await idp(['create', NAME, '--template', 'go-service', '--no-input', '--dir', dir, '--set', 'repoUrl=github.com?owner=acme&repo=shop', '--set', 'idpPackage=@acme/idp-cli@0.3.1-rc.1'], dir)
+    expect(envelope.status).toBe(0)
+    const text = fs.readFileSync(path.join(dir, NAME, '.github/workflows/preview.yml'), 'utf8')
+    expect((parse(text) as {env: Record<string, string>}).env.IDP_PACKAGE).toBe('@acme/idp-cli@0.3.1-rc.1')
+    expect(await actionlint(text, 'preview.yml')).toEqual([])
+  })
+
+  it('anything but NAME@EXACT-VERSION is a usage error before anything is written (no range, no tag, nothing for a shell)', async () => {
+    for (const value of ['idp-cli@^0.1.0', 'idp-cli@latest', 'idp-cli', 'idp-cli@0.1.0; curl x | sh', 'idp-cli@0.1.0\n  evil: 1']) {
+      const dir = fs.mkdtempSync(path.join(work, 'bad-idp-package-'))
+      const {stdout} = await exec(process.execPath, [cli, 'create', NAME, '--template', 'go-service', '--no-input', '--dir', dir, '--set', 'repoUrl=github.com?owner=acme&repo=shop', '--set', `idpPackage=${value}`, '--json'], {cwd: dir, env: toolEnv({env: {CI: 'true'}})}).catch((error: {stdout: string}) => ({stdout: error.stdout}))
+      const envelope = JSON.parse(stdout) as {status: number; error: {message: string}}
+      expect(envelope.status, value).toBe(2)
+      expect(envelope.error.message).toContain('"idpPackage"')
+      expect(fs.readdirSync(dir)).toEqual([])
+    }
+  })
+})
