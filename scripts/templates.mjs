@@ -2,7 +2,8 @@
 // What the bundled templates share (the Helm chart, the Terraform module, .idp.yml and the
 // preview workflow) has one source: templates/_shared/skeleton. Each template's skeleton keeps a
 // copy, because Backstage fetches `url: ./skeleton` from the template's own directory and cannot
-// reach ../_shared. This script writes those copies and checks them.
+// reach ../_shared. This script writes those copies and checks them, and keeps the idp release each
+// template pins (the default of its idpPackage parameter) equal to package.json's name@version.
 //   node scripts/templates.mjs sync    # npm run templates:sync: write the copies from the source
 //   node scripts/templates.mjs check   # exit 1 naming every copy that differs, is missing or is stale
 import {chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, statSync, unlinkSync, writeFileSync} from 'node:fs'
@@ -70,20 +71,55 @@ function drift(templatesDir) {
   return out
 }
 
+/**
+ * The idp release a bundled template pins in its preview workflow: the default of its `idpPackage`
+ * parameter is this package's own name@version, so a service's CI runs exactly the idp that
+ * generated it. `npm version` runs the sync (the "version" script), so a release never ships a
+ * template that pins another one.
+ */
+export function idpPackage(root = path.dirname(TEMPLATES_DIR)) {
+  const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'))
+  return `${pkg.name}@${pkg.version}`
+}
+
+/** `idpPackage:` … `default: X` in a template.yaml: the prefix, the value. */
+const IDP_PACKAGE_DEFAULT = /(\n([ \t]+)idpPackage:\n(?:\2[ \t]+.*\n)*?\2[ \t]+default: )(\S*)/u
+
+function versionDrift(templatesDir, wanted) {
+  const out = []
+  for (const name of templateNames(templatesDir)) {
+    const file = path.join(templatesDir, name, 'template.yaml')
+    const match = IDP_PACKAGE_DEFAULT.exec(readFileSync(file, 'utf8'))
+    if (!match) out.push({kind: 'no-idp-package', file})
+    else if (match[3] !== wanted) out.push({kind: 'idp-package', file, found: match[3]})
+  }
+  return out
+}
+
 /** One line per problem, naming the file and the command that fixes it; empty when all is in step. */
-export function checkTemplates(templatesDir = TEMPLATES_DIR) {
+export function checkTemplates(templatesDir = TEMPLATES_DIR, wanted = idpPackage()) {
   const shown = (file) => path.relative(path.dirname(templatesDir), file).split(path.sep).join('/')
-  return drift(templatesDir).map(({kind, source, copy}) => {
+  const versions = versionDrift(templatesDir, wanted).map(({kind, file, found}) =>
+    kind === 'no-idp-package'
+      ? `${shown(file)} has no idpPackage parameter with a default: its preview workflow could not pin the idp release (${wanted})`
+      : `${shown(file)} pins ${found} (the idpPackage default), but this idp is ${wanted}: run ${SYNC_COMMAND}`,
+  )
+  return [...versions, ...drift(templatesDir).map(({kind, source, copy}) => {
     if (kind === 'stale') return `${shown(copy)} is not in ${shown(sourceDir(templatesDir))}: run ${SYNC_COMMAND} to delete it`
     if (kind === 'missing') return `${shown(copy)} is missing (its source is ${shown(source)}): run ${SYNC_COMMAND}`
     const what = kind === 'mode' ? 'differs in its executable bit from' : 'differs from'
     return `${shown(copy)} ${what} its source ${shown(source)}: make the change in the source, then run ${SYNC_COMMAND}`
-  })
+  })]
 }
 
-/** Writes the copies in step with the source; returns what it changed. */
-export function syncTemplates(templatesDir = TEMPLATES_DIR) {
+/** Writes the copies in step with the source, and the idpPackage defaults; returns what it changed. */
+export function syncTemplates(templatesDir = TEMPLATES_DIR, wanted = idpPackage()) {
   const changed = []
+  for (const {kind, file} of versionDrift(templatesDir, wanted)) {
+    if (kind !== 'idp-package') continue
+    writeFileSync(file, readFileSync(file, 'utf8').replace(IDP_PACKAGE_DEFAULT, (_all, prefix) => `${prefix}${wanted}`))
+    changed.push(`wrote ${file} (idpPackage ${wanted})`)
+  }
   for (const {kind, source, copy, skeleton} of drift(templatesDir)) {
     if (kind === 'stale') {
       unlinkSync(copy)

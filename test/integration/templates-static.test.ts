@@ -22,11 +22,13 @@ import {parse, parseAllDocuments} from 'yaml'
 
 import {checkConfigText} from '../../src/lib/config/validate.js'
 import {helmBinary, repoRoot, terraformConfigFile, toolEnv} from '../support/tool-env.js'
+import {actionlint} from '../support/workflow-lint.js'
 
 const exec = promisify(execFile)
 const templatesDir = path.join(repoRoot, 'templates')
 const cli = path.join(repoRoot, 'bin', 'run.js')
 const NAME = 'demo-svc'
+const pkg = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as {name: string; version: string}
 
 const entityPolicy = EntityPolicies.allOf([
   new DefaultNamespaceEntityPolicy(),
@@ -178,8 +180,9 @@ describe.each(bundled)('template %s', (templateName) => {
       const text = fs.readFileSync(path.join(skeleton, rel), 'utf8')
       if (noRender(rel)) {
         if (text.includes('${{ values.')) problems.push(`${rel}: copied without rendering but uses \${{ values.* }}`)
-      } else if (/\$\{\{\s*(github|secrets|env|vars|steps|matrix|inputs)\b|\{\{\s*\.(Values|Release|Chart)\b/u.test(text)) {
-        problems.push(`${rel}: rendered by nunjucks but contains a GitHub Actions or Helm expression`)
+        // Outside {% raw %} ... {% endraw %} (the preview workflow keeps its expressions in them).
+      } else if (/\$\{\{\s*(github|secrets|env|vars|steps|matrix|inputs)\b|\{\{\s*\.(Values|Release|Chart)\b/u.test(text.replace(/\{% raw %\}[\s\S]*?\{% endraw %\}/gu, ''))) {
+        problems.push(`${rel}: rendered by nunjucks but contains a GitHub Actions or Helm expression outside {% raw %}`)
       }
     }
     expect(problems).toEqual([])
@@ -189,7 +192,9 @@ describe.each(bundled)('template %s', (templateName) => {
     const noRender = copyWithoutRender(doc)
     const files = walk(out)
     expect(files.sort()).toEqual(walk(skeleton).sort())
-    const leftovers = files.filter((rel) => !noRender(rel) && /\$\{\{|\{%|\{#/u.test(fs.readFileSync(path.join(out, rel), 'utf8')))
+    // A rendered workflow keeps its own ${{ github.* }} expressions (from {% raw %}), never a template's.
+    const leftover = (rel: string, text: string) => (rel.startsWith('.github/workflows/') ? /\$\{\{\s*(values|parameters)\b|\{%|\{#/u : /\$\{\{|\{%|\{#/u).test(text)
+    const leftovers = files.filter((rel) => !noRender(rel) && leftover(rel, fs.readFileSync(path.join(out, rel), 'utf8')))
     expect(leftovers).toEqual([])
     expect(parse(fs.readFileSync(path.join(out, 'chart/Chart.yaml'), 'utf8'))).toMatchObject({apiVersion: 'v2', name: NAME})
   })
@@ -284,6 +289,36 @@ describe.each(bundled)('template %s', (templateName) => {
     expect(runs('down')).toContain('idp env down "pr-$PR_NUMBER"')
   })
 
+  it('has workflows that actionlint passes, every action pinned to the commit of a release, and installs exactly this idp', async () => {
+    const dir = path.join(out, '.github/workflows')
+    const files = fs.readdirSync(dir).sort()
+    expect(files).toEqual(['ci.yml', 'preview.yml'])
+    for (const file of files) {
+      const text = fs.readFileSync(path.join(dir, file), 'utf8')
+      expect(await actionlint(text, `.github/workflows/${file}`)).toEqual([])
+      const uses = [...text.matchAll(/^\s*(?:-\s+)?uses:\s*(\S+)(.*)$/gmu)]
+      expect(uses.length, file).toBeGreaterThan(0)
+      for (const [line, ref, comment] of uses) {
+        // A commit of a release, and the release it is, for the reader and for Dependabot.
+        expect(ref, line).toMatch(/^[\w.-]+\/[\w.-]+@[0-9a-f]{40}$/u)
+        expect(comment, line).toMatch(/^ # v\d+\.\d+\.\d+$/u)
+      }
+      expect(text).not.toMatch(/@(main|master|latest)\b/u)
+    }
+    const preview = parse(fs.readFileSync(path.join(dir, 'preview.yml'), 'utf8')) as {env: Record<string, string>; jobs: Record<string, {steps: Array<{name?: string; run?: string}>}>}
+    expect(preview.env.IDP_PACKAGE).toBe(`${pkg.name}@${pkg.version}`)
+    for (const job of ['up', 'down']) {
+      expect(preview.jobs[job]?.steps.find((s) => s.name === 'Install idp')?.run).toBe('npm install --global --no-audit --no-fund --ignore-scripts "$IDP_PACKAGE"')
+    }
+  })
+
+  it('lints for real: actionlint reports a broken expression in the rendered preview workflow', async () => {
+    const text = fs.readFileSync(path.join(out, '.github/workflows/preview.yml'), 'utf8')
+    const broken = text.replace('${{ secrets.GITHUB_TOKEN }}', '${{ secret.GITHUB_TOKEN }}')
+    expect(broken).not.toBe(text)
+    expect((await actionlint(broken, 'preview.yml')).join('\n')).toMatch(/undefined variable "secret"/u)
+  })
+
   const serviceTest = serviceTests[templateName]
   if (serviceTest) {
     it("passes the service's own tests", async () => {
@@ -329,5 +364,28 @@ describe('typescript-service without cloud resources', () => {
     expect(catalog.metadata.annotations?.['github.com/project-slug']).toBe('acme/shop-api')
     const {stdout} = await run(helmBinary(4), ['template', NAME, 'chart', '-f', 'chart/values-staging.yaml'], out)
     expect(container(manifests(stdout)).env.map((e) => e.name)).not.toContain('BUCKET_NAME')
+  })
+})
+
+describe('the idpPackage parameter', () => {
+  it("a platform team's mirror: the workflow installs exactly the package and version given", async () => {
+    const dir = path.join(work, 'mirror')
+    fs.mkdirSync(dir)
+    const envelope = await idp(['create', NAME, '--template', 'go-service', '--no-input', '--dir', dir, '--set', 'repoUrl=github.com?owner=acme&repo=shop', '--set', 'idpPackage=@acme/idp-cli@0.3.1-rc.1'], dir)
+    expect(envelope.status).toBe(0)
+    const text = fs.readFileSync(path.join(dir, NAME, '.github/workflows/preview.yml'), 'utf8')
+    expect((parse(text) as {env: Record<string, string>}).env.IDP_PACKAGE).toBe('@acme/idp-cli@0.3.1-rc.1')
+    expect(await actionlint(text, 'preview.yml')).toEqual([])
+  })
+
+  it('anything but NAME@EXACT-VERSION is a usage error before anything is written (no range, no tag, nothing for a shell)', async () => {
+    for (const value of ['idp-cli@^0.1.0', 'idp-cli@latest', 'idp-cli', 'idp-cli@0.1.0; curl x | sh', 'idp-cli@0.1.0\n  evil: 1']) {
+      const dir = fs.mkdtempSync(path.join(work, 'bad-idp-package-'))
+      const {stdout} = await exec(process.execPath, [cli, 'create', NAME, '--template', 'go-service', '--no-input', '--dir', dir, '--set', 'repoUrl=github.com?owner=acme&repo=shop', '--set', `idpPackage=${value}`, '--json'], {cwd: dir, env: toolEnv({env: {CI: 'true'}})}).catch((error: {stdout: string}) => ({stdout: error.stdout}))
+      const envelope = JSON.parse(stdout) as {status: number; error: {message: string}}
+      expect(envelope.status, value).toBe(2)
+      expect(envelope.error.message).toContain('"idpPackage"')
+      expect(fs.readdirSync(dir)).toEqual([])
+    }
   })
 })

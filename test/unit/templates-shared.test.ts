@@ -6,8 +6,8 @@ import os from 'node:os'
 import path from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
 
-import {OWNED_DIRS, SHARED_DIR, SYNC_COMMAND, TEMPLATES_DIR, checkTemplates, sharedFiles, syncTemplates, templateNames} from '../../scripts/templates.mjs'
-import {listTemplates, resolveTemplate} from '../../src/lib/create/sources.js'
+import {OWNED_DIRS, SHARED_DIR, SYNC_COMMAND, TEMPLATES_DIR, checkTemplates, idpPackage, sharedFiles, syncTemplates, templateNames} from '../../scripts/templates.mjs'
+import {PACKAGE_NAME, listTemplates, resolveTemplate} from '../../src/lib/create/sources.js'
 
 describe('templates/_shared', () => {
   it('is the source of the chart, the Terraform module, .idp.yml and the preview workflow', () => {
@@ -62,5 +62,33 @@ describe('scripts/templates.mjs on a copy of templates/', () => {
     expect(syncTemplates(templates)).toEqual([])
     expect(existsSync(skeleton('typescript-service', 'infra/tests/extra.tftest.hcl'))).toBe(false)
     expect(readFileSync(skeleton('go-service', '.github/workflows/ci.yml'))).toEqual(ci)
+  })
+
+  it('keeps the idp release every template pins (idpPackage) equal to package.json, and sync writes it', () => {
+    const pkg = JSON.parse(readFileSync(path.join(TEMPLATES_DIR, '..', 'package.json'), 'utf8')) as {name: string; version: string}
+    expect(pkg.name).toBe(PACKAGE_NAME)
+    expect(idpPackage()).toBe(`${pkg.name}@${pkg.version}`)
+    dir = mkdtempSync(path.join(os.tmpdir(), 'idp-templates-version-'))
+    const templates = path.join(dir, 'templates')
+    cpSync(TEMPLATES_DIR, templates, {recursive: true})
+    syncTemplates(templates)
+    expect(checkTemplates(templates)).toEqual([])
+
+    // The next release: every template is out of step until sync (npm version runs it).
+    expect(checkTemplates(templates, 'idp-cli@0.2.0')).toEqual(
+      templateNames().map((name) => `templates/${name}/template.yaml pins ${idpPackage()} (the idpPackage default), but this idp is idp-cli@0.2.0: run ${SYNC_COMMAND}`),
+    )
+    expect(syncTemplates(templates, 'idp-cli@0.2.0')).toHaveLength(3)
+    expect(checkTemplates(templates, 'idp-cli@0.2.0')).toEqual([])
+    const goTemplate = readFileSync(path.join(templates, 'go-service', 'template.yaml'), 'utf8')
+    expect(goTemplate).toContain('          default: idp-cli@0.2.0\n')
+    // Only that default moved: the other parameters' defaults are untouched.
+    expect(goTemplate.replace('idp-cli@0.2.0', idpPackage())).toBe(readFileSync(path.join(TEMPLATES_DIR, 'go-service', 'template.yaml'), 'utf8'))
+
+    // A template without the parameter is named: its workflow could not pin idp.
+    writeFileSync(path.join(templates, 'go-service', 'template.yaml'), goTemplate.replace(/\n {8}idpPackage:\n/u, '\n        otherPackage:\n'))
+    expect(checkTemplates(templates, 'idp-cli@0.2.0')).toEqual([
+      'templates/go-service/template.yaml has no idpPackage parameter with a default: its preview workflow could not pin the idp release (idp-cli@0.2.0)',
+    ])
   })
 })

@@ -40,10 +40,13 @@ export interface TemplateListing {
   path: string
 }
 
-/** The package root, from src/lib/create or dist/lib/create alike. */
+/** idp's name on the npm registry (package.json `name`; the command it installs is `idp`). */
+export const PACKAGE_NAME = 'idp-cli'
+
 /**
  * The installed idp package: the nearest folder above this module holding idp's package.json.
- * Walking up (rather than counting folders) holds for the sources, the tsc layout and the bundle.
+ * Walking up (rather than counting folders) holds for the sources, the tsc layout and the bundle:
+ * the package root, from src/lib/create or dist/lib/create alike.
  */
 export function packageRoot(): string {
   let dir = path.dirname(fileURLToPath(import.meta.url))
@@ -51,11 +54,11 @@ export function packageRoot(): string {
     const manifest = path.join(dir, 'package.json')
     if (existsSync(manifest)) {
       try {
-        if ((JSON.parse(readFileSync(manifest, 'utf8')) as {name?: string}).name === 'idp') return dir
+        if ((JSON.parse(readFileSync(manifest, 'utf8')) as {name?: string}).name === PACKAGE_NAME) return dir
       } catch {}
     }
     const parent = path.dirname(dir)
-    if (parent === dir) throw new InternalError('Cannot find the idp package root (no package.json named "idp" above the installed code).')
+    if (parent === dir) throw new InternalError(`Cannot find the idp package root (no package.json named "${PACKAGE_NAME}" above the installed code).`)
     dir = parent
   }
 }
