@@ -479,8 +479,10 @@ describe('create', () => {
 
   it('the wizard asks the name first, then the template; a summary and a confirmation; saying no goes round again with the answers kept', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'idp-create-svc-'))
+    const {name: packageName, version} = JSON.parse(fs.readFileSync(path.join(import.meta.dirname, '../../package.json'), 'utf8')) as {name: string; version: string}
+    const idpPackage = `${packageName}@${version}`
     const prompter = scriptedPrompter({
-      input: ['shop', 'Shop API', 'team-a', 'github.com?owner=acme&repo=shop', 'Shop API v2', 'team-b', 'github.com?owner=acme&repo=shop'],
+      input: ['shop', 'Shop API', 'team-a', 'github.com?owner=acme&repo=shop', idpPackage, 'Shop API v2', 'team-b', 'github.com?owner=acme&repo=shop', idpPackage],
       select: ['go-service', 'experimental', 'production'],
       number: [8080, 9090],
       confirm: [true, false, true, true],
