@@ -9,7 +9,7 @@ import {createRenderer, type Renderer, TemplateRenderError} from './render.js'
 /**
  * `fetch:template` and `fetch:plain`, as Backstage's scaffolder does them: list every entry of the
  * skeleton (dot files included, symlinks not followed), render paths and contents with `values`,
- * honour copyWithoutRender/copyWithoutTemplating globs and templateFileExtension, copy binary
+ * honour copyWithoutTemplating globs and templateFileExtension, copy binary
  * files byte for byte, skip an entry whose rendered path is empty (conditional files).
  *
  * Everything is computed in memory first (planSkeleton), then written (writeSkeleton), so a
@@ -29,7 +29,7 @@ export interface FetchSpec {
   targetPath: string
   plain: boolean
   values?: Record<string, unknown>
-  copyWithoutRender?: string[]
+  /** Contents copied as they are, paths still rendered. (copyWithoutRender is gone from Backstage; steps.ts warns and drops it.) */
   copyWithoutTemplating?: string[]
   templateFileExtension?: string | boolean
   cookiecutterCompat?: boolean
@@ -176,9 +176,7 @@ export async function planSkeleton(spec: FetchSpec, targetRoot: string): Promise
   const entries = await listEntries(spec.source)
   const renderer = spec.plain ? undefined : rendererFor(spec)
   const context = contextFor(spec)
-  const copyOnly = spec.copyWithoutRender ?? spec.copyWithoutTemplating ?? []
-  if (spec.copyWithoutRender && spec.copyWithoutTemplating) throw new ConfigError(`Template step "${spec.id}": copyWithoutRender and copyWithoutTemplating cannot be used together.`, [{path: `steps.${spec.id}.input`, message: 'conflicting inputs'}])
-  const renderFilenameAlways = !spec.copyWithoutRender
+  const copyOnly = spec.copyWithoutTemplating ?? []
   const isCopyOnly = copyOnly.length > 0 ? picomatch(copyOnly, {dot: true}) : () => false
   let extension: string | false = false
   if (spec.templateFileExtension) {
@@ -206,8 +204,9 @@ export async function planSkeleton(spec: FetchSpec, targetRoot: string): Promise
       if (renderContents) out = out.slice(0, -extension.length)
       out = render(out, entry)
     } else {
+      // Paths are always rendered (Backstage's renderFilename is true since copyWithoutRender went).
       renderContents = !(isCopyOnly(bare) || isCopyOnly(entry))
-      if (renderFilenameAlways || renderContents) out = render(out, entry)
+      out = render(out, entry)
     }
     // Backstage skips entries whose rendered name is empty (conditional files and directories).
     if (out === '' || out.includes('//')) continue
