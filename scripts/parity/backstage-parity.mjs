@@ -25,7 +25,7 @@ const DEFAULTS = [
   ...['go-service', 'python-service', 'typescript-service'].map((name) => ({dir: path.join(root, 'templates', name), args: REPO})),
   ...['go-service', 'typescript-service'].map((name) => ({dir: path.join(root, 'templates', name), args: [...REPO, '--set', 'enableInfra=false'], label: `${name} (enableInfra=false)`})),
   {dir: path.join(root, 'test/fixtures/templates/backstage-style'), args: [...REPO, '--set', 'owner=group:default/team-a']},
-  ...['copy-without-render', 'raw-inputs', 'if-truthiness', 'each-loop'].map((name) => ({dir: path.join(root, 'test/fixtures/backstage-semantics', name), args: []})),
+  ...['copy-without-render', 'raw-inputs', 'if-truthiness', 'each-loop', 'binary-detection'].map((name) => ({dir: path.join(root, 'test/fixtures/backstage-semantics', name), args: []})),
 ]
 const cases = process.argv.length > 2 ? process.argv.slice(2).map((dir) => ({dir: path.resolve(dir), args: []})) : DEFAULTS
 

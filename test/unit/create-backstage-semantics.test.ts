@@ -167,3 +167,13 @@ describe('each: loops, as Backstage runs them', () => {
     expect(warnings).toEqual(['Step "pub" (publish:github) skipped: idp runs publish:github once per template, not in an `each:` loop.'])
   })
 })
+
+describe('binary or text, as Backstage decides (isbinaryfile)', () => {
+  it('Latin-1 text is rendered (read as UTF-8), noise is copied byte for byte, UTF-8 text is rendered', async () => {
+    const {read, files, dir} = await render(path.join(FIXTURES, 'binary-detection'))
+    expect(files).toEqual(['latin1.txt', 'noise.bin', 'utf8.txt'])
+    expect(await read('latin1.txt')).toBe('caf\uFFFD svc\n')
+    expect(await read('utf8.txt')).toBe('naïve — svc\n')
+    expect((await readFile(path.join(dir, 'noise.bin'))).equals(await readFile(path.join(FIXTURES, 'binary-detection/skeleton/noise.bin')))).toBe(true)
+  })
+})

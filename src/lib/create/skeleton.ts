@@ -1,6 +1,7 @@
 import {constants as fsConstants} from 'node:fs'
 import {chmod, copyFile, lstat, mkdir, readdir, readFile, readlink, realpath, rename, rm, stat, symlink, writeFile} from 'node:fs/promises'
 import path from 'node:path'
+import {isBinaryFileSync} from 'isbinaryfile'
 import picomatch from 'picomatch'
 
 import {ConfigError, UsageError} from '../cli/errors.js'
@@ -106,15 +107,14 @@ async function listEntries(dir: string): Promise<string[]> {
   return out
 }
 
-/** Backstage's heuristic target: text is valid UTF-8 without NUL bytes. */
+/**
+ * Binary or text, decided as Backstage's fetch:template decides it: with `isbinaryfile` on the
+ * first bytes (a NUL byte, more than 10% bytes that are neither text nor UTF-8, a PDF or protobuf
+ * signature). Text that is not valid UTF-8 (Latin-1) is text, rendered as UTF-8 like Backstage's
+ * readFile('utf-8') reads it.
+ */
 export function isBinary(buffer: Buffer): boolean {
-  if (buffer.subarray(0, 8000).includes(0)) return true
-  try {
-    new TextDecoder('utf-8', {fatal: true}).decode(buffer)
-    return false
-  } catch {
-    return true
-  }
+  return isBinaryFileSync(buffer, buffer.length)
 }
 
 function renderError(error: unknown, spec: FetchSpec, entry: string): never {
