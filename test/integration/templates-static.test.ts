@@ -62,9 +62,10 @@ function walk(dir: string, base = dir): string[] {
   })
 }
 
-function copyWithoutRender(doc: TemplateDoc): picomatch.Matcher {
+/** Files whose contents fetch:template copies as they are (copyWithoutTemplating, the option Backstage 1.40+ reads). */
+function copyWithoutTemplating(doc: TemplateDoc): picomatch.Matcher {
   const fetch = doc.spec.steps.find((s) => s.action === 'fetch:template')
-  return picomatch((fetch?.input.copyWithoutRender as string[] | undefined) ?? [], {dot: true})
+  return picomatch((fetch?.input.copyWithoutTemplating as string[] | undefined) ?? [], {dot: true})
 }
 
 async function run(file: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = toolEnv()): Promise<{stdout: string; stderr: string}> {
@@ -76,9 +77,9 @@ async function run(file: string, args: string[], cwd: string, env: NodeJS.Proces
   }
 }
 
-async function idp(args: string[], cwd: string): Promise<{status: number; result: Record<string, unknown>}> {
+async function idp(args: string[], cwd: string): Promise<{status: number; result: Record<string, unknown>; warnings?: string[]}> {
   const {stdout} = await run(process.execPath, [cli, ...args, '--json'], cwd, toolEnv({env: {CI: 'true', GITHUB_TOKEN: undefined, GH_TOKEN: undefined}}))
-  return JSON.parse(stdout) as {status: number; result: Record<string, unknown>}
+  return JSON.parse(stdout) as {status: number; result: Record<string, unknown>; warnings?: string[]}
 }
 
 type Manifest = {kind: string; metadata: {name: string}; spec?: Record<string, unknown>}
@@ -134,6 +135,8 @@ beforeAll(async () => {
       fs.mkdirSync(dir)
       const envelope = await idp(['create', NAME, '--template', templateName, '--no-input', '--dir', dir, '--set', `repoUrl=github.com?owner=acme&repo=${NAME}`], dir)
       expect(envelope.status).toBe(0)
+      // Nothing in a bundled template is an option current Backstage ignores.
+      expect(envelope.warnings ?? []).not.toContainEqual(expect.stringMatching(/copyWithoutRender|does not render/u))
       generated[templateName] = path.join(dir, NAME)
     }),
   )
@@ -173,8 +176,15 @@ describe.each(bundled)('template %s', (templateName) => {
     expect(props.repoUrl?.['ui:field']).toBe('RepoUrlPicker')
   })
 
+  it('protects files with copyWithoutTemplating, never copyWithoutRender (removed in scaffolder-backend 2.0: current Backstage would render them)', () => {
+    const fetch = doc.spec.steps.find((s) => s.action === 'fetch:template')
+    expect(fetch?.input).not.toHaveProperty('copyWithoutRender')
+    // preview.yml is rendered (the idp package it installs is a value), its own expressions kept in {% raw %}.
+    expect(fetch?.input.copyWithoutTemplating).toEqual(['.github/workflows/ci.yml', 'chart/templates/**'])
+  })
+
   it('keeps GitHub Actions and Helm expressions away from the renderer, and values out of copied files', () => {
-    const noRender = copyWithoutRender(doc)
+    const noRender = copyWithoutTemplating(doc)
     const problems: string[] = []
     for (const rel of walk(skeleton)) {
       const text = fs.readFileSync(path.join(skeleton, rel), 'utf8')
@@ -189,13 +199,17 @@ describe.each(bundled)('template %s', (templateName) => {
   })
 
   it('renders every file with the values filled in', () => {
-    const noRender = copyWithoutRender(doc)
+    const noRender = copyWithoutTemplating(doc)
     const files = walk(out)
     expect(files.sort()).toEqual(walk(skeleton).sort())
     // A rendered workflow keeps its own ${{ github.* }} expressions (from {% raw %}), never a template's.
     const leftover = (rel: string, text: string) => (rel.startsWith('.github/workflows/') ? /\$\{\{\s*(values|parameters)\b|\{%|\{#/u : /\$\{\{|\{%|\{#/u).test(text)
     const leftovers = files.filter((rel) => !noRender(rel) && leftover(rel, fs.readFileSync(path.join(out, rel), 'utf8')))
     expect(leftovers).toEqual([])
+    // The protected files arrive byte for byte: preview.yml keeps every ${{ github.* }}.
+    const changed = files.filter((rel) => noRender(rel) && !fs.readFileSync(path.join(out, rel)).equals(fs.readFileSync(path.join(skeleton, rel))))
+    expect(changed).toEqual([])
+    expect(fs.readFileSync(path.join(out, '.github/workflows/preview.yml'), 'utf8')).toMatch(/\$\{\{ github\./u)
     expect(parse(fs.readFileSync(path.join(out, 'chart/Chart.yaml'), 'utf8'))).toMatchObject({apiVersion: 'v2', name: NAME})
   })
 

@@ -139,20 +139,29 @@ describe('skeleton rendering', () => {
     expect(isBinary(Buffer.from('plain text é'))).toBe(false)
   })
 
-  it('copyWithoutRender globs (picomatch, dot files) keep content and names as-is', async () => {
+  it('binary or text as Backstage decides (isbinaryfile): Latin-1 text is rendered as UTF-8, mostly-non-text bytes are copied', async () => {
+    const src = await tmp()
+    await writeFile(path.join(src, 'latin1.txt'), Buffer.concat([Buffer.from('caf'), Buffer.from([0xe9]), Buffer.from(' ${{ values.name }}\n')]))
+    const noise = Buffer.from(Array.from({length: 64}, (_, i) => (i % 2 === 0 ? 0x80 + i : 0x41)))
+    await writeFile(path.join(src, 'noise.bin'), noise)
+    const result = await planSkeleton(spec(src), await tmp())
+    // Backstage reads it with readFile('utf-8'): the byte 0xE9 becomes U+FFFD, then it renders.
+    expect(result.ops).toContainEqual(expect.objectContaining({kind: 'write', to: 'latin1.txt', content: 'caf\uFFFD shop\n'}))
+    expect(result.ops).toContainEqual(expect.objectContaining({kind: 'copy', to: 'noise.bin'}))
+    expect(isBinary(Buffer.from('%PDF-1.7 ${{ values.name }}'))).toBe(true)
+  })
+
+  it('copyWithoutTemplating globs (picomatch, dot files) copy contents as they are and still render paths, as Backstage 2.0+', async () => {
     const src = await tmp()
     await mkdir(path.join(src, '.github', 'workflows'), {recursive: true})
     await writeFile(path.join(src, '.github', 'workflows', 'ci.yaml'), 'run: ${{ github.sha }}')
     await writeFile(path.join(src, 'keep-${{ values.name }}.txt'), '${{ values.name }}')
     await writeFile(path.join(src, 'render.txt'), '${{ values.name }}')
-    const result = await planSkeleton(spec(src, {copyWithoutRender: ['.github/workflows/*', 'keep-*']}), await tmp())
-    expect(result.files.sort()).toEqual(['.github/workflows/ci.yaml', 'keep-${{ values.name }}.txt', 'render.txt'])
-    expect(result.ops).toContainEqual(expect.objectContaining({kind: 'write', to: 'render.txt', content: 'shop'}))
-    expect(result.ops).toContainEqual(expect.objectContaining({kind: 'copy', to: '.github/workflows/ci.yaml'}))
-    // copyWithoutTemplating still renders the path, not the content.
     const t = await planSkeleton(spec(src, {copyWithoutTemplating: ['keep-*', '.github/**']}), await tmp())
-    expect(t.files).toContain('keep-shop.txt')
+    expect(t.files.sort()).toEqual(['.github/workflows/ci.yaml', 'keep-shop.txt', 'render.txt'])
     expect(t.ops).toContainEqual(expect.objectContaining({kind: 'copy', to: 'keep-shop.txt'}))
+    expect(t.ops).toContainEqual(expect.objectContaining({kind: 'copy', to: '.github/workflows/ci.yaml'}))
+    expect(t.ops).toContainEqual(expect.objectContaining({kind: 'write', to: 'render.txt', content: 'shop'}))
   })
 
   it('templateFileExtension renders only .njk files and strips the extension', async () => {

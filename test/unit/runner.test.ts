@@ -107,6 +107,15 @@ describe('resolving tools', () => {
     expect((error as PrerequisiteError).hint).toContain('argo-cd.readthedocs.io')
   })
 
+  it('a missing working directory is named as such, not as a missing tool with an install hint', async () => {
+    const runner = createToolRunner({pathEnv: fakePath})
+    const missing = path.join(work, 'never-made')
+    const error = await runner.run('helm', ['list'], {cwd: missing}).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(ToolError)
+    expect((error as ToolError).message).toBe(`Could not start helm: its working directory ${missing} does not exist.`)
+    expect((error as ToolError).hint).toBe(`helm itself is installed (${path.join(bin, 'helm')}); an earlier step was expected to create ${missing}.`)
+  })
+
   it('reports a too-old tool with the version found, and an unreadable version as unknown', async () => {
     const runner = createToolRunner({pathEnv: oldBin})
     const error = (await runner.require('terraform').catch((e: unknown) => e)) as PrerequisiteError

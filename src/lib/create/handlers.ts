@@ -1,4 +1,4 @@
-import {lstat, rm, rmdir} from 'node:fs/promises'
+import {lstat, mkdir, rm, rmdir} from 'node:fs/promises'
 import path from 'node:path'
 
 import type {Handlers} from '../plan/apply.js'
@@ -104,6 +104,12 @@ export interface RenderAllOptions {
 export async function renderAll(steps: FileStep[], targetDir: string, created: string[], options: RenderAllOptions = {}): Promise<string[]> {
   const {rendered, afterFetch} = options
   const planned = rendered && steps.every((step) => step.kind !== 'fetch' || rendered.has(step)) ? rendered : await renderFiles(steps, targetDir, options)
+  // The new project's directory exists even when no fetch step wrote into it (all skipped by
+  // `if:`, an empty `each:`): git init and what follows run there.
+  if (!(await lstat(targetDir).catch(() => undefined))) {
+    const first = await mkdir(targetDir, {recursive: true})
+    if (first) created.push(first)
+  }
   const files = new Set<string>()
   for (const step of steps) {
     if (step.kind === 'fetch') {

@@ -147,6 +147,7 @@ export async function prepareCreate(input: PrepareInput): Promise<PreparedCreate
   )
   const interpreted = outcome.interpreted
   if (!interpreted) throw new InternalError('The template renderer returned no step inputs.')
+  for (const warning of interpreted.warnings) input.warn?.(warning)
   for (const skip of interpreted.skipped) if (skip.warn) input.warn?.(`Step "${skip.id}" (${skip.action}) skipped: ${skip.reason}.`)
   if (!interpreted.files.some((f) => f.kind === 'fetch')) input.warn?.(`Template ${template.name} has no fetch:template or fetch:plain step; the new repository will be empty.`)
 

@@ -204,24 +204,38 @@ export interface Renderer {
    * Render a step input the way Backstage's workflow runner does: a string that is exactly one
    * `${{ expr }}` keeps the expression's type (object, number, boolean); other strings become
    * text; an empty result becomes undefined; objects and arrays are rendered member by member.
+   * A string that does not render is kept as written when `onFailure` is given (Backstage).
    */
-  renderValue(input: unknown, context: RenderContext, name?: string): unknown
+  renderValue(input: unknown, context: RenderContext, name?: string, onFailure?: RenderFailure): unknown
 }
+
+/**
+ * Called for a string that does not render (unknown filter, syntax error, calling undefined):
+ * with it, renderValue keeps the string as written, as Backstage's workflow runner does for step
+ * inputs; without it, the error is thrown. A sandbox refusal is always thrown.
+ */
+export type RenderFailure = (input: string, error: TemplateRenderError) => void
 
 export class TemplateRenderError extends Error {
   override name = 'TemplateRenderError'
+  /** The template tried to reach what idp's sandbox refuses (TemplateSecurityError): never passed over. */
+  readonly security: boolean
   constructor(
     message: string,
     readonly templateName?: string,
   ) {
     super(message)
+    this.security = message.includes('TemplateSecurityError:')
   }
 }
 
-function cleanMessage(error: unknown): string {
+function cleanMessage(error: unknown, name?: string): string {
   const message = error instanceof Error ? error.message : String(error)
-  // nunjucks prefixes "(unknown path)" and the original error name; keep line/column.
-  return message.replace(/^\(unknown path\)\s*/u, '').replace(/\n\s*/gu, ' ').trim()
+  // nunjucks prefixes the template's name (or "(unknown path)") and the original error's name;
+  // callers put the location in front themselves, so drop it (and a bare "Error: "), keep line/column.
+  let text = message.replace(/\n\s*/gu, ' ').trim()
+  for (const prefix of ['(unknown path)', ...(name ? [`(${name})`] : [])]) if (text.startsWith(prefix)) text = text.slice(prefix.length).trim()
+  return text.replace(/^((?:\[Line \d+, Column \d+\]\s*)?)Error: /u, '$1')
 }
 
 export function createRenderer(options: RendererOptions = {}): Renderer {
@@ -254,30 +268,40 @@ export function createRenderer(options: RendererOptions = {}): Renderer {
     try {
       return compile(template, name).render(safeContext)
     } catch (error) {
-      throw new TemplateRenderError(cleanMessage(error), name)
+      throw new TemplateRenderError(cleanMessage(error, name), name)
     }
   }
 
-  const renderValue = (input: unknown, context: RenderContext, name?: string): unknown => {
+  const renderValue = (input: unknown, context: RenderContext, name?: string, onFailure?: RenderFailure): unknown => {
     if (typeof input === 'string') {
-      if (isSingleExpression(input, cookiecutter)) {
-        const dumped = input.replace(/\$\{\{(.+)\}\}/u, '${{ ( $1 ) | dump }}')
-        const text = renderString(dumped, context, name)
-        if (text === '') return undefined
+      try {
+        // Backstage's NunjucksWorkflowRunner.render: a lone expression keeps its type through
+        // `| dump`; when that fails for any reason, the string is rendered as text.
         try {
-          return JSON.parse(text)
-        } catch {
-          // Backstage falls back to plain rendering when the dump does not parse.
+          if (isSingleExpression(input, cookiecutter)) {
+            const dumped = input.replace(/\$\{\{(.+)\}\}/gu, '${{ ( $1 ) | dump }}')
+            const text = renderString(dumped, context, name)
+            if (text === '') return undefined
+            return JSON.parse(text)
+          }
+        } catch (error) {
+          if (error instanceof TemplateRenderError && error.security) throw error
         }
+        const text = renderString(input, context, name)
+        return text === '' ? undefined : text
+      } catch (error) {
+        // ...and when the text does not render either, Backstage keeps the string as written.
+        // idp does too, when asked (step inputs), but never for what its sandbox refused.
+        if (!onFailure || !(error instanceof TemplateRenderError) || error.security) throw error
+        onFailure(input, error)
+        return input
       }
-      const text = renderString(input, context, name)
-      return text === '' ? undefined : text
     }
-    if (Array.isArray(input)) return input.map((item) => renderValue(item, context, name))
+    if (Array.isArray(input)) return input.map((item) => renderValue(item, context, name, onFailure))
     if (input !== null && typeof input === 'object') {
       const out: Record<string, unknown> = {}
       for (const [key, value] of Object.entries(input)) {
-        const rendered = renderValue(value, context, name)
+        const rendered = renderValue(value, context, name, onFailure)
         if (rendered !== undefined) out[key] = rendered
       }
       return out

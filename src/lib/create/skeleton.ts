@@ -1,6 +1,7 @@
 import {constants as fsConstants} from 'node:fs'
 import {chmod, copyFile, lstat, mkdir, readdir, readFile, readlink, realpath, rename, rm, stat, symlink, writeFile} from 'node:fs/promises'
 import path from 'node:path'
+import {isBinaryFileSync} from 'isbinaryfile'
 import picomatch from 'picomatch'
 
 import {ConfigError, UsageError} from '../cli/errors.js'
@@ -9,7 +10,7 @@ import {createRenderer, type Renderer, TemplateRenderError} from './render.js'
 /**
  * `fetch:template` and `fetch:plain`, as Backstage's scaffolder does them: list every entry of the
  * skeleton (dot files included, symlinks not followed), render paths and contents with `values`,
- * honour copyWithoutRender/copyWithoutTemplating globs and templateFileExtension, copy binary
+ * honour copyWithoutTemplating globs and templateFileExtension, copy binary
  * files byte for byte, skip an entry whose rendered path is empty (conditional files).
  *
  * Everything is computed in memory first (planSkeleton), then written (writeSkeleton), so a
@@ -29,7 +30,7 @@ export interface FetchSpec {
   targetPath: string
   plain: boolean
   values?: Record<string, unknown>
-  copyWithoutRender?: string[]
+  /** Contents copied as they are, paths still rendered. (copyWithoutRender is gone from Backstage; steps.ts warns and drops it.) */
   copyWithoutTemplating?: string[]
   templateFileExtension?: string | boolean
   cookiecutterCompat?: boolean
@@ -106,15 +107,14 @@ async function listEntries(dir: string): Promise<string[]> {
   return out
 }
 
-/** Backstage's heuristic target: text is valid UTF-8 without NUL bytes. */
+/**
+ * Binary or text, decided as Backstage's fetch:template decides it: with `isbinaryfile` on the
+ * first bytes (a NUL byte, more than 10% bytes that are neither text nor UTF-8, a PDF or protobuf
+ * signature). Text that is not valid UTF-8 (Latin-1) is text, rendered as UTF-8 like Backstage's
+ * readFile('utf-8') reads it.
+ */
 export function isBinary(buffer: Buffer): boolean {
-  if (buffer.subarray(0, 8000).includes(0)) return true
-  try {
-    new TextDecoder('utf-8', {fatal: true}).decode(buffer)
-    return false
-  } catch {
-    return true
-  }
+  return isBinaryFileSync(buffer, buffer.length)
 }
 
 function renderError(error: unknown, spec: FetchSpec, entry: string): never {
@@ -176,9 +176,7 @@ export async function planSkeleton(spec: FetchSpec, targetRoot: string): Promise
   const entries = await listEntries(spec.source)
   const renderer = spec.plain ? undefined : rendererFor(spec)
   const context = contextFor(spec)
-  const copyOnly = spec.copyWithoutRender ?? spec.copyWithoutTemplating ?? []
-  if (spec.copyWithoutRender && spec.copyWithoutTemplating) throw new ConfigError(`Template step "${spec.id}": copyWithoutRender and copyWithoutTemplating cannot be used together.`, [{path: `steps.${spec.id}.input`, message: 'conflicting inputs'}])
-  const renderFilenameAlways = !spec.copyWithoutRender
+  const copyOnly = spec.copyWithoutTemplating ?? []
   const isCopyOnly = copyOnly.length > 0 ? picomatch(copyOnly, {dot: true}) : () => false
   let extension: string | false = false
   if (spec.templateFileExtension) {
@@ -206,8 +204,9 @@ export async function planSkeleton(spec: FetchSpec, targetRoot: string): Promise
       if (renderContents) out = out.slice(0, -extension.length)
       out = render(out, entry)
     } else {
+      // Paths are always rendered (Backstage's renderFilename is true since copyWithoutRender went).
       renderContents = !(isCopyOnly(bare) || isCopyOnly(entry))
-      if (renderFilenameAlways || renderContents) out = render(out, entry)
+      out = render(out, entry)
     }
     // Backstage skips entries whose rendered name is empty (conditional files and directories).
     if (out === '' || out.includes('//')) continue

@@ -432,6 +432,14 @@ export function createToolRunner(options: ToolRunnerOptions = {}): ToolRunner {
         throw new CancelledError(`Cancelled${outcome.stopSignal ? ` by ${outcome.stopSignal}` : ''}: stopped ${command}.`, {details: {tool, argv}})
       }
       if (outcome.spawnError) {
+        // A missing working directory fails the spawn with the same ENOENT as a missing binary,
+        // but the binary was found above: say which one is missing.
+        const cwdInfo = runOptions.cwd === undefined ? undefined : await stat(runOptions.cwd).catch(() => null)
+        if (cwdInfo === null || (cwdInfo && !cwdInfo.isDirectory())) {
+          throw new ToolError(`Could not start ${tool}: its working directory ${runOptions.cwd} ${cwdInfo === null ? 'does not exist' : 'is not a directory'}.`, {tool, argv}, {
+            hint: `${tool} itself is installed (${info.path}); an earlier step was expected to create ${runOptions.cwd}.`,
+          })
+        }
         throw new ToolError(`Could not start ${tool} (${info.path}): ${redact(outcome.spawnError)}`, {tool, argv}, {hint: info.installHint})
       }
       const exitCode = outcome.exitCode ?? -1
