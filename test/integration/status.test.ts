@@ -258,8 +258,8 @@ describe('idp status', () => {
     const cases: Array<[string[], RegExp]> = [
       [['--watch', '--json'], /^--watch and --json do not go together/u],
       [['--interval', '5s'], /^--interval needs --watch/u],
-      [['--watch', '--interval', '10ms'], /^--interval 10ms is too short/u],
-      [['--watch', '--interval', 'soon'], /^Invalid --interval "soon"/u],
+      [['--watch', '--interval', '0s'], /^Invalid --interval "0s": must be longer than zero\./u],
+      [['--watch', '--interval', '10ms'], /^Invalid --interval "10ms": not a duration\./u],
       [['--owner', ' '], /^--owner needs a team or a person/u],
     ]
     for (const [args, message] of cases) {

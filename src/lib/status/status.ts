@@ -14,7 +14,7 @@ import {type Deps, type Human, idpCommand, type Service, type View} from '../cli
 import {UsageError} from '../cli/errors.js'
 import {table} from '../cli/output.js'
 import {matchKey, resolveEnvironment} from '../config/environments.js'
-import {formatDuration, parseDuration} from '../config/duration.js'
+import {durationProblem, formatDuration, parseDuration} from '../config/duration.js'
 import {type LoadedConfig, loadConfig} from '../config/load.js'
 import {argoAppView, helmHealth, workloadStatus} from '../deploy/status.js'
 import {configuredClusters} from '../env/cluster.js'
@@ -127,26 +127,21 @@ export interface StatusResult {
   readAt: string
 }
 
-const MIN_INTERVAL_MS = 1000
+const MAX_INTERVAL_MS = 86_400_000
 
 /** The request checked before anything is read: a usage error names the flag. */
 function checkRequest(request: StatusRequest): number {
   if (request.owner !== undefined && request.owner.trim() === '') throw new UsageError('--owner needs a team or a person.', {hint: 'e.g. `--owner team-a` (the service owner of .idp.yml) or `--owner alice@example.com`.'})
   if (request.watch && request.json) throw new UsageError('--watch and --json do not go together: --json prints one document.', {hint: 'Use --json alone (e.g. from a script, in a loop), or --watch alone.'})
   if (request.interval !== undefined && !request.watch) throw new UsageError('--interval needs --watch.', {hint: 'e.g. `idp status --watch --interval 10s`.'})
-  const ms = request.interval === undefined ? 5000 : parseInterval(request.interval)
-  return ms
+  return request.interval === undefined ? 5000 : parseInterval(request.interval)
 }
 
+/** --interval: a duration of whole seconds or more (idp's durations have no smaller unit), at most a day. */
 function parseInterval(text: string): number {
-  let ms: number
-  try {
-    ms = parseDuration(text)
-  } catch {
-    throw new UsageError(`Invalid --interval "${text}".`, {hint: 'A duration such as 5s, 30s or 1m.'})
-  }
-  if (ms < MIN_INTERVAL_MS) throw new UsageError(`--interval ${text} is too short.`, {hint: 'At least 1s.'})
-  return ms
+  const problem = durationProblem(text, MAX_INTERVAL_MS)
+  if (problem) throw new UsageError(`Invalid --interval "${text}": ${problem}.`, {hint: 'A duration such as 5s, 30s or 1m.'})
+  return parseDuration(text, MAX_INTERVAL_MS)
 }
 
 export const status: Service<StatusRequest, StatusResult> = async (request, deps) => {
