@@ -38,6 +38,8 @@ export interface RequestRecord {
   status?: number
   /** Which client connection carried the request (1, 2, ... in order of connecting): shows keep-alive reuse. */
   connection: number
+  /** Arrival to the last byte of the answer, in ms (the injected delay included); set when the answer is sent. */
+  ms?: number
 }
 
 export interface ServerState {
@@ -555,9 +557,13 @@ export function createServer(state: ServerState, tls?: {key: string; cert: strin
       user: '',
       connection,
     }
+    const arrived = process.hrtime.bigint()
     state.requests.push(record)
     if (state.requests.length > 10_000) state.requests.splice(0, 1000)
-    res.on('finish', () => (record.status = res.statusCode))
+    res.on('finish', () => {
+      record.status = res.statusCode
+      record.ms = Number(process.hrtime.bigint() - arrived) / 1e6
+    })
     handle(state, req, res, record).catch((error: unknown) => {
       const apiError = error instanceof ApiError ? error : new ApiError(500, `stand-in internal error: ${(error as Error)?.stack ?? String(error)}`)
       if (res.headersSent) res.end()
