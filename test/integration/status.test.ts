@@ -11,9 +11,13 @@ import {stringify} from 'yaml'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {grantObjects} from '../../src/lib/access/bindings.js'
+import {createDeps} from '../../src/lib/cli/deps.js'
+import {CancelledError} from '../../src/lib/cli/errors.js'
+import {Output} from '../../src/lib/cli/output.js'
 import {envMetadata} from '../../src/lib/env/labels.js'
-import type {StatusResult} from '../../src/lib/status/status.js'
+import {status, type StatusResult} from '../../src/lib/status/status.js'
 import {parseJson, repoRoot, runCli, runJs} from '../support/cli.js'
+import {TextSink} from '../support/deps.js'
 import {seedEnvironment} from '../support/env-seed.js'
 import {type KubeStandIn, startKubeStandIn} from '../support/kube-stand-in/index.js'
 import {isolatedUser, type IsolatedUser} from '../support/user-env.js'
@@ -306,5 +310,29 @@ describe('idp status', () => {
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL')
     }
+  }, 60_000)
+
+  it('--watch on a terminal redraws the whole screen in place every interval, in-process with the service\'s Deps, until Ctrl-C', async () => {
+    const stdout = Object.assign(new TextSink(), {isTTY: true})
+    const stderr = new TextSink()
+    const controller = new AbortController()
+    const deps = createDeps({env: {...env, CI: undefined}, out: new Output({json: false, verbose: false, stdout, stderr}), signal: controller.signal, bin: 'idp', interactive: false})
+    const watching = status({dir: repo, allServices: false, watch: true, interval: '1s', json: false}, deps)
+    watching.catch(() => {})
+    const frames = () => stdout.text.split('\x1b[H\x1b[2J').slice(1)
+    for (let i = 0; i < 150 && frames().length < 2; i++) await new Promise((r) => setTimeout(r, 100))
+    controller.abort(new CancelledError('Cancelled by SIGINT.'))
+    await expect(watching).rejects.toBeInstanceOf(CancelledError)
+    expect(stdout.text.startsWith('\x1b[H\x1b[2J')).toBe(true)
+    expect(frames().length).toBeGreaterThanOrEqual(2)
+    for (const frame of frames()) {
+      expect(frame.split('\n')[0]).toBe('shop  owner team-a · production · system webshop')
+      // pr-3 was healed by the test before: the expired preview, the expired grant and the cluster that is down remain.
+      expect(frame).toContain('Needs attention (3):')
+      expect(frame).toContain(`      → idp doctor --dir ${repo}`)
+      expect(frame).toMatch(/Every 1s, last read \d\d:\d\d:\d\dZ\. Ctrl-C to stop\.\n$/u)
+    }
+    // Warnings are in the view (the attention list), not repeated on stderr every round.
+    expect(stderr.text).toBe('')
   }, 60_000)
 })
