@@ -10,7 +10,7 @@ import {existsSync, readFileSync} from 'node:fs'
 import path from 'node:path'
 
 import type {GrantRecord} from '../access/bindings.js'
-import {type Deps, type Human, idpCommand, type Service, type View} from '../cli/deps.js'
+import {type Deps, type Human, idpCommandOf, type Service, type View} from '../cli/deps.js'
 import {UsageError} from '../cli/errors.js'
 import {table} from '../cli/output.js'
 import {matchKey, resolveEnvironment} from '../config/environments.js'
@@ -164,8 +164,8 @@ export async function readStatus(request: Pick<StatusRequest, 'dir' | 'allServic
   const targets = configuredClusters(loaded, undefined)
   const argocd = request.allServices || config.deploy.strategy === 'argocd'
   const readings = await Promise.all(targets.map((target) => readCluster(target, {stateDir: deps.stateDir, processEnv: deps.env, ...(service ? {service} : {}), now, argocd, signal: deps.signal})))
-  const view: View = {bin: deps.bin, cwd: process.cwd(), now, dir: request.dir, ...(deps.env.IDP_CONFIG ? {configFile: deps.env.IDP_CONFIG} : {})}
-  const command = (args: string[]) => idpCommand(view, args)
+  // Printed to run as printed: the same repository (--dir) and config (IDP_CONFIG) as this run.
+  const command = (args: string[]) => idpCommandOf(deps, request.dir, args)
 
   let environments = assemble(loaded, readings, request.allServices)
   const owner = request.owner?.trim()
