@@ -9,13 +9,19 @@
  * each take one extra second, to show that independent plan steps overlap (wall < sum of steps).
  * Like the other cases it is measured warm: one `env up` of another environment first.
  */
-import {execFileSync, spawn} from 'node:child_process'
+import {execFile, execFileSync, spawn} from 'node:child_process'
 import {chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, appendFileSync} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 
+import {promisify} from 'node:util'
+
+import {envMetadata} from '../src/lib/env/labels.js'
 import {seedEnvironments} from '../test/support/env-seed.js'
 import {type EnvWorld, startEnvWorld} from '../test/fixtures/env/world.js'
+import {DEPLOY_PROJECT} from '../test/fixtures/deploy/world.js'
+import {type KubeObject, startKubeStandIn} from '../test/support/kube-stand-in/index.js'
+import {isolatedUser} from '../test/support/user-env.js'
 
 const root = path.resolve(import.meta.dirname, '..')
 const runs = Number(process.env.BENCH_RUNS ?? 15)
@@ -336,6 +342,124 @@ async function measureConcurrency(world: EnvWorld): Promise<ConcurrencyMeasureme
   }
 }
 
+/** The fixed latency every stand-in request gets in the status cases. */
+const STATUS_LATENCY_MS = 50
+
+interface StatusMeasurement {
+  name: string
+  /** API requests one run makes (all clusters). */
+  requests: number
+  /** The slowest single request of a run, as the stand-in timed it (latency included). */
+  slowestCallMs: number
+  /** Requests that had to wait for another's answer, in a chain: 1 when every request went out at once. */
+  rounds: number
+  /** Median wall time with the latency, and the same command with none (start-up and the work itself). */
+  medianMs: number
+  zeroLatencyMs: number
+  baselineMedianMs: number
+  ratio: number
+  /** What the latency cost: medianMs - zeroLatencyMs; the target is at most 2 x slowestCallMs. */
+  latencyCostMs: number
+  ok: boolean
+}
+
+/**
+ * idp status against three stand-in clusters whose every request waits STATUS_LATENCY_MS: a
+ * service with 30 previews (10 per cluster), and the team view of 300 environments of 20 services.
+ * Each environment holds what a real \`helm install\` leaves (its release Secret and Deployment,
+ * copied from one real install of the fixture chart). Reported: the ratio to \`node -e 0\`, the API
+ * requests per run, and the latency's cost against the target (wall within start-up plus twice one
+ * cluster's slowest list call, start-up being the same run without latency).
+ */
+async function measureStatus(): Promise<StatusMeasurement[]> {
+  const kube = await startKubeStandIn({controllerDelayMs: 5})
+  const root = mkdtempSync(path.join(os.tmpdir(), 'idp-bench-status-'))
+  try {
+    const user = isolatedUser(root, kube)
+    const env = {...user.env, NO_COLOR: '1'}
+    const aliases = ['c1', 'c2', 'c3']
+    const standIn = (alias: string) => (alias === 'c1' ? 'host' : alias)
+    for (const alias of aliases.slice(1)) kube.clusters.create(alias)
+    const kubeconfigs = aliases.map((alias) => kube.kubeconfig(standIn(alias), {context: `${alias}-ctx`, path: path.join(root, `${alias}.kubeconfig`)}))
+    const repo = path.join(root, 'shop')
+    mkdirSync(repo)
+    writeFileSync(
+      path.join(repo, '.idp.yml'),
+      `version: 1\nservice: {name: shop, owner: team-a}\nclusters:\n${aliases.map((a, i) => `  ${a}: {context: ${a}-ctx, kubeconfig: ${kubeconfigs[i]}}`).join('\n')}\nenvironments:\n  "pr-*": {cluster: c1, driver: namespace}\n`,
+    )
+    // One real helm release; its Secret and Deployment are what every environment holds.
+    await promisify(execFile)('helm', ['install', 'shop', path.join(DEPLOY_PROJECT, 'chart'), '--namespace', 'template', '--create-namespace', '--set', 'image.tag=v1'], {env: {...env, KUBECONFIG: kubeconfigs[0]}})
+    await new Promise((r) => setTimeout(r, 200))
+    const secret = kube.store().list('v1', 'Secret', 'template').find((x) => x.metadata?.labels?.owner === 'helm')!
+    const deployment = kube.store().get('apps/v1', 'Deployment', 'shop', 'template')!
+    const now = new Date()
+    const seed = (service: string, envName: string, alias: string, team: string) => {
+      const namespace = `${service}-${envName}`
+      const {labels, annotations} = envMetadata({service, env: envName, owner: 'dev@example.com', team, driver: 'namespace', cluster: alias, expiresAt: new Date(now.getTime() + 72 * 3_600_000), sha: 'abc1234', status: 'ready'})
+      const store = kube.store(standIn(alias))
+      store.create({apiVersion: 'v1', kind: 'Namespace', metadata: {name: namespace, labels, annotations}})
+      const meta = (o: KubeObject) => ({name: o.metadata!.name!.replace(/shop/gu, service), namespace, labels: {...o.metadata?.labels, ...(o.metadata?.labels?.name ? {name: service} : {})}, annotations: {...o.metadata?.annotations, ...(o.metadata?.annotations?.['meta.helm.sh/release-name'] ? {'meta.helm.sh/release-name': service, 'meta.helm.sh/release-namespace': namespace} : {})}})
+      store.put({...secret, metadata: meta(secret)})
+      store.put({...deployment, metadata: meta(deployment)})
+    }
+    // shop: 30 previews; 19 other services: 270 more (15 or 14 each), 300 environments of 20 services in all.
+    for (let i = 1; i <= 30; i++) seed('shop', `pr-${i}`, aliases[i % 3]!, 'team-a')
+    for (let s = 1; s <= 19; s++) for (let i = 1; i <= (s <= 4 ? 15 : 14); i++) seed(`svc${s}`, `pr-${i}`, aliases[i % 3]!, s % 2 ? 'team-a' : 'team-b')
+    const cases = [
+      {name: `idp status --json (30 previews on 3 clusters, ${STATUS_LATENCY_MS} ms per request)`, argv: ['status', '--json', '--dir', repo], expect: 30},
+      {name: `idp status --all-services --json (300 environments of 20 services on 3 clusters, ${STATUS_LATENCY_MS} ms per request)`, argv: ['status', '--all-services', '--json', '--dir', repo], expect: 300},
+    ]
+    const out: StatusMeasurement[] = []
+    for (const c of cases) {
+      if (!selected(c.name)) continue
+      const once = async (latency: number) => {
+        kube.faults.delay(latency)
+        const before = kube.requests().length
+        const r = await run([process.execPath, bin, ...c.argv], env, repo)
+        const sent = kube.requests().slice(before)
+        if (r.code !== 0) throw new Error(`${c.argv.join(' ')} exited ${r.code}: ${(r.stdout + r.stderr).slice(-800)}`)
+        return {ms: r.ms, sent, result: (JSON.parse(r.stdout) as {result: {environments: Array<{health: string}>}}).result}
+      }
+      const probe = await once(STATUS_LATENCY_MS)
+      if (probe.result.environments.length !== c.expect || probe.result.environments.some((e) => e.health !== 'Healthy')) {
+        throw new Error(`${c.name}: ${probe.result.environments.length} environments (expected ${c.expect}, all Healthy)`)
+      }
+      const baseline: number[] = []
+      const slow: number[] = []
+      const fast: number[] = []
+      for (let i = -1; i < runs; i++) {
+        const b = await time([process.execPath, '-e', '0'], env, repo)
+        const w = (await once(STATUS_LATENCY_MS)).ms
+        const z = (await once(0)).ms
+        if (i >= 0) {
+          baseline.push(b)
+          slow.push(w)
+          fast.push(z)
+        }
+      }
+      kube.faults.delay(0)
+      const slowest = Math.max(...probe.sent.map((q) => q.ms ?? 0))
+      // Sequential rounds: a request sent after another's answer arrived is one round later than it.
+      const depth = new Map<(typeof probe.sent)[number], number>()
+      for (const q of [...probe.sent].sort((a, b) => (a.at ?? 0) - (b.at ?? 0))) {
+        const before = probe.sent.filter((p) => p !== q && (p.at ?? 0) + (p.ms ?? 0) <= (q.at ?? 0))
+        depth.set(q, 1 + Math.max(0, ...before.map((p) => depth.get(p) ?? 1)))
+      }
+      const rounds = Math.max(...depth.values())
+      if (process.env.BENCH_VERBOSE) for (const q of probe.sent) process.stderr.write(`${q.method} ${q.path}${q.query} ${round(q.ms ?? 0)} ms\n`)
+      const m = median(slow)
+      const zero = median(fast)
+      const b = median(baseline)
+      out.push({name: c.name, requests: probe.sent.length, rounds, slowestCallMs: round(slowest), medianMs: round(m), zeroLatencyMs: round(zero), baselineMedianMs: round(b), ratio: round(m / b, 2), latencyCostMs: round(m - zero), ok: m - zero <= 2 * slowest})
+    }
+    return out
+  } finally {
+    kube.faults.delay(0)
+    await kube.stop()
+    rmSync(root, {recursive: true, force: true})
+  }
+}
+
 async function main(): Promise<void> {
   if (!existsSync(path.join(root, 'dist')) || !existsSync(path.join(root, 'oclif.manifest.json'))) {
     execFileSync('npm', ['run', 'build'], {cwd: root, stdio: 'inherit'})
@@ -403,12 +527,21 @@ async function main(): Promise<void> {
 
     const results: Measurement[] = []
     for (const c of cases.filter((c) => selected(c.name))) results.push(await measure(c))
+    const status = ids.has('status') && selected('idp status') ? await measureStatus() : []
+    if (status.length === 0) skipped.push('idp status with latency')
     const concurrency = world && ids.has('env:up') && process.env.BENCH_SKIP_CONCURRENCY !== '1' && selected(CONCURRENCY_CASE) ? await measureConcurrency(world) : undefined
     if (!concurrency) skipped.push('env up wall time with slow tools')
 
     const header = '| case | median | min | max | `node -e 0` | ratio | target | peak RSS | ok |\n|---|---|---|---|---|---|---|---|---|'
     const rows = results.map((r) => `| ${r.name} | ${r.medianMs} ms | ${r.minMs} | ${r.maxMs} | ${r.baselineMedianMs} ms | ${r.ratio}× | ≤ ${r.target}× | ${r.peakRssMb} MB${r.rssTargetMb ? ` (≤ ${r.rssTargetMb})` : ''} | ${r.ok ? 'yes' : 'NO'} |`)
     process.stdout.write(`${[header, ...rows].join('\n')}\n`)
+    if (status.length > 0) {
+      process.stdout.write(
+        `\n| status case | API requests | sequential rounds | slowest request | median | same, no latency | latency cost | target (2 × slowest) | \`node -e 0\` | ratio | ok |\n|---|---|---|---|---|---|---|---|---|---|---|\n${status
+          .map((r) => `| ${r.name} | ${r.requests} | ${r.rounds} | ${r.slowestCallMs} ms | ${r.medianMs} ms | ${r.zeroLatencyMs} ms | ${r.latencyCostMs} ms | ≤ ${round(2 * r.slowestCallMs)} ms | ${r.baselineMedianMs} ms | ${r.ratio}× | ${r.ok ? 'yes' : 'NO'} |`)
+          .join('\n')}\n`,
+      )
+    }
     if (compareBin) {
       const compareRows = results.map((r) => `| ${r.name} | ${r.medianMs} ms | ${r.compareMedianMs} ms | ${r.compareRatio}× |`)
       process.stdout.write(`\nCompared with ${compareBin}, in the same loop:\n\n| case | this build | other build | this / other |\n|---|---|---|---|\n${compareRows.join('\n')}\n`)
@@ -429,7 +562,7 @@ async function main(): Promise<void> {
     // A filtered run is a quick look, not a result to publish: results.json keeps the full run.
     if (!only) writeFileSync(
       path.join(root, 'bench/results.json'),
-      `${JSON.stringify({date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, loadavg: os.loadavg().map((l) => round(l, 2)), runs, results, concurrency, skipped}, null, 2)}\n`,
+      `${JSON.stringify({date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, loadavg: os.loadavg().map((l) => round(l, 2)), runs, results, status, concurrency, skipped}, null, 2)}\n`,
     )
   } finally {
     process.off('SIGINT', onSignal)

@@ -59,6 +59,7 @@ describe('resolveEnvironment', () => {
       key: 'pr-*',
       pattern: true,
       service: 'shop',
+      team: 'team-a',
       cluster: {alias: 'dev', context: 'kind-dev'},
       driver: 'vcluster',
       namespace: 'shop-pr-42',

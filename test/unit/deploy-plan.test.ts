@@ -44,7 +44,7 @@ describe('planDeploy (argocd)', () => {
       'app', 'create', 'shop-staging', '--upsert', '--project', 'shop', '--repo', 'https://github.com/acme/shop', '--path', 'chart', '--revision', 'main',
       '--dest-server', 'https://kubernetes.default.svc', '--dest-namespace', 'shop-staging', '--app-namespace', 'argocd',
       '--values', 'values-staging.yaml', '--helm-set-string', 'env=staging', '--helm-set-string', 'image.tag=v1.2.3',
-      '--label', 'app.kubernetes.io/managed-by=idp', '--label', 'idp.dev/env=staging', '--label', 'idp.dev/service=shop',
+      '--label', 'app.kubernetes.io/managed-by=idp', '--label', 'idp.dev/env=staging', '--label', 'idp.dev/service=shop', '--label', 'idp.dev/team=team-a',
       '--sync-option', 'CreateNamespace=true', '--core',
     ])
     expect(step('sync').argv).toEqual(['app', 'sync', 'shop-staging', '--async', '--app-namespace', 'argocd', '--core'])

@@ -17,6 +17,14 @@ function record(overrides: Partial<EnvRecord>): EnvRecord {
 }
 
 describe('labels and annotations', () => {
+  it('records the owning team as a label-safe idp.dev/team, and reads it back', () => {
+    const {labels} = envMetadata({service: 'shop', env: 'pr-1', owner: 'alice@example.com', team: 'Team A/web', driver: 'namespace', cluster: 'dev', createdAt: '2026-01-01T00:00:00Z'})
+    expect(labels[LABELS.team]).toBe('Team-A-web')
+    const record = parseEnvRecord({metadata: {name: 'shop-pr-1', labels, annotations: {}}}, 'dev')
+    expect(record?.team).toBe('Team-A-web')
+    expect(envMetadata({service: 'shop', env: 'pr-1', owner: 'a', driver: 'namespace', cluster: 'dev'}).labels[LABELS.team]).toBeUndefined()
+  })
+
   it('envMetadata: ownership labels, label-unsafe values in annotations, ISO times', () => {
     const {labels, annotations} = envMetadata({service: 'shop', env: 'pr-42', owner: 'Alice <alice@example.com>', expiresAt: new Date('2025-06-04T12:00:00Z'), sha: 'abc', pr: 42, driver: 'vcluster', cluster: 'dev', url: 'https://x', status: 'ready', createdAt: NOW})
     expect(labels).toEqual({[LABELS.managedBy]: 'idp', [LABELS.service]: 'shop', [LABELS.env]: 'pr-42', [LABELS.pr]: '42'})

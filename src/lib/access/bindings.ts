@@ -52,8 +52,10 @@ export function accessRoleName(role: string): string {
   return plain.length <= 63 ? plain : `${plain.slice(0, 54).replace(/-+$/u, '')}-${shortHash(role)}`
 }
 
-export function accessSelector(filter: {service: string; env?: string; role?: string}): string {
-  const parts = [`${ACCESS_LABELS.managedBy}=${MANAGED_BY_VALUE}`, `${ACCESS_LABELS.service}=${sanitizeLabelValue(filter.service)}`]
+/** The selector of idp's grants: of one service (and env, role), or without a service those of every service. */
+export function accessSelector(filter: {service?: string; env?: string; role?: string}): string {
+  const parts = [`${ACCESS_LABELS.managedBy}=${MANAGED_BY_VALUE}`]
+  if (filter.service) parts.push(`${ACCESS_LABELS.service}=${sanitizeLabelValue(filter.service)}`)
   if (filter.env) parts.push(`${ACCESS_LABELS.env}=${sanitizeLabelValue(filter.env)}`)
   parts.push(filter.role ? `${ACCESS_LABELS.role}=${sanitizeLabelValue(filter.role)}` : ACCESS_LABELS.role)
   return parts.join(',')

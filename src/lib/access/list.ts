@@ -94,6 +94,29 @@ export async function accessEnvTargets(loaded: {config: IdpConfig; root: string}
   return {targets, warnings}
 }
 
+/**
+ * The idp grants on one connected cluster, with one LIST of RoleBindings across its namespaces
+ * (`idp status`, which looks at every environment at once): of `service`, or of every service.
+ * `namespaces` keeps only those in the environments looked at.
+ */
+export async function readClusterGrants(connection: ClusterConnection, options: {service?: string; namespaces?: ReadonlySet<string>; now: Date; signal?: AbortSignal}): Promise<GrantRecord[]> {
+  const what = `list RoleBindings on cluster "${connection.target.alias}"`
+  const call = options.signal ? connection.clients.withSignal(options.signal) : undefined
+  let list
+  try {
+    list = await connection.clients.rbac.listRoleBindingForAllNamespaces({labelSelector: accessSelector(options.service ? {service: options.service} : {})}, call)
+  } catch (error) {
+    if (options.signal?.aborted) throw options.signal.reason
+    throw kubeError(error, what)
+  }
+  const grants = list.items.flatMap((item) => {
+    if (options.namespaces && !options.namespaces.has(item.metadata?.namespace ?? '')) return []
+    const record = parseGrant(item, connection.target.alias, options.now)
+    return record ? [record] : []
+  })
+  return grants.sort(compareGrants)
+}
+
 export interface ListGrantsResult {
   grants: GrantRecord[]
   warnings: string[]

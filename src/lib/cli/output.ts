@@ -111,6 +111,26 @@ export class Output {
     if (text) this.stdout.write(`${visible(redact(text)).replace(/\n?$/u, '\n')}`)
   }
 
+  /** stdout is a terminal (for a view that redraws in place, `idp status --watch`). */
+  stdoutIsTerminal(): boolean {
+    return Boolean((this.stdout as NodeJS.WriteStream).isTTY)
+  }
+
+  /**
+   * A result that is shown again and again (`idp status --watch` on a terminal): the screen is
+   * cleared and the text drawn from the top. Redacted and with control characters shown, like a result.
+   */
+  redraw(text: string): void {
+    if (this.json) return
+    this.stdout.write(`\x1b[H\x1b[2J${visible(redact(text)).replace(/\n?$/u, '\n')}`)
+  }
+
+  /** Result lines that stream (`idp status --watch` without a terminal: what changed). */
+  line(text: string): void {
+    if (this.json) return
+    this.stdout.write(`${visible(redact(text)).replace(/\n?$/u, '\n')}`)
+  }
+
   error(error: IdpError): void {
     const causes = causeChain(error).map((line) => redact(line))
     if (this.json) {

@@ -54,6 +54,8 @@ export interface ResolvedEnvironment {
   key: string
   pattern: boolean
   service: string
+  /** The team that owns the service (service.owner), recorded on the environment for team views. */
+  team?: string
   cluster: {alias: string; context: string; kubeconfig?: string}
   driver: 'vcluster' | 'namespace'
   namespace: string
@@ -169,6 +171,7 @@ export function resolveEnvironment(config: IdpConfig, name: string, options: Res
     key,
     pattern,
     service: config.service.name,
+    ...(config.service.owner ? {team: config.service.owner} : {}),
     cluster: {alias: settings.cluster, context: cluster.context, ...(cluster.kubeconfig ? {kubeconfig: kubeconfigFile(cluster.kubeconfig, options.root)} : {})},
     driver: settings.driver,
     namespace,

@@ -12,7 +12,7 @@ import path from 'node:path'
 import type {ResolvedEnvironment} from '../config/environments.js'
 import type {ArgocdConfig} from '../config/schema.js'
 import {ENV_STEP, envNames, lockStep, preflightStep, unlockAction} from '../env/plan-up.js'
-import {LABELS, MANAGED_BY_VALUE} from '../env/labels.js'
+import {LABELS, MANAGED_BY_VALUE, sanitizeLabelValue} from '../env/labels.js'
 import {argocdAppCreateArgs, argocdAppGetArgs, argocdAppRollbackArgs, argocdAppSyncArgs, type ArgocdGlobals} from '../tools/argocd.js'
 import {helmRollbackArgs, helmUpgradeInstallArgs, type HelmMajor} from '../tools/helm.js'
 import {shellQuote} from '../plan/format.js'
@@ -275,7 +275,7 @@ function planArgocd(options: DeployOptions, facts: DeployFacts): Plan<DeployMeta
     appNamespace,
     valuesFiles: argocdValuesFiles(env.helm?.values ?? [], options.root, argocd.path),
     helmSet: helmSet(env, options.imageTag),
-    labels: {[LABELS.managedBy]: MANAGED_BY_VALUE, [LABELS.service]: env.service, [LABELS.env]: env.name},
+    labels: {[LABELS.managedBy]: MANAGED_BY_VALUE, [LABELS.service]: env.service, [LABELS.env]: env.name, ...(env.team ? {[LABELS.team]: sanitizeLabelValue(env.team)} : {})},
     createNamespace: true,
     globals,
   })

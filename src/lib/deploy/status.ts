@@ -97,14 +97,14 @@ export async function readHelmHistory(de: DeployEnvironment, kubeconfig: string,
   }
 }
 
-interface DeploymentLike {
-  metadata?: {name?: string; annotations?: Record<string, string>}
+export interface DeploymentLike {
+  metadata?: {name?: string; namespace?: string; annotations?: Record<string, string>}
   spec?: {replicas?: number; selector?: {matchLabels?: Record<string, string>}; template?: {spec?: {containers?: Array<{image?: string}>}}}
   status?: {readyReplicas?: number; conditions?: Array<{type?: string; status?: string; reason?: string; message?: string}>}
 }
 
-interface PodLike {
-  metadata?: {name?: string; labels?: Record<string, string>}
+export interface PodLike {
+  metadata?: {name?: string; namespace?: string; labels?: Record<string, string>}
   status?: {phase?: string; containerStatuses?: Array<{name?: string; ready?: boolean; state?: {waiting?: {reason?: string; message?: string}; terminated?: {reason?: string; message?: string}}}>}
 }
 
@@ -117,28 +117,90 @@ export async function helmWorkloads(kubeconfig: string, namespace: string, relea
     kubeCall(`list Deployments in ${namespace}`, () => clients.apps.listNamespacedDeployment({namespace}, options)),
     kubeCall(`list Pods in ${namespace}`, () => clients.core.listNamespacedPod({namespace}, options)),
   ])
-  return (deployments.items as DeploymentLike[])
-    .filter((d) => d.metadata?.annotations?.['meta.helm.sh/release-name'] === release)
-    .map((d) => {
-      const desired = d.spec?.replicas ?? 1
-      const ready = d.status?.readyReplicas ?? 0
-      const messages: string[] = []
-      if (ready < desired) {
-        for (const c of d.status?.conditions ?? []) {
-          if (c.status !== 'True' || c.reason === 'ProgressDeadlineExceeded') messages.push(`${c.type ?? '?'}: ${c.reason ?? ''}${c.message ? `: ${c.message}` : ''}`)
-        }
-        const selector = Object.entries(d.spec?.selector?.matchLabels ?? {})
-        for (const pod of pods.items as PodLike[]) {
-          if (!selector.every(([k, v]) => pod.metadata?.labels?.[k] === v)) continue
-          for (const s of pod.status?.containerStatuses ?? []) {
-            if (s.ready) continue
-            const state = s.state?.waiting ?? s.state?.terminated
-            messages.push(`pod ${pod.metadata?.name ?? '?'} container ${s.name ?? '?'}: ${state?.reason ?? pod.status?.phase ?? 'not ready'}${state?.message ? `: ${state.message}` : ''}`)
-          }
-        }
+  return (deployments.items as DeploymentLike[]).filter((d) => d.metadata?.annotations?.['meta.helm.sh/release-name'] === release).map((d) => workloadStatus(d, pods.items as PodLike[]))
+}
+
+/** A Deployment's ready/desired and, when not ready, why: its conditions and its pods' states (`pods`: of its namespace). */
+export function workloadStatus(d: DeploymentLike, pods: PodLike[]): WorkloadStatus {
+  const desired = d.spec?.replicas ?? 1
+  const ready = d.status?.readyReplicas ?? 0
+  const messages: string[] = []
+  if (ready < desired) {
+    for (const c of d.status?.conditions ?? []) {
+      if (c.status !== 'True' || c.reason === 'ProgressDeadlineExceeded') messages.push(`${c.type ?? '?'}: ${c.reason ?? ''}${c.message ? `: ${c.message}` : ''}`)
+    }
+    const selector = Object.entries(d.spec?.selector?.matchLabels ?? {})
+    for (const pod of pods) {
+      if (!selector.every(([k, v]) => pod.metadata?.labels?.[k] === v)) continue
+      for (const s of pod.status?.containerStatuses ?? []) {
+        if (s.ready) continue
+        const state = s.state?.waiting ?? s.state?.terminated
+        messages.push(`pod ${pod.metadata?.name ?? '?'} container ${s.name ?? '?'}: ${state?.reason ?? pod.status?.phase ?? 'not ready'}${state?.message ? `: ${state.message}` : ''}`)
       }
-      return {kind: 'Deployment' as const, name: d.metadata?.name ?? '?', ready, desired, images: (d.spec?.template?.spec?.containers ?? []).map((c) => c.image ?? '').filter(Boolean), messages: messages.map((m) => redact(m))}
-    })
+    }
+  }
+  return {kind: 'Deployment' as const, name: d.metadata?.name ?? '?', ready, desired, images: (d.spec?.template?.spec?.containers ?? []).map((c) => c.image ?? '').filter(Boolean), messages: messages.map((m) => redact(m))}
+}
+
+/**
+ * The health of a helm release: Degraded when the release failed or a Deployment fails (crash
+ * loops, image pulls, a progress deadline), Progressing while not deployed or not ready, else Healthy.
+ */
+export function helmHealth(releaseStatus: string | undefined, workloads: WorkloadStatus[]): 'Degraded' | 'Progressing' | 'Healthy' {
+  const notReady = workloads.filter((w) => w.ready < w.desired)
+  const failing = notReady.some((w) => w.messages.some((m) => /BackOff|Err|Failed|ProgressDeadlineExceeded/u.test(m)))
+  return releaseStatus === 'failed' || failing ? 'Degraded' : releaseStatus !== 'deployed' || notReady.length > 0 ? 'Progressing' : 'Healthy'
+}
+
+/** The parts of helm's release record (the Secret helm's storage driver writes) idp reads. */
+export interface HelmReleaseInfo {
+  name: string
+  namespace: string
+  revision: number
+  status?: string
+  chart?: string
+  chartVersion?: string
+  appVersion?: string
+  deployedAt?: string
+  description?: string
+}
+
+interface SecretLike {
+  metadata?: {namespace?: string; labels?: Record<string, string> | null}
+  data?: Record<string, string> | null
+}
+
+/**
+ * A helm release record from its storage Secret (type helm.sh/release.v1, labels owner=helm, name,
+ * status, version): data.release is base64 of gzip'd JSON. Only the release's name, status, chart
+ * metadata and times are kept; its values and manifest are never returned. Undefined when the
+ * Secret is not a readable release.
+ */
+export async function helmReleaseOfSecret(secret: SecretLike): Promise<HelmReleaseInfo | undefined> {
+  const labels = secret.metadata?.labels ?? {}
+  const name = labels.name
+  const revision = Number(labels.version)
+  if (labels.owner !== 'helm' || !name || !Number.isInteger(revision)) return undefined
+  const info: HelmReleaseInfo = {name, namespace: secret.metadata?.namespace ?? '', revision, ...(labels.status ? {status: labels.status} : {})}
+  const data = secret.data?.release
+  if (!data) return info
+  try {
+    const {gunzipSync} = await import('node:zlib')
+    // The API's base64 of the Secret's bytes, which are helm's own base64 of the gzip'd JSON.
+    let bytes = Buffer.from(Buffer.from(data, 'base64').toString('latin1'), 'base64')
+    if (bytes[0] === 0x1f && bytes[1] === 0x8b) bytes = gunzipSync(bytes)
+    const release = JSON.parse(bytes.toString('utf8')) as {info?: {status?: string; last_deployed?: string; description?: string}; chart?: {metadata?: {name?: string; version?: string; appVersion?: string}}}
+    const meta = release.chart?.metadata
+    if (release.info?.status) info.status = release.info.status
+    if (meta?.name) info.chart = meta.version ? `${meta.name}-${meta.version}` : meta.name
+    if (meta?.version) info.chartVersion = meta.version
+    if (meta?.appVersion) info.appVersion = meta.appVersion
+    if (release.info?.last_deployed) info.deployedAt = release.info.last_deployed
+    if (release.info?.description) info.description = redact(release.info.description)
+  } catch {
+    // An unreadable record still has its labels: name, revision, status.
+  }
+  return info
 }
 
 /** One line per Deployment of the release that is not ready, with why (for a helm timeout). */
@@ -165,8 +227,7 @@ export const deployStatus: Service<DeployStatusRequest, DeployStatusResult> = as
   const [history, workloads] = await Promise.all([readHelmHistory(de, host, deps, request.dir, 1), helmWorkloads(host, de.env.namespace, release, deps.env, deps.signal)])
   const last = history[history.length - 1]!
   const notReady = workloads.filter((w) => w.ready < w.desired)
-  const failing = notReady.some((w) => w.messages.some((m) => /BackOff|Err|Failed|ProgressDeadlineExceeded/u.test(m)))
-  const health = last.status === 'failed' || failing ? 'Degraded' : last.status !== 'deployed' || notReady.length > 0 ? 'Progressing' : 'Healthy'
+  const health = helmHealth(last.status, workloads)
   return {
     ...base(de),
     release,
@@ -187,18 +248,25 @@ export const deployStatus: Service<DeployStatusRequest, DeployStatusResult> = as
 
 /** The typed status of an Application (also what a rollback reports). */
 export function argocdStatusOf(app: ArgoApp, de: DeployEnvironment, target: ArgocdTarget): DeployStatusResult {
-  const st = argoStatus(app)
-  const op = app.status?.operationState
-  const source = op?.syncResult?.source ?? app.spec?.source
-  const imageTag = sourceImageTag(source)
-  const repository = de.config.image?.repository
-  const summarized = app.status?.summary?.images ?? []
-  const images = summarized.length > 0 ? summarized : imageTag && repository ? [`${repository}:${imageTag}`] : []
-  const health = st.health ?? 'Unknown'
   return {
     ...base(de),
     app: target.name,
     appNamespace: target.appNamespace,
+    ...argoAppView(app, de.config.image?.repository),
+    inspect: argocdCommand(target, target.appGetArgv),
+  }
+}
+
+/** What an Application says about its environment: revision, images, sync and health, the last operation, what is not healthy. */
+export function argoAppView(app: ArgoApp, repository: string | undefined): Omit<DeployStatusResult, 'env' | 'service' | 'strategy' | 'cluster' | 'namespace' | 'inspect'> {
+  const st = argoStatus(app)
+  const op = app.status?.operationState
+  const source = op?.syncResult?.source ?? app.spec?.source
+  const imageTag = sourceImageTag(source)
+  const summarized = app.status?.summary?.images ?? []
+  const images = summarized.length > 0 ? summarized : imageTag && repository ? [`${repository}:${imageTag}`] : []
+  const health = st.health ?? 'Unknown'
+  return {
     ...(st.revision ? {revision: st.revision} : {}),
     images,
     ...(imageTag ? {imageTag} : {}),
@@ -211,7 +279,6 @@ export function argocdStatusOf(app: ArgoApp, de: DeployEnvironment, target: Argo
     ...(op?.phase ? {lastOperation: {phase: op.phase, ...(op.message ? {message: op.message} : {}), ...(op.startedAt ? {startedAt: op.startedAt} : {}), ...(op.finishedAt ? {finishedAt: op.finishedAt} : {})}} : {}),
     unhealthy: argoProblems(app),
     ...((app.status?.conditions ?? []).length > 0 ? {conditions: (app.status?.conditions ?? []).map((c) => redact(`${c.type ?? '?'}: ${c.message ?? ''}`))} : {}),
-    inspect: argocdCommand(target, target.appGetArgv),
   }
 }
 

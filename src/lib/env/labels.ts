@@ -11,6 +11,8 @@ export const LABELS = {
   service: 'idp.dev/service',
   env: 'idp.dev/env',
   pr: 'idp.dev/pr',
+  /** The owning team (service.owner of .idp.yml), for `idp status --all-services --owner TEAM`. */
+  team: 'idp.dev/team',
 } as const
 
 /** Values that are not label-safe (emails, timestamps, URLs) live in annotations. */
@@ -31,6 +33,8 @@ export interface EnvMetadataInput {
   service: string
   env: string
   owner: string
+  /** The owning team (service.owner); a label, so it must be label-safe (it is sanitised). */
+  team?: string
   /** Absent: the environment never expires (e.g. staging). */
   expiresAt?: Date | string
   sha?: string
@@ -77,6 +81,7 @@ export function envMetadata(input: EnvMetadataInput): EnvMetadata {
     [LABELS.service]: sanitizeLabelValue(input.service),
     [LABELS.env]: sanitizeLabelValue(input.env),
   }
+  if (input.team) labels[LABELS.team] = sanitizeLabelValue(input.team)
   if (input.pr !== undefined && String(input.pr) !== '') labels[LABELS.pr] = sanitizeLabelValue(String(input.pr))
   const annotations: Record<string, string> = {
     [ANNOTATIONS.owner]: input.owner,
@@ -117,6 +122,8 @@ export interface EnvRecord {
   /** The cluster alias of .idp.yml the record was read from. */
   cluster: string
   owner: string
+  /** The owning team (the idp.dev/team label), when env up recorded one. */
+  team?: string
   /** ISO 8601; absent when the environment does not expire. */
   expiresAt?: string
   expired: boolean
@@ -177,6 +184,7 @@ export function parseEnvRecord(ns: NamespaceLike, clusterAlias: string, now: Dat
   if (expiresAt) record.expiresAt = expiresAt
   if (annotations[ANNOTATIONS.gitSha]) record.sha = annotations[ANNOTATIONS.gitSha]
   if (labels[LABELS.pr]) record.pr = labels[LABELS.pr]
+  if (labels[LABELS.team]) record.team = labels[LABELS.team]
   if (annotations[ANNOTATIONS.url]) record.url = annotations[ANNOTATIONS.url]
   if (annotations[ANNOTATIONS.status]) record.status = annotations[ANNOTATIONS.status]
   if (ns.status?.phase) record.phase = ns.status.phase

@@ -82,6 +82,35 @@ export function compareRecords(a: EnvRecord, b: EnvRecord): number {
 }
 
 /**
+ * The environment records on one connected cluster: one LIST of namespaces with `selector`, under a
+ * time limit (a RemoteError saying the cluster did not answer) and the caller's signal. Also what
+ * `idp status` reads per cluster, beside its other list calls.
+ */
+export async function readEnvironments(connection: ClusterConnection, options: {selector: string; now: Date; timeoutMs?: number; signal?: AbortSignal}): Promise<EnvRecord[]> {
+  const {target} = connection
+  const timeoutMs = options.timeoutMs ?? 10_000
+  const timeout = AbortSignal.timeout(timeoutMs)
+  const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout
+  const what = `list environments on cluster "${target.alias}" (context ${target.context})`
+  let list
+  try {
+    list = await connection.clients.core.listNamespace({labelSelector: options.selector}, connection.clients.withSignal(signal))
+  } catch (error) {
+    if (timeout.aborted && !options.signal?.aborted) {
+      throw new RemoteError(`Could not reach Kubernetes to ${what}: no answer from ${connection.clients.server} within ${Math.round(timeoutMs / 1000)} s.`, {
+        hint: 'Check your network/VPN and the context in .idp.yml; `idp doctor` checks every configured context.',
+      })
+    }
+    if (options.signal?.aborted) throw options.signal.reason
+    throw kubeError(error, what)
+  }
+  return list.items.flatMap((ns) => {
+    const record = parseEnvRecord(ns, target.alias, options.now)
+    return record ? [record] : []
+  })
+}
+
+/**
  * Every environment record on every given cluster, read concurrently: one LIST of namespaces with
  * the managed-by/service label selector per cluster. A cluster that cannot be read becomes a
  * warning; only when every cluster fails is it an error (the first cluster's), since a partial
@@ -93,27 +122,9 @@ export async function listEnvironments(options: ListEnvironmentsOptions): Promis
   const timeoutMs = options.timeoutMs ?? 10_000
   const outcomes = await Promise.all(
     options.clusters.map(async (target) => {
-      const timeout = AbortSignal.timeout(timeoutMs)
-      const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout
-      const what = `list environments on cluster "${target.alias}" (context ${target.context})`
       try {
         const connection = await connectCluster(target, {stateDir: options.stateDir, env: options.processEnv})
-        let list
-        try {
-          list = await connection.clients.core.listNamespace({labelSelector: selector}, connection.clients.withSignal(signal))
-        } catch (error) {
-          if (timeout.aborted && !options.signal?.aborted) {
-            throw new RemoteError(`Could not reach Kubernetes to ${what}: no answer from ${connection.clients.server} within ${Math.round(timeoutMs / 1000)} s.`, {
-              hint: 'Check your network/VPN and the context in .idp.yml; `idp doctor` checks every configured context.',
-            })
-          }
-          if (options.signal?.aborted) throw options.signal.reason
-          throw kubeError(error, what)
-        }
-        const records = list.items.flatMap((ns) => {
-          const record = parseEnvRecord(ns, target.alias, now)
-          return record ? [record] : []
-        })
+        const records = await readEnvironments(connection, {selector, now, timeoutMs, ...(options.signal ? {signal: options.signal} : {})})
         return {target, connection, records}
       } catch (error) {
         return {target, error}

@@ -208,6 +208,7 @@ export function planEnvUp(options: EnvUpOptions, facts: EnvUpFacts): Plan<EnvUpM
     service: env.service,
     env: env.name,
     owner: facts.owner,
+    ...(env.team ? {team: env.team} : {}),
     expiresAt,
     sha: facts.sha,
     pr: facts.pr,

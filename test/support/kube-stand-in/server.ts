@@ -38,6 +38,10 @@ export interface RequestRecord {
   status?: number
   /** Which client connection carried the request (1, 2, ... in order of connecting): shows keep-alive reuse. */
   connection: number
+  /** When the request arrived, in ms on the server's monotonic clock (to tell requests sent together from ones sent after another's answer). */
+  at?: number
+  /** Arrival to the last byte of the answer, in ms (the injected delay included); set when the answer is sent. */
+  ms?: number
 }
 
 export interface ServerState {
@@ -547,7 +551,9 @@ export function createServer(state: ServerState, tls?: {key: string; cert: strin
     const url = new URL(req.url ?? '/', 'http://stand-in')
     let connection = connections.get(req.socket)
     if (connection === undefined) connections.set(req.socket, (connection = ++connectionCount))
+    const arrived = process.hrtime.bigint()
     const record: RequestRecord = {
+      at: Number(arrived) / 1e6,
       method: req.method ?? 'GET',
       path: url.pathname,
       query: url.search,
@@ -557,7 +563,10 @@ export function createServer(state: ServerState, tls?: {key: string; cert: strin
     }
     state.requests.push(record)
     if (state.requests.length > 10_000) state.requests.splice(0, 1000)
-    res.on('finish', () => (record.status = res.statusCode))
+    res.on('finish', () => {
+      record.status = res.statusCode
+      record.ms = Number(process.hrtime.bigint() - arrived) / 1e6
+    })
     handle(state, req, res, record).catch((error: unknown) => {
       const apiError = error instanceof ApiError ? error : new ApiError(500, `stand-in internal error: ${(error as Error)?.stack ?? String(error)}`)
       if (res.headersSent) res.end()
