@@ -83,7 +83,8 @@ describe('idp env up failure paths', () => {
 
   it('a release that never becomes ready: exit 5 with pod events and logs captured before rollback, then everything undone', async () => {
     world.kube.faults.neverReady('shop-ns-broken', 'shop')
-    const up = await world.run(['env', 'up', 'ns-broken', '--sha', 'abc1234', '--timeout', '4s', '--json'])
+    // Long enough for the pod to crash and log at least once on a busy CI machine.
+    const up = await world.run(['env', 'up', 'ns-broken', '--sha', 'abc1234', '--timeout', '8s', '--json'])
     expect(up.code).toBe(5)
     const error = up.json.error
     expect(error.details.step).toBe('helm')

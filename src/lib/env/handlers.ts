@@ -280,6 +280,8 @@ export function createEnvHandlers(options: EnvHandlerOptions): Handlers<keyof En
  * waits, because `--rollback-on-failure`/`--atomic` removes the failing pods before helm exits;
  * the last sample before the failure is what explains it.
  */
+const MAX_EVIDENCE_LINES = 80
+
 export function createEvidenceSampler(options: {kubeconfig: string; namespace: string; intervalMs?: number; tailLines?: number}) {
   const kube = kubeClientCache()
   let last: string[] = []
@@ -313,10 +315,12 @@ export function createEvidenceSampler(options: {kubeconfig: string; namespace: s
     return lines.map((line) => redact(line))
   }
 
+  // Everything seen while helm waited, in order, without repeats: a pod that crashed and was
+  // replaced, or removed by the rollback, still tells why (bounded to the newest lines).
   const tick = async () => {
     try {
       const lines = await sample()
-      if (lines.length > 0) last = lines
+      last = [...new Set([...last, ...lines])].slice(-MAX_EVIDENCE_LINES)
     } catch {
       // Sampling is best effort; helm's own error still says what failed.
     }
@@ -324,13 +328,13 @@ export function createEvidenceSampler(options: {kubeconfig: string; namespace: s
 
   return {
     start() {
-      const interval = options.intervalMs ?? 2000
+      const interval = options.intervalMs ?? 1000
       const loop = () => {
         running = tick().finally(() => {
           if (timer !== undefined) timer = setTimeout(loop, interval)
         })
       }
-      timer = setTimeout(loop, Math.min(interval, 500))
+      timer = setTimeout(loop, Math.min(interval, 250))
     },
     async stop() {
       if (timer !== undefined) clearTimeout(timer)
@@ -346,7 +350,7 @@ export function createEvidenceSampler(options: {kubeconfig: string; namespace: s
       } catch {
         // The namespace may be gone already; the samples taken while helm waited remain.
       }
-      return [...new Set([...last, ...fresh])]
+      return [...new Set([...last, ...fresh])].slice(-MAX_EVIDENCE_LINES)
     },
   }
 }
