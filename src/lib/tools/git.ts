@@ -40,6 +40,31 @@ function identityArgs(identity?: GitIdentity): string[] {
  * and a template must never get code run through idp's own commit (post-index-change,
  * post-commit and pre-push are not skipped by --no-verify).
  */
+/**
+ * The variables that tell git which repository to use instead of the working directory (git's
+ * own list: `git rev-parse --local-env-vars`, what it clears when it enters a submodule). idp
+ * always names the repository by the directory it works in (--dir, the new service), so a
+ * GIT_DIR or GIT_WORK_TREE the shell happens to hold must not send a commit somewhere else.
+ */
+export const GIT_REPOSITORY_ENV = [
+  'GIT_ALTERNATE_OBJECT_DIRECTORIES',
+  'GIT_CONFIG',
+  'GIT_CONFIG_PARAMETERS',
+  'GIT_CONFIG_COUNT',
+  'GIT_OBJECT_DIRECTORY',
+  'GIT_DIR',
+  'GIT_WORK_TREE',
+  'GIT_IMPLICIT_WORK_TREE',
+  'GIT_GRAFT_FILE',
+  'GIT_INDEX_FILE',
+  'GIT_NO_REPLACE_OBJECTS',
+  'GIT_REPLACE_REF_BASE',
+  'GIT_PREFIX',
+  'GIT_INTERNAL_SUPER_PREFIX',
+  'GIT_SHALLOW_FILE',
+  'GIT_COMMON_DIR',
+] as const
+
 export const GIT_NO_HOOKS = ['-c', `core.hooksPath=${process.platform === 'win32' ? 'NUL' : '/dev/null'}`]
 
 /**

@@ -6,6 +6,7 @@ import {cacheKey, cachePath, defineCache, entryFile, fileIdentity} from '../cli/
 import {CancelledError, TimeoutError, ToolError} from '../cli/errors.js'
 import {loadExeca} from '../cli/lazy.js'
 import {redact, redactArgv, registerSecret, SECRET_ENV_VARS} from '../cli/redact.js'
+import {GIT_REPOSITORY_ENV} from './git.js'
 import {formatCommand, STDERR_TAIL_LINES, stripAnsi, tailLines, toolError} from './tool-error.js'
 import type {RunOptions, ToolInfo, ToolName, ToolRunner} from './types.js'
 import {assertUsable, TOOL_SPECS, toolInfo} from './versions.js'
@@ -404,6 +405,10 @@ export function createToolRunner(options: ToolRunnerOptions = {}): ToolRunner {
       // A prompt for credentials would hang a non-interactive run; fail instead.
       if (tool === 'git') extra.GIT_TERMINAL_PROMPT ??= '0'
       const env = baseEnv(extra)
+      // git works on the repository of its working directory, never one the shell's GIT_DIR names
+      // (removed for the child; a printed command says `env -u` for those the shell holds).
+      const unset = tool === 'git' ? GIT_REPOSITORY_ENV.filter((name) => (env[name] ?? process.env[name]) !== undefined && runOptions.env?.[name] === undefined) : []
+      for (const name of unset) env[name] = undefined
 
       const shownEnv = Object.keys(extra)
         .map((name) => `${name}=${isSecretEnv(name) ? '***' : redact(extra[name] ?? '')}`)
@@ -444,7 +449,7 @@ export function createToolRunner(options: ToolRunnerOptions = {}): ToolRunner {
       }
       const exitCode = outcome.exitCode ?? -1
       if (outcome.exitCode === undefined || (exitCode !== 0 && !(runOptions.allowedExitCodes ?? []).includes(exitCode))) {
-        throw toolError(tool, argv, outcome, {cwd: runOptions.cwd, kubeconfig: runOptions.kubeconfig, env: runOptions.env})
+        throw toolError(tool, argv, outcome, {cwd: runOptions.cwd, kubeconfig: runOptions.kubeconfig, env: runOptions.env, unset})
       }
       return {
         tool,

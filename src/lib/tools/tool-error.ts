@@ -56,6 +56,8 @@ export interface RunPlace {
   cwd?: string
   kubeconfig?: string
   env?: Record<string, string | undefined>
+  /** Variables idp removed from the tool's environment (git's repository variables the shell held). */
+  unset?: readonly string[]
 }
 
 /**
@@ -70,6 +72,7 @@ export function placePrefix(place: RunPlace): string {
     if (value === undefined || name === 'KUBECONFIG') continue
     parts.push(`${name}=${/TOKEN|SECRET|PASSWORD|CREDENTIAL|KEY/iu.test(name) ? '***' : shellQuote([redact(value)])}`)
   }
+  if (place.unset && place.unset.length > 0) parts.push(['env', ...place.unset.flatMap((name) => ['-u', name])].join(' '))
   return parts.length > 0 ? `${parts.join(' ')} ` : ''
 }
 
