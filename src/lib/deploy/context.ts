@@ -11,7 +11,7 @@ import {type LoadedConfig, loadConfig} from '../config/load.js'
 import type {IdpConfig} from '../config/schema.js'
 import * as context from '../env/context.js'
 import {envStatePaths} from '../env/paths.js'
-import {type ArgocdConnection, type DeployPaths, deployPaths, type DeployStrategy} from './plan.js'
+import {type ArgocdConnection, type DeployPaths, deployPaths, type DeployStrategy, type DeployTarget} from './plan.js'
 
 /** The strategy and its settings, or a ConfigError/UsageError saying what is missing. */
 export function deploySettings(config: IdpConfig, env: ResolvedEnvironment): {strategy: DeployStrategy; argocd?: NonNullable<IdpConfig['deploy']['argocd']>} {
@@ -49,6 +49,24 @@ export function argocdConnection(env: NodeJS.ProcessEnv = process.env): ArgocdCo
 
 
 /** What every `idp deploy` path works from: the config, the environment and how it is delivered. */
+/** The target of a plan's metadata (or any superset of it), with only the fields that are set. */
+export function deployTarget(about: DeployTarget): DeployTarget {
+  return {
+    env: about.env,
+    service: about.service,
+    strategy: about.strategy,
+    cluster: about.cluster,
+    namespace: about.namespace,
+    ...(about.app ? {app: about.app, appNamespace: about.appNamespace} : {}),
+    ...(about.release ? {release: about.release} : {}),
+  }
+}
+
+/** The target as configuration names it, before the Application or release is read. */
+export function configuredTarget(de: DeployEnvironment): DeployTarget {
+  return {env: de.env.name, service: de.env.service, strategy: de.settings.strategy, cluster: de.env.cluster.alias, namespace: de.env.namespace}
+}
+
 export interface DeployEnvironment {
   loaded: LoadedConfig
   config: IdpConfig

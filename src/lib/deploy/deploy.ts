@@ -13,8 +13,8 @@ import {envStatePaths, JOURNALS} from '../env/paths.js'
 import {dryRunText, type JsonPlan, planForJson} from '../plan/format.js'
 import {opResult, type StepRecord} from '../plan/types.js'
 import type {ImageCheck} from '../registry/client.js'
-import {argocdConnection, confirmProtected, loadDeployEnvironment} from './context.js'
-import {DEPLOY_STEP, type DeployMetadata, deployPaths, planDeploy, seconds} from './plan.js'
+import {argocdConnection, confirmProtected, deployTarget, loadDeployEnvironment} from './context.js'
+import {DEPLOY_STEP, type DeployMetadata, deployPaths, type DeployTarget, planDeploy, seconds} from './plan.js'
 
 export interface DeployRequest {
   dir: string
@@ -34,17 +34,7 @@ export interface DeployRequest {
   skipImageCheck?: boolean
 }
 
-export interface DeployResult {
-  env: string
-  service: string
-  strategy: 'argocd' | 'helm'
-  cluster: string
-  namespace: string
-  /** argocd: the Application name. */
-  app?: string
-  appNamespace?: string
-  /** helm: the release name. */
-  release?: string
+export interface DeployResult extends DeployTarget {
   /** argocd: the git revision synced (or requested, on a dry run); helm: the release revision number. */
   revision?: string
   imageTag?: string
@@ -91,13 +81,7 @@ export const deploy: Service<DeployRequest, DeployResult> = async (request, deps
   )
   const about = plan.metadata
   const base = {
-    env: about.env,
-    service: about.service,
-    strategy: about.strategy,
-    cluster: about.cluster,
-    namespace: about.namespace,
-    ...(about.app ? {app: about.app, appNamespace: about.appNamespace} : {}),
-    ...(about.release ? {release: about.release} : {}),
+    ...deployTarget(about),
     ...(about.imageTag ? {imageTag: about.imageTag} : {}),
     rollback: about.rollback,
     plan: planForJson(plan),

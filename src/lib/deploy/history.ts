@@ -7,9 +7,9 @@
  */
 import type {Human, Service} from '../cli/deps.js'
 import {helmGetValuesArgs} from '../tools/helm.js'
-import {connectForReading, loadDeployEnvironment, requireDeployEnv} from './context.js'
+import {configuredTarget, connectForReading, loadDeployEnvironment, requireDeployEnv} from './context.js'
 import {sourceImageTag} from './outcome.js'
-import {argocdTarget} from './plan.js'
+import {argocdTarget, type DeployTarget} from './plan.js'
 import {readApplication, readHelmHistory} from './status.js'
 
 export interface DeployHistoryRequest {
@@ -36,15 +36,7 @@ export interface HistoryEntry {
   current: boolean
 }
 
-export interface DeployHistoryResult {
-  env: string
-  service: string
-  strategy: 'argocd' | 'helm'
-  cluster: string
-  namespace: string
-  app?: string
-  appNamespace?: string
-  release?: string
+export interface DeployHistoryResult extends DeployTarget {
   /** Newest first. */
   entries: HistoryEntry[]
 }
@@ -58,7 +50,7 @@ export const deployHistory: Service<DeployHistoryRequest, DeployHistoryResult> =
   const de = await loadDeployEnvironment(request.dir, name, deps)
   await deps.runner.require(de.settings.strategy === 'argocd' ? 'argocd' : 'helm')
   const {paths, connection} = await connectForReading(de, deps)
-  const base = {env: de.env.name, service: de.env.service, strategy: de.settings.strategy, cluster: de.env.cluster.alias, namespace: de.env.namespace}
+  const base = configuredTarget(de)
   const repository = de.config.image?.repository
   if (de.settings.strategy === 'argocd') {
     const target = argocdTarget(de.env, de.settings.argocd!, connection, paths)

@@ -109,8 +109,8 @@ export interface DeployFacts {
   holder?: string
 }
 
-/** What a deploy plan is about: the `metadata` of its Plan, and the core of `deploy`'s result. */
-export interface DeployMetadata {
+/** Where a deploy golden path acts: what every deploy result (deploy, status, history, rollback) starts with. */
+export interface DeployTarget {
   env: string
   service: string
   strategy: DeployStrategy
@@ -118,10 +118,13 @@ export interface DeployMetadata {
   namespace: string
   /** argocd: the Application name. */
   app?: string
-  /** argocd: the namespace the Application lives in (Argo CD's). */
   appNamespace?: string
   /** helm: the release name. */
   release?: string
+}
+
+/** What a deploy plan is about: the `metadata` of its Plan, and the core of `deploy`'s result. */
+export interface DeployMetadata extends DeployTarget {
   /** The git revision Argo CD syncs (argocd), absent for helm. */
   targetRevision?: string
   imageTag?: string
@@ -387,15 +390,7 @@ export interface RollbackOptions {
 }
 
 /** What a rollback plan is about: its `metadata`, and the core of `deploy rollback`'s result. */
-export interface RollbackMetadata {
-  env: string
-  service: string
-  strategy: DeployStrategy
-  cluster: string
-  namespace: string
-  app?: string
-  appNamespace?: string
-  release?: string
+export interface RollbackMetadata extends DeployTarget {
   to: number
   from?: number
   kubeconfig?: string

@@ -15,10 +15,10 @@ import {envStatePaths, JOURNALS} from '../env/paths.js'
 import {dryRunText, type JsonPlan, planForJson} from '../plan/format.js'
 import {opResult, type StepRecord} from '../plan/types.js'
 import {argocdAppSetManualSyncArgs} from '../tools/argocd.js'
-import {confirmProtected, connectForReading, loadDeployEnvironment, requireDeployEnv} from './context.js'
+import {confirmProtected, connectForReading, deployTarget, loadDeployEnvironment, requireDeployEnv} from './context.js'
 import {evidenceOf, parseGrace} from './deploy.js'
 import {type ArgoApp, autoSyncEnabled, sourceImageTag} from './outcome.js'
-import {argocdCommand, argocdGlobalArgs, argocdTarget, DEPLOY_STEP, planRollback, type RollbackMetadata, seconds} from './plan.js'
+import {argocdCommand, argocdGlobalArgs, argocdTarget, DEPLOY_STEP, type DeployTarget, planRollback, type RollbackMetadata, seconds} from './plan.js'
 import {readApplication, readHelmHistory} from './status.js'
 
 export interface DeployRollbackRequest {
@@ -33,15 +33,7 @@ export interface DeployRollbackRequest {
   yes: boolean
 }
 
-export interface DeployRollbackResult {
-  env: string
-  service: string
-  strategy: 'argocd' | 'helm'
-  cluster: string
-  namespace: string
-  app?: string
-  appNamespace?: string
-  release?: string
+export interface DeployRollbackResult extends DeployTarget {
   /** The id/revision running before. */
   from?: number
   /** The id/revision rolled back to. */
@@ -138,13 +130,7 @@ export const deployRollback: Service<DeployRollbackRequest, DeployRollbackResult
   )
   const about = plan.metadata
   const base = {
-    env: about.env,
-    service: about.service,
-    strategy: about.strategy,
-    cluster: about.cluster,
-    namespace: about.namespace,
-    ...(about.app ? {app: about.app, appNamespace: about.appNamespace} : {}),
-    ...(about.release ? {release: about.release} : {}),
+    ...deployTarget(about),
     ...(from === undefined ? {} : {from}),
     to,
     ...(revision ? {revision} : {}),

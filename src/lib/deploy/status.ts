@@ -9,9 +9,9 @@ import {type Deps, type Human, idpCommandOf, type Service} from '../cli/deps.js'
 import {PrerequisiteError, ToolError} from '../cli/errors.js'
 import {redact} from '../cli/redact.js'
 import {helmHistoryArgs, type HelmHistoryRow} from '../tools/helm.js'
-import {connectForReading, type DeployEnvironment, loadDeployEnvironment, requireDeployEnv} from './context.js'
+import {configuredTarget, connectForReading, type DeployEnvironment, loadDeployEnvironment, requireDeployEnv} from './context.js'
 import {type ArgoApp, argoProblems, argoStatus, autoSyncEnabled, problemLine, type ResourceProblem, sourceImageTag} from './outcome.js'
-import {argocdCommand, argocdTarget, type ArgocdTarget, helmCommand} from './plan.js'
+import {argocdCommand, argocdTarget, type ArgocdTarget, type DeployTarget, helmCommand} from './plan.js'
 
 export interface DeployStatusRequest {
   dir: string
@@ -30,15 +30,7 @@ export interface WorkloadStatus {
   messages: string[]
 }
 
-export interface DeployStatusResult {
-  env: string
-  service: string
-  strategy: 'argocd' | 'helm'
-  cluster: string
-  namespace: string
-  app?: string
-  appNamespace?: string
-  release?: string
+export interface DeployStatusResult extends DeployTarget {
   /** argocd: the git revision synced; helm: the release revision. */
   revision?: string
   /** The images running (helm: the Deployments'; argocd: Argo CD's summary, else the image.tag parameter). */
@@ -209,9 +201,6 @@ export async function helmNotReady(kubeconfig: string, namespace: string, releas
   return workloads.filter((w) => w.ready < w.desired).map((w) => `Deployment ${namespace}/${w.name} ${w.ready}/${w.desired} ready${w.messages.length > 0 ? ` (${w.messages.join('; ')})` : ''}`)
 }
 
-function base(de: DeployEnvironment) {
-  return {env: de.env.name, service: de.env.service, strategy: de.settings.strategy, cluster: de.env.cluster.alias, namespace: de.env.namespace}
-}
 
 export const deployStatus: Service<DeployStatusRequest, DeployStatusResult> = async (request, deps) => {
   const name = await requireDeployEnv(request.env, 'status', request, deps)
@@ -229,7 +218,7 @@ export const deployStatus: Service<DeployStatusRequest, DeployStatusResult> = as
   const notReady = workloads.filter((w) => w.ready < w.desired)
   const health = helmHealth(last.status, workloads)
   return {
-    ...base(de),
+    ...configuredTarget(de),
     release,
     revision: String(last.revision),
     images: [...new Set(workloads.flatMap((w) => w.images))],
@@ -249,7 +238,7 @@ export const deployStatus: Service<DeployStatusRequest, DeployStatusResult> = as
 /** The typed status of an Application (also what a rollback reports). */
 export function argocdStatusOf(app: ArgoApp, de: DeployEnvironment, target: ArgocdTarget): DeployStatusResult {
   return {
-    ...base(de),
+    ...configuredTarget(de),
     app: target.name,
     appNamespace: target.appNamespace,
     ...argoAppView(app, de.config.image?.repository),
