@@ -21,8 +21,8 @@ const machines: string[] = []
 
 const git = (cwd: string, args: string[]) => execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args], {cwd, env: world.env, stdio: 'pipe'})
 const store = () => world.kube.store()
-const stateSecret = (workspace: string, namespace = 'idp-system') => store().get('v1', 'Secret', `tfstate-${workspace}-idp`, namespace)
-const stateLease = (workspace: string) => store().get('coordination.k8s.io/v1', 'Lease', `lock-tfstate-${workspace}-idp`, 'idp-system')
+const stateSecret = (workspace: string, namespace = 'idp-system') => store().get('v1', 'Secret', `tfstate-${workspace}-idp-shop`, namespace)
+const stateLease = (workspace: string) => store().get('coordination.k8s.io/v1', 'Lease', `lock-tfstate-${workspace}-idp-shop`, 'idp-system')
 const resourcesIn = (workspace: string, namespace = 'idp-system') =>
   (JSON.parse(gunzipSync(Buffer.from(stateSecret(workspace, namespace)!.data!.tfstate, 'base64')).toString('utf8')) as {resources: Array<{name: string}>}).resources.map((r) => r.name)
 /** A command line through sh, asynchronously: the stand-in answers from this process. */
@@ -276,14 +276,14 @@ describe('environments an older idp made with local state', () => {
     fs.writeFileSync(path.join(world.project, 'infra-old', 'backend.tf'), 'terraform {\n  backend "kubernetes" {}\n}\n')
 
     // State of old-2 in the cluster too: idp will not pick one of the two.
-    store().create({apiVersion: 'v1', kind: 'Secret', metadata: {name: 'tfstate-shop-old-2-idp', namespace: 'idp-system'}, data: {}})
+    store().create({apiVersion: 'v1', kind: 'Secret', metadata: {name: 'tfstate-shop-old-2-idp-shop', namespace: 'idp-system'}, data: {}})
     const since = world.kube.requests().length
     const refused = await world.run(['env', 'down', 'old-1', '--json'])
     expect(refused.code).toBe(4)
     expect(refused.json.error.message).toContain('has state both in')
-    expect(refused.json.error.hint).toContain('kubectl delete secret tfstate-shop-old-2-idp --namespace idp-system')
+    expect(refused.json.error.hint).toContain('kubectl delete secret tfstate-shop-old-2-idp-shop --namespace idp-system')
     expect(writes(since)).toEqual([])
-    store().delete('v1', 'Secret', 'tfstate-shop-old-2-idp', 'idp-system')
+    store().delete('v1', 'Secret', 'tfstate-shop-old-2-idp-shop', 'idp-system')
 
     const down = await world.run(['env', 'down', 'old-1', '--json'])
     expect(down.code, down.stderr).toBe(0)

@@ -26,7 +26,7 @@ const namespace = (name: string) => world.kube.store().get('v1', 'Namespace', na
 const helmSecrets = (ns: string, clusterId = 'host') => world.kube.store(clusterId).list('v1', 'Secret', ns).filter((s) => s.metadata?.labels?.owner === 'helm')
 const lease = (name: string) => world.kube.store().get('coordination.k8s.io/v1', 'Lease', name, 'default')
 /** The Secret the kubernetes backend keeps a workspace's state in, and that state. */
-const stateSecret = (workspace: string) => world.kube.store().get('v1', 'Secret', `tfstate-${workspace}-idp`, 'idp-system')
+const stateSecret = (workspace: string) => world.kube.store().get('v1', 'Secret', `tfstate-${workspace}-idp-shop`, 'idp-system')
 const stateIn = (workspace: string) => JSON.parse(gunzipSync(Buffer.from(stateSecret(workspace)!.data!.tfstate, 'base64')).toString('utf8')) as {resources: Array<{name: string; instances: Array<{attributes: {input: {value: string}}}>}>}
 const backendBlock = 'terraform {\n  backend "kubernetes" {}\n}'
 
@@ -62,15 +62,15 @@ describe('idp env up / down (namespace driver, terraform, helm 4)', () => {
     // TF_WORKSPACE made init create the workspace, its state a Secret on the cluster (nothing in the
     // checkout); no `environment` file selects it. idp made the state namespace, labelled as its own.
     expect(stateIn('shop-pr-7').resources.map((r) => r.instances[0]!.attributes.input.value)).toEqual(['bucket-pr-7'])
-    expect(stateSecret('shop-pr-7')!.metadata?.labels).toMatchObject({tfstate: 'true', tfstateWorkspace: 'shop-pr-7', tfstateSecretSuffix: 'idp'})
+    expect(stateSecret('shop-pr-7')!.metadata?.labels).toMatchObject({tfstate: 'true', tfstateWorkspace: 'shop-pr-7', tfstateSecretSuffix: 'idp-shop'})
     expect(namespace('idp-system')!.metadata?.labels).toMatchObject({'app.kubernetes.io/managed-by': 'idp'})
     expect(fs.existsSync(path.join(world.project, 'infra', 'terraform.tfstate.d'))).toBe(false)
     expect(fs.existsSync(path.join(world.stateDir, 'idp', 'envs', 'shop', 'pr-7', 'terraform', 'environment'))).toBe(false)
     // The state lock is the backend's Lease, released (no holder) when apply ended.
-    expect(world.kube.store().get('coordination.k8s.io/v1', 'Lease', 'lock-tfstate-shop-pr-7-idp', 'idp-system')!.spec?.holderIdentity).toBeUndefined()
+    expect(world.kube.store().get('coordination.k8s.io/v1', 'Lease', 'lock-tfstate-shop-pr-7-idp-shop', 'idp-system')!.spec?.holderIdentity).toBeUndefined()
     // Init named the private host kubeconfig by path (no credential in argv) and the state's place.
     const init = result.plan.steps.find((s: {id: string}) => s.id === 'terraform-init').action.argv as string[]
-    expect(init).toEqual(expect.arrayContaining(['-reconfigure', `-backend-config=config_path=${path.join(world.stateDir, 'idp', 'clusters', 'dev', 'kubeconfig')}`, '-backend-config=namespace=idp-system', '-backend-config=secret_suffix=idp', '-backend-config=config_context=standin-host']))
+    expect(init).toEqual(expect.arrayContaining(['-reconfigure', `-backend-config=config_path=${path.join(world.stateDir, 'idp', 'clusters', 'dev', 'kubeconfig')}`, '-backend-config=namespace=idp-system', '-backend-config=secret_suffix=idp-shop', '-backend-config=config_context=standin-host']))
     // apply -json leaves the sensitive output's value out: `terraform output` gave it, after the apply.
     expect(result.steps.find((s: {id: string}) => s.id === 'terraform-apply').result).toMatchObject({
       outputs: ['bucket', 'db_password'],
@@ -124,7 +124,7 @@ describe('idp env up / down (namespace driver, terraform, helm 4)', () => {
     expect(helmSecrets('shop-pr-7')).toEqual([])
     // workspace delete removed the state Secret and its Lease; the state namespace stays (shared).
     expect(stateSecret('shop-pr-7')).toBeUndefined()
-    expect(world.kube.store().get('coordination.k8s.io/v1', 'Lease', 'lock-tfstate-shop-pr-7-idp', 'idp-system')).toBeUndefined()
+    expect(world.kube.store().get('coordination.k8s.io/v1', 'Lease', 'lock-tfstate-shop-pr-7-idp-shop', 'idp-system')).toBeUndefined()
     expect(namespace('idp-system')).toBeDefined()
     expect(fs.existsSync(path.join(world.stateDir, 'idp', 'envs', 'shop', 'pr-7', 'kubeconfig'))).toBe(false)
 

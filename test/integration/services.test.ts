@@ -239,7 +239,7 @@ describe('envDown', () => {
     expect(stderr.text).toContain('Terraform workspace shop-pr-64 was left alone')
     expect(stderr.text).toMatch(/cd \S+\/infra && TF_DATA_DIR=\S+ TF_WORKSPACE=shop-pr-64 terraform destroy /u)
     // The init among them names where the state is: the private host kubeconfig by path, the state namespace.
-    expect(stderr.text).toMatch(/TF_WORKSPACE=default terraform init -input=false -no-color -reconfigure -backend-config=config_context=\S+ -backend-config=config_path=\S+\/clusters\/dev\/kubeconfig -backend-config=namespace=idp-system -backend-config=secret_suffix=idp/u)
+    expect(stderr.text).toMatch(/TF_WORKSPACE=default terraform init -input=false -no-color -reconfigure -backend-config=config_context=\S+ -backend-config=config_path=\S+\/clusters\/dev\/kubeconfig -backend-config=namespace=idp-system -backend-config=secret_suffix=idp-shop/u)
   })
 
   it('an environment already gone is a success that says so', async () => {

@@ -248,9 +248,10 @@ describe('idp status', () => {
     expect(names).toContain('cart/pr-7')
     expect(names).not.toContain('billing/pr-9')
     expect(names).toEqual(expect.arrayContaining(['shop/staging', 'shop/pr-1', 'shop/pr-3']))
-    // The expired grant of cart is cart's to revoke, from cart's repository.
+    // The expired grant of cart is cart's to revoke, from cart's repository: no --dir of this one
+    // (it would read shop's .idp.yml and act on shop's pr-7).
     const cartGrant = r.attention.find((a) => a.kind === 'expired-grant' && a.service === 'cart')!
-    expect(cartGrant).toMatchObject({command: `idp access revoke --expired --env pr-7 --dir ${repo}`, where: 'in the repository of service cart'})
+    expect(cartGrant).toMatchObject({command: 'idp access revoke --expired --env pr-7', where: 'in the repository of service cart'})
     expect(r.attention.find((a) => a.kind === 'expired-environment')!.command).toBe(`idp env gc --all-services --dir ${repo}`)
 
     const b = await idp(['status', '--all-services', '--owner', 'team-b', '--json'])

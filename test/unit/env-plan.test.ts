@@ -178,7 +178,7 @@ describe('environment names', () => {
 })
 
 describe('where the Terraform state lives, in the plans', () => {
-  const kube = {backend: 'kubernetes' as const, namespace: 'idp-system', explicitNamespace: false, secret: 'tfstate-shop-pr-7-idp', lease: 'lock-tfstate-shop-pr-7-idp', migrate: []}
+  const kube = {backend: 'kubernetes' as const, namespace: 'idp-system', explicitNamespace: false, suffix: 'idp-shop', secret: 'tfstate-shop-pr-7-idp-shop', lease: 'lock-tfstate-shop-pr-7-idp-shop', migrate: []}
   const ids = (plan: {steps: Array<{id: string}>}) => plan.steps.map((s) => s.id)
 
   it('the kubernetes backend: the state namespace first, then init in `default` with the backend config (a kubeconfig path, no credential)', async () => {
@@ -189,7 +189,7 @@ describe('where the Terraform state lives, in the plans', () => {
     expect(step('terraform-state').undo).toBeUndefined()
     expect(step('terraform-init').dependsOn).toEqual(['terraform-state'])
     expect(step('terraform-init').action).toMatchObject({
-      argv: ['init', '-input=false', '-no-color', '-reconfigure', '-backend-config=config_context=standin-host', '-backend-config=config_path=/state/clusters/dev/kubeconfig', '-backend-config=namespace=idp-system', '-backend-config=secret_suffix=idp'],
+      argv: ['init', '-input=false', '-no-color', '-reconfigure', '-backend-config=config_context=standin-host', '-backend-config=config_path=/state/clusters/dev/kubeconfig', '-backend-config=namespace=idp-system', '-backend-config=secret_suffix=idp-shop'],
       env: {TF_DATA_DIR: '/state/envs/shop/pr-7/terraform', TF_WORKSPACE: 'default'},
     })
     const down = planEnvDown({env: await env('pr-7'), found: 'ours', timeoutMs: 60_000}, {holder: 'h', paths: facts().paths, terraformState: kube})
@@ -198,7 +198,7 @@ describe('where the Terraform state lives, in the plans', () => {
   })
 
   it('local state left by an older idp moves in with -migrate-state -force-copy; a module\'s own backend gets no config', async () => {
-    const migrate = [{workspace: 'shop-pr-7', file: '/repo/infra/terraform.tfstate.d/shop-pr-7/terraform.tfstate', secret: 'tfstate-shop-pr-7-idp'}]
+    const migrate = [{workspace: 'shop-pr-7', file: '/repo/infra/terraform.tfstate.d/shop-pr-7/terraform.tfstate', secret: 'tfstate-shop-pr-7-idp-shop'}]
     const moving = planEnvUp({env: await env('pr-7'), timeoutMs: 300_000}, facts({terraformState: {...kube, migrate}}))
     expect(moving.steps.find((s) => s.id === 'terraform-init')!.action).toMatchObject({argv: expect.arrayContaining(['-migrate-state', '-force-copy'])})
     expect(formatPlan(moving)).toContain('local state of shop-pr-7 moves in only if the cluster has none of it')

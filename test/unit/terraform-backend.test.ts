@@ -7,6 +7,7 @@ import path from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
 
 import {declaredBackend} from '../../src/lib/tools/terraform-backend.js'
+import {terraformStateOf} from '../../src/lib/env/tf-state.js'
 import {terraformInitArgs} from '../../src/lib/tools/terraform.js'
 
 const dirs: string[] = []
@@ -78,5 +79,15 @@ describe('terraformInitArgs', () => {
       'init', '-input=false', '-no-color', '-reconfigure', '-backend-config=config_path=/s/kubeconfig', '-backend-config=namespace=idp-system',
     ])
     expect(terraformInitArgs({backendConfig: {namespace: 'n'}, migrateState: true, reconfigure: true})).toEqual(['init', '-input=false', '-no-color', '-migrate-state', '-force-copy', '-backend-config=namespace=n'])
+  })
+})
+
+describe('terraformStateOf', () => {
+  it('two services whose workspace template is {{env}} alone never share a state Secret or lock (the namespace is shared)', async () => {
+    const dir = moduleWith({'versions.tf': 'terraform {\n  backend "kubernetes" {}\n}\n'})
+    const env = (service: string) => ({key: 'staging', service, terraform: {dir, workspace: 'staging'}}) as unknown as Parameters<typeof terraformStateOf>[0]
+    const [shop, cart] = await Promise.all([terraformStateOf(env('shop')), terraformStateOf(env('cart'))])
+    expect(shop).toMatchObject({backend: 'kubernetes', namespace: 'idp-system', secret: 'tfstate-staging-idp-shop', lease: 'lock-tfstate-staging-idp-shop', suffix: 'idp-shop'})
+    expect(cart).toMatchObject({backend: 'kubernetes', namespace: 'idp-system', secret: 'tfstate-staging-idp-cart', lease: 'lock-tfstate-staging-idp-cart', suffix: 'idp-cart'})
   })
 })

@@ -126,7 +126,7 @@ export const terraformSchema = meta(
     workspace: z._default(templated('Terraform workspace.'), DEFAULT_WORKSPACE_TEMPLATE),
     stateNamespace: z.optional(
       dnsLabel(
-        `Namespace on the environment's cluster where idp keeps Terraform state when the module declares \`terraform { backend "kubernetes" {} }\` (a Secret tfstate-<workspace>-${TERRAFORM_STATE_SUFFIX}, locked through a Lease). Default ${DEFAULT_STATE_NAMESPACE}, which idp creates and labels app.kubernetes.io/managed-by=idp and refuses if someone else made it; a namespace named here is used as it is (created if missing).`,
+        `Namespace on the environment's cluster where idp keeps Terraform state when the module declares \`terraform { backend "kubernetes" {} }\` (a Secret tfstate-<workspace>-${TERRAFORM_STATE_SUFFIX}-<service>, locked through a Lease). Default ${DEFAULT_STATE_NAMESPACE}, which idp creates and labels app.kubernetes.io/managed-by=idp and refuses if someone else made it; a namespace named here is used as it is (created if missing).`,
       ),
     ),
   }),

@@ -5,5 +5,5 @@
 
 /** Where idp keeps Terraform state on a cluster unless terraform.stateNamespace says otherwise. */
 export const DEFAULT_STATE_NAMESPACE = 'idp-system'
-/** secret_suffix of the kubernetes backend idp configures: the state Secret is tfstate-<workspace>-idp. */
+/** Start of the secret_suffix of the kubernetes backend idp configures: the state Secret is tfstate-<workspace>-idp-<service>. */
 export const TERRAFORM_STATE_SUFFIX = 'idp'

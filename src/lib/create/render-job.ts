@@ -1,15 +1,15 @@
 /**
  * All of a template's rendering, as one job: the step inputs (interpretSteps) and every file of
- * every fetch step, in memory, nothing written. render-bound.ts runs it in a worker
- * thread with a deadline and a heap limit; the worker (render-worker.ts) and the fallback both
- * call runRenderJob, so the two cannot differ.
+ * every fetch step, in memory, nothing written. render-bound.ts runs it in a separate Node
+ * process with a deadline and a heap limit; that process (render-worker.ts) and the in-process
+ * fallback both call runRenderJob, so the two cannot differ.
  */
 import {IdpError} from '../cli/errors.js'
 import {type FetchSpec, type FileStep, planSkeleton, type SkeletonResult} from './skeleton.js'
 import type {LoadedTemplate} from './sources.js'
 import {type InterpretedSteps, type InterpretOptions, interpretSteps} from './steps.js'
 
-/** What a worker gets: plain data only (structured clone). */
+/** What the renderer gets: plain data only (JSON on its stdin). */
 export interface RenderJob {
   /** The template and the values for its step inputs; without it, `files` are rendered as given. */
   interpret?: {template: Omit<LoadedTemplate, 'cleanup'>; options: InterpretOptions}
@@ -38,7 +38,7 @@ export async function runRenderJob(job: RenderJob): Promise<RenderOutcome> {
   return {...(interpreted ? {interpreted} : {}), files, rendered: files.map((step) => (step.kind === 'fetch' ? (planned.get(step) ?? null) : null))}
 }
 
-/** An error as plain data, to cross from the worker: class (by code), message, hint, details. */
+/** An error as plain data, to cross from the renderer process: class (by code), message, hint, details. */
 export interface SerializedError {
   code?: string
   name: string

@@ -206,9 +206,15 @@ async function insideVcluster(record: EnvRecord, host: ClusterConnection, runner
   if (inside.kept) return {connection: {target: host.target, kubeconfig: inside.kept, clients: await createKubeClients(inside.kept, inside.env)}, close: async () => {}}
   const text = await vclusterKubeconfigText(runner, {tool: 'vcluster', argv: vclusterConnectArgs({name: envNames({service: record.service, name: record.env}).vcluster, namespace: record.namespace, server: inside.server}), kubeconfig: host.kubeconfig}, options)
   const dir = await mkdtemp(path.join(os.tmpdir(), 'idp-vcluster-'))
-  const file = path.join(dir, 'kubeconfig')
-  await writePrivateFile(file, text)
-  return {connection: {target: host.target, kubeconfig: file, clients: await createKubeClients(file, inside.env)}, close: () => rm(dir, {recursive: true, force: true})}
+  const close = () => rm(dir, {recursive: true, force: true})
+  try {
+    const file = path.join(dir, 'kubeconfig')
+    await writePrivateFile(file, text)
+    return {connection: {target: host.target, kubeconfig: file, clients: await createKubeClients(file, inside.env)}, close}
+  } catch (error) {
+    await close()
+    throw error
+  }
 }
 
 export async function gatherLiveFacts(record: EnvRecord, host: ClusterConnection, runner: ToolRunner, options: {signal?: AbortSignal; timeoutMs?: number; inside?: InsideVcluster} = {}): Promise<EnvLiveFacts> {

@@ -4,8 +4,8 @@
  * - `kubernetes`: the module declares the partial `terraform { backend "kubernetes" {} }` and idp
  *   fills it in at `terraform init` (-backend-config: the private host kubeconfig's path and
  *   context, the state namespace, secret_suffix). The state is a Secret
- *   `tfstate-<workspace>-idp` in that namespace on the environment's host cluster, locked
- *   through the Lease `lock-tfstate-<workspace>-idp`; `env down`/`env gc` from any machine that
+ *   `tfstate-<workspace>-idp-<service>` in that namespace on the environment's host cluster, locked
+ *   through the Lease `lock-tfstate-<workspace>-idp-<service>`; `env down`/`env gc` from any machine that
  *   reaches the cluster find it.
  * - `module`: the module declares a backend of its own (s3, gcs, remote, cloud, an explicit
  *   local, or a kubernetes block with settings): idp passes no backend configuration.
@@ -34,6 +34,8 @@ export type TerraformState =
       namespace: string
       /** The namespace was named in .idp.yml (terraform.stateNamespace): used even if idp did not create it. */
       explicitNamespace: boolean
+      /** secret_suffix of the backend: idp-<service>, so two services never share a state Secret, whatever their workspace names. */
+      suffix: string
       /** The Secret that holds this environment's state, and the Lease that locks it. */
       secret: string
       lease: string
@@ -43,9 +45,17 @@ export type TerraformState =
   | {backend: 'module'; type: string; file: string}
   | {backend: 'local'; dir: string}
 
+/**
+ * secret_suffix of a service's state: every service shares the state namespace, and workspace
+ * names are a template (`{{env}}` alone is allowed), so the service is in every state Secret's name.
+ */
+export function stateSuffix(service: string): string {
+  return `${TERRAFORM_STATE_SUFFIX}-${service}`
+}
+
 /** The Secret the kubernetes backend keeps a workspace's state in (its Lease is `lock-` and this). */
-export function stateSecretName(workspace: string): string {
-  return `tfstate-${workspace}-${TERRAFORM_STATE_SUFFIX}`
+export function stateSecretName(workspace: string, service: string): string {
+  return `tfstate-${workspace}-${stateSuffix(service)}`
 }
 
 /**
@@ -96,10 +106,11 @@ export async function terraformStateOf(env: ResolvedEnvironment): Promise<Terraf
   }
   if (!declared) return {backend: 'local', dir: tf.dir}
   if (declared.type !== 'kubernetes' || !declared.empty) return {backend: 'module', type: declared.type, file: declared.file}
-  const migrate = (await localStates(tf.dir)).map((local) => ({...local, secret: stateSecretName(local.workspace)}))
-  const secret = stateSecretName(tf.workspace)
+  const migrate = (await localStates(tf.dir)).map((local) => ({...local, secret: stateSecretName(local.workspace, env.service)}))
+  const secret = stateSecretName(tf.workspace, env.service)
   return {
     backend: 'kubernetes',
+    suffix: stateSuffix(env.service),
     namespace: tf.stateNamespace ?? DEFAULT_STATE_NAMESPACE,
     explicitNamespace: tf.stateNamespace !== undefined,
     secret,
@@ -110,7 +121,7 @@ export async function terraformStateOf(env: ResolvedEnvironment): Promise<Terraf
 
 /** `-backend-config` of the kubernetes backend: where the cluster is (a kubeconfig path, no credential) and where the state goes. */
 export function kubernetesBackendConfig(state: Extract<TerraformState, {backend: 'kubernetes'}>, hostKubeconfig: string, context: string): Record<string, string> {
-  return {config_path: hostKubeconfig, config_context: context, namespace: state.namespace, secret_suffix: TERRAFORM_STATE_SUFFIX}
+  return {config_path: hostKubeconfig, config_context: context, namespace: state.namespace, secret_suffix: state.suffix}
 }
 
 /** Why a module without a backend block is refused in CI, and what to do: the error's message and hint. */
@@ -118,7 +129,7 @@ export function localStateProblem(env: ResolvedEnvironment): {message: string; h
   const tf = env.terraform!
   return {
     message: `Terraform module ${tf.dir} declares no backend, so its state would stay in ${path.join(tf.dir, 'terraform.tfstate.d', tf.workspace)} on this machine: in CI it is lost with the runner, and \`env down\` in a later job could not destroy what this run creates.`,
-    hint: `Declare \`terraform { backend "kubernetes" {} }\` in the module (e.g. ${path.join(tf.dir, 'versions.tf')}): idp then keeps the state in Secret ${stateSecretName(tf.workspace)} on cluster ${env.cluster.alias} (namespace ${tf.stateNamespace ?? DEFAULT_STATE_NAMESPACE}). Or declare a remote backend of your own (s3, gcs, ...).`,
+    hint: `Declare \`terraform { backend "kubernetes" {} }\` in the module (e.g. ${path.join(tf.dir, 'versions.tf')}): idp then keeps the state in Secret ${stateSecretName(tf.workspace, env.service)} on cluster ${env.cluster.alias} (namespace ${tf.stateNamespace ?? DEFAULT_STATE_NAMESPACE}). Or declare a remote backend of your own (s3, gcs, ...).`,
   }
 }
 
@@ -192,7 +203,7 @@ export async function ensureStateNamespace(
   core: CoreV1Api,
   params: {namespace: string; explicit: boolean; migrate: Array<{workspace: string; file: string; secret: string}>; kubeconfig: string},
 ): Promise<{created: boolean}> {
-  const state = {backend: 'kubernetes' as const, namespace: params.namespace, explicitNamespace: params.explicit, secret: '', lease: '', migrate: params.migrate}
+  const state = {backend: 'kubernetes' as const, namespace: params.namespace, explicitNamespace: params.explicit, suffix: '', secret: '', lease: '', migrate: params.migrate}
   const found = await checkStateNamespace(core, state, params.kubeconfig, 'the cluster')
   if (found !== 'absent') return {created: false}
   const {isConflict, kubeError} = await import('../kube/client.js')

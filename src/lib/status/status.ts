@@ -16,6 +16,7 @@ import {table} from '../cli/output.js'
 import {matchKey, resolveEnvironment} from '../config/environments.js'
 import {durationProblem, formatDuration, parseDuration} from '../config/duration.js'
 import {type LoadedConfig, loadConfig} from '../config/load.js'
+import {shellQuote} from '../plan/format.js'
 import {argoAppView, helmHealth, workloadStatus} from '../deploy/status.js'
 import {configuredClusters} from '../env/cluster.js'
 import {relativeExpiry, roughDuration} from '../env/format.js'
@@ -164,8 +165,10 @@ export async function readStatus(request: Pick<StatusRequest, 'dir' | 'allServic
   const targets = configuredClusters(loaded, undefined)
   const argocd = request.allServices || config.deploy.strategy === 'argocd'
   const readings = await Promise.all(targets.map((target) => readCluster(target, {stateDir: deps.stateDir, processEnv: deps.env, ...(service ? {service} : {}), now, argocd, signal: deps.signal})))
-  // Printed to run as printed: the same repository (--dir) and config (IDP_CONFIG) as this run.
-  const command = (args: string[]) => idpCommandOf(deps, request.dir, args)
+  // Printed to run as printed: the same repository (--dir) and config (IDP_CONFIG) as this run;
+  // for another service's item, no --dir of this repository (it would read this service's
+  // config): the command runs in that service's repository, as the item's `where` says.
+  const command = (args: string[], svc = config.service.name) => (svc === config.service.name ? idpCommandOf(deps, request.dir, args) : shellQuote([deps.bin, ...args]))
 
   let environments = assemble(loaded, readings, request.allServices)
   const owner = request.owner?.trim()
@@ -184,7 +187,7 @@ export async function readStatus(request: Pick<StatusRequest, 'dir' | 'allServic
         service: e.service,
         env: e.env,
         message: `${e.service} in ${e.env} on ${e.cluster} is ${e.health}${e.releaseStatus && e.releaseStatus !== 'deployed' ? ` (release ${e.releaseStatus})` : ''}${why ? `: ${why}` : ''}`,
-        command: command(e.kind === 'configured' || e.delivery === 'argocd' ? ['deploy', 'status', e.env] : ['env', 'status', e.env]),
+        command: command(e.kind === 'configured' || e.delivery === 'argocd' ? ['deploy', 'status', e.env] : ['env', 'status', e.env], e.service),
         ...elsewhere(e.service),
       })
     }
@@ -207,7 +210,7 @@ export async function readStatus(request: Pick<StatusRequest, 'dir' | 'allServic
       service: svc,
       env: g.env,
       message: `${g.role} for ${g.kind === 'Group' ? 'group ' : ''}${g.subject} in ${svc} ${g.env} on ${g.cluster} ${relativeExpiry(g, now)}, still in effect`,
-      command: command(['access', 'revoke', '--expired', '--env', g.env]),
+      command: command(['access', 'revoke', '--expired', '--env', g.env], svc),
       ...elsewhere(svc),
     })
   }

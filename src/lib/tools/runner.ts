@@ -234,6 +234,9 @@ async function spawnTree(file: string, args: readonly string[], options: SpawnOp
   const timer = options.timeoutMs ? setTimeout(() => stop('timeout'), options.timeoutMs) : undefined
   const onAbort = () => stop('abort')
   options.signal?.addEventListener('abort', onAbort, {once: true})
+  // A Ctrl-C that came while the process was being started (loading execa, a version probe) has
+  // already fired: stop the child now rather than let it run to the end.
+  if (options.signal?.aborted) onAbort()
 
   const splitters: Array<{flush: () => void}> = []
   if (options.onLine) {
