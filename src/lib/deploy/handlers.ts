@@ -2,28 +2,14 @@
  * The local work of the deploy plan, keyed by op (the env handlers do the preflight and the
  * kubeconfig). Reached through `await import()` from the command.
  */
-import {CancelledError, UsageError} from '../cli/errors.js'
+import {UsageError} from '../cli/errors.js'
 import {LABELS, MANAGED_BY_VALUE} from '../env/labels.js'
 import type {Handlers} from '../plan/apply.js'
 import type {ToolRunner} from '../tools/types.js'
 import {type ArgoApp, applicationFailure, applicationTimeout, argoStatus, judgeApplication, type WaitContext} from './outcome.js'
 import type {ApplicationWait, DeployOps} from './plan.js'
+import {sleep} from '../cli/sleep.js'
 
-/** Sleep `ms`, or stop at once when the signal aborts (Ctrl-C). */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(new CancelledError())
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort)
-      resolve()
-    }, ms)
-    const onAbort = () => {
-      clearTimeout(timer)
-      reject(new CancelledError())
-    }
-    signal.addEventListener('abort', onAbort, {once: true})
-  })
-}
 
 /**
  * The shared wait of deploy and rollback through Argo CD (see the op in plan.ts): look at the

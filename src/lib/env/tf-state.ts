@@ -25,7 +25,7 @@ import type {CoreV1Api} from '@kubernetes/client-node'
 import {PrerequisiteError} from '../cli/errors.js'
 import type {ResolvedEnvironment} from '../config/environments.js'
 import {DEFAULT_STATE_NAMESPACE, TERRAFORM_STATE_SUFFIX} from '../config/terraform-state.js'
-import {shellQuote} from '../plan/format.js'
+import {kubectlCommand, shellQuote} from '../plan/format.js'
 import {declaredBackend} from '../tools/terraform-backend.js'
 
 export type TerraformState =
@@ -147,9 +147,7 @@ export function localStateDownWarning(env: ResolvedEnvironment): string {
 
 const MANAGED_BY = 'app.kubernetes.io/managed-by'
 
-function kubectl(kubeconfig: string, argv: string[]): string {
-  return `KUBECONFIG=${shellQuote([kubeconfig])} ${shellQuote(['kubectl', ...argv])}`
-}
+const kubectl = kubectlCommand
 
 /**
  * Read-only checks of the state namespace before anything changes: a namespace idp did not create

@@ -51,8 +51,13 @@ export function describeAction(action: Action, known?: DescribeKnown): string {
   return `# ${where} ${action.op}: ${redact(action.summary)}`
 }
 
+/** A kubectl command line that reaches the cluster through the given (private) kubeconfig, whatever the shell's KUBECONFIG. */
+export function kubectlCommand(kubeconfig: string, argv: readonly string[]): string {
+  return `KUBECONFIG=${shellQuote([kubeconfig])} ${shellQuote(['kubectl', ...argv])}`
+}
+
 function manualCommand(action: ApiAction | LocalAction): string | undefined {
-  const kubectl = (kubeconfig: string, argv: string[]) => `KUBECONFIG=${shellQuote([kubeconfig])} ${shellQuote(['kubectl', ...argv])}`
+  const kubectl = kubectlCommand
   switch (action.op) {
     case 'kube.deleteNamespace':
       return kubectl(action.params.kubeconfig, ['delete', 'namespace', action.params.name, '--ignore-not-found'])

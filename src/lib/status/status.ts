@@ -22,6 +22,7 @@ import {configuredClusters} from '../env/cluster.js'
 import {relativeExpiry, roughDuration} from '../env/format.js'
 import {type EnvRecord, LABELS, sanitizeLabelValue} from '../env/labels.js'
 import {type ClusterReading, readCluster} from './read.js'
+import {sleep} from '../cli/sleep.js'
 
 export interface StatusRequest {
   dir: string
@@ -502,17 +503,3 @@ async function watch(request: StatusRequest, loaded: LoadedConfig, deps: Deps, i
   }
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason as Error)
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', stop)
-      resolve()
-    }, ms)
-    const stop = () => {
-      clearTimeout(timer)
-      reject(signal.reason as Error)
-    }
-    signal.addEventListener('abort', stop, {once: true})
-  })
-}
