@@ -167,6 +167,8 @@ function uninstallHandlers(): void {
 interface SpawnOptions {
   cwd?: string
   env: Record<string, string | undefined>
+  /** False: `env` is the whole environment (default true: `env` is added to idp's). */
+  extendEnv?: boolean
   input?: string
   timeoutMs?: number
   signal?: AbortSignal
@@ -208,7 +210,7 @@ async function spawnTree(file: string, args: readonly string[], options: SpawnOp
   const subprocess = execa(file, [...args], {
     cwd: options.cwd,
     env: options.env,
-    extendEnv: true,
+    extendEnv: options.extendEnv ?? true,
     ...(options.input === undefined ? {stdin: 'ignore' as const} : {input: options.input}),
     detached: !isWindows,
     reject: false,
@@ -338,13 +340,26 @@ export async function runCredentialPlugin(command: string, args: readonly string
  */
 export async function runNodeScript(script: string, options: {input: string; timeoutMs: number; maxOldSpaceMb: number; signal?: AbortSignal}): Promise<SpawnOutcome> {
   return spawnTree(process.execPath, [`--max-old-space-size=${options.maxOldSpaceMb}`, script], {
-    // The user's NODE_OPTIONS (a --require, another heap size) are not the script's to inherit.
-    env: {NODE_OPTIONS: ''},
+    // Not idp's environment (tokens: GITHUB_TOKEN, VAULT_TOKEN, ...; the user's NODE_OPTIONS, a
+    // --require or another heap size): only what Node and rendering read, and idp's pid, so the
+    // script can tell when idp is gone.
+    env: nodeScriptEnv(process.env),
+    extendEnv: false,
     input: options.input,
     timeoutMs: options.timeoutMs,
     signal: options.signal,
     graceMs: 1000,
   })
+}
+
+/** Variables a script idp runs keeps from idp's environment: time zone and locale, nothing else. */
+const NODE_SCRIPT_ENV = ['TZ', 'LANG', 'LANGUAGE', 'LC_ALL', 'LC_CTYPE', 'LC_COLLATE', 'LC_NUMERIC', 'LC_TIME', 'LC_MESSAGES', 'SYSTEMROOT', 'SystemRoot']
+
+/** The whole environment of a script idp runs with runNodeScript (no PATH, no HOME, no token). */
+export function nodeScriptEnv(env: NodeJS.ProcessEnv): Record<string, string> {
+  const kept: Record<string, string> = {NODE_OPTIONS: '', IDP_PARENT_PID: String(process.pid)}
+  for (const name of NODE_SCRIPT_ENV) if (env[name] !== undefined) kept[name] = env[name]!
+  return kept
 }
 
 // ---- The runner ---------------------------------------------------------------------------
