@@ -53,9 +53,12 @@ export function describeAction(action: Action, known?: DescribeKnown, removedEnv
   return `# ${where} ${action.op}: ${redact(action.summary)}`
 }
 
-/** A kubectl command line that reaches the cluster through the given (private) kubeconfig, whatever the shell's KUBECONFIG. */
-export function kubectlCommand(kubeconfig: string, argv: readonly string[]): string {
-  return `KUBECONFIG=${shellQuote([kubeconfig])} ${shellQuote(['kubectl', ...argv])}`
+/**
+ * A kubectl command line that reaches the cluster through the given (private) kubeconfig, whatever
+ * the shell's KUBECONFIG; without one (idp used the shell's own), the shell's.
+ */
+export function kubectlCommand(kubeconfig: string | undefined, argv: readonly string[]): string {
+  return `${kubeconfig ? `KUBECONFIG=${shellQuote([kubeconfig])} ` : ''}${shellQuote(['kubectl', ...argv])}`
 }
 
 function manualCommand(action: ApiAction | LocalAction): string | undefined {
