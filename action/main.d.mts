@@ -10,6 +10,8 @@ export function packageSpec(env: Record<string, string | undefined>, root?: stri
 export function builtCli(root?: string): string | undefined
 export function escapeData(value: unknown): string
 export function escapeProperty(value: unknown): string
+export function displayArg(arg: string): string
+export function logUntrusted(lines: Iterable<unknown>, write?: (line: string) => void): void
 export function formatOutputs(outputs: Record<string, string | number | undefined | null>): string
 export function resultOutputs(envelope: unknown, resultFile: string): Record<string, string | number | undefined>
 export function main(env?: Record<string, string | undefined>): Promise<number>

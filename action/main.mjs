@@ -148,6 +148,24 @@ export function escapeProperty(value) {
   return escapeData(value).replace(/:/gu, '%3A').replace(/,/gu, '%2C')
 }
 
+/** An argument as the log shows it: as it is when plainly safe, else as a JSON string (no raw CR, LF or control characters). */
+export function displayArg(arg) {
+  return /^[\w@%+=:,./-]+$/u.test(arg) ? arg : JSON.stringify(arg)
+}
+
+/**
+ * Log lines that hold text from outside (the command's arguments, idp's results) so that the
+ * runner takes no workflow command from them: each line on one line (no CR or LF: a newline
+ * could start a `::command::`), between `::stop-commands::TOKEN` and `::TOKEN::` with a random
+ * token, during which the runner runs no command (also no legacy `##[...]` one).
+ */
+export function logUntrusted(lines, write = (line) => console.log(line)) {
+  const token = `idp-${randomUUID()}`
+  write(`::stop-commands::${token}`)
+  for (const line of lines) write(String(line).replace(/\r\n|\r|\n/gu, ' '))
+  write(`::${token}::`)
+}
+
 /**
  * Outputs in $GITHUB_OUTPUT's multi-line syntax: name<<DELIMITER, the value, DELIMITER, with a
  * delimiter found in neither (what @actions/core writes).
@@ -188,7 +206,7 @@ export async function main(env = process.env) {
   const childEnv = Object.fromEntries(Object.entries(env).filter(([key]) => !key.startsWith('INPUT_')))
   childEnv.CI ||= 'true'
   const runJs = local ?? (await installCli(pkg, childEnv))
-  console.log(`idp ${args.join(' ')}   (${local ? `the built CLI in ${ACTION_ROOT}` : pkg.spec}, in ${cwd})`)
+  logUntrusted([`idp ${args.map(displayArg).join(' ')}   (${local ? `the built CLI in ${ACTION_ROOT}` : pkg.spec}, in ${displayArg(cwd)})`])
 
   // stdout is the --json document; stderr (progress, warnings, errors) goes to the log as it comes.
   const {code, stdout} = await run(process.execPath, [runJs, ...args], {cwd, env: childEnv, stdio: ['ignore', 'pipe', 'inherit']})
@@ -212,7 +230,7 @@ export async function main(env = process.env) {
     console.log(`::error title=${escapeProperty(`idp ${args.slice(0, 2).join(' ')}`)}::${escapeData(message)}`)
     return code || envelope.status || 1
   }
-  for (const [name, value] of Object.entries(outputs)) if (value !== undefined && name !== 'result' && name !== 'status') console.log(`  ${name}: ${value}`)
+  logUntrusted(Object.entries(outputs).filter(([name, value]) => value !== undefined && name !== 'result' && name !== 'status').map(([name, value]) => `  ${name}: ${displayArg(String(value))}`))
   return 0
 }
 

@@ -1,5 +1,5 @@
 import {execFileSync} from 'node:child_process'
-import {readlinkSync} from 'node:fs'
+import {readFileSync, readlinkSync} from 'node:fs'
 import {mkdir, mkdtemp, readdir, rm, writeFile} from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
@@ -108,6 +108,43 @@ describe('rendering a template is bounded (idp create)', () => {
     expect(await readdir(path.join(root, 'out'))).toEqual([])
     expect(rendererProcesses(root)).toEqual([])
   })
+
+  for (const signal of ['SIGKILL', 'SIGHUP'] as const) {
+    it(`idp killed by ${signal} during a runaway render: the renderer is gone within a few seconds; it never saw idp's tokens`, async () => {
+      const root = await hostileTemplate('file', LOOP)
+      const canary = 'canary-render-env-9d41e7'
+      let renderer: string | undefined
+      let environ = ''
+      let killedAt = 0
+      const run = await runCli(['create', 'svc', '--template', './tpl', '--dir', 'out'], {
+        cwd: root,
+        env: {GITHUB_TOKEN: canary, VAULT_TOKEN: canary, BACKSTAGE_TOKEN: canary, IDP_TEST_CANARY: canary},
+        onSpawn: (child) => {
+          const poll = setInterval(() => {
+            renderer = rendererProcesses(root)[0]
+            if (!renderer) return
+            clearInterval(poll)
+            environ = readFileSync(`/proc/${renderer}/environ`, 'utf8')
+            killedAt = Date.now()
+            child.kill(signal)
+          }, 50)
+          child.on('exit', () => clearInterval(poll))
+        },
+      })
+      expect(renderer, run.stderr).toBeDefined()
+      expect(killedAt).toBeGreaterThan(0)
+      // The renderer's whole environment: no token, no PATH, no HOME.
+      const names = environ.split('\0').filter(Boolean).map((entry) => entry.split('=')[0])
+      expect(environ).toContain('IDP_PARENT_PID=')
+      expect(environ).not.toContain(canary)
+      expect(names).not.toContain('PATH')
+      expect(names).not.toContain('HOME')
+      const deadline = Date.now() + 5000
+      while (rendererProcesses(root).length > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100))
+      expect(rendererProcesses(root)).toEqual([])
+      expect(Date.now() - killedAt).toBeLessThan(5000)
+    })
+  }
 
   it('a template that fills memory stops at the heap limit: exit 3 naming the template, nothing written', async () => {
     const root = await hostileTemplate('file', MEMORY)

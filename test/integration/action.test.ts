@@ -7,7 +7,7 @@ import path from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {parse} from 'yaml'
 
-import {commandArgs, formatOutputs, packageSpec, splitCommand} from '../../action/main.mjs'
+import {commandArgs, displayArg, escapeData, escapeProperty, formatOutputs, logUntrusted, packageSpec, splitCommand} from '../../action/main.mjs'
 import {type EnvWorld, startEnvWorld} from '../fixtures/env/world.js'
 import {repoRoot, runProcess} from '../support/cli.js'
 import {actionlint, actionMetadataErrors} from '../support/workflow-lint.js'
@@ -69,6 +69,60 @@ describe('action.yml', () => {
       '',
     ].join('\n')
     expect(await actionlint(workflow, 'preview.yml')).toEqual([])
+  })
+})
+
+/**
+ * The workflow commands the runner would act on in a step's log, as actions/runner reads it
+ * (ActionCommandManager): a line that starts with `::` after leading whitespace, or holds a
+ * legacy `##[command]` anywhere; none while `::stop-commands::TOKEN` is in force, until `::TOKEN::`.
+ */
+function workflowCommands(log: string): string[] {
+  const commands: string[] = []
+  let stopToken: string | undefined
+  for (const raw of log.split(/\r\n|\r|\n/u)) {
+    const line = raw.trimStart()
+    const v2 = /^::([^\s:]+)(?: [^:]*)?::/u.exec(line)
+    const name = v2?.[1] ?? /##\[([^\s\]]+)/u.exec(raw)?.[1]
+    if (!name) continue
+    if (stopToken !== undefined) {
+      if (name === stopToken) stopToken = undefined
+      continue
+    }
+    if (name === 'stop-commands') stopToken = line.slice('::stop-commands::'.length)
+    else commands.push(line)
+  }
+  return commands
+}
+
+describe('action/main.mjs: workflow commands from untrusted text', () => {
+  const hostile = ['pr-1\n::add-mask::secret', '::warning::x', '##[add-path]/tmp/evil', 'a\r::error::y', '50%', 'two words']
+
+  it('escapes messages and properties as @actions/core does', () => {
+    expect(escapeData('50% a\r\nb')).toBe('50%25 a%0D%0Ab')
+    expect(escapeProperty('idp env:up, x\n')).toBe('idp env%3Aup%2C x%0A')
+  })
+
+  it('logs arguments on one line, between stop-commands and a random token: the runner takes no command from them', () => {
+    const lines: string[] = []
+    logUntrusted([`idp ${hostile.map(displayArg).join(' ')}`], (line) => lines.push(line))
+    expect(lines).toHaveLength(3)
+    expect(lines[1]).toBe(`idp "pr-1\\n::add-mask::secret" ::warning::x "##[add-path]/tmp/evil" "a\\r::error::y" 50% "two words"`)
+    expect(workflowCommands(lines.join('\n'))).toEqual([])
+    // Without the guard the runner would act on them: the checker is real.
+    expect(workflowCommands(`idp ${hostile.join(' ')}`)).toEqual(['::add-mask::secret ::warning::x ##[add-path]/tmp/evil a', '::error::y 50% two words'])
+    expect(workflowCommands('echo ##[add-path]/tmp/evil')).toEqual(['echo ##[add-path]/tmp/evil'])
+    const tokens = new Set<string>()
+    for (let i = 0; i < 3; i++) logUntrusted(['x'], (line) => line.startsWith('::stop-commands::') && tokens.add(line))
+    expect(tokens.size).toBe(3)
+  })
+
+  it('a hostile output value stays inside its heredoc: a fresh random delimiter, so no line of it is read as another output', () => {
+    const text = formatOutputs({url: 'https://x\nkubeconfig<<EOF\n/etc/passwd\nEOF', environment: 'ghadelimiter_guess\nstatus=0'})
+    const delimiters = [...text.matchAll(/^[\w-]+<<(ghadelimiter_[0-9a-f-]{36})$/gmu)].map((m) => m[1])
+    expect(delimiters).toHaveLength(2)
+    expect(new Set(delimiters).size).toBe(2)
+    expect(text).toBe(`url<<${delimiters[0]}\nhttps://x\nkubeconfig<<EOF\n/etc/passwd\nEOF\n${delimiters[0]}\nenvironment<<${delimiters[1]}\nghadelimiter_guess\nstatus=0\n${delimiters[1]}\n`)
   })
 })
 
@@ -150,6 +204,15 @@ describe('action/main.mjs: a run', () => {
     const outputs = readOutputs(run.output)
     expect(outputs.status).toBe('2')
     expect(outputs.url).toBeUndefined()
+  })
+
+  it('a command whose arguments hold newlines and workflow commands: the log carries none of them as a command', async () => {
+    const run = await runAction({command: `env up 'pr-1\n::add-mask::canary-mask' --sha "##[add-path]/tmp/evil"`, 'working-directory': 'project'}, 'hostile')
+    expect(run.code).toBe(2)
+    expect(run.stdout).toContain('idp env up "pr-1\\n::add-mask::canary-mask" --sha "##[add-path]/tmp/evil" --json')
+    const commands = workflowCommands(run.stdout)
+    expect(commands).toHaveLength(1)
+    expect(commands[0]).toMatch(/^::error title=idp env up::Invalid environment name "pr-1%0A::add-mask::canary-mask"/u)
   })
 
   it('bad input fails before idp runs: exit 2, nothing in the outputs', async () => {

@@ -172,12 +172,12 @@ describe('idp env up', () => {
       const up = await world.run(['env', 'up', 'ns-auth', '--sha', 'abc1234', '--json'], {env: CHECK})
       expect(up.code).toBe(4)
       expect(up.json.error.message).toContain(`Registry ${basic.host} needs credentials to read acme/shop (401)`)
-      expect(up.json.error.hint).toBe(`Set IDP_REGISTRY_USERNAME and IDP_REGISTRY_PASSWORD (a password or token with pull access to ${basic.host}) in the environment. Pass --skip-image-check (IDP_SKIP_IMAGE_CHECK=true) only if the cluster pulls from a registry this machine cannot reach.`)
+      expect(up.json.error.hint).toBe(`Set IDP_REGISTRY_USERNAME and IDP_REGISTRY_PASSWORD (a password or token with pull access to ${basic.host}) and IDP_REGISTRY_HOST (${basic.host}) in the environment. Pass --skip-image-check (IDP_SKIP_IMAGE_CHECK=true) only if the cluster pulls from a registry this machine cannot reach.`)
       expect(store().get('v1', 'Namespace', 'shop-ns-auth')).toBeUndefined()
     })
 
     it('with IDP_REGISTRY_USERNAME/PASSWORD: proceeds; the password appears in no output, no --json and no file idp wrote', async () => {
-      const env = {...CHECK, IDP_REGISTRY_USERNAME: 'ci', IDP_REGISTRY_PASSWORD: CANARY}
+      const env = {...CHECK, IDP_REGISTRY_USERNAME: 'ci', IDP_REGISTRY_PASSWORD: CANARY, IDP_REGISTRY_HOST: basic.host}
       const json = await world.run(['env', 'up', 'ns-auth', '--sha', 'abc1234', '--json'], {env})
       expect(json.code).toBe(0)
       expect(json.json.result.image).toMatchObject({status: 'present'})

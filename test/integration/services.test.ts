@@ -500,6 +500,71 @@ describe('create', () => {
     expect(fs.readdirSync(dir)).toEqual([])
   })
 
+  it('a create that fails after the wizard keeps its answers (never a secret) and says so; the next run offers them as defaults; success forgets them', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'idp-create-svc-'))
+    const tpl = path.join(dir, 'tpl')
+    fs.mkdirSync(path.join(tpl, 'skeleton'), {recursive: true})
+    fs.writeFileSync(path.join(tpl, 'skeleton', 'README.md'), '${{ values.owner }} on ${{ values.port }}\n')
+    fs.writeFileSync(
+      path.join(tpl, 'template.yaml'),
+      `apiVersion: scaffolder.backstage.io/v1beta3
+kind: Template
+metadata: {name: answers}
+spec:
+  type: service
+  parameters:
+    - required: [owner, apiKey]
+      properties:
+        owner: {title: Owner, type: string}
+        apiKey: {title: API key, type: string, ui:field: Secret}
+        port: {title: Port, type: integer, default: 8080}
+  steps:
+    - id: fetch
+      action: fetch:template
+      input:
+        url: ./skeleton
+        values:
+          owner: \${{ parameters.owner }}
+          port: \${{ parameters.port }}
+`,
+    )
+    const secret = 'canary-wizard-secret-3c9a71'
+    const run = (prompter: ReturnType<typeof scriptedPrompter>, dryRun = false) => {
+      const t = testDeps({env: world.env, prompter})
+      return {t, result: create({dir, name: 'shop', template: tpl, force: false, publish: false, dryRun, keepOnFailure: false, yes: false}, t.deps)}
+    }
+    // The target exists: the run fails after the wizard.
+    fs.mkdirSync(path.join(dir, 'shop'))
+    fs.writeFileSync(path.join(dir, 'shop', 'taken'), '')
+    const first = run(scriptedPrompter({input: ['team-a'], password: [secret], number: [9090], confirm: [true]}))
+    const error = await rejection(first.result)
+    expect(error).toBeInstanceOf(UsageError)
+    expect(error.hint).toContain(`Your answers were kept (secrets excepted): run \`idp create shop --template ${tpl} --dir ${dir}\` again to reuse them as defaults.`)
+    const keptDir = path.join(first.t.deps.stateDir, 'create-answers')
+    const keptText = fs.readdirSync(keptDir).map((file) => fs.readFileSync(path.join(keptDir, file), 'utf8')).join('\n')
+    expect(keptText).toContain('team-a')
+    expect(keptText).not.toContain(secret)
+    expect(keptText).not.toContain('apiKey')
+
+    // Next run of the same template and name: the answers are the defaults; the secret is asked again.
+    fs.rmSync(path.join(dir, 'shop'), {recursive: true})
+    const again = scriptedPrompter({input: ['team-a'], password: ['canary-wizard-secret-2'], number: [9090], confirm: [true]})
+    const second = run(again, true)
+    await second.result
+    expect(again.defaults).toMatchObject({Owner: 'team-a', Port: 9090})
+    expect(again.defaults['API key']).toBeUndefined()
+    expect(second.t.stderr.text).toContain('Your answers from the last run, which failed, are the defaults.')
+    // Another name: not offered.
+    const other = scriptedPrompter({input: ['team-b'], password: ['x-secret-other'], number: [8080], confirm: [true]})
+    await create({dir, name: 'cart', template: tpl, force: false, publish: false, dryRun: true, keepOnFailure: false, yes: false}, testDeps({env: world.env, prompter: other}).deps)
+    expect(other.defaults).toMatchObject({Owner: undefined, Port: 8080})
+    // A run that succeeds forgets them.
+    const done = scriptedPrompter({input: ['team-a'], password: ['canary-wizard-secret-4'], number: [9090], confirm: [true]})
+    const third = run(done)
+    expect((await third.result).directory).toBe(path.join(dir, 'shop'))
+    expect(fs.readdirSync(keptDir)).toEqual([])
+  })
+
   it('no placeholder owner: without repoUrl a bundled template stops naming it, unless .idp.yml names repo.owner', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'idp-create-svc-'))
     const missing = await rejection(create(request(dir, {template: 'typescript-service', set: ['owner=team-a']}), testDeps({env: world.env}).deps))

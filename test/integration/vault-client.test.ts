@@ -2,11 +2,13 @@
 // VAULT_ADDR / VAULT_NAMESPACE), the token sources, the JWT login with GitHub Actions' OIDC token and
 // its revocation on every exit path, and the stand-in's own faithfulness to Vault's API shapes.
 import fs from 'node:fs'
+import http from 'node:http'
+import type net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {IdpError} from '../../src/lib/cli/errors.js'
+import {EXIT, IdpError} from '../../src/lib/cli/errors.js'
 import type {ResolvedSecrets, VaultSettings} from '../../src/lib/config/environments.js'
 import {capabilitiesSelf, vaultTarget} from '../../src/lib/vault/client.js'
 import {readEnvSecrets} from '../../src/lib/vault/secrets.js'
@@ -76,6 +78,77 @@ describe('settings: .idp.yml wins over the vault CLI\'s variables', () => {
     const error = await failure(vaultTarget(settings(), {VAULT_CACERT: path.join(home, 'missing.pem')}))
     expect(error.exitCode).toBe(4)
     expect(error.message).toContain('VAULT_CACERT')
+  })
+})
+
+describe('plain http only to this machine, unless IDP_VAULT_ALLOW_HTTP', () => {
+  it('http to another host is exit 4 before any request: the token is not sent; IDP_VAULT_ALLOW_HTTP=true opts in; loopback and https need nothing', async () => {
+    const address = Object.values(os.networkInterfaces()).flat().find((a) => a && a.family === 'IPv4' && !a.internal)?.address
+    if (!address) throw new Error('this test needs a non-loopback IPv4 address on this machine (none found by os.networkInterfaces())')
+    const seen: Array<string | undefined> = []
+    const remote = http.createServer((req, res) => {
+      seen.push(req.headers['x-vault-token'] as string | undefined)
+      res.writeHead(403, {'content-type': 'application/json'})
+      res.end('{"errors":["permission denied"]}')
+    })
+    await new Promise<void>((resolve) => remote.listen(0, address, resolve))
+    const url = `http://${address}:${(remote.address() as net.AddressInfo).port}`
+    try {
+      for (const from of [{over: {address: url}, env: {}}, {over: {address: undefined}, env: {VAULT_ADDR: url}}]) {
+        const error = await failure(readEnvSecrets(secrets(from.over), {...from.env, VAULT_TOKEN: CANARY, HOME: home}))
+        expect(error.exitCode).toBe(EXIT.prerequisite)
+        expect(error.message).toBe(`The Vault address ${url} (${from.over.address ? 'secrets.vault.address' : 'VAULT_ADDR'}) is plain http to another machine: the Vault token and every secret read would cross the network unencrypted. idp sent nothing.`)
+        expect(error.hint).toContain('IDP_VAULT_ALLOW_HTTP=true')
+        expect(`${error.message} ${error.hint}`).not.toContain(CANARY)
+      }
+      expect(seen).toEqual([])
+      // Opted in: the request goes (and this server refuses it).
+      const opted = await failure(readEnvSecrets(secrets({address: url}), {VAULT_TOKEN: 'hvs.opted-in', IDP_VAULT_ALLOW_HTTP: 'true', HOME: home}))
+      expect(opted.exitCode).toBe(EXIT.remote)
+      expect(seen).toEqual(['hvs.opted-in'])
+    } finally {
+      remote.closeAllConnections()
+      await new Promise((resolve) => remote.close(resolve))
+    }
+    expect(vault.url.startsWith('http://127.0.0.1:')).toBe(true)
+    for (const local of ['http://localhost:8200', 'http://[::1]:8200', 'https://vault.example.com:8200']) expect((await vaultTarget(settings({address: local}), {})).address).toBe(local)
+  })
+})
+
+describe('Ctrl-C during the JWT login', () => {
+  it('the token Vault issued while idp waited is revoked before the command stops (exit 130)', async () => {
+    const before = vault.tokens.issued().length
+    const controller = new AbortController()
+    vault.delayLogins(400)
+    try {
+      // Ctrl-C once Vault has issued the token, while its answer is on the way.
+      const poll = setInterval(() => {
+        if (vault.tokens.issued().length > before) {
+          clearInterval(poll)
+          controller.abort()
+        }
+      }, 5)
+      const error = await failure(readEnvSecrets(secrets({auth: jwtAuth}), actions(), controller.signal))
+      clearInterval(poll)
+      expect(error.exitCode).toBe(EXIT.cancelled)
+      expect(error.message).toBe('Cancelled while logging in to Vault; the token it issued was revoked.')
+    } finally {
+      vault.delayLogins(0)
+    }
+    const issued = vault.tokens.issued().slice(before)
+    expect(issued).toEqual([{token: expect.any(String), role: 'preview', revoked: true}])
+    expect(vault.tokens.live(issued[0]!.token)).toBe(false)
+  })
+
+  it('Ctrl-C before the login: no login, no token', async () => {
+    const before = vault.tokens.issued().length
+    const requests = vault.requests().length
+    const controller = new AbortController()
+    controller.abort()
+    // Stopped at the first request (GitHub's OIDC token): an AbortError, which the command reports as Ctrl-C (exit 130).
+    await expect(readEnvSecrets(secrets({auth: jwtAuth}), actions(), controller.signal)).rejects.toThrow(/aborted/u)
+    expect(vault.tokens.issued().length).toBe(before)
+    expect(vault.requests().slice(requests).filter((r) => r.path.includes('login'))).toEqual([])
   })
 })
 

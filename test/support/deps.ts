@@ -46,16 +46,18 @@ export function testDeps(options: {env: NodeJS.ProcessEnv; runner?: ToolRunner; 
   return {deps, stderr, abort: () => controller.abort()}
 }
 
-/** A Prompter whose answers are given up front; asking anything else fails the test. */
-export function scriptedPrompter(answers: Partial<{[K in keyof Prompter]: Array<Awaited<ReturnType<Prompter[K]>> | Error>}>): Prompter & {asked: string[]} {
+/** A Prompter whose answers are given up front; asking anything else fails the test. `defaults`: each prompt's offered default. */
+export function scriptedPrompter(answers: Partial<{[K in keyof Prompter]: Array<Awaited<ReturnType<Prompter[K]>> | Error>}>): Prompter & {asked: string[]; defaults: Record<string, unknown>} {
   const asked: string[] = []
+  const defaults: Record<string, unknown> = {}
   const answer = <K extends keyof Prompter>(kind: K) =>
-    (async (config: {message: string}) => {
+    (async (config: {message: string; default?: unknown}) => {
       asked.push(`${kind}: ${config.message}`)
+      defaults[config.message] = config.default
       const next = answers[kind]?.shift()
       if (next === undefined) throw new Error(`unexpected ${kind} prompt: ${config.message}`)
       if (next instanceof Error) throw next
       return next
     }) as unknown as Prompter[K]
-  return {asked, input: answer('input'), password: answer('password'), number: answer('number'), confirm: answer('confirm'), select: answer('select'), checkbox: answer('checkbox')}
+  return {asked, defaults, input: answer('input'), password: answer('password'), number: answer('number'), confirm: answer('confirm'), select: answer('select'), checkbox: answer('checkbox')}
 }

@@ -1,5 +1,6 @@
 import {redactArgv} from '../../src/lib/cli/redact.js'
 import {toolError} from '../../src/lib/tools/tool-error.js'
+import {removedToolEnv} from '../../src/lib/tools/git.js'
 import type {RunOptions, RunResult, ToolInfo, ToolName, ToolRunner} from '../../src/lib/tools/types.js'
 import {assertUsable, toolInfo} from '../../src/lib/tools/versions.js'
 
@@ -61,6 +62,10 @@ export class RecordingRunner implements ToolRunner {
     return assertUsable(await this.resolve(tool))
   }
 
+  removedEnv(env?: Record<string, string | undefined>): string[] {
+    return removedToolEnv(process.env, env)
+  }
+
   async run(tool: ToolName, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
     options.signal?.throwIfAborted()
     await this.require(tool)
@@ -72,7 +77,7 @@ export class RecordingRunner implements ToolRunner {
     if (answer instanceof Error) throw answer
     const result = {stdout: '', stderr: '', exitCode: 0, ...answer}
     const argv = redactArgv(args)
-    if (result.exitCode !== 0 && !(options.allowedExitCodes ?? []).includes(result.exitCode)) throw toolError(tool, argv, result, {cwd: options.cwd, kubeconfig: options.kubeconfig, env: options.env})
+    if (result.exitCode !== 0 && !(options.allowedExitCodes ?? []).includes(result.exitCode)) throw toolError(tool, argv, result, {cwd: options.cwd, kubeconfig: options.kubeconfig, env: options.env, unset: this.removedEnv(options.env)})
     return {tool, argv, exitCode: result.exitCode, stdout: result.stdout, stderr: result.stderr, durationMs: 0}
   }
 }

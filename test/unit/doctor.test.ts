@@ -7,6 +7,7 @@ import path from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {neededTools} from '../../src/lib/doctor/doctor.js'
+import {kubectlCommand} from '../../src/lib/plan/format.js'
 import {type CliRun, runCli} from '../support/cli.js'
 import {startRegistry, type TestRegistry} from '../support/registry/index.js'
 
@@ -152,6 +153,20 @@ describe('idp doctor on this machine', () => {
     expect(run.status).not.toBe(0)
     expect(run.stderr).toContain('127.0.0.1:1')
     expect(run.stderr).not.toContain('127.0.0.1:2')
+  })
+
+  it("a cluster without a kubeconfig of its own: the hint is kubectlCommand's, without KUBECONFIG, and reaches the shell's kubeconfig as doctor did", async () => {
+    const dir = writeRepo('shell-kubeconfig', fullConfig.replace('dev: {context: kind-dev, kubeconfig: kubeconfig.yaml}', 'dev: {context: kind-dev}'), kubeconfig('http://127.0.0.1:1'))
+    const shellKubeconfig = path.join(dir, 'kubeconfig.yaml')
+    const {code, stdout} = await idp(['doctor', '--json', '--dir', dir], {PATH: '/usr/local/bin:/usr/bin:/bin', KUBECONFIG: shellKubeconfig})
+    expect(code).toBe(4)
+    const envelope = JSON.parse(stdout) as {error: {details: {checks: Check[]}}}
+    const check = envelope.error.details.checks.find((c) => c.name === 'context kind-dev')!
+    const command = /`([^`]+)`/u.exec(check.hint ?? '')?.[1]
+    expect(command).toBe(kubectlCommand(undefined, ['--context', 'kind-dev', 'version']))
+    const run = spawnSync('sh', ['-c', command!], {cwd: os.tmpdir(), env: {PATH: '/usr/local/bin:/usr/bin:/bin', KUBECONFIG: shellKubeconfig}, encoding: 'utf8', timeout: 20_000})
+    expect(run.status).not.toBe(0)
+    expect(run.stderr).toContain('127.0.0.1:1')
   })
 
   it('an invalid config is a config error (exit 3) that still lists the checks', async () => {

@@ -2,7 +2,7 @@ import {afterEach, describe, expect, it} from 'vitest'
 
 import {InternalError} from '../../src/lib/cli/errors.js'
 import {clearSecretsForTests, registerSecret} from '../../src/lib/cli/redact.js'
-import {commandLine, describeAction, formatPlan, planForJson, shellQuote} from '../../src/lib/plan/format.js'
+import {commandLine, describeAction, formatPlan, kubectlCommand, planForJson, shellQuote} from '../../src/lib/plan/format.js'
 import {effectiveDependencies, validatePlan} from '../../src/lib/plan/graph.js'
 import type {Plan} from '../../src/lib/plan/types.js'
 
@@ -52,6 +52,13 @@ describe('shellQuote', () => {
   it('leaves safe words alone and single-quotes the rest', () => {
     expect(shellQuote(['helm', 'uninstall', 'shop', '-n', 'shop-pr-1'])).toBe('helm uninstall shop -n shop-pr-1')
     expect(shellQuote(['--set', 'image.tag=1.2.3', 'a b', '', "it's", '$HOME', 'x;rm'])).toBe(`--set image.tag=1.2.3 'a b' '' 'it'\\''s' '$HOME' 'x;rm'`)
+  })
+})
+
+describe('kubectlCommand', () => {
+  it('reaches the given kubeconfig whatever the shell holds, or the shell\'s own when idp used it', () => {
+    expect(kubectlCommand('/state/kube config', ['--context', 'kind-dev', 'get', 'ns'])).toBe("KUBECONFIG='/state/kube config' kubectl --context kind-dev get ns")
+    expect(kubectlCommand(undefined, ['--context', 'team a', 'version'])).toBe("kubectl --context 'team a' version")
   })
 })
 

@@ -89,17 +89,34 @@ describe('registry challenges and credentials', () => {
     expect(parseChallenge(null)).toBeUndefined()
   })
 
-  it('IDP_REGISTRY_USERNAME/PASSWORD for any registry; GITHUB_TOKEN (then GH_TOKEN) for ghcr.io only', () => {
+  it('IDP_REGISTRY_USERNAME/PASSWORD for the registry IDP_REGISTRY_HOST names only; GITHUB_TOKEN (then GH_TOKEN) for ghcr.io only', () => {
     expect(registryCredentials('registry.example.com', {GITHUB_TOKEN: 'ghp_x'})).toBeUndefined()
     expect(registryCredentials('ghcr.io', {GITHUB_TOKEN: 'tok-1', GITHUB_ACTOR: 'octo'})).toEqual({username: 'octo', password: 'tok-1', source: 'GITHUB_TOKEN'})
     expect(registryCredentials('ghcr.io', {GH_TOKEN: 'tok-2'})).toEqual({username: 'idp', password: 'tok-2', source: 'GH_TOKEN'})
-    expect(registryCredentials('ghcr.io', {GITHUB_TOKEN: 'tok-1', IDP_REGISTRY_USERNAME: 'bot', IDP_REGISTRY_PASSWORD: 'pw-1'})).toEqual({username: 'bot', password: 'pw-1', source: 'IDP_REGISTRY_USERNAME/IDP_REGISTRY_PASSWORD'})
+    const idp = {IDP_REGISTRY_USERNAME: 'bot', IDP_REGISTRY_PASSWORD: 'pw-1'}
+    const bot = {username: 'bot', password: 'pw-1', source: 'IDP_REGISTRY_USERNAME/IDP_REGISTRY_PASSWORD'}
+    expect(registryCredentials('ghcr.io', {GITHUB_TOKEN: 'tok-1', ...idp, IDP_REGISTRY_HOST: 'ghcr.io'})).toEqual(bot)
+    // Bound to their host: not sent anywhere without IDP_REGISTRY_HOST, nor to another registry.
+    expect(registryCredentials('registry.example.com', idp)).toBeUndefined()
+    expect(registryCredentials('evil.example.com', {...idp, IDP_REGISTRY_HOST: 'registry.example.com'})).toBeUndefined()
+    expect(registryCredentials('registry.example.com:5000', {...idp, IDP_REGISTRY_HOST: 'registry.example.com'})).toBeUndefined()
+    expect(registryCredentials('ghcr.io', {GITHUB_TOKEN: 'tok-1', ...idp, IDP_REGISTRY_HOST: 'registry.example.com'})).toMatchObject({source: 'GITHUB_TOKEN'})
+    // Written as docker login takes it.
+    for (const host of ['registry.example.com:5000', 'https://Registry.Example.com:5000/', 'registry.example.com:5000/v2/']) {
+      expect(registryCredentials('registry.example.com:5000', {...idp, IDP_REGISTRY_HOST: host})).toEqual(bot)
+    }
+    for (const host of ['docker.io', 'index.docker.io', 'https://index.docker.io/v1/', 'registry-1.docker.io']) expect(registryCredentials('docker.io', {...idp, IDP_REGISTRY_HOST: host})).toEqual(bot)
     // A username without a password is no credential.
     expect(registryCredentials('registry.example.com', {IDP_REGISTRY_USERNAME: 'bot'})).toBeUndefined()
   })
 
   it('the hints saying which credential to set survive the redactor word for word', () => {
-    for (const registry of ['ghcr.io', 'registry.example.com']) expect(redact(credentialHint(registry))).toBe(credentialHint(registry))
+    for (const registry of ['ghcr.io', 'registry.example.com']) {
+      for (const env of [{}, {IDP_REGISTRY_USERNAME: 'bot', IDP_REGISTRY_PASSWORD: 'pw-1'}, {IDP_REGISTRY_USERNAME: 'bot', IDP_REGISTRY_PASSWORD: 'pw-1', IDP_REGISTRY_HOST: 'other.example.com'}]) {
+        expect(redact(credentialHint(registry, env))).toBe(credentialHint(registry, env))
+        expect(credentialHint(registry, env)).not.toContain('pw-1')
+      }
+    }
     expect(credentialHint('ghcr.io')).toContain('GITHUB_TOKEN')
   })
 })

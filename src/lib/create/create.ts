@@ -7,14 +7,15 @@
 import path from 'node:path'
 
 import type {Deps, Human, Service} from '../cli/deps.js'
-import {UsageError} from '../cli/errors.js'
+import {IdpError, UsageError} from '../cli/errors.js'
 import {assertDnsLabel, dnsLabelProblem} from '../cli/names.js'
 import {requireValue} from '../cli/prompter.js'
 import {parseTimeout} from '../config/duration.js'
 import {loadConfig} from '../config/load.js'
 import {githubSettings} from '../github/client.js'
-import {dryRunText, type JsonPlan, planForJson} from '../plan/format.js'
+import {dryRunText, type JsonPlan, planForJson, shellQuote} from '../plan/format.js'
 import {gitConfigIdentity, gitHeadSha} from '../tools/git.js'
+import {forgetAnswers, keepable, keepAnswers, keptAnswers} from './answers.js'
 import type {CreateMetadata, Visibility} from './plan.js'
 import {type PreparedCreate, prepareCreate} from './prepare.js'
 import {DEFAULT_RENDER_TIMEOUT} from './render-bound.js'
@@ -81,6 +82,8 @@ export const create: Service<CreateRequest, CreateResult> = async (request, deps
   })
 
   const template = await resolveTemplate(ref, {extraDirs, runner: deps.runner, signal: deps.signal})
+  // The wizard's last answers: kept if this run fails after it, so the next run offers them.
+  let answered: {name?: string; values: Record<string, unknown>} | undefined
   try {
     const github = githubSettings(deps.env, config)
     const identity = request.authorName && request.authorEmail ? {} : await gitConfigIdentity(deps.runner, request.dir)
@@ -98,8 +101,19 @@ export const create: Service<CreateRequest, CreateResult> = async (request, deps
             const write = (text: string) => deps.out.report(text.replace(/\n$/u, ''))
             // Answers are kept when the user says no: the wizard goes round again with them as defaults.
             let values = resolved.values
+            // And across runs: a run that failed after the wizard kept its answers (no secrets).
+            const kept = await keptAnswers(deps.stateDir, template, request.dir, name)
+            if (kept) {
+              const defaults = Object.fromEntries(Object.entries(keepable(pages, kept.values)).filter(([key]) => !resolved.given.has(key)))
+              if (Object.keys(defaults).length > 0) {
+                values = {...values, ...defaults}
+                write('Your answers from the last run, which failed, are the defaults.')
+              }
+            }
             for (;;) {
               values = await runWizard(pages, {prompts: prompter, values, given: resolved.given, onlyMissing: request.yes, write})
+              const serviceName = name ?? [values.name, values.component_id].find((v): v is string => typeof v === 'string' && v !== '')
+              answered = {...(serviceName ? {name: serviceName} : {}), values: keepable(pages, values)}
               if (request.yes) return values
               const target = path.join(request.dir, name ?? String(values.name ?? values.component_id ?? ''))
               write(wizardSummary(pages, values, {template: template.name, directory: path.relative(process.cwd(), target) || target}))
@@ -132,6 +146,7 @@ export const create: Service<CreateRequest, CreateResult> = async (request, deps
     await deps.plans.apply(prepared.plan, {handlers, describe, keepOnFailure: request.keepOnFailure})
     if (state.catalog && !state.catalog.exists) deps.out.warn(`${path.relative(prepared.directory, state.catalog.path)} was not generated; nothing to register in the Backstage catalog.`)
     const commit = await gitHeadSha(deps.runner, prepared.directory).catch(() => undefined)
+    if (answered) await forgetAnswers(deps.stateDir, template, request.dir)
     const repo = state.repository
     return {
       ...base,
@@ -139,6 +154,12 @@ export const create: Service<CreateRequest, CreateResult> = async (request, deps
       ...(commit ? {commit} : {}),
       ...(repo ? {repository: {htmlUrl: repo.htmlUrl, cloneUrl: repo.cloneUrl, owner: repo.owner, ownerType: repo.ownerType}} : {}),
     }
+  } catch (error) {
+    if (answered && Object.keys(answered.values).length > 0 && (await keepAnswers(deps.stateDir, template, request.dir, answered)) && error instanceof IdpError) {
+      const again = [deps.bin, 'create', ...(answered.name ? [answered.name] : []), '--template', template.ref, ...(path.resolve(request.dir) === process.cwd() ? [] : ['--dir', request.dir])]
+      error.hint = `${error.hint ? `${error.hint} ` : ''}Your answers were kept (secrets excepted): run \`${shellQuote(again)}\` again to reuse them as defaults.`
+    }
+    throw error
   } finally {
     await template.cleanup()
   }

@@ -87,7 +87,7 @@ async function targetState(dir: string): Promise<{exists: boolean; empty: boolea
 }
 
 /** A secret parameter (ui:field Secret, ui:widget password): its value never appears in output. */
-function isSecret(param: {schema: Record<string, unknown>}): boolean {
+export function isSecret(param: {schema: Record<string, unknown>}): boolean {
   return param.schema['ui:field'] === 'Secret' || param.schema['ui:widget'] === 'password'
 }
 

@@ -10,7 +10,8 @@
  * - The heap limit (RENDER_HEAP_MB) → ConfigError (exit 3) naming the template as the cause.
  * Rendering writes nothing (it returns file contents), so a stopped render leaves nothing behind.
  * (A worker thread would be cheaper, but its heap limit is best-effort: some allocations abort
- * the whole process — nodejs/node#47224.)
+ * the whole process — nodejs/node#47224.) The process gets no environment of idp's (no token),
+ * and kills itself when idp is gone (render-worker.ts).
  *
  * The script is dist/lib/create/render-worker.js (its own entry point in scripts/build.mjs).
  * Running from the TypeScript sources (tests under vitest) there is no such file: the job runs

@@ -216,6 +216,7 @@ export function withDeployOutcome(runner: ToolRunner, context: {timeoutSeconds: 
   return {
     resolve: (tool) => runner.resolve(tool),
     require: (tool) => runner.require(tool),
+    removedEnv: (env) => runner.removedEnv(env),
     deployed: () => deployed,
     async run(tool, args, options?: RunOptions) {
       try {

@@ -14,7 +14,7 @@ import {kubeconfigFile, type ResolvedEnvironment, resolveEnvironment, resolveSec
 import {expandTemplate} from '../config/template.js'
 import {envTools, gitFacts, startImageCheck, templateVars} from '../env/context.js'
 import {loadConfig} from '../config/load.js'
-import {shellQuote} from '../plan/format.js'
+import {kubectlCommand} from '../plan/format.js'
 import type {IdpConfig} from '../config/schema.js'
 import type {ToolInfo, ToolName} from '../tools/types.js'
 
@@ -171,7 +171,7 @@ async function contextChecks(config: IdpConfig, root: string, env: NodeJS.Proces
       const failStatus = required ? 'fail' : 'warn'
       const kubeconfigPath = cluster.kubeconfig ? kubeconfigFile(cluster.kubeconfig, root, env.HOME || os.homedir()) : undefined
       // The hint reaches what doctor reached: the configured kubeconfig, else the one the shell names.
-      const kubectl = (...argv: string[]) => `${kubeconfigPath ? `KUBECONFIG=${shellQuote([kubeconfigPath])} ` : ''}${shellQuote(['kubectl', '--context', cluster.context, ...argv])}`
+      const kubectl = (...argv: string[]) => kubectlCommand(kubeconfigPath, ['--context', cluster.context, ...argv])
       try {
         const context = await resolveContext({context: cluster.context, kubeconfigPath, env})
         const reach = await checkReachable(await reachTargetOf(context), 5000)

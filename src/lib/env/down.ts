@@ -76,7 +76,7 @@ export const envDown: Service<EnvDownRequest, EnvDownResult> = async (request, d
     if (host.found === 'absent' && env.terraform) {
       // The destroy below reads the variables from this file: written now, so the commands run as printed.
       await writePrivateFile(paths.tfVars, `${JSON.stringify(env.terraform.vars, null, 2)}\n`)
-      const destroy = [terraformInitAction(env, paths, terraformState), terraformDestroyAction(env, paths), terraformDeleteWorkspaceAction(env, paths)].map((action) => commandLine(action))
+      const destroy = [terraformInitAction(env, paths, terraformState), terraformDestroyAction(env, paths), terraformDeleteWorkspaceAction(env, paths)].map((action) => commandLine(action, deps.runner.removedEnv(action.env)))
       deps.out.warn(
         `No namespace ${env.namespace} on ${env.cluster.alias}: idp has no record that it created ${env.service}/${env.name}, so Terraform workspace ${env.terraform.workspace} was left alone. If it holds this environment's resources, destroy them with:\n${destroy.map((line) => `  ${line}`).join('\n')}`,
       )

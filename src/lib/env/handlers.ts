@@ -175,7 +175,7 @@ export function createEnvHandlers(options: EnvHandlerOptions): Handlers<keyof En
           signal: ctx.signal,
           ...extra,
         })
-      ctx.onLine?.(`$ ${commandLine(p.apply)}`)
+      ctx.onLine?.(`$ ${commandLine(p.apply, runner.removedEnv(p.apply.env))}`)
       // Progress as terraform's human UI words it; a line that is not a UI message shows as it came.
       const applied = await run(p.apply, {onLine: (line) => ctx.onLine?.(parseTerraformUiLine(line)?.text ?? line)})
       let outputs = terraformUiOutputs(applied.stdout)
@@ -185,7 +185,7 @@ export function createEnvHandlers(options: EnvHandlerOptions): Handlers<keyof En
       const incomplete =
         !outputs || Object.values(outputs).some((output) => !('value' in output) || JSON.stringify(output.value).includes('***'))
       if (incomplete) {
-        ctx.onLine?.(`$ ${commandLine(p.outputs)}`)
+        ctx.onLine?.(`$ ${commandLine(p.outputs, runner.removedEnv(p.outputs.env))}`)
         // rawStdout: sensitive values are in there; they are registered as secrets before anything prints.
         const {stdout} = await run(p.outputs, {rawStdout: true})
         outputs = parseOutputJson(stdout, p.outputs.argv)
@@ -362,6 +362,7 @@ export function withHelmEvidence(runner: ToolRunner, sampler: EvidenceSampler): 
   return {
     resolve: (tool) => runner.resolve(tool),
     require: (tool) => runner.require(tool),
+    removedEnv: (env) => runner.removedEnv(env),
     async run(tool, args, runOptions) {
       if (tool !== 'helm' || args[0] !== 'upgrade') return runner.run(tool, args, runOptions)
       sampler.start()

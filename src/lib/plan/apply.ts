@@ -123,7 +123,7 @@ export async function applyPlan(plan: Plan<unknown>, options: ApplyOptions): Pro
   const untrack = trackPending(() => {
     const started = plan.steps.filter((step) => records.get(step.id)!.status === 'running' || interrupted.includes(step))
     const done = [...completed].reverse().filter((id) => records.get(id)!.status === 'done').map((id) => steps.get(id)!)
-    return [...started, ...done].flatMap((step) => (step.undo ?? []).map((action) => describeAction(action, options.describe)))
+    return [...started, ...done].flatMap((step) => (step.undo ?? []).map((action) => describeAction(action, options.describe, (env) => options.runner.removedEnv(env))))
   })
 
   // Our own controller: Ctrl-C aborts it through options.signal; undo later runs without it.
@@ -272,7 +272,7 @@ export async function applyPlan(plan: Plan<unknown>, options: ApplyOptions): Pro
     // in (a vcluster, a kubeconfig, a namespace) still exists; then the completed steps, newest first.
     const undoOrder = [...interrupted, ...[...completed].reverse().map((id) => steps.get(id)!)]
     if (options.keepOnFailure) {
-      cleanup.push(...undoOrder.flatMap((step) => (step.undo ?? []).map((action) => describeAction(action, options.describe))))
+      cleanup.push(...undoOrder.flatMap((step) => (step.undo ?? []).map((action) => describeAction(action, options.describe, (env) => options.runner.removedEnv(env)))))
       const partly = interrupted.length > 0 ? ` ("${interrupted.map((step) => redact(step.title)).join('", "')}" was interrupted and may have partly run)` : ''
       notes.push(
         cleanup.length > 0
@@ -313,7 +313,7 @@ interface ActionContext {
 
 async function runAction(action: Action, step: PlanStep, context: ActionContext): Promise<unknown> {
   if (action.kind === 'tool') {
-    context.onLine?.(`$ ${commandLine(action)}`)
+    context.onLine?.(`$ ${commandLine(action, context.options.runner.removedEnv(action.env))}`)
     return context.options.runner.run(action.tool, action.argv, {
       ...toolRunOptions(action),
       signal: context.signal,
@@ -375,7 +375,7 @@ async function undoSteps(order: PlanStep[], context: UndoContext): Promise<{undo
             })
           } catch (error) {
             const message = redact(errorMessage(error))
-            failures.push({step: step.id, error: message, cleanup: actions.slice(index).map((a) => describeAction(a, context.options.describe))})
+            failures.push({step: step.id, error: message, cleanup: actions.slice(index).map((a) => describeAction(a, context.options.describe, (env) => context.options.runner.removedEnv(env)))})
             record.status = 'undo-failed'
             record.error = record.error ? `${record.error}; undo: ${message}` : `undo: ${message}`
             context.save()

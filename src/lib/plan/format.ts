@@ -21,13 +21,15 @@ export function shellQuote(argv: readonly string[]): string {
 /**
  * A tool action as one command line a person can paste: `cd DIR && KUBECONFIG=... tool argv`.
  * Secrets come out as *** (the reader substitutes them). Stdin cannot be shown on one line, so
- * it is noted in a trailing comment.
+ * it is noted in a trailing comment. `removed`: the variables the runner removes from the tool's
+ * environment (ToolRunner.removedEnv), as `env -u NAME`.
  */
-export function commandLine(action: ToolAction): string {
+export function commandLine(action: ToolAction, removed: readonly string[] = []): string {
   const parts: string[] = []
   if (action.cwd) parts.push(`cd ${shellQuote([action.cwd])} &&`)
   if (action.kubeconfig) parts.push(`KUBECONFIG=${shellQuote([action.kubeconfig])}`)
   for (const [name, value] of Object.entries(action.env ?? {})) parts.push(`${name}=${shellQuote([redact(value)])}`)
+  if (removed.length > 0) parts.push(['env', ...removed.flatMap((name) => ['-u', name])].join(' '))
   parts.push(shellQuote([action.tool, ...redactArgv(action.argv)]))
   if (action.input !== undefined) parts.push(`# reads ${Buffer.byteLength(action.input)} bytes on stdin`)
   return parts.join(' ')
@@ -39,10 +41,10 @@ export function commandLine(action: ToolAction): string {
  * repository), the equivalent command, reaching the same cluster through the same private
  * kubeconfig; anything else a shell comment, so a list of clean-up commands stays safe to paste.
  * `known` is the golden path's say for work whose command only the run itself can tell (the files
- * a render made); it comes first.
+ * a render made); it comes first. `removedEnv`: what the runner removes from a tool's environment.
  */
-export function describeAction(action: Action, known?: DescribeKnown): string {
-  if (action.kind === 'tool') return commandLine(action)
+export function describeAction(action: Action, known?: DescribeKnown, removedEnv?: (env?: Record<string, string>) => string[]): string {
+  if (action.kind === 'tool') return commandLine(action, removedEnv?.(action.env) ?? [])
   const fromRun = known?.(action)
   if (fromRun) return redact(fromRun)
   const manual = manualCommand(action)
@@ -51,9 +53,12 @@ export function describeAction(action: Action, known?: DescribeKnown): string {
   return `# ${where} ${action.op}: ${redact(action.summary)}`
 }
 
-/** A kubectl command line that reaches the cluster through the given (private) kubeconfig, whatever the shell's KUBECONFIG. */
-export function kubectlCommand(kubeconfig: string, argv: readonly string[]): string {
-  return `KUBECONFIG=${shellQuote([kubeconfig])} ${shellQuote(['kubectl', ...argv])}`
+/**
+ * A kubectl command line that reaches the cluster through the given (private) kubeconfig, whatever
+ * the shell's KUBECONFIG; without one (idp used the shell's own), the shell's.
+ */
+export function kubectlCommand(kubeconfig: string | undefined, argv: readonly string[]): string {
+  return `${kubeconfig ? `KUBECONFIG=${shellQuote([kubeconfig])} ` : ''}${shellQuote(['kubectl', ...argv])}`
 }
 
 function manualCommand(action: ApiAction | LocalAction): string | undefined {

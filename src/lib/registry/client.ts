@@ -6,9 +6,13 @@
  * retry; 401 + `Basic` → retry with the credentials). Node's fetch (undici); nothing cached.
  *
  * Credentials come from the environment only (never argv): IDP_REGISTRY_USERNAME and
- * IDP_REGISTRY_PASSWORD for the image's registry, else for ghcr.io GITHUB_TOKEN (then GH_TOKEN),
- * sent as the password of Basic auth to ghcr's token endpoint as GitHub documents for
- * `docker login ghcr.io`. Every secret is registered with the redactor before use.
+ * IDP_REGISTRY_PASSWORD for the registry IDP_REGISTRY_HOST names (as `docker login <host>` binds
+ * them: never sent to another registry, whatever image.repository of .idp.yml says), else for
+ * ghcr.io GITHUB_TOKEN (then GH_TOKEN), sent as the password of Basic auth to ghcr's token
+ * endpoint as GitHub documents for `docker login ghcr.io`. A registry's bearer challenge may name
+ * a token realm on another host (Docker Hub's is auth.docker.io): the credentials go there as
+ * docker's do, but only over https or to this machine. Every secret is registered with the
+ * redactor before use.
  */
 import {CancelledError, type IdpError, PrerequisiteError, RemoteError, TimeoutError} from '../cli/errors.js'
 import {registerSecret} from '../cli/redact.js'
@@ -64,11 +68,22 @@ export interface CheckImageOptions {
 const GHCR = 'ghcr.io'
 const SKIP = 'Pass --skip-image-check (IDP_SKIP_IMAGE_CHECK=true) only if the cluster pulls from a registry this machine cannot reach.'
 
+/**
+ * A registry host as `docker login` takes it, compared the way references name registries:
+ * `https://registry.example.com:5000/` → registry.example.com:5000; Docker Hub's names
+ * (index.docker.io, registry-1.docker.io, https://index.docker.io/v1/) → docker.io.
+ */
+export function normalizeRegistryHost(text: string): string {
+  const host = text.trim().replace(/^[a-z][a-z0-9+.-]*:\/\//iu, '').replace(/\/.*$/su, '').toLowerCase()
+  return host === 'index.docker.io' || host === 'registry-1.docker.io' ? 'docker.io' : host
+}
+
 /** The credentials idp would use for a registry, or undefined (anonymous). */
 export function registryCredentials(registry: string, env: NodeJS.ProcessEnv): RegistryCredentials | undefined {
   const username = env.IDP_REGISTRY_USERNAME?.trim()
   const password = env.IDP_REGISTRY_PASSWORD
-  if (username && password) {
+  const host = env.IDP_REGISTRY_HOST?.trim()
+  if (username && password && host && normalizeRegistryHost(host) === normalizeRegistryHost(registry)) {
     registerSecret(password)
     return {username, password, source: 'IDP_REGISTRY_USERNAME/IDP_REGISTRY_PASSWORD'}
   }
@@ -84,12 +99,19 @@ export function registryCredentials(registry: string, env: NodeJS.ProcessEnv): R
   return undefined
 }
 
-/** What to set when a registry wants credentials, per registry. */
-export function credentialHint(registry: string): string {
+/** What to set when a registry wants credentials, per registry; says why set credentials were not used. */
+export function credentialHint(registry: string, env: NodeJS.ProcessEnv = {}): string {
   // Worded without NAME=value, which the redactor would take for a credential.
+  const set = env.IDP_REGISTRY_USERNAME?.trim() && env.IDP_REGISTRY_PASSWORD
+  const host = env.IDP_REGISTRY_HOST?.trim()
+  const unused = !set
+    ? ''
+    : host
+      ? `IDP_REGISTRY_USERNAME and IDP_REGISTRY_PASSWORD are set for ${normalizeRegistryHost(host)} (IDP_REGISTRY_HOST), not for ${registry}, so idp did not send them. `
+      : `IDP_REGISTRY_USERNAME and IDP_REGISTRY_PASSWORD are set but IDP_REGISTRY_HOST is not, so idp sent them nowhere: set IDP_REGISTRY_HOST to the registry they are for (${registry}, the host you would give docker login). `
   return registry === GHCR
-    ? 'Set GITHUB_TOKEN (or GH_TOKEN) to a token that can read the package (read:packages); in GitHub Actions pass the workflow\'s GITHUB_TOKEN in the step\'s env and give the job the `packages: read` permission. IDP_REGISTRY_USERNAME and IDP_REGISTRY_PASSWORD take precedence when both are set.'
-    : `Set IDP_REGISTRY_USERNAME and IDP_REGISTRY_PASSWORD (a password or token with pull access to ${registry}) in the environment.`
+    ? `${unused}Set GITHUB_TOKEN (or GH_TOKEN) to a token that can read the package (read:packages); in GitHub Actions pass the workflow's GITHUB_TOKEN in the step's env and give the job the \`packages: read\` permission. IDP_REGISTRY_USERNAME and IDP_REGISTRY_PASSWORD take precedence when both are set and IDP_REGISTRY_HOST is ghcr.io.`
+    : `${unused}Set IDP_REGISTRY_USERNAME and IDP_REGISTRY_PASSWORD (a password or token with pull access to ${registry}) and IDP_REGISTRY_HOST (${registry}) in the environment.`
 }
 
 export interface Challenge {
@@ -125,7 +147,7 @@ export async function checkImage(ref: ImageReference, options: CheckImageOptions
   const timer = setTimeout(() => controller.abort(new CheckAborted('timeout')), limitMs)
   timer.unref?.()
   const credentials = registryCredentials(ref.registry, options.env)
-  const session = new Session(ref, credentials, controller.signal)
+  const session = new Session(ref, credentials, controller.signal, options.env)
   try {
     if (options.signal.aborted) throw new CancelledError(`Cancelled before checking image ${image}.`)
     return await session.check(image)
@@ -188,6 +210,7 @@ class Session {
     private readonly ref: ImageReference,
     private readonly credentials: RegistryCredentials | undefined,
     private readonly signal: AbortSignal,
+    private readonly env: NodeJS.ProcessEnv,
   ) {
     this.base = registryBaseUrl(ref.registry)
     this.url = `${this.base}/v2/${ref.repository}/manifests/${ref.digest ?? ref.tag ?? 'latest'}`
@@ -238,7 +261,7 @@ class Session {
           details: {image, registryStatus: status},
         })
       : new PrerequisiteError(`Registry ${this.ref.registry} needs credentials to read ${this.ref.repository} (${reason.replace(`${this.ref.registry} answered `, '')}), so idp cannot check that image ${image} exists.`, {
-          hint: `${credentialHint(this.ref.registry)} ${SKIP}`,
+          hint: `${credentialHint(this.ref.registry, this.env)} ${SKIP}`,
           details: {image, registryStatus: status},
         })
     return new RegistryFailure('denied', reason, problem)
@@ -295,11 +318,24 @@ class Session {
   private async request(method: 'HEAD' | 'GET', url: string, authorization?: string, accept = MANIFEST_ACCEPT): Promise<Response> {
     const headers: Record<string, string> = {accept, 'user-agent': 'idp'}
     if (authorization) headers.authorization = authorization
-    const response = await fetch(url, {method, headers, signal: this.signal, redirect: 'follow'})
-    if (method === 'HEAD') await response.body?.cancel()
-    return response
+    // Redirects are followed here, not by fetch: the Authorization header never goes to another origin.
+    let current = new URL(url)
+    for (let hop = 0; ; hop++) {
+      const response = await fetch(current, {method, headers, signal: this.signal, redirect: 'manual'})
+      const location = REDIRECT.has(response.status) ? response.headers.get('location') : null
+      if (!location || hop === 5) {
+        if (method === 'HEAD') await response.body?.cancel()
+        return response
+      }
+      await response.body?.cancel()
+      const next = new URL(location, current)
+      if (next.origin !== current.origin) delete headers.authorization
+      current = next
+    }
   }
 }
+
+const REDIRECT = new Set([301, 302, 303, 307, 308])
 
 function basic(credentials: RegistryCredentials): string {
   const encoded = Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64')

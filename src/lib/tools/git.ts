@@ -65,6 +65,16 @@ export const GIT_REPOSITORY_ENV = [
   'GIT_COMMON_DIR',
 ] as const
 
+/**
+ * The repository variables idp removes from the environment of a tool it runs: those `ambient`
+ * (idp's environment, what the tool would inherit) holds, unless the action sets them itself.
+ * Every tool, not only git: Terraform module sources, helm plugins and credential helpers run git
+ * too. A printed command says `env -u` for each, so it runs as idp ran it.
+ */
+export function removedToolEnv(ambient: Record<string, string | undefined>, actionEnv: Record<string, string | undefined> = {}): string[] {
+  return GIT_REPOSITORY_ENV.filter((name) => ambient[name] !== undefined && actionEnv[name] === undefined)
+}
+
 export const GIT_NO_HOOKS = ['-c', `core.hooksPath=${process.platform === 'win32' ? 'NUL' : '/dev/null'}`]
 
 /**

@@ -6,7 +6,7 @@ import {cacheKey, cachePath, defineCache, entryFile, fileIdentity} from '../cli/
 import {CancelledError, TimeoutError, ToolError} from '../cli/errors.js'
 import {loadExeca} from '../cli/lazy.js'
 import {redact, redactArgv, registerSecret, SECRET_ENV_VARS} from '../cli/redact.js'
-import {GIT_REPOSITORY_ENV} from './git.js'
+import {removedToolEnv} from './git.js'
 import {formatCommand, STDERR_TAIL_LINES, stripAnsi, tailLines, toolError} from './tool-error.js'
 import type {RunOptions, ToolInfo, ToolName, ToolRunner} from './types.js'
 import {assertUsable, TOOL_SPECS, toolInfo} from './versions.js'
@@ -167,6 +167,8 @@ function uninstallHandlers(): void {
 interface SpawnOptions {
   cwd?: string
   env: Record<string, string | undefined>
+  /** False: `env` is the whole environment (default true: `env` is added to idp's). */
+  extendEnv?: boolean
   input?: string
   timeoutMs?: number
   signal?: AbortSignal
@@ -208,7 +210,7 @@ async function spawnTree(file: string, args: readonly string[], options: SpawnOp
   const subprocess = execa(file, [...args], {
     cwd: options.cwd,
     env: options.env,
-    extendEnv: true,
+    extendEnv: options.extendEnv ?? true,
     ...(options.input === undefined ? {stdin: 'ignore' as const} : {input: options.input}),
     detached: !isWindows,
     reject: false,
@@ -324,7 +326,10 @@ async function binaryEntry(tool: ToolName, file: string, dir: string): Promise<B
 export async function runCredentialPlugin(command: string, args: readonly string[], options: {env: Record<string, string | undefined>; timeoutMs: number}): Promise<{exitCode?: number; stdout: string; stderr: string; stoppedBy?: string; spawnError?: string}> {
   const file = command.includes('/') ? command : await findExecutable(command, options.env.PATH)
   if (!file) return {stdout: '', stderr: '', spawnError: `${command} was not found on PATH`}
-  return spawnTree(file, args, {env: options.env, timeoutMs: options.timeoutMs, graceMs: 3000})
+  // Like every tool: none of git's repository variables (a plugin may run git).
+  const env = {...options.env}
+  for (const name of removedToolEnv({...process.env, ...options.env})) env[name] = undefined
+  return spawnTree(file, args, {env, timeoutMs: options.timeoutMs, graceMs: 3000})
 }
 
 // ---- idp's own scripts ----------------------------------------------------------------------
@@ -338,13 +343,26 @@ export async function runCredentialPlugin(command: string, args: readonly string
  */
 export async function runNodeScript(script: string, options: {input: string; timeoutMs: number; maxOldSpaceMb: number; signal?: AbortSignal}): Promise<SpawnOutcome> {
   return spawnTree(process.execPath, [`--max-old-space-size=${options.maxOldSpaceMb}`, script], {
-    // The user's NODE_OPTIONS (a --require, another heap size) are not the script's to inherit.
-    env: {NODE_OPTIONS: ''},
+    // Not idp's environment (tokens: GITHUB_TOKEN, VAULT_TOKEN, ...; the user's NODE_OPTIONS, a
+    // --require or another heap size): only what Node and rendering read, and idp's pid, so the
+    // script can tell when idp is gone.
+    env: nodeScriptEnv(process.env),
+    extendEnv: false,
     input: options.input,
     timeoutMs: options.timeoutMs,
     signal: options.signal,
     graceMs: 1000,
   })
+}
+
+/** Variables a script idp runs keeps from idp's environment: time zone and locale, nothing else. */
+const NODE_SCRIPT_ENV = ['TZ', 'LANG', 'LANGUAGE', 'LC_ALL', 'LC_CTYPE', 'LC_COLLATE', 'LC_NUMERIC', 'LC_TIME', 'LC_MESSAGES', 'SYSTEMROOT', 'SystemRoot']
+
+/** The whole environment of a script idp runs with runNodeScript (no PATH, no HOME, no token). */
+export function nodeScriptEnv(env: NodeJS.ProcessEnv): Record<string, string> {
+  const kept: Record<string, string> = {NODE_OPTIONS: '', IDP_PARENT_PID: String(process.pid)}
+  for (const name of NODE_SCRIPT_ENV) if (env[name] !== undefined) kept[name] = env[name]!
+  return kept
 }
 
 // ---- The runner ---------------------------------------------------------------------------
@@ -398,6 +416,10 @@ export function createToolRunner(options: ToolRunnerOptions = {}): ToolRunner {
       return info
     },
 
+    removedEnv(actionEnv) {
+      return removedToolEnv({...process.env, ...options.env}, actionEnv)
+    },
+
     async run(tool, args, runOptions: RunOptions = {}) {
       const argv = redactArgv(args)
       if (runOptions.signal?.aborted) throw new CancelledError(`Cancelled before running ${formatCommand(tool, argv)}.`)
@@ -408,9 +430,10 @@ export function createToolRunner(options: ToolRunnerOptions = {}): ToolRunner {
       // A prompt for credentials would hang a non-interactive run; fail instead.
       if (tool === 'git') extra.GIT_TERMINAL_PROMPT ??= '0'
       const env = baseEnv(extra)
-      // git works on the repository of its working directory, never one the shell's GIT_DIR names
-      // (removed for the child; a printed command says `env -u` for those the shell holds).
-      const unset = tool === 'git' ? GIT_REPOSITORY_ENV.filter((name) => (env[name] ?? process.env[name]) !== undefined && runOptions.env?.[name] === undefined) : []
+      // git works on the repository of its working directory, never one the shell's GIT_DIR names,
+      // and so does the git that terraform (module sources) or helm (plugins) run: removed for
+      // every tool; a printed command says `env -u` for those the environment holds.
+      const unset = runner.removedEnv(runOptions.env)
       for (const name of unset) env[name] = undefined
 
       const shownEnv = Object.keys(extra)

@@ -10,8 +10,8 @@
  * strings with their `${...}`/`%{...}` templates, and heredocs, and follows brace nesting, so a
  * `backend` word in a comment, a string or a nested block is not taken for one; only a top-level
  * `terraform { backend "TYPE" { ... } }` (or `cloud { ... }`) counts. `.tf.json` files are parsed
- * as JSON. Limits: it does not validate the HCL (terraform init reports a broken file itself),
- * and the backend type must be a quoted label (`backend "s3"`), as Terraform requires anyway.
+ * as JSON. The backend's label may be quoted (`backend "s3"`) or not (`backend s3`), as HCL
+ * allows. Limits: it does not validate the HCL (terraform init reports a broken file itself).
  */
 import {readdir, readFile} from 'node:fs/promises'
 import path from 'node:path'
@@ -170,7 +170,8 @@ function backendInHcl(text: string): Found | undefined {
         else if (k.kind === '}') {
           inner--
           if (inner === 0) break
-        } else if (inner === 1 && k.kind === 'word' && k.text === 'backend' && tokens[t + 1]?.kind === 'string' && tokens[t + 2]?.kind === '{') {
+        } else if (inner === 1 && k.kind === 'word' && k.text === 'backend' && (tokens[t + 1]?.kind === 'string' || tokens[t + 1]?.kind === 'word') && tokens[t + 2]?.kind === '{') {
+          // The label quoted (`backend "s3"`) or not (`backend s3`): HCL takes both, and so does Terraform.
           found = {type: tokens[t + 1]!.text, empty: tokens[t + 3]?.kind === '}'}
         } else if (inner === 1 && k.kind === 'word' && k.text === 'cloud' && tokens[t + 1]?.kind === '{') {
           found = {type: 'cloud', empty: tokens[t + 2]?.kind === '}'}

@@ -54,4 +54,6 @@ export interface ToolRunner {
   resolve(tool: ToolName): Promise<ToolInfo>
   /** Like resolve, but a PrerequisiteError (exit 4) when missing or too old. */
   require(tool: ToolName): Promise<ToolInfo>
+  /** The variables run() removes from a tool's environment given the action's own (git's repository variables the environment holds). */
+  removedEnv(env?: Record<string, string | undefined>): string[]
 }

@@ -13,10 +13,11 @@ import {readFile} from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 
-import {PrerequisiteError, RemoteError} from '../cli/errors.js'
+import {CancelledError, PrerequisiteError, RemoteError} from '../cli/errors.js'
 import {MAX_INPUT_BYTES, readBoundedText} from '../cli/paths.js'
 import {redact, registerSecret} from '../cli/redact.js'
 import type {VaultSettings} from '../config/environments.js'
+import {isLoopbackHost} from '../registry/reference.js'
 import {httpJson, HttpUnreachable} from './http.js'
 
 /**
@@ -55,6 +56,13 @@ export async function vaultTarget(settings: VaultSettings, env: NodeJS.ProcessEn
     throw new PrerequisiteError(`VAULT_ADDR "${address}" is not a URL.`, {hint: 'export VAULT_ADDR=https://vault.example.com:8200'})
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new PrerequisiteError(`The Vault address ${address} is not http(s).`, {hint: 'Use https://host:8200.'})
+  // The token and every secret read cross the network: plain http only to this machine (a dev
+  // server, a local agent), as idp's registry client, unless the user says the network is trusted.
+  if (url.protocol === 'http:' && !isLoopbackHost(url.host) && !/^(?:1|true|yes)$/iu.test(env.IDP_VAULT_ALLOW_HTTP?.trim() ?? '')) {
+    throw new PrerequisiteError(`The Vault address ${url.origin} (${settings.address ? 'secrets.vault.address' : 'VAULT_ADDR'}) is plain http to another machine: the Vault token and every secret read would cross the network unencrypted. idp sent nothing.`, {
+      hint: `Use https:// (with VAULT_CACERT or secrets.vault.caCert for a private CA). Plain http is used without asking only on this machine (localhost, 127.0.0.1, [::1]); if the network to ${url.host} is private and trusted, opt in with IDP_VAULT_ALLOW_HTTP=true.`,
+    })
+  }
   const namespace = settings.namespace ?? (env.VAULT_NAMESPACE || undefined)
   const caFile = settings.caCert ?? (env.VAULT_CACERT || undefined)
   let ca: string | undefined
@@ -261,17 +269,31 @@ export async function githubOidcToken(env: NodeJS.ProcessEnv, audience: string |
   return value
 }
 
-/** POST auth/<path>/login {role, jwt}: a Vault token for the role's policies. */
+/**
+ * POST auth/<path>/login {role, jwt}: a Vault token for the role's policies. Never started after
+ * Ctrl-C; once started, not cut short by it (Vault may already have issued a token idp would
+ * then never see, let alone revoke): it finishes, and a token obtained after Ctrl-C is revoked at
+ * once before the command stops.
+ */
 export async function jwtLogin(target: VaultTarget, auth: VaultSettings['auth'], jwt: string, signal?: AbortSignal): Promise<VaultToken> {
   const mountPath = auth.path.split('/').map((segment) => encodeURIComponent(segment)).join('/')
   const what = `log in with the JWT auth method (auth/${auth.path}, role ${auth.role ?? '(none)'})`
-  const {status, body} = await vaultCall(target, 'POST', `auth/${mountPath}/login`, what, {body: {role: auth.role, jwt}, ...(signal ? {signal} : {})})
+  if (signal?.aborted) throw new CancelledError('Cancelled before logging in to Vault; no token was obtained.')
+  const {status, body} = await vaultCall(target, 'POST', `auth/${mountPath}/login`, what, {body: {role: auth.role, jwt}})
   const token = (body as {auth?: {client_token?: unknown}} | undefined)?.auth?.client_token
   if (status !== 200 || typeof token !== 'string' || token === '') {
     throw vaultRefusal(target, what, status, body, `Check that role ${auth.role ?? ''} exists at auth/${auth.path}, that its bound_audiences include the audience idp asks GitHub for (secrets.vault.auth.audience), and that its bound_claims (repository, ref, environment) match this job.`)
   }
   registerSecret(token)
-  return {token, obtained: true, source: `jwt login (role ${auth.role ?? ''})`}
+  const obtained: VaultToken = {token, obtained: true, source: `jwt login (role ${auth.role ?? ''})`}
+  if (signal?.aborted) {
+    const revoked = await revokeToken(target, obtained).then(
+      () => true,
+      () => false,
+    )
+    throw new CancelledError(`Cancelled while logging in to Vault; ${revoked ? 'the token it issued was revoked' : 'the token it issued could not be revoked: it expires with its TTL'}.`)
+  }
+  return obtained
 }
 
 /** auth/token/revoke-self for a token idp obtained; a token the user gave is never revoked. */

@@ -28,8 +28,11 @@ export type RegistryAuth =
   | {kind: 'none'}
   /** Basic auth from an htpasswd file (bcrypt, made by apache2-utils' htpasswd). */
   | {kind: 'htpasswd'; users: User[]}
-  /** Bearer tokens: anonymous pulls of repositories under `public/`, users may pull and push everything. */
-  | {kind: 'token'; users: User[]}
+  /**
+   * Bearer tokens: anonymous pulls of repositories under `public/`, users may pull and push
+   * everything. `realmHost`: the address of the token server (its realm), default 127.0.0.1.
+   */
+  | {kind: 'token'; users: User[]; realmHost?: string}
 
 export interface TestRegistry {
   /** host:port, as in image references: 127.0.0.1:41234. */
@@ -110,7 +113,7 @@ async function waitForExit(child: ChildProcess, ms: number): Promise<boolean> {
 export async function startRegistry(auth: RegistryAuth = {kind: 'none'}): Promise<TestRegistry> {
   assertRegistryInstalled(auth.kind === 'htpasswd' ? ['htpasswd'] : auth.kind === 'token' ? ['openssl'] : [])
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'idp-registry-'))
-  const token = auth.kind === 'token' ? await startTokenServer({dir, users: auth.users}) : undefined
+  const token = auth.kind === 'token' ? await startTokenServer({dir, users: auth.users, ...(auth.realmHost ? {host: auth.realmHost} : {})}) : undefined
   let htpasswd: string | undefined
   if (auth.kind === 'htpasswd') {
     htpasswd = path.join(dir, 'htpasswd')

@@ -31,7 +31,8 @@ export interface TokenServer {
 
 const b64url = (data: Buffer | string) => Buffer.from(data).toString('base64url')
 
-export async function startTokenServer(options: {dir: string; users: Array<User>}): Promise<TokenServer> {
+/** `host`: the address the token server listens on and its realm names (default 127.0.0.1). */
+export async function startTokenServer(options: {dir: string; users: Array<User>; host?: string}): Promise<TokenServer> {
   const keyFile = path.join(options.dir, 'token.key')
   const certFile = path.join(options.dir, 'token.crt')
   execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-sha256', '-days', '1', '-subj', '/CN=idp-test-token-issuer', '-keyout', keyFile, '-out', certFile], {stdio: 'ignore'})
@@ -81,10 +82,11 @@ export async function startTokenServer(options: {dir: string; users: Array<User>
     requests.push({scope, ...(user ? {user} : {}), granted: access.flatMap((a) => a.actions.map((action) => `${a.name}:${action}`)), status: 200})
     return reply(200, {token, access_token: token, expires_in: 300, issued_at: new Date(now * 1000).toISOString()})
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const host = options.host ?? '127.0.0.1'
+  await new Promise<void>((resolve) => server.listen(0, host, resolve))
   const {port} = server.address() as net.AddressInfo
   return {
-    realm: `http://127.0.0.1:${port}/token`,
+    realm: `http://${host.includes(':') ? `[${host}]` : host}:${port}/token`,
     service,
     issuer,
     certFile,

@@ -85,6 +85,8 @@ export interface VaultStandIn {
   policies: Record<string, Policy>
   jwtRoles: Record<string, JwtRole>
   trustJwtKey(publicKey: string, issuer?: string): void
+  /** Answer JWT logins this much later, the token already issued (a slow or distant Vault). */
+  delayLogins(ms: number): void
   requests(): VaultRequestRecord[]
   stop(): Promise<void>
 }
@@ -116,6 +118,7 @@ export async function startVaultStandIn(options: VaultStandInOptions = {}): Prom
   const trust = {publicKeys: [...(options.jwtTrust?.publicKeys ?? [])], issuer: options.jwtTrust?.issuer}
   const kv = new Map<string, KvVersion[]>()
   const tokens = new Map<string, TokenEntry>()
+  let loginDelayMs = 0
   const log: VaultRequestRecord[] = []
 
   const kvKey = (namespace: string, mount: string, path: string) => `${namespace}\u0000${mount}\u0000${path}`
@@ -219,6 +222,8 @@ export async function startVaultStandIn(options: VaultStandInOptions = {}): Prom
       const ttl = role.ttlSeconds ?? 3600
       const token = newToken({policies: role.policies, namespace, expiresAt: Date.now() + ttl * 1000, fromLogin: roleName})
       const tokenPolicies = ['default', ...role.policies]
+      if (loginDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, loginDelayMs))
+      if (res.destroyed) return
       return send(200, envelope({auth: {client_token: token, accessor: randomBytes(12).toString('base64url'), policies: tokenPolicies, token_policies: tokenPolicies, metadata: {role: roleName}, lease_duration: ttl, renewable: true, entity_id: randomUUID(), token_type: 'service', orphan: true, mfa_requirement: null, num_uses: 0}}))
     }
 
@@ -285,6 +290,9 @@ export async function startVaultStandIn(options: VaultStandInOptions = {}): Prom
         const target = versions[(version ?? versions.length) - 1]
         if (target) target.deleted = new Date().toISOString()
       },
+    },
+    delayLogins(ms) {
+      loginDelayMs = ms
     },
     tokens: {
       create: ({policies: list, ttlSeconds, namespace = ''}) => newToken({policies: list, namespace, ...(ttlSeconds === undefined ? {} : {expiresAt: Date.now() + ttlSeconds * 1000})}),
