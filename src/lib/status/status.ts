@@ -190,6 +190,10 @@ export async function readStatus(request: Pick<StatusRequest, 'dir' | 'allServic
   const command = (args: string[], svc = config.service.name) => (svc === config.service.name ? idpCommandOf(deps, request.dir, args) : shellQuote([deps.bin, ...args]))
 
   let environments = assemble(loaded, readings, request.allServices, server?.apps ?? [])
+  if (server?.error) {
+    // The environments idp deploy manages are delivered through that Argo CD: not read, not known.
+    for (const e of environments) if (e.kind !== 'preview' && e.delivery === 'none' && e.health !== 'Unknown') Object.assign(e, {health: 'Unknown', healthMessage: `Argo CD not read through ${server.server}: ${server.error}`})
+  }
   const owner = request.owner?.trim()
   if (owner) environments = environments.filter((e) => e.team === sanitizeLabelValue(owner) || e.owner === owner || (e.service === config.service.name && config.service.owner === owner))
   const inView = new Set(environments.map((e) => `${e.cluster}/${e.namespace}`))
@@ -520,6 +524,8 @@ export const renderStatus: Human<StatusResult> = (result, view) => {
   }
   const unread = result.clusters.filter((c) => c.reachable && c.warnings.length > 0)
   for (const c of unread) for (const w of c.warnings) lines.push(`(cluster ${c.cluster}: ${w})`)
+  for (const e of result.environments) if (e.warning) lines.push(`(${e.env} on ${e.cluster}: ${e.warning})`)
+  if (result.argocdServer?.error) lines.push(`(Argo CD ${result.argocdServer.server}: ${result.argocdServer.error})`)
   return lines.join('\n')
 }
 
