@@ -41,8 +41,13 @@ export function helmReleaseSelector(releases?: readonly string[]): string {
   return ['owner=helm', ...name, 'status in (deployed,failed,pending-install,pending-upgrade,pending-rollback,uninstalling)'].join(',')
 }
 
-/** Vclusters opened and read at the same time, over every cluster of one `idp status`. */
-export const VCLUSTER_CONCURRENCY = 10
+/**
+ * Vcluster previews read at the same time over every cluster of one `idp status` (each is a client
+ * and connection of its own), and of those, `vcluster connect --print` processes running at once
+ * (where env up did not run here): the processes are what costs this machine, the reads are waits.
+ */
+export const VCLUSTER_READS = 32
+export const VCLUSTER_CONNECTS = 8
 
 /** What was read inside one vcluster preview (namespace `default` there). */
 export interface VclusterReading {
@@ -81,8 +86,8 @@ export interface ReadClusterOptions {
   now: Date
   /** List idp's Argo CD Applications too (as resources on the cluster: argocd --core's way). */
   argocd: boolean
-  /** Read inside the vcluster previews: the tools to connect, the slots shared by every cluster, vcluster.server per environment. */
-  vclusters?: {runner: ToolRunner; slots: Slots; server?: (record: EnvRecord) => string | undefined}
+  /** Read inside the vcluster previews: the tools to connect, the slots shared by every cluster (reads, and connect processes), vcluster.server per environment. */
+  vclusters?: {runner: ToolRunner; reads: Slots; connects: Slots; server?: (record: EnvRecord) => string | undefined}
   timeoutMs?: number
   signal?: AbortSignal
 }
@@ -176,15 +181,17 @@ export function slots(size: number): Slots {
 
 /** Every vcluster preview among `records`, read inside, each when a slot is free. */
 async function readVclusters(records: EnvRecord[], host: ClusterConnection, options: ReadClusterOptions): Promise<Map<string, VclusterReading>> {
-  const {runner, slots: shared, server} = options.vclusters!
+  const {runner, reads, connects, server} = options.vclusters!
   const previews = records.filter((r) => r.driver === 'vcluster')
+  // Every `vcluster connect` waits for a process slot; the time limit of each starts with its process.
+  const connecting: ToolRunner = {resolve: (tool) => runner.resolve(tool), require: (tool) => runner.require(tool), run: (tool, argv, runOptions) => connects.run(() => runner.run(tool, argv, runOptions))}
   const read = await Promise.all(
     previews.map((record) =>
-      shared.run(async () => {
+      reads.run(async () => {
         options.signal?.throwIfAborted()
         const kept = envKubeconfigPath(options.stateDir, record.service, record.env)
         const via: InsideVcluster = {...(existsSync(kept) ? {kept} : {}), ...(server?.(record) ? {server: server(record)} : {}), env: options.processEnv ?? process.env}
-        return [record.namespace, await readVcluster(record, host, runner, via, options)] as const
+        return [record.namespace, await readVcluster(record, host, connecting, via, options)] as const
       }),
     ),
   )
@@ -192,19 +199,22 @@ async function readVclusters(records: EnvRecord[], host: ClusterConnection, opti
 }
 
 /**
- * Inside one vcluster: its connection, then helm's release Secrets of the service and the
- * Deployments in `default` (Pods only when one is not ready), all under one time limit; the
- * temporary kubeconfig is removed whatever happens. Never throws but for Ctrl-C.
+ * Inside one vcluster: its connection (`vcluster connect` under the time limit, from its start),
+ * then helm's release Secrets of the service and the Deployments in `default` (Pods only when one
+ * is not ready) under the same limit again; the temporary kubeconfig is removed whatever happens.
+ * Never throws but for Ctrl-C.
  */
 async function readVcluster(record: EnvRecord, host: ClusterConnection, runner: ToolRunner, via: InsideVcluster, options: ReadClusterOptions): Promise<VclusterReading> {
-  const limit = deadline(options.timeoutMs ?? 10_000, options.signal)
+  const timeoutMs = options.timeoutMs ?? 10_000
   const where = `inside the vcluster of ${record.env} on cluster "${record.cluster}"`
   const empty: VclusterReading = {ok: false, releases: [], deployments: [], pods: []}
   let opened: Awaited<ReturnType<typeof import('../env/vcluster-kubeconfig.js').openVcluster>> | undefined
+  let limit: ReturnType<typeof deadline> | undefined
   try {
     if (!via.kept && (await runner.resolve('vcluster')).status === 'missing') return {...empty, error: 'vcluster is not installed (and env up did not run on this machine): the vcluster cannot be read'}
     const {openVcluster} = await import('../env/vcluster-kubeconfig.js')
-    opened = await openVcluster(record, host, runner, via, {signal: limit.signal, timeoutMs: options.timeoutMs ?? 10_000})
+    opened = await openVcluster(record, host, runner, via, {...(options.signal ? {signal: options.signal} : {}), timeoutMs})
+    limit = deadline(timeoutMs, options.signal)
     const {clients} = opened.connection
     const call = clients.withSignal(limit.signal)
     const namespace = 'default'
@@ -217,7 +227,7 @@ async function readVcluster(record: EnvRecord, host: ClusterConnection, runner: 
     return {ok: true, releases: latestReleases(await Promise.all(secrets.items.map((s) => helmReleaseOfSecret(s)))), deployments: items, pods}
   } catch (error) {
     if (options.signal?.aborted) throw options.signal.reason
-    return {...empty, error: limit.expired() ? `no answer within ${limit.seconds} s` : message(error).split('\n')[0]!}
+    return {...empty, error: limit?.expired() ? `no answer within ${limit.seconds} s` : message(error).split('\n')[0]!}
   } finally {
     await opened?.close()
   }

@@ -26,7 +26,7 @@ import {redact} from '../cli/redact.js'
 import {configuredClusters} from '../env/cluster.js'
 import {relativeExpiry, roughDuration} from '../env/format.js'
 import {envSelector, type EnvRecord, LABELS, sanitizeLabelValue} from '../env/labels.js'
-import {type ClusterReading, readCluster, slots, VCLUSTER_CONCURRENCY, type VclusterReading} from './read.js'
+import {type ClusterReading, readCluster, slots, VCLUSTER_CONNECTS, VCLUSTER_READS, type VclusterReading} from './read.js'
 import {sleep} from '../cli/sleep.js'
 
 export interface StatusRequest {
@@ -179,7 +179,7 @@ export async function readStatus(request: Pick<StatusRequest, 'dir' | 'allServic
   // Where idp deploy reaches Argo CD: its API server (ARGOCD_SERVER) is read once, else the Applications on each cluster.
   const connection = argocdConnection(deps.env)
   const viaServer = argocd && connection.mode === 'server' ? listServerApplications(connection.server, service ? {service, appNamespace: config.deploy.argocd?.namespace} : {}, deps) : undefined
-  const vclusters = {runner: deps.runner, slots: slots(VCLUSTER_CONCURRENCY), server: (record: EnvRecord) => (record.service === config.service.name ? vclusterServer(loaded, record.env) : undefined)}
+  const vclusters = {runner: deps.runner, reads: slots(VCLUSTER_READS), connects: slots(VCLUSTER_CONNECTS), server: (record: EnvRecord) => (record.service === config.service.name ? vclusterServer(loaded, record.env) : undefined)}
   const [readings, server] = await Promise.all([
     Promise.all(targets.map((target) => readCluster(target, {stateDir: deps.stateDir, processEnv: deps.env, ...(service ? {service} : {}), now, argocd: argocd && !viaServer, vclusters, signal: deps.signal}))),
     viaServer,
