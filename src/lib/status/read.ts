@@ -8,9 +8,9 @@
  *
  * A vcluster preview's release and Deployments live inside its vcluster: as soon as the namespaces
  * are read, each vcluster is opened (the kubeconfig env up kept here, else `vcluster connect
- * --print`) and read the same way in its namespace `default`, at most VCLUSTER_CONCURRENCY at a
- * time over every cluster, each under its own time limit; one that cannot be read is a warning on
- * that environment.
+ * --print`) and read the same way in its namespace `default`: up to VCLUSTER_READS at a time over
+ * every cluster, VCLUSTER_CONNECTS `vcluster connect` processes at a time, each under its own time
+ * limit; one that cannot be read is a warning on that environment.
  */
 import {existsSync} from 'node:fs'
 
