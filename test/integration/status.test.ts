@@ -16,6 +16,9 @@ import {CancelledError} from '../../src/lib/cli/errors.js'
 import {Output} from '../../src/lib/cli/output.js'
 import {envMetadata} from '../../src/lib/env/labels.js'
 import {status, type StatusResult} from '../../src/lib/status/status.js'
+import {readCluster, slots} from '../../src/lib/status/read.js'
+import {envKubeconfigPath} from '../../src/lib/env/paths.js'
+import {RecordingRunner} from '../support/recording-runner.js'
 import type {ToolRunner} from '../../src/lib/tools/types.js'
 import {parseJson, repoRoot, runCli, runJs} from '../support/cli.js'
 import {TextSink} from '../support/deps.js'
@@ -380,6 +383,39 @@ describe('idp status', () => {
       if (child.exitCode === null) child.kill('SIGKILL')
     }
   }, 60_000)
+
+  it('each vcluster is read under its own time limit: one that never answers is a warning on it alone; without the vcluster CLI (and no kubeconfig kept here) too', async () => {
+    // pr-8: env up ran here and kept its vcluster's kubeconfig, whose server accepts connections and never answers.
+    const hole = net.createServer(() => {})
+    await new Promise<void>((resolve) => hole.listen(0, '127.0.0.1', resolve))
+    const {port} = hole.address() as net.AddressInfo
+    const now = new Date()
+    seedEnvironment(kube, {service: 'shop', env: 'pr-8', driver: 'vcluster', now})
+    const deps = createDeps({env: {...env, CI: undefined}, out: new Output({json: false, verbose: false, stdout: new TextSink(), stderr: new TextSink()}), signal: new AbortController().signal, bin: 'idp', interactive: false})
+    const kept = envKubeconfigPath(deps.stateDir, 'shop', 'pr-8')
+    fs.mkdirSync(path.dirname(kept), {recursive: true, mode: 0o700})
+    fs.writeFileSync(kept, stringify({apiVersion: 'v1', kind: 'Config', clusters: [{name: 'vc', cluster: {server: `http://127.0.0.1:${port}`}}], users: [{name: 'vc', user: {}}], contexts: [{name: 'vc', context: {cluster: 'vc', user: 'vc'}}], 'current-context': 'vc'}), {mode: 0o600})
+    const read = (runner: ToolRunner) => readCluster({alias: 'dev', context: 'standin-host'}, {stateDir: deps.stateDir, processEnv: deps.env, service: 'shop', now, argocd: false, timeoutMs: 2000, vclusters: {runner, reads: slots(32), connects: slots(8)}, signal: deps.signal})
+    try {
+      const started = Date.now()
+      const reading = await read(deps.runner)
+      expect(reading.ok).toBe(true)
+      expect(reading.vclusters.get('shop-pr-8')).toMatchObject({ok: false, error: 'no answer within 2 s'})
+      expect(reading.vclusters.get('shop-pr-5')).toMatchObject({ok: true, releases: [expect.objectContaining({name: 'shop', status: 'deployed'})]})
+      expect(reading.vclusters.get('shop-pr-6')).toMatchObject({ok: false, error: expect.stringMatching(/pr-6/u)})
+      // The host's own lists were not held up past the limit by the vcluster that hangs.
+      expect(Date.now() - started).toBeLessThan(10_000)
+
+      const without = await read(new RecordingRunner({versions: {vcluster: null}}))
+      expect(without.vclusters.get('shop-pr-5')).toMatchObject({ok: false, error: expect.stringMatching(/^vcluster is not installed/u)})
+      // pr-8 needs no CLI (its kubeconfig is kept here): still its own time limit.
+      expect(without.vclusters.get('shop-pr-8')).toMatchObject({ok: false, error: 'no answer within 2 s'})
+    } finally {
+      hole.close()
+      fs.rmSync(kept, {force: true})
+      kube.store().delete('v1', 'Namespace', 'shop-pr-8')
+    }
+  })
 
   it('--watch on a terminal redraws the whole screen in place every interval, in-process with the service\'s Deps, until Ctrl-C', async () => {
     const stdout = Object.assign(new TextSink(), {isTTY: true})
