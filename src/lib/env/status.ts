@@ -12,7 +12,6 @@ import {redact} from '../cli/redact.js'
 import {deadline} from '../cli/sleep.js'
 import {resolveEnvironment} from '../config/environments.js'
 import {loadConfig} from '../config/load.js'
-import type {IdpConfig} from '../config/schema.js'
 import {kubeError} from '../kube/client.js'
 import {helmListArgs} from '../tools/helm.js'
 import type {ToolRunner} from '../tools/types.js'
@@ -21,7 +20,7 @@ import {type ClusterConnection, configuredClusters} from './cluster.js'
 import {relativeExpiry} from './format.js'
 import type {EnvRecord} from './labels.js'
 import {listEnvironments} from './list.js'
-import type {InsideVcluster} from './vcluster-kubeconfig.js'
+import {type InsideVcluster, vclusterServer} from './vcluster-kubeconfig.js'
 import {loadJournal} from '../plan/journal.js'
 import {envKubeconfigPath, envStateDir, JOURNALS} from './paths.js'
 
@@ -175,15 +174,6 @@ export interface EnvLiveFacts {
   helmReleases?: HelmReleaseFact[]
   vcluster?: VclusterListItem | null
   warnings: string[]
-}
-
-/** vcluster.server of the environment's settings, when .idp.yml still defines it. */
-function vclusterServer(config: IdpConfig, name: string, root: string): string | undefined {
-  try {
-    return resolveEnvironment(config, name, {root}).vcluster?.server
-  } catch {
-    return undefined
-  }
 }
 
 export async function gatherLiveFacts(record: EnvRecord, host: ClusterConnection, runner: ToolRunner, options: {signal?: AbortSignal; timeoutMs?: number; inside?: InsideVcluster} = {}): Promise<EnvLiveFacts> {

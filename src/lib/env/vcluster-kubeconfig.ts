@@ -9,6 +9,8 @@ import os from 'node:os'
 import path from 'node:path'
 
 import {RemoteError} from '../cli/errors.js'
+import {resolveEnvironment} from '../config/environments.js'
+import type {IdpConfig} from '../config/schema.js'
 import {writePrivateFile} from '../cli/paths.js'
 import {registerUserSecrets} from '../kube/kubeconfig.js'
 import {shellQuote} from '../plan/format.js'
@@ -62,5 +64,14 @@ export async function openVcluster(record: Pick<EnvRecord, 'service' | 'env' | '
   } catch (error) {
     await close()
     throw error
+  }
+}
+
+/** vcluster.server of an environment's settings (the endpoint `vcluster connect --server` needs), when .idp.yml defines it. */
+export function vclusterServer(config: IdpConfig, name: string, root: string): string | undefined {
+  try {
+    return resolveEnvironment(config, name, {root}).vcluster?.server
+  } catch {
+    return undefined
   }
 }

@@ -24,6 +24,7 @@ import type {ArgoApp} from '../deploy/outcome.js'
 import {argocdAppListArgs} from '../tools/argocd.js'
 import {redact} from '../cli/redact.js'
 import {configuredClusters} from '../env/cluster.js'
+import {vclusterServer} from '../env/vcluster-kubeconfig.js'
 import {relativeExpiry, roughDuration} from '../env/format.js'
 import {envSelector, type EnvRecord, LABELS, sanitizeLabelValue} from '../env/labels.js'
 import {type ClusterReading, readCluster, slots, VCLUSTER_CONNECTS, VCLUSTER_READS, type VclusterReading} from './read.js'
@@ -179,7 +180,7 @@ export async function readStatus(request: Pick<StatusRequest, 'dir' | 'allServic
   // Where idp deploy reaches Argo CD: its API server (ARGOCD_SERVER) is read once, else the Applications on each cluster.
   const connection = argocdConnection(deps.env)
   const viaServer = argocd && connection.mode === 'server' ? listServerApplications(connection.server, service ? {service, appNamespace: config.deploy.argocd?.namespace} : {}, deps) : undefined
-  const vclusters = {runner: deps.runner, reads: slots(VCLUSTER_READS), connects: slots(VCLUSTER_CONNECTS), server: (record: EnvRecord) => (record.service === config.service.name ? vclusterServer(loaded, record.env) : undefined)}
+  const vclusters = {runner: deps.runner, reads: slots(VCLUSTER_READS), connects: slots(VCLUSTER_CONNECTS), server: (record: EnvRecord) => (record.service === config.service.name ? vclusterServer(config, record.env, loaded.root) : undefined)}
   const [readings, server] = await Promise.all([
     Promise.all(targets.map((target) => readCluster(target, {stateDir: deps.stateDir, processEnv: deps.env, ...(service ? {service} : {}), now, argocd: argocd && !viaServer, vclusters, signal: deps.signal}))),
     viaServer,
@@ -250,15 +251,6 @@ export async function readStatus(request: Pick<StatusRequest, 'dir' | 'allServic
     clusters: readings.map((r) => ({cluster: r.target.alias, context: r.target.context, reachable: r.ok, ...(r.error ? {error: r.error} : {}), environments: environments.filter((e) => e.cluster === r.target.alias).length, warnings: r.warnings})),
     ...(server ? {argocdServer: {server: server.server, ok: !server.error, ...(server.error ? {error: server.error} : {})}} : {}),
     readAt: now.toISOString(),
-  }
-}
-
-/** vcluster.server of this service's environment (the endpoint `vcluster connect --server` needs), when .idp.yml defines it. */
-function vclusterServer(loaded: LoadedConfig, env: string): string | undefined {
-  try {
-    return resolveEnvironment(loaded.config, env, {root: loaded.root}).vcluster?.server
-  } catch {
-    return undefined
   }
 }
 
