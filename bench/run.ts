@@ -17,6 +17,8 @@ import path from 'node:path'
 import {promisify} from 'node:util'
 
 import {envMetadata} from '../src/lib/env/labels.js'
+import {envKubeconfigPath} from '../src/lib/env/paths.js'
+import {stateDir} from '../src/lib/cli/paths.js'
 import {seedEnvironments} from '../test/support/env-seed.js'
 import {type EnvWorld, startEnvWorld} from '../test/fixtures/env/world.js'
 import {DEPLOY_PROJECT} from '../test/fixtures/deploy/world.js'
@@ -345,6 +347,13 @@ async function measureConcurrency(world: EnvWorld): Promise<ConcurrencyMeasureme
 /** The fixed latency every stand-in request gets in the status cases. */
 const STATUS_LATENCY_MS = 50
 
+const STATUS_CASES = {
+  previews: `idp status --json (30 previews on 3 clusters, ${STATUS_LATENCY_MS} ms per request)`,
+  team: `idp status --all-services --json (300 environments of 20 services on 3 clusters, ${STATUS_LATENCY_MS} ms per request)`,
+  vclusterConnect: `idp status --json (30 vcluster previews on 3 clusters, a vcluster connect each, ${STATUS_LATENCY_MS} ms per request)`,
+  vclusterKept: `idp status --json (30 vcluster previews on 3 clusters, kubeconfigs kept by env up, ${STATUS_LATENCY_MS} ms per request)`,
+}
+
 interface StatusMeasurement {
   name: string
   /** API requests one run makes (all clusters). */
@@ -372,6 +381,7 @@ interface StatusMeasurement {
  * cluster's slowest list call, start-up being the same run without latency).
  */
 async function measureStatus(): Promise<StatusMeasurement[]> {
+  if (!selected(STATUS_CASES.previews) && !selected(STATUS_CASES.team)) return []
   const kube = await startKubeStandIn({controllerDelayMs: 5})
   const root = mkdtempSync(path.join(os.tmpdir(), 'idp-bench-status-'))
   try {
@@ -406,51 +416,84 @@ async function measureStatus(): Promise<StatusMeasurement[]> {
     for (let i = 1; i <= 30; i++) seed('shop', `pr-${i}`, aliases[i % 3]!, 'team-a')
     for (let s = 1; s <= 19; s++) for (let i = 1; i <= (s <= 4 ? 15 : 14); i++) seed(`svc${s}`, `pr-${i}`, aliases[i % 3]!, s % 2 ? 'team-a' : 'team-b')
     const cases = [
-      {name: `idp status --json (30 previews on 3 clusters, ${STATUS_LATENCY_MS} ms per request)`, argv: ['status', '--json', '--dir', repo], expect: 30},
-      {name: `idp status --all-services --json (300 environments of 20 services on 3 clusters, ${STATUS_LATENCY_MS} ms per request)`, argv: ['status', '--all-services', '--json', '--dir', repo], expect: 300},
+      {name: STATUS_CASES.previews, argv: ['status', '--json', '--dir', repo], expect: 30},
+      {name: STATUS_CASES.team, argv: ['status', '--all-services', '--json', '--dir', repo], expect: 300},
     ]
     const out: StatusMeasurement[] = []
-    for (const c of cases) {
-      if (!selected(c.name)) continue
-      const once = async (latency: number) => {
-        kube.faults.delay(latency)
-        const before = kube.requests().length
-        const r = await run([process.execPath, bin, ...c.argv], env, repo)
-        const sent = kube.requests().slice(before)
-        if (r.code !== 0) throw new Error(`${c.argv.join(' ')} exited ${r.code}: ${(r.stdout + r.stderr).slice(-800)}`)
-        return {ms: r.ms, sent, result: (JSON.parse(r.stdout) as {result: {environments: Array<{health: string}>}}).result}
+    for (const c of cases) if (selected(c.name)) out.push(await measureStatusCase(kube, env, repo, c))
+    return out
+  } finally {
+    kube.faults.delay(0)
+    await kube.stop()
+    rmSync(root, {recursive: true, force: true})
+  }
+}
+
+/**
+ * 30 vcluster previews over 3 clusters (10 each), each vcluster holding what a real `helm install`
+ * leaves inside it. Each vcluster is as the vcluster double records one on the host (StatefulSet
+ * app=vcluster, Secret vc-NAME with its kubeconfig) over a virtual cluster of the stand-in. Two
+ * cases: from another machine (a `vcluster connect --print` per vcluster, the double being a Node
+ * process), and where env up ran (the vcluster kubeconfigs it keeps in the state directory).
+ */
+async function measureVclusterStatus(): Promise<StatusMeasurement[]> {
+  if (!selected(STATUS_CASES.vclusterConnect) && !selected(STATUS_CASES.vclusterKept)) return []
+  const kube = await startKubeStandIn({controllerDelayMs: 5})
+  const root = mkdtempSync(path.join(os.tmpdir(), 'idp-bench-vcluster-status-'))
+  try {
+    const user = isolatedUser(root, kube)
+    const aliases = ['c1', 'c2', 'c3']
+    const standIn = (alias: string) => (alias === 'c1' ? 'host' : alias)
+    for (const alias of aliases.slice(1)) kube.clusters.create(alias)
+    const kubeconfigs = aliases.map((alias) => kube.kubeconfig(standIn(alias), {context: `${alias}-ctx`, path: path.join(root, `${alias}.kubeconfig`)}))
+    const repo = path.join(root, 'lab')
+    mkdirSync(repo)
+    writeFileSync(
+      path.join(repo, '.idp.yml'),
+      `version: 1\nservice: {name: lab, owner: team-a}\nclusters:\n${aliases.map((a, i) => `  ${a}: {context: ${a}-ctx, kubeconfig: ${kubeconfigs[i]}}`).join('\n')}\nenvironments:\n  "pr-*": {cluster: c1, driver: vcluster}\n`,
+    )
+    // One real helm release inside one virtual cluster; its Secret and Deployment are what every vcluster holds.
+    kube.clusters.create('template-vc')
+    await promisify(execFile)('helm', ['install', 'lab', path.join(DEPLOY_PROJECT, 'chart'), '--namespace', 'default', '--set', 'image.tag=v1'], {env: {...user.env, KUBECONFIG: kube.kubeconfig('template-vc', {path: path.join(root, 'template.kubeconfig')})}})
+    await new Promise((r) => setTimeout(r, 200))
+    const secret = kube.store('template-vc').list('v1', 'Secret', 'default').find((x) => x.metadata?.labels?.owner === 'helm')!
+    const deployment = kube.store('template-vc').get('apps/v1', 'Deployment', 'shop', 'default') ?? kube.store('template-vc').list('apps/v1', 'Deployment', 'default')[0]!
+    const kept: string[] = []
+    const now = new Date()
+    for (let i = 1; i <= 30; i++) {
+      const alias = aliases[i % 3]!
+      const env = `pr-${i}`
+      const namespace = `lab-${env}`
+      const {labels, annotations} = envMetadata({service: 'lab', env, owner: 'dev@example.com', team: 'team-a', driver: 'vcluster', cluster: alias, expiresAt: new Date(now.getTime() + 72 * 3_600_000), sha: 'abc1234', status: 'ready'})
+      const host = kube.store(standIn(alias))
+      host.create({apiVersion: 'v1', kind: 'Namespace', metadata: {name: namespace, labels, annotations}})
+      const id = `vcluster-${namespace}-${env}`
+      kube.clusters.create(id)
+      const file = path.join(root, 'vc', `${id}.kubeconfig`)
+      mkdirSync(path.dirname(file), {recursive: true})
+      const text = readFileSync(kube.kubeconfig(id, {context: 'my-vcluster', path: file}), 'utf8')
+      host.create({apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: {name: env, namespace, labels: {app: 'vcluster', release: env, chart: 'vcluster-0.26.0'}, annotations: {'idp.test/virtual-cluster': id}}, spec: {replicas: 1, serviceName: `${env}-headless`, selector: {matchLabels: {app: 'vcluster', release: env}}, template: {metadata: {labels: {app: 'vcluster', release: env}}, spec: {containers: [{name: 'syncer', image: 'ghcr.io/loft-sh/vcluster-pro:0.26.0'}]}}}})
+      host.create({apiVersion: 'v1', kind: 'Secret', metadata: {name: `vc-${env}`, namespace, labels: {app: 'vcluster', release: env}}, type: 'Opaque', data: {config: Buffer.from(text).toString('base64')}})
+      const inside = kube.store(id)
+      const meta = (o: KubeObject) => ({name: o.metadata!.name!, namespace: 'default', labels: {...o.metadata?.labels}, annotations: {...o.metadata?.annotations}})
+      inside.put({...secret, metadata: meta(secret)})
+      inside.put({...deployment, metadata: meta(deployment)})
+      kept.push(envKubeconfigPath(stateDir(user.env), 'lab', env))
+      writeFileSync(`${file}.kept`, text)
+    }
+    await new Promise((r) => setTimeout(r, 300))
+    const out: StatusMeasurement[] = []
+    const elsewhere = {name: STATUS_CASES.vclusterConnect, argv: ['status', '--json', '--dir', repo], expect: 30}
+    if (selected(elsewhere.name)) out.push(await measureStatusCase(kube, {...user.env, NO_COLOR: '1'}, repo, elsewhere))
+    const here = {name: STATUS_CASES.vclusterKept, argv: ['status', '--json', '--dir', repo], expect: 30}
+    if (selected(here.name)) {
+      // What env up keeps for a vcluster environment: the vcluster's kubeconfig, 0600, in the state directory.
+      for (let i = 1; i <= 30; i++) {
+        const id = `vcluster-lab-pr-${i}-pr-${i}`
+        mkdirSync(path.dirname(kept[i - 1]!), {recursive: true, mode: 0o700})
+        writeFileSync(kept[i - 1]!, readFileSync(path.join(root, 'vc', `${id}.kubeconfig.kept`)), {mode: 0o600})
       }
-      const probe = await once(STATUS_LATENCY_MS)
-      if (probe.result.environments.length !== c.expect || probe.result.environments.some((e) => e.health !== 'Healthy')) {
-        throw new Error(`${c.name}: ${probe.result.environments.length} environments (expected ${c.expect}, all Healthy)`)
-      }
-      const baseline: number[] = []
-      const slow: number[] = []
-      const fast: number[] = []
-      for (let i = -1; i < runs; i++) {
-        const b = await time([process.execPath, '-e', '0'], env, repo)
-        const w = (await once(STATUS_LATENCY_MS)).ms
-        const z = (await once(0)).ms
-        if (i >= 0) {
-          baseline.push(b)
-          slow.push(w)
-          fast.push(z)
-        }
-      }
-      kube.faults.delay(0)
-      const slowest = Math.max(...probe.sent.map((q) => q.ms ?? 0))
-      // Sequential rounds: a request sent after another's answer arrived is one round later than it.
-      const depth = new Map<(typeof probe.sent)[number], number>()
-      for (const q of [...probe.sent].sort((a, b) => (a.at ?? 0) - (b.at ?? 0))) {
-        const before = probe.sent.filter((p) => p !== q && (p.at ?? 0) + (p.ms ?? 0) <= (q.at ?? 0))
-        depth.set(q, 1 + Math.max(0, ...before.map((p) => depth.get(p) ?? 1)))
-      }
-      const rounds = Math.max(...depth.values())
-      if (process.env.BENCH_VERBOSE) for (const q of probe.sent) process.stderr.write(`${q.method} ${q.path}${q.query} ${round(q.ms ?? 0)} ms\n`)
-      const m = median(slow)
-      const zero = median(fast)
-      const b = median(baseline)
-      out.push({name: c.name, requests: probe.sent.length, rounds, slowestCallMs: round(slowest), medianMs: round(m), zeroLatencyMs: round(zero), baselineMedianMs: round(b), ratio: round(m / b, 2), latencyCostMs: round(m - zero), ok: m - zero <= 2 * slowest})
+      out.push(await measureStatusCase(kube, {...user.env, NO_COLOR: '1'}, repo, here))
     }
     return out
   } finally {
@@ -458,6 +501,49 @@ async function measureStatus(): Promise<StatusMeasurement[]> {
     await kube.stop()
     rmSync(root, {recursive: true, force: true})
   }
+}
+
+/** One status case: a probe (every environment Healthy), then BENCH_RUNS runs with the latency and without, each beside a `node -e 0`. */
+async function measureStatusCase(kube: Awaited<ReturnType<typeof startKubeStandIn>>, env: NodeJS.ProcessEnv, repo: string, c: {name: string; argv: string[]; expect: number}): Promise<StatusMeasurement> {
+  const once = async (latency: number) => {
+    kube.faults.delay(latency)
+    const before = kube.requests().length
+    const r = await run([process.execPath, bin, ...c.argv], env, repo)
+    const sent = kube.requests().slice(before)
+    if (r.code !== 0) throw new Error(`${c.argv.join(' ')} exited ${r.code}: ${(r.stdout + r.stderr).slice(-800)}`)
+    return {ms: r.ms, sent, result: (JSON.parse(r.stdout) as {result: {environments: Array<{health: string}>}}).result}
+  }
+  const probe = await once(STATUS_LATENCY_MS)
+  if (probe.result.environments.length !== c.expect || probe.result.environments.some((e) => e.health !== 'Healthy')) {
+    throw new Error(`${c.name}: ${probe.result.environments.length} environments (expected ${c.expect}, all Healthy): ${JSON.stringify(probe.result.environments.filter((e) => e.health !== 'Healthy').slice(0, 2))}`)
+  }
+  const baseline: number[] = []
+  const slow: number[] = []
+  const fast: number[] = []
+  for (let i = -1; i < runs; i++) {
+    const b = await time([process.execPath, '-e', '0'], env, repo)
+    const w = (await once(STATUS_LATENCY_MS)).ms
+    const z = (await once(0)).ms
+    if (i >= 0) {
+      baseline.push(b)
+      slow.push(w)
+      fast.push(z)
+    }
+  }
+  kube.faults.delay(0)
+  const slowest = Math.max(...probe.sent.map((q) => q.ms ?? 0))
+  // Sequential rounds: a request sent after another's answer arrived is one round later than it.
+  const depth = new Map<(typeof probe.sent)[number], number>()
+  for (const q of [...probe.sent].sort((a, b) => (a.at ?? 0) - (b.at ?? 0))) {
+    const before = probe.sent.filter((p) => p !== q && (p.at ?? 0) + (p.ms ?? 0) <= (q.at ?? 0))
+    depth.set(q, 1 + Math.max(0, ...before.map((p) => depth.get(p) ?? 1)))
+  }
+  const rounds = Math.max(...depth.values())
+  if (process.env.BENCH_VERBOSE) for (const q of probe.sent) process.stderr.write(`${q.method} ${q.path}${q.query} ${round(q.ms ?? 0)} ms\n`)
+  const m = median(slow)
+  const zero = median(fast)
+  const b = median(baseline)
+  return {name: c.name, requests: probe.sent.length, rounds, slowestCallMs: round(slowest), medianMs: round(m), zeroLatencyMs: round(zero), baselineMedianMs: round(b), ratio: round(m / b, 2), latencyCostMs: round(m - zero), ok: m - zero <= 2 * slowest}
 }
 
 async function main(): Promise<void> {
@@ -527,7 +613,7 @@ async function main(): Promise<void> {
 
     const results: Measurement[] = []
     for (const c of cases.filter((c) => selected(c.name))) results.push(await measure(c))
-    const status = ids.has('status') && selected('idp status') ? await measureStatus() : []
+    const status = ids.has('status') ? [...(await measureStatus()), ...(await measureVclusterStatus())] : []
     if (status.length === 0) skipped.push('idp status with latency')
     const concurrency = world && ids.has('env:up') && process.env.BENCH_SKIP_CONCURRENCY !== '1' && selected(CONCURRENCY_CASE) ? await measureConcurrency(world) : undefined
     if (!concurrency) skipped.push('env up wall time with slow tools')

@@ -8,6 +8,7 @@ import {promisify} from 'node:util'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {type KubeStandIn, startKubeStandIn} from '../support/kube-stand-in/index.js'
 import {helmBinary, toolEnv} from '../support/tool-env.js'
+import {helmReleaseSelector} from '../../src/lib/status/read.js'
 
 const run = promisify(execFile)
 
@@ -100,6 +101,35 @@ for (const major of [3, 4] as const) {
       expect(uninstall.stdout).toContain('release "shop" uninstalled')
       expect(kube.store().get('apps/v1', 'Deployment', 'shop', ns)).toBeUndefined()
       expect(kube.store().list('v1', 'Secret', ns, {labelSelector: 'owner=helm'})).toEqual([])
+    })
+
+    it('labels its release Secrets owner, name, status and version: the selector idp status sends finds the current record of idp\'s release only', async () => {
+      const labelled = `${ns}-labels`
+      await helm(['install', 'shop', chart, '-n', labelled, '--create-namespace'])
+      await helm(['upgrade', 'shop', chart, '-n', labelled, '--set', 'message=two'])
+      await helm(['install', 'other', chart, '-n', labelled])
+      const labels = kube.store().list('v1', 'Secret', labelled).filter((x) => x.type === 'helm.sh/release.v1').map((x) => x.metadata?.labels)
+      expect(labels).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({owner: 'helm', name: 'shop', status: 'superseded', version: '1'}),
+          expect.objectContaining({owner: 'helm', name: 'shop', status: 'deployed', version: '2'}),
+          expect.objectContaining({owner: 'helm', name: 'other', status: 'deployed', version: '1'}),
+        ]),
+      )
+      // Through the API, as idp status lists them (every namespace, selected by the server).
+      const listed = async (selector: string) => {
+        const response = await fetch(`${kube.serverUrl()}/api/v1/secrets?labelSelector=${encodeURIComponent(selector)}`)
+        const body = (await response.json()) as {items: Array<{metadata: {name: string; namespace: string}}>}
+        return body.items.filter((x) => x.metadata.namespace === labelled).map((x) => x.metadata.name)
+      }
+      expect(await listed(helmReleaseSelector(['shop']))).toEqual(['sh.helm.release.v1.shop.v2'])
+      expect((await listed(helmReleaseSelector(['shop', 'other']))).sort()).toEqual(['sh.helm.release.v1.other.v1', 'sh.helm.release.v1.shop.v2'])
+      expect((await listed(helmReleaseSelector())).sort()).toEqual(['sh.helm.release.v1.other.v1', 'sh.helm.release.v1.shop.v2'])
+      // A selector the API server refuses is refused here too (400), not read as "everything".
+      const refused = await fetch(`${kube.serverUrl()}/api/v1/secrets?labelSelector=${encodeURIComponent('owner=helm,name in ()')}`)
+      expect(refused.status).toBe(400)
+      await helm(['uninstall', 'shop', '-n', labelled])
+      await helm(['uninstall', 'other', '-n', labelled])
     })
 
     it('upgrade --install --create-namespace into a namespace that does not exist yet', async () => {

@@ -1,7 +1,7 @@
 // idp status end to end: the built CLI against the Kubernetes stand-in (two clusters, one more that
 // is down), real helm releases, an Application deployed by `idp deploy` through the argocd double,
 // previews seeded as `env up` leaves them, and grants as `access grant` writes them.
-import {exec, spawn} from 'node:child_process'
+import {exec, execFile, spawn} from 'node:child_process'
 import fs from 'node:fs'
 import net from 'node:net'
 import os from 'node:os'
@@ -16,6 +16,10 @@ import {CancelledError} from '../../src/lib/cli/errors.js'
 import {Output} from '../../src/lib/cli/output.js'
 import {envMetadata} from '../../src/lib/env/labels.js'
 import {status, type StatusResult} from '../../src/lib/status/status.js'
+import {readCluster, slots} from '../../src/lib/status/read.js'
+import {envKubeconfigPath} from '../../src/lib/env/paths.js'
+import {RecordingRunner} from '../support/recording-runner.js'
+import type {ToolRunner} from '../../src/lib/tools/types.js'
 import {parseJson, repoRoot, runCli, runJs} from '../support/cli.js'
 import {TextSink} from '../support/deps.js'
 import {seedEnvironment} from '../support/env-seed.js'
@@ -132,6 +136,16 @@ spec: {type: service, owner: team-a, lifecycle: production, system: webshop}
   await helm(['install', 'shop', path.join(repo, 'chart'), '--namespace', 'shop-pr-1', '--set', 'image.tag=pr1-sha'])
   await helm(['install', 'shop', path.join(repo, 'chart'), '--namespace', 'shop-pr-3', '--set', 'image.tag=pr3-sha'])
 
+  // vcluster previews as `env up` leaves them: pr-5 with its vcluster (the vcluster double) and the
+  // release installed inside it by real helm; pr-6 whose vcluster is gone (not reachable).
+  seedEnvironment(kube, {service: 'shop', env: 'pr-5', owner: 'gina@example.com', driver: 'vcluster', now})
+  seedEnvironment(kube, {service: 'shop', env: 'pr-6', owner: 'hal@example.com', driver: 'vcluster', now})
+  const vcluster = (args: string[]) => promisify(execFile)('vcluster', args, {env: {...env, KUBECONFIG: user.userKubeconfig}})
+  await vcluster(['create', 'pr-5', '--namespace', 'shop-pr-5', '--connect=false', '--background-proxy=false'])
+  const inside = path.join(root, 'pr-5.kubeconfig')
+  fs.writeFileSync(inside, (await vcluster(['connect', 'pr-5', '--namespace', 'shop-pr-5', '--print', '--background-proxy=false'])).stdout, {mode: 0o600})
+  await promisify(execFile)('helm', ['install', 'shop', path.join(repo, 'chart'), '--namespace', 'default', '--set', 'image.tag=pr5-sha'], {env: {...env, KUBECONFIG: inside}})
+
   // Other services: cart of team-a, billing of team-b (the team label env up writes).
   for (const [service, team, name] of [['cart', 'team-a', 'pr-7'], ['billing', 'team-b', 'pr-9']] as const) {
     const {labels, annotations} = envMetadata({service, env: name, owner: 'erin@example.com', team, driver: 'namespace', cluster: 'dev', expiresAt: new Date(now.getTime() + 3_600_000), status: 'ready'})
@@ -153,6 +167,7 @@ afterAll(async () => {
 
 describe('idp status', () => {
   it('shows healthy, degraded, expired and unreachable together, with what needs attention first', async () => {
+    const tmpBefore = fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith('idp-vcluster-'))
     const before = kube.requests().length
     const out = await idp(['status', '--json'])
     expect(out.json.error).toBeUndefined()
@@ -168,13 +183,18 @@ describe('idp status', () => {
       catalogFile: 'catalog-info.yaml',
     })
     const byEnv = Object.fromEntries(r.environments.map((e) => [e.env, e]))
-    expect(Object.keys(byEnv)).toEqual(['staging', 'e-1', 'pr-1', 'pr-2', 'pr-3'])
+    expect(Object.keys(byEnv)).toEqual(['staging', 'e-1', 'pr-1', 'pr-2', 'pr-3', 'pr-5', 'pr-6'])
     expect(byEnv.staging).toMatchObject({kind: 'configured', cluster: 'dev', namespace: 'shop-staging', delivery: 'argocd', health: 'Healthy', sync: 'Synced', healthy: true, revision: 'main', imageTag: 'v7', expired: false})
     expect(byEnv['pr-1']).toMatchObject({kind: 'preview', delivery: 'helm', health: 'Healthy', releaseStatus: 'deployed', revision: '1', imageTag: 'pr1-sha', chart: 'shop-0.1.0', chartVersion: '0.1.0', commit: 'abc1234def', owner: 'alice@example.com', url: 'https://pr-1.shop.example.com', workloads: [{name: 'shop', ready: 1, desired: 1}], expired: false})
     expect(byEnv['pr-3']).toMatchObject({delivery: 'helm', health: 'Degraded', healthy: false, workloads: [{name: 'shop', ready: 0, desired: 1}]})
     expect(byEnv['pr-3']!.problems[0]).toMatch(/^Deployment shop-pr-3\/shop 0\/1 ready \(.*CrashLoopBackOff/u)
     expect(byEnv['pr-2']).toMatchObject({delivery: 'none', health: 'NotDeployed', expired: true, owner: 'bob@example.com'})
     expect(byEnv['e-1']).toMatchObject({cluster: 'edge', health: 'NotDeployed', expired: false})
+    // A vcluster preview: its release and Deployment read inside its vcluster, not the host namespace.
+    expect(byEnv['pr-5']).toMatchObject({kind: 'preview', driver: 'vcluster', delivery: 'vcluster', health: 'Healthy', healthy: true, releaseStatus: 'deployed', revision: '1', imageTag: 'pr5-sha', chartVersion: '0.1.0', owner: 'gina@example.com', workloads: [{name: 'shop', ready: 1, desired: 1}]})
+    expect(byEnv['pr-5']).not.toHaveProperty('warning')
+    // Its vcluster is gone: a warning on that environment, health unknown, the rest of the view intact.
+    expect(byEnv['pr-6']).toMatchObject({delivery: 'vcluster', health: 'Unknown', healthy: false, warning: expect.stringMatching(/^the vcluster could not be read \(health unknown\): .*pr-6/u)})
     expect(r.clusters.map((c) => [c.cluster, c.reachable])).toEqual([['dev', true], ['edge', true], ['gone', false]])
 
     // Attention: the degraded deployment, the expired preview, the expired grant, the cluster that is down, in that order.
@@ -189,7 +209,9 @@ describe('idp status', () => {
     expect(r.attention[0]!.message).toMatch(/^shop in pr-3 on dev is Degraded: Deployment shop-pr-3\/shop 0\/1 ready/u)
     expect(r.attention[3]!.message).toMatch(/^cluster gone \(context gone-ctx\) is not reachable: .*ECONNREFUSED/u)
     // An unreachable cluster is a warning, never a failure.
-    expect(out.json.warnings).toEqual([expect.stringMatching(/^Skipped cluster "gone": /u)])
+    expect(out.json.warnings).toEqual([expect.stringMatching(/^Skipped cluster "gone": /u), expect.stringMatching(/^shop pr-6 on dev: the vcluster could not be read/u)])
+    // The temporary kubeconfigs of the vclusters are gone (this machine did not run env up: `vcluster connect --print`).
+    expect(fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith('idp-vcluster-'))).toEqual(tmpBefore)
 
     expect(r.grants.map((g) => [g.env, g.subject, g.role, g.expired])).toEqual([
       ['pr-1', 'alice@example.com', 'viewer', false],
@@ -204,10 +226,56 @@ describe('idp status', () => {
     expect(per(/\/api\/v1\/namespaces$/u).sort()).toEqual(['edge', 'host'])
     expect(per(/\/rolebindings$/u).sort()).toEqual(['edge', 'host'])
     expect(per(/\/api\/v1\/secrets$/u).sort()).toEqual(['edge', 'host'])
+    // helm's release Secrets of this service's release only, current records only.
+    for (const q of seen.filter((x) => /\/secrets$/u.test(x.path))) expect(new URLSearchParams(q.query).get('labelSelector')).toBe('owner=helm,name=shop,status in (deployed,failed,pending-install,pending-upgrade,pending-rollback,uninstalling)')
     expect(per(/\/apis\/apps\/v1\/deployments$/u).sort()).toEqual(['edge', 'host'])
     expect(per(/\/applications$/u).sort()).toEqual(['host'])
     expect(per(/\/api\/v1\/pods$/u)).toEqual(['host'])
-    expect(seen.filter((q) => /\/namespaces\/[^/]+\//u.test(q.path))).toEqual([])
+    // Per environment only for the vcluster previews: `vcluster connect` on the host (its StatefulSet
+    // and kubeconfig Secret), then inside pr-5's vcluster one list of release Secrets and one of Deployments.
+    const perNamespace = seen.filter((q) => /\/namespaces\/[^/]+\//u.test(q.path)).map((q) => q.path.replace(/^\/clusters\/vcluster-[^/]+/u, '/clusters/<vcluster>'))
+    expect(perNamespace.filter((p) => !/\/namespaces\/shop-pr-[56]\//u.test(p) && !p.startsWith('/clusters/<vcluster>/')).sort()).toEqual([])
+    expect(perNamespace.filter((p) => p.startsWith('/clusters/<vcluster>/')).sort()).toEqual(['/clusters/<vcluster>/api/v1/namespaces/default/secrets', '/clusters/<vcluster>/apis/apps/v1/namespaces/default/deployments'])
+  })
+
+  it('with ARGOCD_SERVER: the Applications through Argo CD\'s API server with one argocd app list, as deploy reaches it; a server that fails is a warning', async () => {
+    const canary = 'argocd-token-canary-5b1e0c'
+    const stderr = new TextSink()
+    const deps = createDeps({env: {...env, CI: undefined, ARGOCD_SERVER: 'argocd.example.com', ARGOCD_AUTH_TOKEN: canary}, out: new Output({json: false, verbose: false, stdout: new TextSink(), stderr}), signal: new AbortController().signal, bin: 'idp', interactive: false})
+    // The Argo CD server's answer: the Applications it holds (those of the cluster here, with a
+    // revision of its own so the test sees where the view came from). Every other tool is real.
+    const served = kube.store().list('argoproj.io/v1alpha1', 'Application', 'argocd').map((a) => ({...a, status: {...(a.status as object), sync: {...(a.status as {sync: object}).sync, revision: 'served-by-argocd-server'}}}))
+    const argocdCalls: Array<{argv: readonly string[]; env?: NodeJS.ProcessEnv}> = []
+    let answer: 'list' | 'double' = 'list'
+    const runner: ToolRunner = {
+      resolve: (tool) => deps.runner.resolve(tool),
+      require: (tool) => deps.runner.require(tool),
+      run: async (tool, argv, options) => {
+        if (tool !== 'argocd') return deps.runner.run(tool, argv, options)
+        argocdCalls.push({argv, ...(options?.env ? {env: options.env} : {})})
+        // The double speaks only --core: asked for a server, it fails as an unreachable server would.
+        if (answer === 'double') return deps.runner.run(tool, argv, options)
+        return {tool, argv: [...argv], exitCode: 0, stdout: JSON.stringify(served), stderr: '', durationMs: 1}
+      },
+    }
+    const before = kube.requests().length
+    const result = await status({dir: repo, allServices: false, watch: false, json: true}, {...deps, runner})
+    expect(argocdCalls.map((c) => c.argv)).toEqual([['app', 'list', '--output', 'json', '--selector', 'app.kubernetes.io/managed-by=idp,idp.dev/service=shop', '--app-namespace', 'argocd', '--server', 'argocd.example.com', '--grpc-web']])
+    const staging = result.environments.find((e) => e.env === 'staging')!
+    expect(staging).toMatchObject({cluster: 'dev', delivery: 'argocd', health: 'Healthy', sync: 'Synced', revision: 'served-by-argocd-server', imageTag: 'v7'})
+    expect(result.argocdServer).toEqual({server: 'argocd.example.com', ok: true})
+    // Not read as resources from the clusters.
+    expect(kube.requests().slice(before).filter((q) => /applications/u.test(q.path))).toEqual([])
+    expect(JSON.stringify(result) + stderr.text).not.toContain(canary)
+
+    answer = 'double'
+    const failed = await status({dir: repo, allServices: false, watch: false, json: true}, {...deps, runner})
+    expect(failed.argocdServer).toMatchObject({server: 'argocd.example.com', ok: false, error: expect.any(String)})
+    expect(failed.environments.find((e) => e.env === 'staging')).toMatchObject({delivery: 'none', health: 'Unknown', healthMessage: expect.stringMatching(/^Argo CD not read through argocd\.example\.com: /u)})
+    expect(failed.environments.find((e) => e.env === 'pr-1')).toMatchObject({health: 'Healthy'})
+    expect(stderr.text).toMatch(/Warning: Argo CD Applications not read through argocd\.example\.com: /u)
+    for (const call of argocdCalls) expect(call.argv.join(' ')).not.toContain(canary)
+    expect(JSON.stringify(failed) + stderr.text).not.toContain(canary)
   })
 
   it('the printed commands run as printed: the expired grant goes, the rest stays', async () => {
@@ -234,6 +302,9 @@ describe('idp status', () => {
     expect(text).toMatch(/^✗ pr-3\s+dev\s+Degraded \(?0\/1/mu)
     expect(text).toMatch(/^✓ pr-1\s+dev\s+Healthy 1\/1\s+r1 abc1234\s+pr1-sha\s+0\.1\.0\s+alice@example\.com\s+\S+\s+in (2d23h|3d)\s+https:\/\/pr-1\.shop\.example\.com$/mu)
     expect(text).toMatch(/^staging\s+bob@example\.com\s+debugger\s+expired 1h ago\s+lead@example\.com$/mu)
+    expect(text).toMatch(/^✓ pr-5\s+dev\s+Healthy 1\/1\s+r1\s+pr5-sha\s+0\.1\.0\s+gina@example\.com\s/mu)
+    expect(text).toMatch(/^~ pr-6\s+dev\s+Unknown\s+-\s+/mu)
+    expect(text).toMatch(/^\(pr-6 on dev: the vcluster could not be read \(health unknown\): /mu)
     expect(out.stderr).toMatch(/Warning: Skipped cluster "gone"/u)
   })
 
@@ -312,6 +383,39 @@ describe('idp status', () => {
       if (child.exitCode === null) child.kill('SIGKILL')
     }
   }, 60_000)
+
+  it('each vcluster is read under its own time limit: one that never answers is a warning on it alone; without the vcluster CLI (and no kubeconfig kept here) too', async () => {
+    // pr-8: env up ran here and kept its vcluster's kubeconfig, whose server accepts connections and never answers.
+    const hole = net.createServer(() => {})
+    await new Promise<void>((resolve) => hole.listen(0, '127.0.0.1', resolve))
+    const {port} = hole.address() as net.AddressInfo
+    const now = new Date()
+    seedEnvironment(kube, {service: 'shop', env: 'pr-8', driver: 'vcluster', now})
+    const deps = createDeps({env: {...env, CI: undefined}, out: new Output({json: false, verbose: false, stdout: new TextSink(), stderr: new TextSink()}), signal: new AbortController().signal, bin: 'idp', interactive: false})
+    const kept = envKubeconfigPath(deps.stateDir, 'shop', 'pr-8')
+    fs.mkdirSync(path.dirname(kept), {recursive: true, mode: 0o700})
+    fs.writeFileSync(kept, stringify({apiVersion: 'v1', kind: 'Config', clusters: [{name: 'vc', cluster: {server: `http://127.0.0.1:${port}`}}], users: [{name: 'vc', user: {}}], contexts: [{name: 'vc', context: {cluster: 'vc', user: 'vc'}}], 'current-context': 'vc'}), {mode: 0o600})
+    const read = (runner: ToolRunner) => readCluster({alias: 'dev', context: 'standin-host'}, {stateDir: deps.stateDir, processEnv: deps.env, service: 'shop', now, argocd: false, timeoutMs: 2000, vclusters: {runner, reads: slots(32), connects: slots(8)}, signal: deps.signal})
+    try {
+      const started = Date.now()
+      const reading = await read(deps.runner)
+      expect(reading.ok).toBe(true)
+      expect(reading.vclusters.get('shop-pr-8')).toMatchObject({ok: false, error: 'no answer within 2 s'})
+      expect(reading.vclusters.get('shop-pr-5')).toMatchObject({ok: true, releases: [expect.objectContaining({name: 'shop', status: 'deployed'})]})
+      expect(reading.vclusters.get('shop-pr-6')).toMatchObject({ok: false, error: expect.stringMatching(/pr-6/u)})
+      // The host's own lists were not held up past the limit by the vcluster that hangs.
+      expect(Date.now() - started).toBeLessThan(10_000)
+
+      const without = await read(new RecordingRunner({versions: {vcluster: null}}))
+      expect(without.vclusters.get('shop-pr-5')).toMatchObject({ok: false, error: expect.stringMatching(/^vcluster is not installed/u)})
+      // pr-8 needs no CLI (its kubeconfig is kept here): still its own time limit.
+      expect(without.vclusters.get('shop-pr-8')).toMatchObject({ok: false, error: 'no answer within 2 s'})
+    } finally {
+      hole.close()
+      fs.rmSync(kept, {force: true})
+      kube.store().delete('v1', 'Namespace', 'shop-pr-8')
+    }
+  })
 
   it('--watch on a terminal redraws the whole screen in place every interval, in-process with the service\'s Deps, until Ctrl-C', async () => {
     const stdout = Object.assign(new TextSink(), {isTTY: true})

@@ -97,6 +97,24 @@ describe('selectors', () => {
     expect(() => parseLabelSelector('app=(')).toThrow(/unable to parse/)
   })
 
+  it('label selectors as the API server parses them (apimachinery labels.Parse): what it accepts, what it answers 400 to', () => {
+    const helm = {metadata: {labels: {owner: 'helm', name: 'shop', status: 'deployed', version: '3'}}}
+    // The selector idp status sends for helm's release Secrets; `in(` needs no space, whitespace anywhere.
+    expect(matchesLabels(helm, parseLabelSelector('owner=helm,name=shop,status in (deployed,failed,pending-install)'))).toBe(true)
+    expect(matchesLabels(helm, parseLabelSelector(' owner == helm , status in(deployed) , name notin (cart)'))).toBe(true)
+    expect(matchesLabels({metadata: {labels: {...helm.metadata.labels, status: 'superseded'}}}, parseLabelSelector('owner=helm,status in (deployed,failed)'))).toBe(false)
+    expect(matchesLabels(helm, parseLabelSelector('name in (cart,shop)'))).toBe(true)
+    // Gt/Lt on integer values; a label that is absent or not an integer does not match.
+    expect(matchesLabels(helm, parseLabelSelector('version>2'))).toBe(true)
+    expect(matchesLabels(helm, parseLabelSelector('version<3'))).toBe(false)
+    expect(matchesLabels(helm, parseLabelSelector('name>1'))).toBe(false)
+    expect(matchesLabels(helm, parseLabelSelector('app.kubernetes.io/managed-by!=idp'))).toBe(true)
+    expect(parseLabelSelector('')).toEqual([])
+    for (const bad of ['name in ()', 'owner=helm,', 'a=b,,c=d', 'name in (a b)', 'name=-shop', 'version>x', '-a=b', 'Example.COM/a=b', `a=${'x'.repeat(64)}`]) {
+      expect(() => parseLabelSelector(bad), bad).toThrow(/^unable to parse requirement/u)
+    }
+  })
+
   it('matches field selectors on any dotted path', () => {
     const [byName, byPhase] = [parseFieldSelector('metadata.name=web,metadata.namespace=shop'), parseFieldSelector('status.phase!=Running')]
     expect(byName.every((f) => f(obj))).toBe(true)

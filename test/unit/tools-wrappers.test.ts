@@ -4,7 +4,7 @@ import path from 'node:path'
 import {afterAll, describe, expect, it} from 'vitest'
 
 import {ToolError} from '../../src/lib/cli/errors.js'
-import {argocdAppCreateArgs, argocdAppGetArgs, argocdAppSyncArgs, argocdAppWaitArgs} from '../../src/lib/tools/argocd.js'
+import {argocdAppCreateArgs, argocdAppGetArgs, argocdAppListArgs, argocdAppSyncArgs, argocdAppWaitArgs} from '../../src/lib/tools/argocd.js'
 import {gitAddAllArgs, gitCommitArgs, gitHeadSha, gitInitArgs, gitRemoteAddArgs} from '../../src/lib/tools/git.js'
 import {helmUpgradeInstallArgs} from '../../src/lib/tools/helm.js'
 import {createToolRunner} from '../../src/lib/tools/runner.js'
@@ -175,6 +175,9 @@ describe('vcluster and argocd argv against the contract-enforcing doubles', () =
     await accepted('argocd', argocdAppSyncArgs({name: 'shop-pr-1', prune: true, timeoutSeconds: 300, globals}))
     await accepted('argocd', argocdAppWaitArgs({name: 'shop-pr-1', timeoutSeconds: 300, globals}))
     await accepted('argocd', argocdAppGetArgs({name: 'shop-pr-1', refresh: true, globals}))
+    await accepted('argocd', argocdAppListArgs({selector: 'app.kubernetes.io/managed-by=idp,idp.dev/service=shop', appNamespace: 'argocd', globals}))
+    // idp status's one call through an API server (ARGOCD_SERVER): the flags parse; the double then says it speaks --core only.
+    await accepted('argocd', argocdAppListArgs({selector: 'app.kubernetes.io/managed-by=idp', globals: {server: 'argocd.example.com', grpcWeb: true}}))
   })
 
   it('the doubles do reject a wrong flag (so the checks above can fail)', async () => {

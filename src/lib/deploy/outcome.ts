@@ -10,7 +10,7 @@ import type {RunOptions, ToolRunner} from '../tools/types.js'
 /** The parts of `argocd app get -o json` (an Application without kind/apiVersion) idp reads. */
 export interface ArgoApp {
   metadata?: {name?: string; namespace?: string; labels?: Record<string, string>}
-  spec?: {source?: ArgoSource; destination?: {server?: string; namespace?: string}; syncPolicy?: {automated?: {enabled?: boolean} | null}}
+  spec?: {source?: ArgoSource; destination?: {server?: string; name?: string; namespace?: string}; syncPolicy?: {automated?: {enabled?: boolean} | null}}
   operation?: unknown
   status?: {
     sync?: {status?: string; revision?: string}

@@ -6,6 +6,7 @@
 import type {Human, Service} from '../cli/deps.js'
 import {IdpError, RemoteError} from '../cli/errors.js'
 import {redact} from '../cli/redact.js'
+import {deadline} from '../cli/sleep.js'
 import {loadConfig} from '../config/load.js'
 import {kubeError} from '../kube/client.js'
 import {type ClusterConnection, type ClusterTarget, configuredClusters, connectCluster} from './cluster.js'
@@ -88,16 +89,14 @@ export function compareRecords(a: EnvRecord, b: EnvRecord): number {
  */
 export async function readEnvironments(connection: ClusterConnection, options: {selector: string; now: Date; timeoutMs?: number; signal?: AbortSignal}): Promise<EnvRecord[]> {
   const {target} = connection
-  const timeoutMs = options.timeoutMs ?? 10_000
-  const timeout = AbortSignal.timeout(timeoutMs)
-  const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout
+  const limit = deadline(options.timeoutMs ?? 10_000, options.signal)
   const what = `list environments on cluster "${target.alias}" (context ${target.context})`
   let list
   try {
-    list = await connection.clients.core.listNamespace({labelSelector: options.selector}, connection.clients.withSignal(signal))
+    list = await connection.clients.core.listNamespace({labelSelector: options.selector}, connection.clients.withSignal(limit.signal))
   } catch (error) {
-    if (timeout.aborted && !options.signal?.aborted) {
-      throw new RemoteError(`Could not reach Kubernetes to ${what}: no answer from ${connection.clients.server} within ${Math.round(timeoutMs / 1000)} s.`, {
+    if (limit.expired()) {
+      throw new RemoteError(`Could not reach Kubernetes to ${what}: no answer from ${connection.clients.server} within ${limit.seconds} s.`, {
         hint: 'Check your network/VPN and the context in .idp.yml; `idp doctor` checks every configured context.',
       })
     }

@@ -3,27 +3,23 @@
  * Each fact is gathered on its own; one that cannot be read becomes a warning, not a failure,
  * since status is for looking, and a partial answer is what a person debugging needs.
  */
-import {mkdtemp, rm, stat} from 'node:fs/promises'
-import os from 'node:os'
-import path from 'node:path'
+import {stat} from 'node:fs/promises'
 
 import {type Human, idpCommandOf, type Service} from '../cli/deps.js'
 import {UsageError} from '../cli/errors.js'
 import {assertDnsLabel} from '../cli/names.js'
 import {redact} from '../cli/redact.js'
-import {resolveEnvironment} from '../config/environments.js'
+import {deadline} from '../cli/sleep.js'
 import {loadConfig} from '../config/load.js'
-import type {IdpConfig} from '../config/schema.js'
-import {writePrivateFile} from '../cli/paths.js'
 import {kubeError} from '../kube/client.js'
 import {helmListArgs} from '../tools/helm.js'
 import type {ToolRunner} from '../tools/types.js'
-import {type VclusterListItem, vclusterConnectArgs, vclusterList} from '../tools/vcluster.js'
+import {type VclusterListItem, vclusterList} from '../tools/vcluster.js'
 import {type ClusterConnection, configuredClusters} from './cluster.js'
 import {relativeExpiry} from './format.js'
-import {envNames} from './plan-up.js'
 import type {EnvRecord} from './labels.js'
 import {listEnvironments} from './list.js'
+import {type InsideVcluster, vclusterServer} from './vcluster-kubeconfig.js'
 import {loadJournal} from '../plan/journal.js'
 import {envKubeconfigPath, envStateDir, JOURNALS} from './paths.js'
 
@@ -179,49 +175,11 @@ export interface EnvLiveFacts {
   warnings: string[]
 }
 
-/** How to read inside a vcluster environment: the private kubeconfig env up kept here, else `vcluster connect --print`. */
-export interface InsideVcluster {
-  kept?: string
-  server?: string
-  env: NodeJS.ProcessEnv
-}
-
-/** vcluster.server of the environment's settings, when .idp.yml still defines it. */
-function vclusterServer(config: IdpConfig, name: string, root: string): string | undefined {
-  try {
-    return resolveEnvironment(config, name, {root}).vcluster?.server
-  } catch {
-    return undefined
-  }
-}
-
-/**
- * The connection to read an environment's workloads through. A vcluster environment's release
- * and Deployments live inside the virtual cluster (namespace `default`): read through the
- * kubeconfig env up kept on this machine, else one `vcluster connect --print` writes to a private
- * temporary file (removed by `close`). Undefined when the vcluster cannot be reached (a warning).
- */
-async function insideVcluster(record: EnvRecord, host: ClusterConnection, runner: ToolRunner, inside: InsideVcluster, options: {signal: AbortSignal; timeoutMs: number}): Promise<{connection: ClusterConnection; close: () => Promise<void>}> {
-  const [{createKubeClients}, {vclusterKubeconfigText}] = await Promise.all([import('../kube/client.js'), import('./vcluster-kubeconfig.js')])
-  if (inside.kept) return {connection: {target: host.target, kubeconfig: inside.kept, clients: await createKubeClients(inside.kept, inside.env)}, close: async () => {}}
-  const text = await vclusterKubeconfigText(runner, {tool: 'vcluster', argv: vclusterConnectArgs({name: envNames({service: record.service, name: record.env}).vcluster, namespace: record.namespace, server: inside.server}), kubeconfig: host.kubeconfig}, options)
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'idp-vcluster-'))
-  const close = () => rm(dir, {recursive: true, force: true})
-  try {
-    const file = path.join(dir, 'kubeconfig')
-    await writePrivateFile(file, text)
-    return {connection: {target: host.target, kubeconfig: file, clients: await createKubeClients(file, inside.env)}, close}
-  } catch (error) {
-    await close()
-    throw error
-  }
-}
-
 export async function gatherLiveFacts(record: EnvRecord, host: ClusterConnection, runner: ToolRunner, options: {signal?: AbortSignal; timeoutMs?: number; inside?: InsideVcluster} = {}): Promise<EnvLiveFacts> {
   // One list per fact, joined in a fixed order: the facts are read concurrently, the output must not depend on which finished first.
   const factWarnings: Record<'deployments' | 'helm' | 'vcluster', string[]> = {deployments: [], helm: [], vcluster: []}
   const timeoutMs = options.timeoutMs ?? 15_000
-  const signal = options.signal ? AbortSignal.any([options.signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs)
+  const {signal} = deadline(timeoutMs, options.signal)
   const note = (fact: keyof typeof factWarnings, what: string, error: unknown) => factWarnings[fact].push(redact(`Could not read ${what}: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`))
 
   // Where the workloads are: the namespace on the host, or `default` inside the vcluster.
@@ -233,7 +191,8 @@ export async function gatherLiveFacts(record: EnvRecord, host: ClusterConnection
   const canConnect = options.inside && (options.inside.kept !== undefined || (await runner.resolve('vcluster')).status !== 'missing')
   if (options.inside && canConnect && record.driver === 'vcluster') {
     try {
-      const opened = await insideVcluster(record, host, runner, options.inside, {signal, timeoutMs})
+      const {openVcluster} = await import('./vcluster-kubeconfig.js')
+      const opened = await openVcluster(record, host, runner, options.inside, {signal, timeoutMs})
       ;({connection, close} = opened)
       namespace = 'default'
       where = 'vcluster'

@@ -18,10 +18,16 @@ import {durationProblem, formatDuration, parseDuration} from '../config/duration
 import {type LoadedConfig, loadConfig} from '../config/load.js'
 import {shellQuote} from '../plan/format.js'
 import {argoAppView, helmHealth, workloadStatus} from '../deploy/status.js'
+import {argocdConnection} from '../deploy/context.js'
+import {argocdGlobals} from '../deploy/plan.js'
+import type {ArgoApp} from '../deploy/outcome.js'
+import {argocdAppListArgs} from '../tools/argocd.js'
+import {redact} from '../cli/redact.js'
 import {configuredClusters} from '../env/cluster.js'
+import {vclusterServer} from '../env/vcluster-kubeconfig.js'
 import {relativeExpiry, roughDuration} from '../env/format.js'
-import {type EnvRecord, LABELS, sanitizeLabelValue} from '../env/labels.js'
-import {type ClusterReading, readCluster} from './read.js'
+import {envSelector, type EnvRecord, LABELS, sanitizeLabelValue} from '../env/labels.js'
+import {type ClusterReading, readCluster, slots, VCLUSTER_CONNECTS, VCLUSTER_READS, type VclusterReading} from './read.js'
 import {sleep} from '../cli/sleep.js'
 
 export interface StatusRequest {
@@ -59,7 +65,7 @@ export interface EnvironmentStatus {
   kind: 'configured' | 'preview' | 'found'
   /** The environment's namespace carries idp's labels (it was created by `env up`). */
   labelled: boolean
-  /** How what runs there was delivered: Argo CD, a helm release, nothing found, or unknown (inside a vcluster). */
+  /** How what runs there was delivered: Argo CD, a helm release, a helm release inside the environment's vcluster, or nothing found. */
   delivery: 'argocd' | 'helm' | 'none' | 'vcluster'
   /** Healthy, Progressing, Degraded, Missing, Unknown (argocd's words; helm's judged like `deploy status`); NotDeployed when nothing runs. */
   health: string
@@ -83,6 +89,8 @@ export interface EnvironmentStatus {
   workloads?: Array<{name: string; ready: number; desired: number}>
   /** What is not healthy and why. */
   problems: string[]
+  /** What could not be read about this environment (its vcluster did not answer): its health is Unknown. */
+  warning?: string
   url?: string
   owner?: string
   team?: string
@@ -125,6 +133,8 @@ export interface StatusResult {
   environments: EnvironmentStatus[]
   grants: GrantRecord[]
   clusters: ClusterStatus[]
+  /** With ARGOCD_SERVER: the Argo CD API server the Applications were read through, and why not when they could not be. */
+  argocdServer?: {server: string; ok: boolean; error?: string}
   /** When this was read (ISO 8601). */
   readAt: string
 }
@@ -153,25 +163,38 @@ export const status: Service<StatusRequest, StatusResult> = async (request, deps
     const result = await readStatus(request, loaded, deps)
     for (const c of result.clusters) if (!c.reachable) deps.out.warn(`Skipped cluster "${c.cluster}": ${c.error ?? 'not reachable'}`)
     for (const c of result.clusters) for (const w of c.warnings) deps.out.warn(w)
+    for (const e of result.environments) if (e.warning) deps.out.warn(`${e.service} ${e.env} on ${e.cluster}: ${e.warning}`)
+    if (result.argocdServer?.error) deps.out.warn(`Argo CD Applications not read through ${result.argocdServer.server}: ${result.argocdServer.error}`)
     return result
   }
   return watch(request, loaded, deps, intervalMs)
 }
 
 /** One look at every configured cluster, put together. */
-export async function readStatus(request: Pick<StatusRequest, 'dir' | 'allServices' | 'owner'>, loaded: LoadedConfig, deps: Pick<Deps, 'stateDir' | 'env' | 'signal' | 'now' | 'bin'>): Promise<StatusResult> {
+export async function readStatus(request: Pick<StatusRequest, 'dir' | 'allServices' | 'owner'>, loaded: LoadedConfig, deps: Pick<Deps, 'stateDir' | 'env' | 'signal' | 'now' | 'bin' | 'runner'>): Promise<StatusResult> {
   const {config} = loaded
   const now = deps.now()
   const service = request.allServices ? undefined : config.service.name
   const targets = configuredClusters(loaded, undefined)
   const argocd = request.allServices || config.deploy.strategy === 'argocd'
-  const readings = await Promise.all(targets.map((target) => readCluster(target, {stateDir: deps.stateDir, processEnv: deps.env, ...(service ? {service} : {}), now, argocd, signal: deps.signal})))
+  // Where idp deploy reaches Argo CD: its API server (ARGOCD_SERVER) is read once, else the Applications on each cluster.
+  const connection = argocdConnection(deps.env)
+  const viaServer = argocd && connection.mode === 'server' ? listServerApplications(connection.server, service ? {service, appNamespace: config.deploy.argocd?.namespace} : {}, deps) : undefined
+  const vclusters = {runner: deps.runner, reads: slots(VCLUSTER_READS), connects: slots(VCLUSTER_CONNECTS), server: (record: EnvRecord) => (record.service === config.service.name ? vclusterServer(config, record.env, loaded.root) : undefined)}
+  const [readings, server] = await Promise.all([
+    Promise.all(targets.map((target) => readCluster(target, {stateDir: deps.stateDir, processEnv: deps.env, ...(service ? {service} : {}), now, argocd: argocd && !viaServer, vclusters, signal: deps.signal}))),
+    viaServer,
+  ])
   // Printed to run as printed: the same repository (--dir) and config (IDP_CONFIG) as this run;
   // for another service's item, no --dir of this repository (it would read this service's
   // config): the command runs in that service's repository, as the item's `where` says.
   const command = (args: string[], svc = config.service.name) => (svc === config.service.name ? idpCommandOf(deps, request.dir, args) : shellQuote([deps.bin, ...args]))
 
-  let environments = assemble(loaded, readings, request.allServices)
+  let environments = assemble(loaded, readings, request.allServices, server?.apps ?? [])
+  if (server?.error) {
+    // The environments idp deploy manages are delivered through that Argo CD: not read, not known.
+    for (const e of environments) if (e.kind !== 'preview' && e.delivery === 'none' && e.health !== 'Unknown') Object.assign(e, {health: 'Unknown', healthMessage: `Argo CD not read through ${server.server}: ${server.error}`})
+  }
   const owner = request.owner?.trim()
   if (owner) environments = environments.filter((e) => e.team === sanitizeLabelValue(owner) || e.owner === owner || (e.service === config.service.name && config.service.owner === owner))
   const inView = new Set(environments.map((e) => `${e.cluster}/${e.namespace}`))
@@ -226,7 +249,25 @@ export async function readStatus(request: Pick<StatusRequest, 'dir' | 'allServic
     environments,
     grants,
     clusters: readings.map((r) => ({cluster: r.target.alias, context: r.target.context, reachable: r.ok, ...(r.error ? {error: r.error} : {}), environments: environments.filter((e) => e.cluster === r.target.alias).length, warnings: r.warnings})),
+    ...(server ? {argocdServer: {server: server.server, ok: !server.error, ...(server.error ? {error: server.error} : {})}} : {}),
     readAt: now.toISOString(),
+  }
+}
+
+/**
+ * idp's Applications through Argo CD's API server (ARGOCD_SERVER, its token in ARGOCD_AUTH_TOKEN,
+ * which argocd reads itself), the way `idp deploy` reaches it: one `argocd app list` for all of
+ * them. Not readable is a warning, never a failure of the view.
+ */
+async function listServerApplications(server: string, filter: {service?: string; appNamespace?: string | undefined}, deps: Pick<Deps, 'runner' | 'signal'>): Promise<{server: string; apps: ArgoApp[]; error?: string}> {
+  const argv = argocdAppListArgs({selector: envSelector(filter.service ? {service: filter.service} : {}), ...(filter.appNamespace ? {appNamespace: filter.appNamespace} : {}), globals: argocdGlobals({mode: 'server', server})})
+  try {
+    const {stdout} = await deps.runner.run('argocd', argv, {signal: deps.signal, timeoutMs: 30_000})
+    const apps = JSON.parse(stdout.trim() || '[]') as ArgoApp[] | null
+    return {server, apps: Array.isArray(apps) ? apps : []}
+  } catch (error) {
+    if (deps.signal.aborted) throw deps.signal.reason
+    return {server, apps: [], error: redact(error instanceof Error ? error.message.split('\n')[0]! : String(error))}
   }
 }
 
@@ -235,8 +276,8 @@ function needsAttention(e: EnvironmentStatus): boolean {
   return e.health === 'Degraded' || e.releaseStatus === 'failed' || (e.delivery === 'argocd' && e.health === 'Missing') || e.problems.some((p) => /^last operation: (Failed|Error)/u.test(p))
 }
 
-/** The environments to show: this service's configured ones and the previews that exist (or, --all-services, every labelled one), each with what runs there. */
-function assemble(loaded: LoadedConfig, readings: ClusterReading[], allServices: boolean): EnvironmentStatus[] {
+/** The environments to show: this service's configured ones and the previews that exist (or, --all-services, every labelled one), each with what runs there. `serverApps`: the Applications read through ARGOCD_SERVER. */
+function assemble(loaded: LoadedConfig, readings: ClusterReading[], allServices: boolean, serverApps: ArgoApp[]): EnvironmentStatus[] {
   const {config, root} = loaded
   const reachable = new Map(readings.filter((r) => r.ok).map((r) => [r.target.alias, r]))
   const out: EnvironmentStatus[] = []
@@ -246,21 +287,42 @@ function assemble(loaded: LoadedConfig, readings: ClusterReading[], allServices:
     if (seen.has(key)) return undefined
     seen.add(key)
     const reading = reachable.get(base.cluster)
-    const entry: EnvironmentStatus = {...base, ...(reading ? delivered(base, reading, record) : {delivery: 'none', health: 'Unknown', healthy: false, images: [], problems: [`cluster ${base.cluster} not reachable`]}), ...recordFacts(record), labelled: record !== undefined, expired: record?.expired ?? false}
+    const app = findApp([...(reading?.apps ?? []), ...serverApps], base)
+    const entry: EnvironmentStatus = {
+      ...base,
+      ...(reading || app ? delivered(base, reading, app, record) : {delivery: 'none', health: 'Unknown', healthy: false, images: [], problems: [`cluster ${base.cluster} not reachable`]}),
+      ...recordFacts(record),
+      labelled: record !== undefined,
+      expired: record?.expired ?? false,
+    }
     out.push(entry)
     return entry
   }
-  if (!allServices) {
-    for (const key of Object.keys(config.environments).filter((k) => !k.includes('*'))) {
-      let env
-      try {
-        env = resolveEnvironment(config, key, {root})
-      } catch {
-        continue // a namespace template that needs a value only a run has ({{sha}}): shown when its namespace is labelled
-      }
-      const record = reachable.get(env.cluster.alias)?.records.find((r) => r.env === env.name)
-      add({service: env.service, env: env.name, cluster: env.cluster.alias, namespace: record?.namespace ?? env.namespace, kind: 'configured', driver: env.driver}, record)
+  // Which configured environment an Application read through the API server is, for its cluster.
+  const configured = new Map<string, string>()
+  for (const key of Object.keys(config.environments).filter((k) => !k.includes('*'))) {
+    let env
+    try {
+      env = resolveEnvironment(config, key, {root})
+    } catch {
+      continue // a namespace template that needs a value only a run has ({{sha}}): shown when its namespace is labelled
     }
+    configured.set(env.name, env.cluster.alias)
+    if (allServices) continue
+    const record = reachable.get(env.cluster.alias)?.records.find((r) => r.env === env.name)
+    add({service: env.service, env: env.name, cluster: env.cluster.alias, namespace: record?.namespace ?? env.namespace, kind: 'configured', driver: env.driver}, record)
+  }
+  const addApp = (app: ArgoApp, cluster: string | undefined) => {
+    const labels = app.metadata?.labels ?? {}
+    const namespace = app.spec?.destination?.namespace
+    const service = labels[LABELS.service]
+    const env = labels[LABELS.env]
+    if (!service || !env || !namespace) return
+    const mine = service === sanitizeLabelValue(config.service.name)
+    const where = cluster ?? (mine ? configured.get(env) : undefined) ?? app.spec?.destination?.name ?? app.spec?.destination?.server ?? '?'
+    const added = add({service, env, cluster: where, namespace, kind: mine ? 'configured' : 'found'}, undefined)
+    const team = labels[LABELS.team]
+    if (added && team) added.team = team
   }
   for (const reading of reachable.values()) {
     for (const record of reading.records) {
@@ -268,21 +330,16 @@ function assemble(loaded: LoadedConfig, readings: ClusterReading[], allServices:
       add({service: record.service, env: record.env, cluster: record.cluster, namespace: record.namespace, kind, driver: record.driver}, record)
     }
     // Deployed through Argo CD without an idp-labelled namespace (staging, production of other services).
-    if (allServices) {
-      for (const app of reading.apps) {
-        const labels = app.metadata?.labels ?? {}
-        const namespace = app.spec?.destination?.namespace
-        const service = labels[LABELS.service]
-        const env = labels[LABELS.env]
-        if (!service || !env || !namespace) continue
-        const added = add({service, env, cluster: reading.target.alias, namespace, kind: service === config.service.name ? 'configured' : 'found'}, undefined)
-        const team = labels[LABELS.team]
-        if (added && team) added.team = team
-      }
-    }
+    if (allServices) for (const app of reading.apps) addApp(app, reading.target.alias)
   }
+  if (allServices) for (const app of serverApps) addApp(app, undefined)
   const order = {configured: 0, preview: 1, found: 2}
   return out.sort((a, b) => a.service.localeCompare(b.service) || order[a.kind] - order[b.kind] || a.env.localeCompare(b.env, undefined, {numeric: true}) || a.cluster.localeCompare(b.cluster))
+}
+
+/** The Application idp deploy made for an environment (labelled with its service and env). */
+function findApp(apps: ArgoApp[], env: {service: string; env: string}): ArgoApp | undefined {
+  return apps.find((a) => a.metadata?.labels?.[LABELS.service] === sanitizeLabelValue(env.service) && a.metadata?.labels?.[LABELS.env] === sanitizeLabelValue(env.env))
 }
 
 function recordFacts(record: EnvRecord | undefined): Partial<EnvironmentStatus> {
@@ -300,9 +357,8 @@ function recordFacts(record: EnvRecord | undefined): Partial<EnvironmentStatus> 
 
 type Delivered = Pick<EnvironmentStatus, 'delivery' | 'health' | 'healthy' | 'images' | 'problems'> & Partial<EnvironmentStatus>
 
-/** What runs in an environment, from the cluster's listings: its Application, else its helm release. */
-function delivered(env: {service: string; env: string; namespace: string; driver?: string}, reading: ClusterReading, record: EnvRecord | undefined): Delivered {
-  const app = reading.apps.find((a) => a.metadata?.labels?.[LABELS.service] === sanitizeLabelValue(env.service) && a.metadata?.labels?.[LABELS.env] === sanitizeLabelValue(env.env))
+/** What runs in an environment, from the listings: its Application, else its helm release (inside its vcluster for a vcluster preview). */
+function delivered(env: {service: string; env: string; namespace: string; driver?: string}, reading: ClusterReading | undefined, app: ArgoApp | undefined, record: EnvRecord | undefined): Delivered {
   if (app) {
     const v = argoAppView(app, undefined)
     const problems = [
@@ -323,38 +379,48 @@ function delivered(env: {service: string; env: string; namespace: string; driver
       problems,
     }
   }
-  const releases = reading.releases.filter((r) => r.namespace === env.namespace)
-  const release = releases.find((r) => r.name === env.service) ?? releases[0]
-  if (release) {
-    const pods = reading.pods.filter((p) => p.metadata?.namespace === env.namespace)
-    const workloads = reading.deployments
-      .filter((d) => d.metadata?.namespace === env.namespace && d.metadata?.annotations?.['meta.helm.sh/release-name'] === release.name)
-      .map((d) => workloadStatus(d, pods))
-    const health = helmHealth(release.status, workloads)
-    const images = [...new Set(workloads.flatMap((w) => w.images))]
-    const tags = [...new Set(images.map((i) => /:([^:/@]+)$/u.exec(i)?.[1]).filter((t): t is string => Boolean(t)))]
-    return {
-      delivery: 'helm',
-      health,
-      healthy: health === 'Healthy',
-      ...(release.status ? {releaseStatus: release.status} : {}),
-      revision: String(release.revision),
-      ...(tags.length === 1 ? {imageTag: tags[0]} : {}),
-      images,
-      ...(release.chart ? {chart: release.chart} : {}),
-      ...(release.chartVersion ? {chartVersion: release.chartVersion} : {}),
-      ...(release.deployedAt ? {deployedAt: release.deployedAt} : {}),
-      workloads: workloads.map((w) => ({name: w.name, ready: w.ready, desired: w.desired})),
-      problems: [
-        ...(release.status === 'failed' && release.description ? [`release: ${release.description}`] : []),
-        ...workloads.filter((w) => w.ready < w.desired).map((w) => `Deployment ${env.namespace}/${w.name} ${w.ready}/${w.desired} ready${w.messages.length > 0 ? ` (${w.messages.join('; ')})` : ''}`),
-      ],
-    }
-  }
+  if (!reading) return {delivery: 'none', health: 'Unknown', healthy: false, images: [], problems: []}
   if ((record?.driver ?? env.driver) === 'vcluster') {
-    return {delivery: 'vcluster', health: 'Unknown', healthy: false, images: [], problems: [], healthMessage: 'the release runs inside the vcluster (idp env status shows it)'}
+    // Its release and Deployments live inside the vcluster (namespace default); the host namespace holds the vcluster itself.
+    const inside: VclusterReading | undefined = reading.vclusters.get(env.namespace)
+    if (!inside?.ok) {
+      const why = inside?.error ?? 'not read'
+      return {delivery: 'vcluster', health: 'Unknown', healthy: false, images: [], problems: [], healthMessage: `the vcluster could not be read: ${why}`, warning: `the vcluster could not be read (health unknown): ${why}`}
+    }
+    return helmDelivered(env, inside, 'default', `in the vcluster of ${env.env}`, 'vcluster')
   }
-  return {delivery: 'none', health: 'NotDeployed', healthy: false, images: [], problems: []}
+  return helmDelivered(env, reading, env.namespace, '', 'helm')
+}
+
+/** A helm release's health from its record and its Deployments in `namespace` (`where` says which cluster, for messages). */
+function helmDelivered(env: {service: string; namespace: string}, found: Pick<ClusterReading, 'releases' | 'deployments' | 'pods'>, namespace: string, where: string, delivery: 'helm' | 'vcluster'): Delivered {
+  const releases = found.releases.filter((r) => r.namespace === namespace)
+  const release = releases.find((r) => r.name === env.service) ?? releases[0]
+  if (!release) return {delivery: delivery === 'vcluster' ? 'vcluster' : 'none', health: 'NotDeployed', healthy: false, images: [], problems: []}
+  const pods = found.pods.filter((p) => p.metadata?.namespace === namespace)
+  const workloads = found.deployments
+    .filter((d) => d.metadata?.namespace === namespace && d.metadata?.annotations?.['meta.helm.sh/release-name'] === release.name)
+    .map((d) => workloadStatus(d, pods))
+  const health = helmHealth(release.status, workloads)
+  const images = [...new Set(workloads.flatMap((w) => w.images))]
+  const tags = [...new Set(images.map((i) => /:([^:/@]+)$/u.exec(i)?.[1]).filter((t): t is string => Boolean(t)))]
+  return {
+    delivery,
+    health,
+    healthy: health === 'Healthy',
+    ...(release.status ? {releaseStatus: release.status} : {}),
+    revision: String(release.revision),
+    ...(tags.length === 1 ? {imageTag: tags[0]} : {}),
+    images,
+    ...(release.chart ? {chart: release.chart} : {}),
+    ...(release.chartVersion ? {chartVersion: release.chartVersion} : {}),
+    ...(release.deployedAt ? {deployedAt: release.deployedAt} : {}),
+    workloads: workloads.map((w) => ({name: w.name, ready: w.ready, desired: w.desired})),
+    problems: [
+      ...(release.status === 'failed' && release.description ? [`release: ${release.description}`] : []),
+      ...workloads.filter((w) => w.ready < w.desired).map((w) => `Deployment ${namespace}/${w.name}${where ? ` ${where}` : ''} ${w.ready}/${w.desired} ready${w.messages.length > 0 ? ` (${w.messages.join('; ')})` : ''}`),
+    ],
+  }
 }
 
 async function serviceInfo(loaded: LoadedConfig): Promise<ServiceInfo> {
@@ -450,12 +516,14 @@ export const renderStatus: Human<StatusResult> = (result, view) => {
   }
   const unread = result.clusters.filter((c) => c.reachable && c.warnings.length > 0)
   for (const c of unread) for (const w of c.warnings) lines.push(`(cluster ${c.cluster}: ${w})`)
+  for (const e of result.environments) if (e.warning) lines.push(`(${e.env} on ${e.cluster}: ${e.warning})`)
+  if (result.argocdServer?.error) lines.push(`(Argo CD ${result.argocdServer.server}: ${result.argocdServer.error})`)
   return lines.join('\n')
 }
 
 function revisionCell(e: EnvironmentStatus): string {
   const parts: string[] = []
-  if (e.revision) parts.push(e.delivery === 'helm' ? `r${e.revision}` : e.revision.slice(0, 12))
+  if (e.revision) parts.push(e.delivery === 'argocd' ? e.revision.slice(0, 12) : `r${e.revision}`)
   if (e.commit && e.commit !== e.revision) parts.push(e.commit.slice(0, 7))
   return parts.join(' ') || '-'
 }

@@ -102,3 +102,8 @@ export function argocdAppRollbackArgs(o: {name: string; id: number; timeoutSecon
 export function argocdAppSetManualSyncArgs(o: {name: string; appNamespace?: string; globals?: ArgocdGlobals}): string[] {
   return ['app', 'set', o.name, '--sync-policy', 'none', ...(o.appNamespace ? ['--app-namespace', o.appNamespace] : []), ...globalArgs(o.globals)]
 }
+
+/** `argocd app list -o json`: every Application matching the label selector, in one call (`--app-namespace`: only those in that namespace). */
+export function argocdAppListArgs(o: {selector: string; appNamespace?: string; globals?: ArgocdGlobals}): string[] {
+  return ['app', 'list', '--output', 'json', '--selector', o.selector, ...(o.appNamespace ? ['--app-namespace', o.appNamespace] : []), ...globalArgs(o.globals)]
+}

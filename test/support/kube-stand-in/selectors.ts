@@ -3,8 +3,29 @@ import type {KubeObject} from './types.js'
 
 type Requirement = (labels: Record<string, string>) => boolean
 
-/** Parses a label selector ("a=b,c!=d,e in (x,y),!f,g"); throws on bad syntax. */
+// k8s.io/apimachinery/pkg/util/validation: a label value, and a label key (an optional DNS-subdomain prefix and a name).
+const LABEL_NAME = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/u
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/u
+
+function checkKey(key: string): void {
+  const slash = key.indexOf('/')
+  const [prefix, name] = slash === -1 ? [undefined, key] : [key.slice(0, slash), key.slice(slash + 1)]
+  if (prefix !== undefined && (prefix === '' || prefix.length > 253 || !DNS_SUBDOMAIN.test(prefix))) throw new Error(`unable to parse requirement: key: Invalid value: "${key}": prefix part must be a DNS subdomain`)
+  if (name === '' || name.length > 63 || !LABEL_NAME.test(name)) throw new Error(`unable to parse requirement: key: Invalid value: "${key}": name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character`)
+}
+
+function checkValue(value: string): void {
+  if (value.length > 63 || !LABEL_NAME.test(value)) throw new Error(`unable to parse requirement: values[0]: Invalid value: "${value}": a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character`)
+}
+
+/**
+ * Parses a label selector as the API server does (apimachinery labels.Parse): `a=b`, `a==b`,
+ * `a!=b`, `a in (x,y)`, `a notin (x)`, `a`, `!a`, `a>1`, `a<1`, separated by commas, whitespace
+ * anywhere between tokens; keys and values validated; an empty value set, an empty term or a
+ * trailing comma is an error (the server answers 400).
+ */
 export function parseLabelSelector(selector: string): Requirement[] {
+  if (selector.trim() === '') return []
   const parts: string[] = []
   let depth = 0
   let current = ''
@@ -16,25 +37,37 @@ export function parseLabelSelector(selector: string): Requirement[] {
       current = ''
     } else current += ch
   }
-  if (current.trim()) parts.push(current)
+  parts.push(current)
   return parts.map((raw) => {
     const part = raw.trim()
-    let m = /^([\w./-]+)\s+(in|notin)\s+\(([^)]*)\)$/.exec(part)
+    if (part === '') throw new Error(`unable to parse requirement: found '', expected: identifier`)
+    let m = /^([^\s!=<>(),]+)\s*(in|notin)\s*\(([^)]*)\)$/u.exec(part)
     if (m) {
       const [, key, op, list] = m as unknown as [string, string, string, string]
+      checkKey(key)
       const values = list.split(',').map((v) => v.trim())
+      if (list.trim() === '') throw new Error(`unable to parse requirement: values: Invalid value: []string{}: for 'in', 'notin' operators, values set can't be empty`)
+      for (const v of values) checkValue(v)
       return op === 'in'
         ? (labels) => key in labels && values.includes(labels[key]!)
         : (labels) => !(key in labels) || !values.includes(labels[key]!)
     }
-    m = /^([\w./-]+)\s*(==|=|!=)\s*([\w.-]*)$/.exec(part)
+    m = /^([^\s!=<>(),]+)\s*(==|=|!=|>|<)\s*([^\s!=<>(),]*)$/u.exec(part)
     if (m) {
       const [, key, op, value] = m as unknown as [string, string, string, string]
+      checkKey(key)
+      if (op === '>' || op === '<') {
+        if (!/^-?\d+$/u.test(value)) throw new Error(`unable to parse requirement: values[0]: Invalid value: "${value}": for 'Gt', 'Lt' operators, the value must be an integer`)
+        const bound = Number(value)
+        return (labels) => key in labels && /^-?\d+$/u.test(labels[key]!) && (op === '>' ? Number(labels[key]) > bound : Number(labels[key]) < bound)
+      }
+      checkValue(value)
       return op === '!=' ? (labels) => labels[key] !== value : (labels) => labels[key] === value
     }
-    m = /^(!?)([\w./-]+)$/.exec(part)
+    m = /^(!?)\s*([^\s!=<>(),]+)$/u.exec(part)
     if (m) {
       const [, not, key] = m as unknown as [string, string, string]
+      checkKey(key)
       return not ? (labels) => !(key in labels) : (labels) => key in labels
     }
     throw new Error(`unable to parse requirement: ${part}`)
