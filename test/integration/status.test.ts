@@ -250,6 +250,7 @@ describe('idp status', () => {
     const runner: ToolRunner = {
       resolve: (tool) => deps.runner.resolve(tool),
       require: (tool) => deps.runner.require(tool),
+      removedEnv: (env) => deps.runner.removedEnv(env),
       run: async (tool, argv, options) => {
         if (tool !== 'argocd') return deps.runner.run(tool, argv, options)
         argocdCalls.push({argv, ...(options?.env ? {env: options.env} : {})})

@@ -184,7 +184,7 @@ async function readVclusters(records: EnvRecord[], host: ClusterConnection, opti
   const {runner, reads, connects, server} = options.vclusters!
   const previews = records.filter((r) => r.driver === 'vcluster')
   // Every `vcluster connect` waits for a process slot; the time limit of each starts with its process.
-  const connecting: ToolRunner = {resolve: (tool) => runner.resolve(tool), require: (tool) => runner.require(tool), run: (tool, argv, runOptions) => connects.run(() => runner.run(tool, argv, runOptions))}
+  const connecting: ToolRunner = {resolve: (tool) => runner.resolve(tool), require: (tool) => runner.require(tool), removedEnv: (env) => runner.removedEnv(env), run: (tool, argv, runOptions) => connects.run(() => runner.run(tool, argv, runOptions))}
   const read = await Promise.all(
     previews.map((record) =>
       reads.run(async () => {
