@@ -10,8 +10,8 @@ import {child, children, document, element, escapeXml, parseXml, renderXml, text
  * v2) uses for the bundled templates' buckets, with S3's paths, XML bodies, status codes, error
  * codes and messages, and request ids (https://docs.aws.amazon.com/AmazonS3/latest/API/):
  *
- * - Path-style requests on a loopback endpoint (`/<bucket>`, `/<bucket>/<key>`; a virtual-hosted
- *   `Host: <bucket>.<endpoint>` is understood too): ListBuckets, Create/Head/DeleteBucket,
+ * - Path-style requests on a loopback endpoint (`/<bucket>`, `/<bucket>/<key>`: what the SDK sends
+ *   to an IP endpoint; a virtual-hosted `Host: <bucket>.localhost` is understood too): ListBuckets, Create/Head/DeleteBucket,
  *   GetBucketLocation, the bucket's tagging, encryption, publicAccessBlock, ownershipControls,
  *   versioning, lifecycle, policy, acl, cors, website, accelerate, requestPayment, logging,
  *   replication and object-lock subresources, ListObjects(V2), ListObjectVersions, DeleteObjects,
@@ -128,7 +128,7 @@ const ERRORS = {
   InvalidTag: [400, 'The TagKey you have provided is invalid'],
   BadDigest: [400, 'The Content-MD5 or checksum value that you specified did not match what the server received.'],
   InvalidDigest: [400, 'The Content-MD5 you specified is not valid.'],
-  MissingContentMD5: [400, 'Missing required header for this request: Content-MD5'],
+  InvalidRequest: [400, 'Missing required header for this request: Content-Md5.'],
   InvalidArgument: [400, 'Invalid argument.'],
   MalformedPolicy: [400, "Policies must be valid JSON and the first byte must be '{'"],
   InvalidBucketAclWithObjectOwnership: [400, "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting"],
@@ -283,7 +283,7 @@ export async function startS3StandIn(options: S3StandInOptions = {}): Promise<S3
       if (crc !== expected.toString('base64')) fail('BadDigest', {}, 'The CRC32 you specified did not match the calculated checksum.')
     }
     const otherChecksum = Object.keys(request.headers).some((h) => h.startsWith('x-amz-checksum-') && h !== 'x-amz-checksum-crc32' && h !== 'x-amz-checksum-type')
-    if (required && typeof md5 !== 'string' && typeof crc !== 'string' && !otherChecksum) fail('MissingContentMD5')
+    if (required && typeof md5 !== 'string' && typeof crc !== 'string' && !otherChecksum) fail('InvalidRequest')
   }
 
   const renderTags = (tags: Record<string, string>) => `<TagSet>${Object.entries(tags).map(([k, v]) => `<Tag>${element('Key', k)}${element('Value', v)}</Tag>`).join('')}</TagSet>`
