@@ -4,6 +4,7 @@ import path from 'node:path'
 import type {Handlers} from '../plan/apply.js'
 import {type DescribeKnown, shellQuote} from '../plan/format.js'
 import type {ToolRunner} from '../tools/types.js'
+import type {CatalogClient, RegisterOutcome} from '../catalog/client.js'
 import {gitPushArgs, gitRemoteAddArgs} from '../tools/git.js'
 import type {CreateOps, Visibility} from './plan.js'
 import picomatch from 'picomatch'
@@ -40,11 +41,15 @@ export interface CreateRunState {
   files?: string[]
   repository?: CreatedRepository
   catalog?: {path: string; exists: boolean; registerUrl?: string}
+  /** What the Backstage catalog answered to the registration. */
+  registration?: RegisterOutcome
 }
 
 export interface CreateHandlerOptions {
   runner: ToolRunner
   publisher?: Publisher
+  /** The Backstage catalog (with BACKSTAGE_TOKEN) when the plan registers the new repository. */
+  catalog?: CatalogClient
   state?: CreateRunState
   /** Test hook: called after each fetch step is written (a failure here exercises the clean-up). */
   afterFetch?: (spec: FetchSpec) => Promise<void>
@@ -162,7 +167,7 @@ export async function removeCreated(targetDir: string, created: readonly string[
   if (removeGit) await rm(path.join(targetDir, '.git'), {recursive: true, force: true})
 }
 
-type PublishOp = 'github.createRepo' | 'github.deleteRepo' | 'create.push'
+type PublishOp = 'github.createRepo' | 'github.deleteRepo' | 'create.push' | 'backstage.register'
 
 export function createHandlers(options: CreateHandlerOptions): {handlers: Handlers<Exclude<keyof CreateOps, PublishOp>> & Partial<Handlers<PublishOp>>; state: CreateRunState; describe: DescribeKnown} {
   const state: CreateRunState = options.state ?? {created: []}
@@ -199,7 +204,8 @@ export function createHandlers(options: CreateHandlerOptions): {handlers: Handle
   }
   if (!options.publisher) return {handlers: local, state, describe}
   const publisher = options.publisher
-  const publish: Handlers<PublishOp> = {
+  const catalog = options.catalog
+  const publish: Handlers<Exclude<PublishOp, 'backstage.register'>> & Partial<Handlers<'backstage.register'>> = {
     async 'github.createRepo'(action) {
       state.repository = await publisher.createRepository(action.params)
       return {htmlUrl: state.repository.htmlUrl, owner: state.repository.owner, ownerType: state.repository.ownerType}
@@ -217,6 +223,17 @@ export function createHandlers(options: CreateHandlerOptions): {handlers: Handle
       await options.runner.run('git', gitPushArgs({branch: p.branch}), {cwd: p.dir, signal: ctx.signal, env: publisher.pushEnv()})
       return {remote: state.repository.cloneUrl}
     },
+  }
+  if (catalog) {
+    publish['backstage.register'] = async (action) => {
+      const p = action.params
+      if (!state.repository) throw new Error('No repository was created whose catalog-info.yaml could be registered.')
+      // The URL Backstage reads the file from: the new repository's, on the server it was created on.
+      const target = `${state.repository.htmlUrl.replace(/\/+$/u, '')}/blob/${p.branch}/${p.catalogInfoPath.replace(/^\/+/u, '')}`
+      state.registration = await catalog.register(target)
+      const r = state.registration
+      return {target: r.target, entities: r.entities, alreadyRegistered: r.alreadyRegistered, ...(r.locationId ? {locationId: r.locationId} : {})}
+    }
   }
   return {handlers: {...local, ...publish}, state, describe}
 }
