@@ -126,3 +126,103 @@ describe('idp create --publish registers in a real Backstage catalog', () => {
     }
   })
 })
+
+describe('when the catalog refuses, or cannot be asked', () => {
+  it('a refused registration is exit 6 with the catalog\'s own error, and undoes the run: the GitHub repository and the directory are removed', async () => {
+    const base = await mkdtemp(path.join(scratch, 'base-'))
+    const canary = 'bs-canary-0f1e2d3c4b5a69788796a5b4c3d2e1f0'
+    const run = await idp([...createArgs('reg-refused', base), '--backstage-url', backstage.baseUrl, '--json'], {BACKSTAGE_TOKEN: canary})
+    expect(run.code).toBe(6)
+    const error = (parseJson(run.stdout) as {error: {code: string; message: string; hint: string; details: Record<string, any>}}).error
+    expect(error.code).toBe('REMOTE')
+    // Backstage's own error body: {error: {name: 'AuthenticationError', message: ...}} for a token it does not know.
+    expect(error.message).toMatch(/^The Backstage catalog refused to register http:\/\/127\.0\.0\.1:\d+\/acme\/reg-refused\/blob\/trunk\/catalog-info\.yaml \(dry run\) \(401\): AuthenticationError: /u)
+    expect(error.details).toMatchObject({status: 401, catalogError: {name: 'AuthenticationError'}, step: 'catalog-register'})
+    expect(error.hint).toContain('BACKSTAGE_TOKEN')
+    expect(error.hint).toContain('Undid')
+    expect(gh.state.repos.has('acme/reg-refused')).toBe(false)
+    expect(await readdir(base)).toEqual([])
+    expect((await catalogEntity('reg-refused')).status).toBe(404)
+    expect(run.stdout + run.stderr).not.toContain(canary)
+  })
+
+  it('with --keep-on-failure the repository stays and the clean-up names it', async () => {
+    const base = await mkdtemp(path.join(scratch, 'base-'))
+    const run = await idp([...createArgs('reg-kept', base), '--backstage-url', backstage.baseUrl, '--keep-on-failure', '--json'], {BACKSTAGE_TOKEN: 'bs-wrong-token-for-the-kept-run'})
+    expect(run.code).toBe(6)
+    const error = (parseJson(run.stdout) as {error: {details: {cleanup: string[]}}}).error
+    expect(gh.state.repos.has('acme/reg-kept')).toBe(true)
+    expect(error.details.cleanup).toEqual([`GH_HOST=${new URL(gh.serverUrl).host} gh repo delete acme/reg-kept --yes`, `rm -rf ${path.join(base, 'reg-kept')}`])
+  })
+
+  it('without BACKSTAGE_TOKEN: created and pushed, not registered, and it says why (and prints the register URL)', async () => {
+    const base = await mkdtemp(path.join(scratch, 'base-'))
+    const run = await idp([...createArgs('reg-no-token', base), '--backstage-url', backstage.baseUrl], {BACKSTAGE_TOKEN: undefined})
+    expect(run.code).toBe(0)
+    expect(run.stdout).toContain('  Not registered in the Backstage catalog: BACKSTAGE_TOKEN is not set (a static external-access token of the Backstage backend).\n')
+    expect(run.stdout).toContain(`  Register in Backstage: ${backstage.baseUrl}/catalog-import?targetUrl=${encodeURIComponent('https://github.com/acme/reg-no-token/blob/trunk/catalog-info.yaml')}\n`)
+    expect(gh.state.repos.has('acme/reg-no-token')).toBe(true)
+    expect((await catalogEntity('reg-no-token')).status).toBe(404)
+    const json = await idp([...createArgs('reg-no-url', base)], {BACKSTAGE_TOKEN: undefined})
+    expect(json.stdout).toContain('  Not registered in the Backstage catalog: no Backstage URL (--backstage-url, backstage.baseUrl in .idp.yml or BACKSTAGE_URL).\n')
+  })
+
+  it('--dry-run shows the registration step, without the token, and changes nothing', async () => {
+    const base = await mkdtemp(path.join(scratch, 'base-'))
+    const run = await idp([...createArgs('reg-dry', base), '--backstage-url', backstage.baseUrl, '--dry-run'])
+    expect(run.code).toBe(0)
+    expect(run.stdout).toMatch(/\n8\. Register catalog-info\.yaml of acme\/reg-dry in the Backstage catalog at http:\/\/127\.0\.0\.1:\d+ {2}\[backstage API\] {2}\(after 6, 7\)\n/u)
+    expect(run.stdout).toContain(`POST ${backstage.baseUrl}/api/catalog/locations?dryRun=true, then POST ${backstage.baseUrl}/api/catalog/locations {type: url, target: <blob URL of catalog-info.yaml on trunk in acme/reg-dry>} (token from BACKSTAGE_TOKEN; already registered is fine)`)
+    const json = await idp([...createArgs('reg-dry', base), '--backstage-url', backstage.baseUrl, '--dry-run', '--json'])
+    const result = (parseJson(json.stdout) as {result: {plan: {steps: Array<{id: string; action: Record<string, unknown>}>}; catalog: unknown}}).result
+    expect(result.plan.steps.at(-1)).toMatchObject({id: 'catalog-register', action: {kind: 'api', target: 'backstage', op: 'backstage.register', params: {baseUrl: backstage.baseUrl, catalogInfoPath: '/catalog-info.yaml', branch: 'trunk'}}})
+    expect(result.catalog).toEqual({registered: false, backstage: backstage.baseUrl})
+    expect(gh.state.repos.has('acme/reg-dry')).toBe(false)
+    expect(run.stdout + run.stderr + json.stdout + json.stderr).not.toContain(backstage.token)
+  })
+
+  it('catalog list/show/validate: a wrong token is exit 6 with the catalog\'s error; no URL is exit 4; a bad URL exit 2; an unknown entity exit 4', async () => {
+    const wrong = await idp(['catalog', 'list', '--backstage-url', backstage.baseUrl], {BACKSTAGE_TOKEN: 'bs-not-a-token-the-catalog-knows'})
+    expect(wrong.code).toBe(6)
+    expect(wrong.stderr).toContain('The Backstage catalog refused to list entities (401): AuthenticationError:')
+    expect(wrong.stderr).not.toContain('bs-not-a-token-the-catalog-knows')
+    const none = await idp(['catalog', 'list'], {}, scratch)
+    expect(none.code).toBe(4)
+    expect(none.stderr).toContain('No Backstage URL: pass --backstage-url, set backstage.baseUrl in .idp.yml, or export BACKSTAGE_URL.')
+    // The flag wins over BACKSTAGE_URL (which points nowhere here).
+    const env = await idp(['catalog', 'list', '--json', '--backstage-url', backstage.baseUrl], {BACKSTAGE_URL: 'http://127.0.0.1:9'}, scratch)
+    expect(env.code).toBe(0)
+    const bad = await idp(['catalog', 'show', 'x', '--backstage-url', 'ftp://nope'])
+    expect(bad.code).toBe(2)
+    expect(bad.stderr).toContain('--backstage-url "ftp://nope" is not an http(s) URL.')
+    const missing = await idp(['catalog', 'show', 'no-such-service', '--backstage-url', backstage.baseUrl])
+    expect(missing.code).toBe(4)
+    expect(missing.stderr).toContain(`The Backstage catalog at ${backstage.baseUrl} has no component:default/no-such-service.`)
+    const injected = await idp(['catalog', 'list', '--owner', 'team-a,kind=user', '--backstage-url', backstage.baseUrl])
+    expect(injected.code).toBe(2)
+  })
+
+  it('catalog validate: offline problems are exit 3 with their lines; the catalog\'s validate-entity is asked when a URL is known', async () => {
+    const dir = await mkdtemp(path.join(scratch, 'validate-'))
+    const good = ['apiVersion: backstage.io/v1alpha1', 'kind: Component', 'metadata:', '  name: shop', 'spec:', '  type: service', '  lifecycle: production', '  owner: team-a', '']
+    const bad = ['---', 'apiVersion: backstage.io/v1alpha1', 'kind: Component', 'metadata:', '  name: Not A Name', 'spec:', '  type: service', '  owner: team-a', '']
+    await writeFile(path.join(dir, 'catalog-info.yaml'), good.join('\n'))
+    await writeFile(path.join(dir, 'two.yaml'), [...good, ...bad].join('\n'))
+    const ok = await idp(['catalog', 'validate', '--dir', dir, '--offline'], {BACKSTAGE_URL: 'http://127.0.0.1:9'}, dir)
+    expect(ok.code).toBe(0)
+    expect(ok.stdout).toBe("✓ catalog-info.yaml is valid (Backstage's validators (offline)):\n  component:default/shop (line 1)\n")
+    const invalid = await idp(['catalog', 'validate', 'two.yaml', '--dir', dir, '--json'])
+    expect(invalid.code).toBe(3)
+    const problems = (parseJson(invalid.stdout) as {error: {details: {problems: Array<{line: number; path: string; message: string}>}}}).error.details.problems
+    expect(problems).toHaveLength(1)
+    expect(problems[0]).toMatchObject({line: 10, path: 'component:default/Not A Name'})
+    expect(problems[0]?.message).toMatch(/^"metadata\.name" is not valid; expected .* but found "Not A Name"\./u)
+    // Through the real catalog too: BACKSTAGE_URL is used when there is no flag and no .idp.yml.
+    const remote = await idp(['catalog', 'validate', '--dir', dir, '--json'], {BACKSTAGE_URL: backstage.baseUrl})
+    expect(remote.code).toBe(0)
+    expect((parseJson(remote.stdout) as {result: {backstage: string}}).result.backstage).toBe(backstage.baseUrl)
+    const refused = await idp(['catalog', 'validate', '--dir', dir], {BACKSTAGE_URL: backstage.baseUrl, BACKSTAGE_TOKEN: 'bs-wrong-token-for-validate'})
+    expect(refused.code).toBe(6)
+    expect(refused.stderr).toContain('The Backstage catalog refused to validate an entity (401): AuthenticationError:')
+  })
+})
