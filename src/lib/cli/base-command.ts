@@ -35,7 +35,7 @@ export const changeFlags = {
  * has no flag: BACKSTAGE_TOKEN only, never argv.
  */
 export const backstageFlags = {
-  'backstage-url': Flags.string({description: 'Backstage base URL, e.g. https://backstage.example.com (default: backstage.baseUrl in .idp.yml, then BACKSTAGE_URL). Token: BACKSTAGE_TOKEN, a static external-access token.'}),
+  'backstage-url': Flags.string({description: 'Backstage base URL, e.g. https://backstage.example.com (default: backstage.baseUrl in .idp.yml, then BACKSTAGE_URL). The token is BACKSTAGE_TOKEN, a static external-access token.'}),
 }
 
 /** The wait of `idp deploy` and `idp deploy rollback` through Argo CD. Spread into a command's `flags`. */
