@@ -173,6 +173,7 @@ describe('when the catalog refuses, or cannot be asked', () => {
     expect(run.code).toBe(0)
     expect(run.stdout).toMatch(/\n8\. Register catalog-info\.yaml of acme\/reg-dry in the Backstage catalog at http:\/\/127\.0\.0\.1:\d+ {2}\[backstage API\] {2}\(after 6, 7\)\n/u)
     expect(run.stdout).toContain(`POST ${backstage.baseUrl}/api/catalog/locations?dryRun=true, then POST ${backstage.baseUrl}/api/catalog/locations {type: url, target: <blob URL of catalog-info.yaml on trunk in acme/reg-dry>} (token from BACKSTAGE_TOKEN; already registered is fine)`)
+    expect(run.stdout).toContain(`undo: backstage.unregister: remove the location this run registered from the catalog at ${backstage.baseUrl}\n`)
     const json = await idp([...createArgs('reg-dry', base), '--backstage-url', backstage.baseUrl, '--dry-run', '--json'])
     const result = (parseJson(json.stdout) as {result: {plan: {steps: Array<{id: string; action: Record<string, unknown>}>}; catalog: unknown}}).result
     expect(result.plan.steps.at(-1)).toMatchObject({id: 'catalog-register', action: {kind: 'api', target: 'backstage', op: 'backstage.register', params: {baseUrl: backstage.baseUrl, catalogInfoPath: '/catalog-info.yaml', branch: 'trunk'}}})
@@ -224,5 +225,44 @@ describe('when the catalog refuses, or cannot be asked', () => {
     const refused = await idp(['catalog', 'validate', '--dir', dir], {BACKSTAGE_URL: backstage.baseUrl, BACKSTAGE_TOKEN: 'bs-wrong-token-for-validate'})
     expect(refused.code).toBe(6)
     expect(refused.stderr).toContain('The Backstage catalog refused to validate an entity (401): AuthenticationError:')
+  })
+})
+
+describe('the undo of a registration (Ctrl-C while it runs: the interrupted step is undone first)', () => {
+  it('removes the location this run registered, never one the catalog had before, and prints a curl with $BACKSTAGE_TOKEN when kept', async () => {
+    const {createHandlers} = await import('../../src/lib/create/handlers.js')
+    const {createGitHubPublisher} = await import('../../src/lib/create/publisher.js')
+    const {CatalogClient} = await import('../../src/lib/catalog/client.js')
+    const {createToolRunner} = await import('../../src/lib/tools/runner.js')
+    const {describeAction} = await import('../../src/lib/plan/format.js')
+    // A repository with a pushed catalog-info.yaml that is not in the catalog yet.
+    const base = await mkdtemp(path.join(scratch, 'base-'))
+    expect((await idp([...createArgs('reg-undo', base)], {BACKSTAGE_TOKEN: undefined})).code).toBe(0)
+    const catalog = new CatalogClient({baseUrl: backstage.baseUrl, token: backstage.token})
+    const publisher = await createGitHubPublisher({token: TOKEN, apiUrl: gh.apiUrl, serverUrl: gh.serverUrl})
+    const repository = {owner: 'acme', name: 'reg-undo', htmlUrl: `${gh.serverUrl}/acme/reg-undo`, cloneUrl: `${gh.serverUrl}/acme/reg-undo.git`, ownerType: 'Organization'}
+    const ctx = {signal: new AbortController().signal, results: new Map<string, unknown>()} as Parameters<ReturnType<typeof createHandlers>['handlers']['create.render']>[1]
+    const register = {kind: 'api' as const, target: 'backstage' as const, op: 'backstage.register' as const, summary: 'register', params: {baseUrl: backstage.baseUrl, catalogInfoPath: '/catalog-info.yaml', branch: 'trunk'}}
+    const unregister = {kind: 'api' as const, target: 'backstage' as const, op: 'backstage.unregister' as const, summary: `remove the location this run registered from the catalog at ${backstage.baseUrl}`, params: {baseUrl: backstage.baseUrl}}
+    const target = `${gh.serverUrl}/acme/reg-undo/blob/trunk/catalog-info.yaml`
+
+    const mine = createHandlers({runner: createToolRunner({env: {}}), publisher, catalog, state: {created: [], repository}})
+    const registered = await mine.handlers['backstage.register']!(register, ctx)
+    expect(registered).toMatchObject({target, alreadyRegistered: false, entities: ['component:default/reg-undo']})
+    const id = await catalog.locationId(target)
+    expect(id).toBe(registered.locationId)
+    expect(describeAction(unregister, mine.describe)).toBe(`curl -fsS -X DELETE --oauth2-bearer "$BACKSTAGE_TOKEN" ${backstage.baseUrl}/api/catalog/locations/${id}`)
+
+    // Another run registering the same file finds it there: its undo leaves it alone.
+    const theirs = createHandlers({runner: createToolRunner({env: {}}), publisher, catalog, state: {created: [], repository}})
+    expect(await theirs.handlers['backstage.register']!(register, ctx)).toMatchObject({alreadyRegistered: true})
+    expect(await theirs.handlers['backstage.unregister']!(unregister, ctx)).toEqual({removed: false})
+    expect(await catalog.locationId(target)).toBe(id)
+
+    expect(await mine.handlers['backstage.unregister']!(unregister, ctx)).toEqual({removed: true})
+    expect(await catalog.locationId(target)).toBeUndefined()
+    // Nothing registered, nothing to undo.
+    const never = createHandlers({runner: createToolRunner({env: {}}), publisher, catalog, state: {created: [], repository}})
+    expect(await never.handlers['backstage.unregister']!(unregister, ctx)).toEqual({removed: false})
   })
 })

@@ -106,19 +106,40 @@ export class CatalogClient {
     })
   }
 
-  /** `POST /locations?dryRun=true`, then for real; a location that exists already is success. */
-  async register(target: string): Promise<RegisterOutcome> {
+  /**
+   * `POST /locations?dryRun=true`, then for real; a location that exists already is success.
+   * `onPreview` hears what the dry run found before the real request is sent (so a run cut short
+   * by Ctrl-C still knows whether a location it finds afterwards was there before it).
+   */
+  async register(target: string, onPreview?: (preview: {exists: boolean; entities: string[]}) => void): Promise<RegisterOutcome> {
     const location = {type: 'url', target}
     const dry = await this.call(`check the registration of ${target}`, 'POST', '/locations?dryRun=true', location)
     if (dry.status !== 201 && dry.status !== 200) throw this.refusal(`register ${target} (dry run)`, dry)
     const preview = dry.body as {exists?: boolean; entities?: Entity[]}
     // Without the Location entity the catalog generates for the registration itself.
     const entities = (preview.entities ?? []).filter((e) => !(e.kind === 'Location' && e.metadata.name.startsWith('generated-'))).map(entityRef)
+    onPreview?.({exists: preview.exists === true, entities})
     const real = await this.call(`register ${target}`, 'POST', '/locations', location)
     if (real.status === 409) return {target, entities, alreadyRegistered: true}
     if (real.status !== 201 && real.status !== 200) throw this.refusal(`register ${target}`, real)
     const created = real.body as {location?: {id?: string}}
     return {target, entities, alreadyRegistered: false, ...(created.location?.id ? {locationId: created.location.id} : {})}
+  }
+
+  /** The id of the location registered for `target`, if the catalog has one (`GET /locations`). */
+  async locationId(target: string): Promise<string | undefined> {
+    const answer = await this.call('list locations', 'GET', '/locations')
+    if (answer.status !== 200) throw this.refusal('list locations', answer)
+    const rows = (answer.body as Array<{data?: {id?: string; type?: string; target?: string}}> | undefined) ?? []
+    return rows.find((row) => row.data?.type === 'url' && row.data.target === target)?.data?.id
+  }
+
+  /** `DELETE /locations/{id}`: the location and the entities it holds leave the catalog. False when it was already gone. */
+  async unregister(id: string): Promise<boolean> {
+    const answer = await this.call(`remove location ${id}`, 'DELETE', `/locations/${encodeURIComponent(id)}`)
+    if (answer.status === 404) return false
+    if (answer.status !== 204 && answer.status !== 200) throw this.refusal(`remove location ${id}`, answer)
+    return true
   }
 
   /** Every entity matching the filter (all pages), sorted by ref. */

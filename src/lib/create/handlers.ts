@@ -43,6 +43,8 @@ export interface CreateRunState {
   catalog?: {path: string; exists: boolean; registerUrl?: string}
   /** What the Backstage catalog answered to the registration. */
   registration?: RegisterOutcome
+  /** The location being registered, and whether the catalog had it before this run (its dry run said so). */
+  registering?: {target: string; existed?: boolean}
 }
 
 export interface CreateHandlerOptions {
@@ -167,12 +169,22 @@ export async function removeCreated(targetDir: string, created: readonly string[
   if (removeGit) await rm(path.join(targetDir, '.git'), {recursive: true, force: true})
 }
 
-type PublishOp = 'github.createRepo' | 'github.deleteRepo' | 'create.push' | 'backstage.register'
+type PublishOp = 'github.createRepo' | 'github.deleteRepo' | 'create.push' | CatalogOp
+type CatalogOp = 'backstage.register' | 'backstage.unregister'
 
 export function createHandlers(options: CreateHandlerOptions): {handlers: Handlers<Exclude<keyof CreateOps, PublishOp>> & Partial<Handlers<PublishOp>>; state: CreateRunState; describe: DescribeKnown} {
   const state: CreateRunState = options.state ?? {created: []}
   // Clean-up lists name the paths this run created, which only the run knows.
-  const describe: DescribeKnown = (action) => (action.op === 'create.undoRender' ? (undoRenderCommand(action.params, state.created) ?? '# nothing was created yet') : undefined)
+  const describe: DescribeKnown = (action) => {
+    if (action.op === 'create.undoRender') return undoRenderCommand(action.params, state.created) ?? '# nothing was created yet'
+    if (action.op === 'backstage.unregister') {
+      const id = state.registration?.alreadyRegistered ? undefined : state.registration?.locationId
+      // The token as a variable reference for the shell to fill in, never its value.
+      if (id) return `curl -fsS -X DELETE --oauth2-bearer "$BACKSTAGE_TOKEN" ${shellQuote([`${action.params.baseUrl}/api/catalog/locations/${id}`])}`
+      return `# Backstage catalog ${action.params.baseUrl}: remove the location of ${state.registering?.target ?? 'catalog-info.yaml'} if this run added it (Catalog > Unregister)`
+    }
+    return undefined
+  }
   const local: Handlers<Exclude<keyof CreateOps, PublishOp>> = {
     async 'create.render'(action, ctx) {
       const params = action.params
@@ -205,7 +217,7 @@ export function createHandlers(options: CreateHandlerOptions): {handlers: Handle
   if (!options.publisher) return {handlers: local, state, describe}
   const publisher = options.publisher
   const catalog = options.catalog
-  const publish: Handlers<Exclude<PublishOp, 'backstage.register'>> & Partial<Handlers<'backstage.register'>> = {
+  const publish: Handlers<Exclude<PublishOp, CatalogOp>> & Partial<Handlers<CatalogOp>> = {
     async 'github.createRepo'(action) {
       state.repository = await publisher.createRepository(action.params)
       return {htmlUrl: state.repository.htmlUrl, owner: state.repository.owner, ownerType: state.repository.ownerType}
@@ -230,9 +242,19 @@ export function createHandlers(options: CreateHandlerOptions): {handlers: Handle
       if (!state.repository) throw new Error('No repository was created whose catalog-info.yaml could be registered.')
       // The URL Backstage reads the file from: the new repository's, on the server it was created on.
       const target = `${state.repository.htmlUrl.replace(/\/+$/u, '')}/blob/${p.branch}/${p.catalogInfoPath.replace(/^\/+/u, '')}`
-      state.registration = await catalog.register(target)
+      const registering: NonNullable<CreateRunState['registering']> = {target}
+      state.registering = registering
+      state.registration = await catalog.register(target, (preview) => (registering.existed = preview.exists))
       const r = state.registration
       return {target: r.target, entities: r.entities, alreadyRegistered: r.alreadyRegistered, ...(r.locationId ? {locationId: r.locationId} : {})}
+    }
+    publish['backstage.unregister'] = async () => {
+      // Only a location this run added: not one the catalog had before (dry run or 409), and
+      // nothing when the dry run never answered (the real request was not sent).
+      const reg = state.registering
+      if (!reg || reg.existed !== false || state.registration?.alreadyRegistered) return {removed: false}
+      const id = state.registration?.locationId ?? (await catalog.locationId(reg.target))
+      return {removed: id ? await catalog.unregister(id) : false}
     }
   }
   return {handlers: {...local, ...publish}, state, describe}

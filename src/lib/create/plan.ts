@@ -15,6 +15,8 @@ export interface CreateOps {
   'github.deleteRepo': OpSpec<{owner?: string; name: string; host?: string}, {deleted: boolean}>
   /** Register catalog-info.yaml of the repository this run created (its blob URL on branch) in the Backstage catalog. No token in params: the handler has it. */
   'backstage.register': OpSpec<{baseUrl: string; catalogInfoPath: string; branch: string}, {target: string; entities: string[]; alreadyRegistered: boolean; locationId?: string}>
+  /** Undo of backstage.register: remove the location this run registered (never one that was there before). */
+  'backstage.unregister': OpSpec<{baseUrl: string}, {removed: boolean}>
 }
 
 /** The ids of a create plan's steps. */
@@ -154,6 +156,7 @@ export function planCreate(options: CreatePlanOptions, facts: CreateFacts): Plan
         summary: `POST ${r.baseUrl}/api/catalog/locations?dryRun=true, then POST ${r.baseUrl}/api/catalog/locations {type: url, target: <blob URL of ${file} on ${options.git.branch} in ${full}>} (token from BACKSTAGE_TOKEN; already registered is fine)`,
         params: {baseUrl: r.baseUrl, catalogInfoPath: r.catalogInfoPath, branch: options.git.branch},
       },
+      undo: [{kind: 'api', target: 'backstage', op: 'backstage.unregister', summary: `remove the location this run registered from the catalog at ${r.baseUrl}`, params: {baseUrl: r.baseUrl}}],
       dependsOn: options.catalog ? [CREATE_STEP.gitPush, CREATE_STEP.catalog] : [CREATE_STEP.gitPush],
     })
   }
