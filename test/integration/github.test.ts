@@ -242,7 +242,8 @@ describe('git over smart HTTP (real git http-backend)', () => {
 
   it('serves the pushed files through the contents API as GitHub does (JSON base64, raw, ETag/304, 404, directories) — what Backstage\'s GitHub URL reader reads', async () => {
     const {Octokit} = await import('@octokit/rest')
-    const octokit = new Octokit({auth: TOKEN, baseUrl: gh.apiUrl})
+    const log = {debug: () => {}, info: () => {}, warn: () => {}, error: () => {}}
+    const octokit = new Octokit({auth: TOKEN, baseUrl: gh.apiUrl, log})
     const file = await octokit.repos.getContent({owner: 'alice', repo: 'pushed', path: 'README.md', ref: 'main'})
     expect(file.status).toBe(200)
     const data = file.data as {type: string; encoding: string; content: string; path: string; sha: string; size: number; html_url: string; download_url: string}
@@ -259,7 +260,7 @@ describe('git over smart HTTP (real git http-backend)', () => {
     const root = await octokit.repos.getContent({owner: 'alice', repo: 'pushed', path: ''})
     expect((root.data as Array<{name: string; type: string}>).map((e) => [e.name, e.type])).toEqual([['README.md', 'file']])
     // A private repository is 404 to someone who cannot see it, and an empty one says so.
-    const bob = new Octokit({auth: BOB_TOKEN, baseUrl: gh.apiUrl})
+    const bob = new Octokit({auth: BOB_TOKEN, baseUrl: gh.apiUrl, log})
     expect(await caught(bob.repos.getContent({owner: 'alice', repo: 'pushed', path: 'README.md'}))).toMatchObject({status: 404})
     await createRepository(alice, {name: 'empty-one', visibility: 'private'})
     expect(await caught(octokit.repos.getContent({owner: 'alice', repo: 'empty-one', path: 'README.md'}))).toMatchObject({status: 404, response: {data: {message: 'This repository is empty.'}}})

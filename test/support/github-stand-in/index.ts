@@ -507,7 +507,7 @@ export async function startGitHubStandIn(options: StandInOptions): Promise<GitHu
       }
       const etag = `"${object}"`
       if (req.headers['if-none-match'] === etag || req.headers['if-none-match'] === `W/${etag}`) {
-        res.writeHead(304, {etag, ...rateHeaders(login)})
+        res.writeHead(304, {etag, 'x-github-request-id': `STANDIN:${state.requests.length}`, ...rateHeaders(login)})
         return void res.end()
       }
       if (type === 'tree') {
