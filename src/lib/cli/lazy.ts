@@ -22,3 +22,6 @@ export const loadExeca = () => import('execa')
 
 /** listr2: only when a plan runs with progress shown (never under --json). */
 export const loadListr = () => import('listr2')
+
+/** @backstage/catalog-model (and ajv under it): Backstage's own entity validators, for `idp catalog validate`. */
+export const loadCatalogModel = () => import('@backstage/catalog-model')

@@ -6,7 +6,7 @@ const secrets = new Set<string>()
 const MASK = '***'
 
 /** Values of these environment variables are secrets wherever they appear. */
-export const SECRET_ENV_VARS = ['GITHUB_TOKEN', 'GH_TOKEN', 'ARGOCD_AUTH_TOKEN', 'IDP_GITHUB_TOKEN', 'VAULT_TOKEN', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'IDP_REGISTRY_PASSWORD']
+export const SECRET_ENV_VARS = ['GITHUB_TOKEN', 'GH_TOKEN', 'ARGOCD_AUTH_TOKEN', 'IDP_GITHUB_TOKEN', 'VAULT_TOKEN', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'IDP_REGISTRY_PASSWORD', 'BACKSTAGE_TOKEN']
 
 /** Flags whose value is a secret, in argv of any tool. */
 const SECRET_FLAGS = /^--?(token|auth-token|password|client-secret|secret|bearer-token|kube-token|access-token|github-token)$/iu

@@ -3,4 +3,4 @@
  * (`await import('../cli/yaml.js')`). In the bundle, `import('yaml')` itself (a CommonJS
  * package) does not come with its named exports; this module imports them statically.
  */
-export {parse, parseAllDocuments, stringify} from 'yaml'
+export {LineCounter, parse, parseAllDocuments, stringify} from 'yaml'

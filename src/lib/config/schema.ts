@@ -297,7 +297,7 @@ export const configSchema = meta(
     github: meta(z.optional(z.strictObject({apiUrl: z.optional(httpUrl('GitHub API base URL (GitHub Enterprise); GITHUB_API_URL overrides it. Never put a token here.'))})), {
       description: 'GitHub settings. The token comes from GITHUB_TOKEN or GH_TOKEN only.',
     }),
-    backstage: meta(z.optional(z.strictObject({baseUrl: z.optional(httpUrl('Backstage base URL, for printing the catalog register link.'))})), {description: 'Backstage settings.'}),
+    backstage: meta(z.optional(z.strictObject({baseUrl: z.optional(httpUrl('Backstage base URL: idp create --publish registers catalog-info.yaml there with the token in BACKSTAGE_TOKEN, idp catalog reads it. --backstage-url overrides it; BACKSTAGE_URL is used when it is not set.'))})), {description: 'Backstage settings. The token comes from BACKSTAGE_TOKEN only.'}),
   }),
   {title: 'idp configuration (.idp.yml)', description: 'Configuration of idp, the internal developer platform CLI, for one service repository.'},
 )

@@ -12,6 +12,7 @@ import {assertDnsLabel, dnsLabelProblem} from '../cli/names.js'
 import {requireValue} from '../cli/prompter.js'
 import {parseTimeout} from '../config/duration.js'
 import {loadConfig} from '../config/load.js'
+import {backstageSettings} from '../catalog/settings.js'
 import {githubSettings} from '../github/client.js'
 import {dryRunText, type JsonPlan, planForJson, shellQuote} from '../plan/format.js'
 import {gitConfigIdentity, gitHeadSha} from '../tools/git.js'
@@ -46,6 +47,22 @@ export interface CreateRequest {
   yes: boolean
   /** --render-timeout: how long rendering the template may take (default 1m). */
   renderTimeout?: string
+  /** --backstage-url: the Backstage catalog to register in (wins over backstage.baseUrl and BACKSTAGE_URL). */
+  backstageUrl?: string
+}
+
+/** What happened with the Backstage catalog (when the template has a catalog:register step). */
+export interface CreateCatalogResult {
+  registered: boolean
+  /** Why it was not registered (no token, no URL, not published). */
+  reason?: string
+  /** The catalog's base URL, when registering. */
+  backstage?: string
+  /** The URL Backstage reads catalog-info.yaml from. */
+  target?: string
+  /** Refs of the entities the catalog read from it, e.g. component:default/shop. */
+  entities?: string[]
+  alreadyRegistered?: boolean
 }
 
 export interface CreateResult {
@@ -58,6 +75,7 @@ export interface CreateResult {
   branch: string
   commit?: string
   catalogRegisterUrl?: string
+  catalog?: CreateCatalogResult
   repository?: {htmlUrl: string; cloneUrl: string; owner: string; ownerType: string}
   dryRun: boolean
 }
@@ -68,6 +86,7 @@ export const create: Service<CreateRequest, CreateResult> = async (request, deps
   const renderTimeoutMs = parseTimeout(request.renderTimeout ?? DEFAULT_RENDER_TIMEOUT)
   const loaded = await loadConfig({dir: request.dir, env: deps.env})
   const config = loaded?.config
+  const backstage = backstageSettings({flag: request.backstageUrl, config: config?.backstage, env: deps.env})
   const extraDirs = templateDirs(request.templateDirs, loaded, request.dir)
   // On a terminal the name comes first (it names the directory), with a default, checked as typed.
   const name =
@@ -123,6 +142,7 @@ export const create: Service<CreateRequest, CreateResult> = async (request, deps
         : undefined,
       git: {branch: request.branch, authorName: request.authorName, authorEmail: request.authorEmail, envName: deps.env.GIT_AUTHOR_NAME || undefined, envEmail: deps.env.GIT_AUTHOR_EMAIL || undefined, configName: identity.name, configEmail: identity.email},
       publish: {requested: request.publish, token: github.token, owner: request.owner, visibility: request.visibility, apiUrl: github.apiUrl, serverUrl: github.serverUrl},
+      backstage: {baseUrl: backstage.baseUrl, hasToken: Boolean(backstage.token)},
       warn: (message) => deps.out.warn(message),
       signal: deps.signal,
       renderTimeoutMs,
@@ -135,6 +155,9 @@ export const create: Service<CreateRequest, CreateResult> = async (request, deps
       files: prepared.files,
       branch: prepared.branch,
       ...(prepared.catalogRegisterUrl ? {catalogRegisterUrl: prepared.catalogRegisterUrl} : {}),
+      ...(prepared.catalogRegistration
+        ? {catalog: prepared.catalogRegistration.register ? {registered: false, backstage: prepared.catalogRegistration.baseUrl} : {registered: false, reason: prepared.catalogRegistration.reason}}
+        : {}),
       dryRun: request.dryRun,
     }
     if (request.dryRun) return {plan: planForJson(prepared.plan), ...base}
@@ -142,7 +165,9 @@ export const create: Service<CreateRequest, CreateResult> = async (request, deps
     await deps.runner.require('git')
     const [{createHandlers}, {createGitHubPublisher}] = await Promise.all([import('./handlers.js'), import('./publisher.js')])
     const publisher = prepared.publish && github.token ? await createGitHubPublisher({token: github.token, apiUrl: github.apiUrl, serverUrl: github.serverUrl}) : undefined
-    const {handlers, state, describe} = createHandlers({runner: deps.runner, publisher, rendered: prepared.rendered, renderTimeoutMs})
+    const registration = prepared.catalogRegistration?.register ? prepared.catalogRegistration : undefined
+    const catalog = registration && publisher ? new (await import('../catalog/client.js')).CatalogClient({baseUrl: registration.baseUrl, token: backstage.token, signal: deps.signal}) : undefined
+    const {handlers, state, describe} = createHandlers({runner: deps.runner, publisher, catalog, rendered: prepared.rendered, renderTimeoutMs})
     await deps.plans.apply(prepared.plan, {handlers, describe, keepOnFailure: request.keepOnFailure})
     if (state.catalog && !state.catalog.exists) deps.out.warn(`${path.relative(prepared.directory, state.catalog.path)} was not generated; nothing to register in the Backstage catalog.`)
     const commit = await gitHeadSha(deps.runner, prepared.directory).catch(() => undefined)
@@ -153,6 +178,9 @@ export const create: Service<CreateRequest, CreateResult> = async (request, deps
       files: state.files ?? base.files,
       ...(commit ? {commit} : {}),
       ...(repo ? {repository: {htmlUrl: repo.htmlUrl, cloneUrl: repo.cloneUrl, owner: repo.owner, ownerType: repo.ownerType}} : {}),
+      ...(state.registration && registration
+        ? {catalog: {registered: true, backstage: registration.baseUrl, target: state.registration.target, entities: state.registration.entities, alreadyRegistered: state.registration.alreadyRegistered}}
+        : {}),
     }
   } catch (error) {
     if (answered && Object.keys(answered.values).length > 0 && (await keepAnswers(deps.stateDir, template, request.dir, answered)) && error instanceof IdpError) {
@@ -174,7 +202,13 @@ export const renderCreate: Human<CreateResult> = (result, view) => {
   const rel = path.relative(view.cwd, result.directory) || '.'
   const lines = [`✓ Created ${path.basename(result.directory)} in ${rel} from template ${result.template.name} (${result.files.length} files, ${result.commit ? `commit ${result.commit.slice(0, 7)} ` : ''}on ${result.branch})`]
   if (result.repository) lines.push(`  Repository: ${result.repository.htmlUrl}`)
-  if (result.catalogRegisterUrl) lines.push(`  Register in Backstage: ${result.catalogRegisterUrl}`)
+  if (result.catalog?.registered) {
+    const what = result.catalog.entities && result.catalog.entities.length > 0 ? result.catalog.entities.join(', ') : 'catalog-info.yaml'
+    lines.push(`  Backstage: ${result.catalog.alreadyRegistered ? 'already registered' : 'registered'} ${what} in ${result.catalog.backstage} (from ${result.catalog.target})`)
+  } else {
+    if (result.catalog?.reason) lines.push(`  Not registered in the Backstage catalog: ${result.catalog.reason}.`)
+    if (result.catalogRegisterUrl) lines.push(`  Register in Backstage: ${result.catalogRegisterUrl}`)
+  }
   if (result.skipped.length > 0) lines.push(`  Skipped steps: ${result.skipped.map((s) => `${s.id} (${s.action}: ${s.reason})`).join('; ')}`)
   lines.push(`  Next: cd ${rel}`)
   return lines.join('\n')

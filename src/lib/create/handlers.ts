@@ -4,6 +4,7 @@ import path from 'node:path'
 import type {Handlers} from '../plan/apply.js'
 import {type DescribeKnown, shellQuote} from '../plan/format.js'
 import type {ToolRunner} from '../tools/types.js'
+import type {CatalogClient, RegisterOutcome} from '../catalog/client.js'
 import {gitPushArgs, gitRemoteAddArgs} from '../tools/git.js'
 import type {CreateOps, Visibility} from './plan.js'
 import picomatch from 'picomatch'
@@ -40,11 +41,17 @@ export interface CreateRunState {
   files?: string[]
   repository?: CreatedRepository
   catalog?: {path: string; exists: boolean; registerUrl?: string}
+  /** What the Backstage catalog answered to the registration. */
+  registration?: RegisterOutcome
+  /** The location being registered, and whether the catalog had it before this run (its dry run said so). */
+  registering?: {target: string; existed?: boolean}
 }
 
 export interface CreateHandlerOptions {
   runner: ToolRunner
   publisher?: Publisher
+  /** The Backstage catalog (with BACKSTAGE_TOKEN) when the plan registers the new repository. */
+  catalog?: CatalogClient
   state?: CreateRunState
   /** Test hook: called after each fetch step is written (a failure here exercises the clean-up). */
   afterFetch?: (spec: FetchSpec) => Promise<void>
@@ -162,12 +169,22 @@ export async function removeCreated(targetDir: string, created: readonly string[
   if (removeGit) await rm(path.join(targetDir, '.git'), {recursive: true, force: true})
 }
 
-type PublishOp = 'github.createRepo' | 'github.deleteRepo' | 'create.push'
+type PublishOp = 'github.createRepo' | 'github.deleteRepo' | 'create.push' | CatalogOp
+type CatalogOp = 'backstage.register' | 'backstage.unregister'
 
 export function createHandlers(options: CreateHandlerOptions): {handlers: Handlers<Exclude<keyof CreateOps, PublishOp>> & Partial<Handlers<PublishOp>>; state: CreateRunState; describe: DescribeKnown} {
   const state: CreateRunState = options.state ?? {created: []}
   // Clean-up lists name the paths this run created, which only the run knows.
-  const describe: DescribeKnown = (action) => (action.op === 'create.undoRender' ? (undoRenderCommand(action.params, state.created) ?? '# nothing was created yet') : undefined)
+  const describe: DescribeKnown = (action) => {
+    if (action.op === 'create.undoRender') return undoRenderCommand(action.params, state.created) ?? '# nothing was created yet'
+    if (action.op === 'backstage.unregister') {
+      const id = state.registration?.alreadyRegistered ? undefined : state.registration?.locationId
+      // The token as a variable reference for the shell to fill in, never its value.
+      if (id) return `curl -fsS -X DELETE --oauth2-bearer "$BACKSTAGE_TOKEN" ${shellQuote([`${action.params.baseUrl}/api/catalog/locations/${id}`])}`
+      return `# Backstage catalog ${action.params.baseUrl}: remove the location of ${state.registering?.target ?? 'catalog-info.yaml'} if this run added it (Catalog > Unregister)`
+    }
+    return undefined
+  }
   const local: Handlers<Exclude<keyof CreateOps, PublishOp>> = {
     async 'create.render'(action, ctx) {
       const params = action.params
@@ -199,7 +216,8 @@ export function createHandlers(options: CreateHandlerOptions): {handlers: Handle
   }
   if (!options.publisher) return {handlers: local, state, describe}
   const publisher = options.publisher
-  const publish: Handlers<PublishOp> = {
+  const catalog = options.catalog
+  const publish: Handlers<Exclude<PublishOp, CatalogOp>> & Partial<Handlers<CatalogOp>> = {
     async 'github.createRepo'(action) {
       state.repository = await publisher.createRepository(action.params)
       return {htmlUrl: state.repository.htmlUrl, owner: state.repository.owner, ownerType: state.repository.ownerType}
@@ -217,6 +235,27 @@ export function createHandlers(options: CreateHandlerOptions): {handlers: Handle
       await options.runner.run('git', gitPushArgs({branch: p.branch}), {cwd: p.dir, signal: ctx.signal, env: publisher.pushEnv()})
       return {remote: state.repository.cloneUrl}
     },
+  }
+  if (catalog) {
+    publish['backstage.register'] = async (action) => {
+      const p = action.params
+      if (!state.repository) throw new Error('No repository was created whose catalog-info.yaml could be registered.')
+      // The URL Backstage reads the file from: the new repository's, on the server it was created on.
+      const target = `${state.repository.htmlUrl.replace(/\/+$/u, '')}/blob/${p.branch}/${p.catalogInfoPath.replace(/^\/+/u, '')}`
+      const registering: NonNullable<CreateRunState['registering']> = {target}
+      state.registering = registering
+      state.registration = await catalog.register(target, (preview) => (registering.existed = preview.exists))
+      const r = state.registration
+      return {target: r.target, entities: r.entities, alreadyRegistered: r.alreadyRegistered, ...(r.locationId ? {locationId: r.locationId} : {})}
+    }
+    publish['backstage.unregister'] = async () => {
+      // Only a location this run added: not one the catalog had before (dry run or 409), and
+      // nothing when the dry run never answered (the real request was not sent).
+      const reg = state.registering
+      if (!reg || reg.existed !== false || state.registration?.alreadyRegistered) return {removed: false}
+      const id = state.registration?.locationId ?? (await catalog.locationId(reg.target))
+      return {removed: id ? await catalog.unregister(id) : false}
+    }
   }
   return {handlers: {...local, ...publish}, state, describe}
 }

@@ -13,6 +13,10 @@ export interface CreateOps {
   'github.createRepo': OpSpec<{owner?: string; name: string; visibility: Visibility; description?: string}, {htmlUrl: string; owner: string; ownerType: string}>
   /** host: the GitHub server (for the clean-up command a person runs: GH_HOST for GitHub Enterprise). */
   'github.deleteRepo': OpSpec<{owner?: string; name: string; host?: string}, {deleted: boolean}>
+  /** Register catalog-info.yaml of the repository this run created (its blob URL on branch) in the Backstage catalog. No token in params: the handler has it. */
+  'backstage.register': OpSpec<{baseUrl: string; catalogInfoPath: string; branch: string}, {target: string; entities: string[]; alreadyRegistered: boolean; locationId?: string}>
+  /** Undo of backstage.register: remove the location this run registered (never one that was there before). */
+  'backstage.unregister': OpSpec<{baseUrl: string}, {removed: boolean}>
 }
 
 /** The ids of a create plan's steps. */
@@ -24,6 +28,7 @@ export const CREATE_STEP = {
   githubRepo: 'github-repo',
   gitPush: 'git-push',
   catalog: 'catalog',
+  catalogRegister: 'catalog-register',
 } as const
 
 /** What a create plan is about. */
@@ -50,6 +55,8 @@ export interface CreatePlanOptions {
   publish?: {owner?: string; name: string; visibility: Visibility; description?: string; apiUrl: string}
   /** Present when the template has a catalog:register step. */
   catalog?: {catalogInfoPath: string; registerUrl?: string}
+  /** Present when the run registers the published repository's catalog-info.yaml in Backstage (--publish, a Backstage URL and BACKSTAGE_TOKEN). */
+  register?: {baseUrl: string; catalogInfoPath: string}
 }
 
 export interface CreateFacts {
@@ -133,6 +140,24 @@ export function planCreate(options: CreatePlanOptions, facts: CreateFacts): Plan
       },
       dependsOn: [CREATE_STEP.render],
       optional: true,
+    })
+  }
+  if (options.register && options.publish) {
+    const r = options.register
+    const file = r.catalogInfoPath.replace(/^\//u, '')
+    const full = `${options.publish.owner ?? '(token owner)'}/${options.publish.name}`
+    steps.push({
+      id: CREATE_STEP.catalogRegister,
+      title: `Register ${file} of ${full} in the Backstage catalog at ${r.baseUrl}`,
+      action: {
+        kind: 'api',
+        target: 'backstage',
+        op: 'backstage.register',
+        summary: `POST ${r.baseUrl}/api/catalog/locations?dryRun=true, then POST ${r.baseUrl}/api/catalog/locations {type: url, target: <blob URL of ${file} on ${options.git.branch} in ${full}>} (token from BACKSTAGE_TOKEN; already registered is fine)`,
+        params: {baseUrl: r.baseUrl, catalogInfoPath: r.catalogInfoPath, branch: options.git.branch},
+      },
+      undo: [{kind: 'api', target: 'backstage', op: 'backstage.unregister', summary: `remove the location this run registered from the catalog at ${r.baseUrl}`, params: {baseUrl: r.baseUrl}}],
+      dependsOn: options.catalog ? [CREATE_STEP.gitPush, CREATE_STEP.catalog] : [CREATE_STEP.gitPush],
     })
   }
   return {

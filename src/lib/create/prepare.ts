@@ -44,6 +44,8 @@ export interface PrepareInput {
   /** Author: the flags, else the template's publish step, else GIT_AUTHOR_* of the environment, else git config, else idp's default (git's own order). */
   git: {branch?: string; authorName?: string; authorEmail?: string; envName?: string; envEmail?: string; configName?: string; configEmail?: string}
   publish?: {requested: boolean; token?: string; owner?: string; visibility?: 'private' | 'internal' | 'public'; apiUrl: string; serverUrl: string}
+  /** The Backstage catalog (backstage settings: --backstage-url, backstage.baseUrl, BACKSTAGE_URL); whether BACKSTAGE_TOKEN is set, never the token. */
+  backstage?: {baseUrl?: string; hasToken: boolean}
   warn?: (message: string) => void
   /** Ctrl-C: stops a render at once. */
   signal?: AbortSignal
@@ -61,6 +63,8 @@ export interface PreparedCreate {
   files: string[]
   branch: string
   catalogRegisterUrl?: string
+  /** Whether the plan registers catalog-info.yaml in the Backstage catalog, and if not why (when the template has a catalog:register step). */
+  catalogRegistration?: {register: true; baseUrl: string} | {register: false; reason: string}
   publish?: {owner?: string; name: string; visibility: string}
   /** The rendered skeleton of each fetch step of the plan (by step object), for the render step to write without rendering again. */
   rendered: ReadonlyMap<FetchSpec, SkeletonResult>
@@ -179,7 +183,15 @@ export async function prepareCreate(input: PrepareInput): Promise<PreparedCreate
   if (interpreted.register) {
     let catalogInfoUrl = interpreted.register.catalogInfoUrl
     if (!catalogInfoUrl && publish?.owner && input.publish) catalogInfoUrl = `${input.publish.serverUrl.replace(/\/+$/u, '')}/${publish.owner}/${publish.name}/blob/${branch}${interpreted.register.catalogInfoPath}`
-    registerUrl = catalogRegisterUrl(input.config?.backstage?.baseUrl, catalogInfoUrl)
+    registerUrl = catalogRegisterUrl(input.backstage ? input.backstage.baseUrl : input.config?.backstage?.baseUrl, catalogInfoUrl)
+  }
+  let registration: PreparedCreate['catalogRegistration']
+  if (interpreted.register) {
+    const baseUrl = input.backstage?.baseUrl
+    if (!publish) registration = {register: false, reason: 'the repository was not published (--publish), so Backstage has nowhere to read catalog-info.yaml from'}
+    else if (!baseUrl) registration = {register: false, reason: 'no Backstage URL (--backstage-url, backstage.baseUrl in .idp.yml or BACKSTAGE_URL)'}
+    else if (!input.backstage?.hasToken) registration = {register: false, reason: 'BACKSTAGE_TOKEN is not set (a static external-access token of the Backstage backend)'}
+    else registration = {register: true, baseUrl}
   }
 
   const plan = planCreate(
@@ -191,6 +203,7 @@ export async function prepareCreate(input: PrepareInput): Promise<PreparedCreate
       git: {branch, message, authorName, authorEmail},
       publish: publish && input.publish ? {...publish, visibility: publish.visibility as 'private', apiUrl: input.publish.apiUrl} : undefined,
       catalog: interpreted.register ? {catalogInfoPath: interpreted.register.catalogInfoPath, registerUrl} : undefined,
+      register: interpreted.register && registration?.register ? {baseUrl: registration.baseUrl, catalogInfoPath: interpreted.register.catalogInfoPath} : undefined,
     },
     {targetExists: target.exists, targetHasGit: target.hasGit},
   )
@@ -206,6 +219,7 @@ export async function prepareCreate(input: PrepareInput): Promise<PreparedCreate
     rendered,
     branch,
     ...(registerUrl ? {catalogRegisterUrl: registerUrl} : {}),
+    ...(registration ? {catalogRegistration: registration} : {}),
     ...(publish ? {publish: {owner: publish.owner, name: publish.name, visibility: publish.visibility}} : {}),
   }
 }

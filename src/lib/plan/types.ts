@@ -59,7 +59,7 @@ export type OpParams<K extends OpName> = OpRegistry[K]['params']
 export type OpResult<K extends OpName> = OpRegistry[K]['result']
 
 /** A call to the Kubernetes or GitHub API, summarised for dry-run. */
-export type ApiAction = {[K in OpName]: {kind: 'api'; target: 'kubernetes' | 'github'; op: K; summary: string; params: OpParams<K>}}[OpName]
+export type ApiAction = {[K in OpName]: {kind: 'api'; target: 'kubernetes' | 'github' | 'backstage'; op: K; summary: string; params: OpParams<K>}}[OpName]
 
 /** Local work idp does itself: writing files, rendering a template, recording state. */
 export type LocalAction = {[K in OpName]: {kind: 'local'; op: K; summary: string; params: OpParams<K>}}[OpName]

@@ -17,8 +17,8 @@ import {CancelledError, PrerequisiteError, RemoteError} from '../cli/errors.js'
 import {MAX_INPUT_BYTES, readBoundedText} from '../cli/paths.js'
 import {redact, registerSecret} from '../cli/redact.js'
 import type {VaultSettings} from '../config/environments.js'
+import {httpJson, HttpUnreachable} from '../cli/http.js'
 import {isLoopbackHost} from '../registry/reference.js'
-import {httpJson, HttpUnreachable} from './http.js'
 
 /**
  * A value read from Vault joins the redactor's list when it is at least 8 characters: by

@@ -485,6 +485,49 @@ export async function startGitHubStandIn(options: StandInOptions): Promise<GitHu
         rateHeaders(login),
       )
     }
+    if (method === 'GET' && (m = path.match(/^\/repos\/([^/]+)\/([^/]+)\/contents(?:\/(.*))?$/u))) {
+      // Get repository content (https://docs.github.com/rest/repos/contents#get-repository-content),
+      // read from the bare repository: a file as JSON (base64) or, with the raw media type, its bytes;
+      // a directory as a list. What Backstage's GitHub URL reader calls for a blob URL.
+      const repo = findRepo(m[1] as string, m[2] as string, login)
+      const docs = `${DOCS}/repos/contents#get-repository-content`
+      const filePath = decodeURIComponent(m[3] ?? '').replace(/\/+$/u, '')
+      const ref = url.searchParams.get('ref') || repo.defaultBranch
+      const git = (args: string[]) => run('git', ['--git-dir', repo.gitDir, ...args], {env: {PATH: process.env.PATH ?? '', HOME: home, GIT_CONFIG_NOSYSTEM: '1'}, encoding: 'buffer', maxBuffer: 64 * 1024 * 1024})
+      if ((await git(['for-each-ref', '--count=1'])).stdout.length === 0) throw new HttpError(404, {message: 'This repository is empty.', documentation_url: docs, status: '404'})
+      const object = await git(['rev-parse', '--verify', '--quiet', `${ref}^{commit}:${filePath}`]).then((r) => r.stdout.toString().trim(), () => undefined)
+      if (!object) throw new HttpError(404, {message: 'Not Found', documentation_url: docs, status: '404'})
+      const type = (await git(['cat-file', '-t', object])).stdout.toString().trim()
+      const full = `${repo.owner.login}/${repo.name}`
+      const entry = (p: string, sha: string, kind: 'file' | 'dir', size: number) => {
+        const self = `${apiUrl}/repos/${full}/contents/${p}?ref=${encodeURIComponent(ref)}`
+        const html = `${serverUrl}/${full}/${kind === 'dir' ? 'tree' : 'blob'}/${ref}/${p}`
+        const gitUrl = `${apiUrl}/repos/${full}/git/${kind === 'dir' ? 'trees' : 'blobs'}/${sha}`
+        return {name: p.split('/').pop() ?? p, path: p, sha, size, url: self, html_url: html, git_url: gitUrl, download_url: kind === 'file' ? `${serverUrl}/${full}/raw/${ref}/${p}` : null, type: kind, _links: {self, git: gitUrl, html}}
+      }
+      const etag = `"${object}"`
+      if (req.headers['if-none-match'] === etag || req.headers['if-none-match'] === `W/${etag}`) {
+        res.writeHead(304, {etag, 'x-github-request-id': `STANDIN:${state.requests.length}`, ...rateHeaders(login)})
+        return void res.end()
+      }
+      if (type === 'tree') {
+        const listing = (await git(['ls-tree', '-l', object])).stdout.toString().split('\n').filter(Boolean)
+        const items = listing.map((line) => {
+          const [meta = '', name = ''] = line.split('\t')
+          const [, kind, sha = '', size] = meta.split(/\s+/u)
+          return entry(filePath ? `${filePath}/${name}` : name, sha, kind === 'tree' ? 'dir' : 'file', kind === 'tree' ? 0 : Number(size))
+        })
+        return send(res, 200, items, {...rateHeaders(login), etag: `W/${etag}`})
+      }
+      const content = (await git(['cat-file', 'blob', object])).stdout
+      const accept = String(req.headers.accept ?? '')
+      if (/application\/vnd\.github(?:\.v3)?\.raw/u.test(accept)) {
+        res.writeHead(200, {'content-type': 'application/vnd.github.raw; charset=utf-8', 'content-length': String(content.length), 'x-github-media-type': 'github.v3; param=raw', etag, ...rateHeaders(login)})
+        return void res.end(content)
+      }
+      const base64 = content.toString('base64').replace(/(.{60})/gu, '$1\n')
+      return send(res, 200, {...entry(filePath, object, 'file', content.length), content: base64.endsWith('\n') ? base64 : `${base64}\n`, encoding: 'base64'}, {...rateHeaders(login), etag: `W/${etag}`})
+    }
     if (method === 'GET' && (m = path.match(/^\/orgs\/([^/]+)\/teams$/u))) {
       const me = requireLogin()
       const org = state.orgs.get(decodeURIComponent(m[1] as string).toLowerCase())

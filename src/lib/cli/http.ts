@@ -1,7 +1,7 @@
 /**
- * JSON over HTTP(S) for Vault and GitHub's OIDC token endpoint, on node:http/node:https so a
- * private CA (VAULT_CACERT, secrets.vault.caCert) can be trusted for these requests alone. No
- * client library: idp uses five endpoints, each a plain JSON call.
+ * JSON over HTTP(S) for Vault, GitHub's OIDC token endpoint and the Backstage catalog, on
+ * node:http/node:https so a private CA (VAULT_CACERT, secrets.vault.caCert) can be trusted for
+ * these requests alone. No client library: each endpoint idp uses is a plain JSON call.
  *
  * Nothing here puts a credential into an error: messages name the method, the URL's origin and
  * path, and the server's status; the caller words what it was doing.
@@ -10,7 +10,7 @@ import http from 'node:http'
 import https from 'node:https'
 
 export interface HttpJsonRequest {
-  method: 'GET' | 'POST' | 'PUT'
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE'
   url: URL
   headers?: Record<string, string>
   body?: unknown
