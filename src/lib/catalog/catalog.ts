@@ -15,7 +15,7 @@ import {table} from '../cli/output.js'
 import {readBoundedText} from '../cli/paths.js'
 import {loadConfig} from '../config/load.js'
 import {CatalogClient, entityRef, type EntityFilter, fullRef} from './client.js'
-import {backstageSettings, requireBaseUrl} from './settings.js'
+import {assertTokenTransport, backstageSettings, requireBaseUrl} from './settings.js'
 
 interface CatalogRequestBase {
   /** --dir, absolute: where .idp.yml is looked for. */
@@ -26,7 +26,9 @@ interface CatalogRequestBase {
 
 async function settingsFor(request: CatalogRequestBase, deps: Deps) {
   const loaded = await loadConfig({dir: request.dir, env: deps.env})
-  return {loaded, settings: backstageSettings({flag: request.backstageUrl, config: loaded?.config.backstage, env: deps.env})}
+  const settings = backstageSettings({flag: request.backstageUrl, config: loaded?.config.backstage, env: deps.env})
+  assertTokenTransport(settings, deps.env)
+  return {loaded, settings}
 }
 
 function client(target: {baseUrl: string; token?: string}, deps: Deps): CatalogClient {

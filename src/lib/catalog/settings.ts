@@ -1,5 +1,6 @@
 import {PrerequisiteError, UsageError} from '../cli/errors.js'
 import {registerSecret} from '../cli/redact.js'
+import {isLoopbackHost} from '../registry/reference.js'
 
 /**
  * Where idp reaches the Backstage catalog, and with what: the base URL from `--backstage-url`,
@@ -52,4 +53,18 @@ export function requireBaseUrl(settings: BackstageSettings): {baseUrl: string; t
     })
   }
   return {baseUrl: settings.baseUrl, baseUrlFrom: settings.baseUrlFrom, ...(settings.token ? {token: settings.token} : {})}
+}
+
+/**
+ * The token goes over https, or plain http on this machine only (as Vault's and the registry's):
+ * a plain http catalog on another host would get BACKSTAGE_TOKEN in clear. IDP_BACKSTAGE_ALLOW_HTTP=true
+ * opts in for a private, trusted network. Checked before anything is changed.
+ */
+export function assertTokenTransport(settings: BackstageSettings, env: NodeJS.ProcessEnv): void {
+  if (!settings.token || !settings.baseUrl) return
+  const url = new URL(settings.baseUrl)
+  if (url.protocol !== 'http:' || isLoopbackHost(url.host) || /^(?:1|true|yes)$/iu.test(env.IDP_BACKSTAGE_ALLOW_HTTP?.trim() ?? '')) return
+  throw new PrerequisiteError(`The Backstage URL ${url.origin} (${settings.baseUrlFrom ?? 'BACKSTAGE_URL'}) is plain http to another machine: BACKSTAGE_TOKEN would cross the network unencrypted. idp sent nothing.`, {
+    hint: `Use https://. Plain http is used only on this machine (localhost, 127.0.0.1, [::1]); if the network to ${url.host} is private and trusted, opt in with IDP_BACKSTAGE_ALLOW_HTTP=true.`,
+  })
 }

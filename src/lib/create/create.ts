@@ -12,7 +12,7 @@ import {assertDnsLabel, dnsLabelProblem} from '../cli/names.js'
 import {requireValue} from '../cli/prompter.js'
 import {parseTimeout} from '../config/duration.js'
 import {loadConfig} from '../config/load.js'
-import {backstageSettings} from '../catalog/settings.js'
+import {assertTokenTransport, backstageSettings} from '../catalog/settings.js'
 import {githubSettings} from '../github/client.js'
 import {dryRunText, type JsonPlan, planForJson, shellQuote} from '../plan/format.js'
 import {gitConfigIdentity, gitHeadSha} from '../tools/git.js'
@@ -162,6 +162,8 @@ export const create: Service<CreateRequest, CreateResult> = async (request, deps
     }
     if (request.dryRun) return {plan: planForJson(prepared.plan), ...base}
 
+    // The token's way to the catalog is checked before the first change, not after the repository exists.
+    if (prepared.catalogRegistration?.register) assertTokenTransport(backstage, deps.env)
     await deps.runner.require('git')
     const [{createHandlers}, {createGitHubPublisher}] = await Promise.all([import('./handlers.js'), import('./publisher.js')])
     const publisher = prepared.publish && github.token ? await createGitHubPublisher({token: github.token, apiUrl: github.apiUrl, serverUrl: github.serverUrl}) : undefined
