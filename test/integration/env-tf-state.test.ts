@@ -161,6 +161,32 @@ describe('state on the cluster: any machine that reaches it finds it', () => {
     expect(stateLease('shop-st-1')).toBeUndefined()
   })
 
+  it("the empty state of workspace default (every init makes it) goes with the service's last workspace, not before", async () => {
+    const workspaces = () =>
+      store()
+        .list('v1', 'Secret', 'idp-system')
+        .filter((s) => s.metadata?.labels?.tfstateSecretSuffix === 'idp-shop')
+        .map((s) => s.metadata?.labels?.tfstateWorkspace)
+        .sort()
+    for (const env of ['st-3', 'st-4']) expect((await world.run(['env', 'up', env])).code).toBe(0)
+    expect(workspaces()).toEqual(['default', 'shop-st-3', 'shop-st-4'])
+    const first = await world.run(['env', 'down', 'st-3', '--json'])
+    expect(first.code, first.stderr).toBe(0)
+    expect(first.json.result.steps.map((s: {id: string; status: string}) => `${s.id}:${s.status}`)).toContain('terraform-default-state:done')
+    expect(workspaces()).toEqual(['default', 'shop-st-4'])
+    // Someone holds the default workspace's lock: its state stays, and down still succeeds.
+    const lease = stateLease('default')!
+    store().put({...lease, spec: {...(lease.spec as object), holderIdentity: 'someone'}})
+    expect((await world.run(['env', 'down', 'st-4'])).code).toBe(0)
+    expect(workspaces()).toEqual(['default'])
+    store().put({...stateLease('default')!, spec: {...(stateLease('default')!.spec as object), holderIdentity: undefined}})
+    // The next down of the service (an environment already gone: an empty destroy) tidies it.
+    expect((await world.run(['env', 'up', 'st-5'])).code).toBe(0)
+    expect((await world.run(['env', 'down', 'st-5'])).code).toBe(0)
+    expect(workspaces()).toEqual([])
+    expect(stateLease('default')).toBeUndefined()
+  })
+
   it('env gc from another machine destroys an expired environment\'s resources and its state', async () => {
     const up = await world.run(['env', 'up', 'st-2', '--json'])
     expect(up.code, up.stderr).toBe(0)

@@ -15,11 +15,12 @@ let marker: string | undefined
 /**
  * Variables a developer's shell or a CI runner may hold that change what git, kubectl, helm,
  * terraform, Argo CD, GitHub clients or idp itself do (GIT_AUTHOR_NAME outranks `-c user.name`,
- * TF_WORKSPACE picks another workspace, KUBECONFIG another cluster...): cleared for the whole run,
+ * TF_WORKSPACE picks another workspace, KUBECONFIG another cluster, AWS_PROFILE or
+ * AWS_ENDPOINT_URL other credentials or endpoints for the aws provider...): cleared for the whole run,
  * before any worker is forked, so the suite means the same on every machine. Tests that need one
  * set it for their own process or child.
  */
-const AMBIENT = [/^GIT_/u, /^KUBECONFIG$/u, /^HELM_/u, /^TF_/u, /^ARGOCD_/u, /^VAULT_/u, /^GITHUB_/u, /^GH_/u, /^IDP_(?!TEST_)/u, /^ACTIONS_/u]
+const AMBIENT = [/^GIT_/u, /^KUBECONFIG$/u, /^HELM_/u, /^TF_/u, /^ARGOCD_/u, /^VAULT_/u, /^GITHUB_/u, /^GH_/u, /^IDP_(?!TEST_)/u, /^ACTIONS_/u, /^AWS_/u]
 
 export function setup(): void {
   for (const name of Object.keys(process.env)) if (AMBIENT.some((pattern) => pattern.test(name))) delete process.env[name]

@@ -204,6 +204,11 @@ describe('where the Terraform state lives, in the plans', () => {
     const down = planEnvDown({env: await env('pr-7'), found: 'ours', timeoutMs: 60_000}, {holder: 'h', paths: facts().paths, terraformState: kube})
     expect(ids(down)).toEqual(expect.arrayContaining(['terraform-vars', 'terraform-state', 'terraform-init', 'terraform-destroy', 'terraform-workspace-delete']))
     expect(down.steps.find((s) => s.id === 'terraform-init')!.dependsOn).toEqual(['terraform-state'])
+    // The empty state of `default` (init makes it) is tidied after the workspace is gone, before local files.
+    const tidy = down.steps.find((s) => s.id === 'terraform-default-state')!
+    expect(tidy.dependsOn).toEqual(['terraform-workspace-delete'])
+    expect(tidy.action).toMatchObject({kind: 'api', op: 'kube.removeIdleDefaultState', params: {namespace: 'idp-system', suffix: 'idp-shop', secret: 'tfstate-default-idp-shop'}})
+    expect(down.steps.find((s) => s.id === 'local-files')!.dependsOn).toContain('terraform-default-state')
   })
 
   it('local state left by an older idp moves in with -migrate-state -force-copy; a module\'s own backend gets no config', async () => {

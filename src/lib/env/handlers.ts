@@ -141,6 +141,13 @@ export function createEnvHandlers(options: EnvHandlerOptions): Handlers<keyof En
       return ensureStateNamespace(core, p)
     },
 
+    async 'kube.removeIdleDefaultState'(action) {
+      const p = action.params
+      const {core, coordination} = await kube(p.kubeconfig)
+      const {removeIdleDefaultState} = await import('./tf-state.js')
+      return removeIdleDefaultState(core, coordination, p)
+    },
+
     async 'kube.deleteNamespace'(action) {
       const p = action.params
       const {core} = await kube(p.kubeconfig)

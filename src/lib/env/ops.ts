@@ -30,6 +30,8 @@ export interface EnvOps {
     {kubeconfig: string; namespace: string; explicit: boolean; migrate: Array<{workspace: string; file: string; secret: string}>},
     {created: boolean}
   >
+  /** After the environment's workspace is deleted: the empty state of `default` (made by every init) goes with the service's last workspace. */
+  'kube.removeIdleDefaultState': OpSpec<{kubeconfig: string; namespace: string; suffix: string; secret: string}, {removed: boolean; reason?: string}>
   'kube.deleteNamespace': OpSpec<{kubeconfig: string; name: string; service: string; env: string}, {deleted: boolean; reason?: string}>
   'env.writeNamespaceKubeconfig': OpSpec<{hostKubeconfig: string; namespace: string; file: string}, {file: string}>
   'env.writeVclusterKubeconfig': OpSpec<{tool: ToolName; argv: string[]; kubeconfig: string; file: string}, {file: string}>

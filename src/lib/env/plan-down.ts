@@ -10,7 +10,7 @@ import {vclusterDeleteArgs} from '../tools/vcluster.js'
 import type {Plan, PlanStep} from '../plan/types.js'
 import {PLAN_VERSION} from '../plan/types.js'
 import type {EnvStatePaths} from './paths.js'
-import type {TerraformState} from './tf-state.js'
+import {stateSecretName, type TerraformState} from './tf-state.js'
 import {
   deleteNamespaceAction,
   deleteSecretsAction,
@@ -136,6 +136,22 @@ export function planEnvDown(options: EnvDownOptions, facts: EnvDownFacts): Plan<
       {id: ENV_STEP.terraformWorkspaceDelete, title: `terraform workspace delete ${tf.workspace}`, action: terraformDeleteWorkspaceAction(env, paths), dependsOn: [ENV_STEP.terraformDestroy]},
     )
     beforeCleanup.push(ENV_STEP.terraformWorkspaceDelete)
+    if (kube) {
+      const secret = stateSecretName('default', env.service)
+      steps.push({
+        id: ENV_STEP.terraformDefaultState,
+        title: `Remove the empty state of workspace default (Secret ${kube.namespace}/${secret}) if no other workspace of ${env.service} is left`,
+        action: {
+          kind: 'api',
+          target: 'kubernetes',
+          op: 'kube.removeIdleDefaultState',
+          summary: `delete Secret ${kube.namespace}/${secret} and Lease lock-${secret} when they hold no resources, no lock, and no other tfstate Secret has suffix ${kube.suffix}`,
+          params: {kubeconfig: host, namespace: kube.namespace, suffix: kube.suffix, secret},
+        },
+        dependsOn: [ENV_STEP.terraformWorkspaceDelete],
+      })
+      beforeCleanup.push(ENV_STEP.terraformDefaultState)
+    }
   }
 
   if (ours) {

@@ -37,6 +37,7 @@ export const ENV_STEP = {
   vclusterDelete: 'vcluster-delete',
   terraformDestroy: 'terraform-destroy',
   terraformWorkspaceDelete: 'terraform-workspace-delete',
+  terraformDefaultState: 'terraform-default-state',
   namespaceDelete: 'namespace-delete',
   secretsDelete: 'secrets-delete',
   restart: 'restart',

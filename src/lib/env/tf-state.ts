@@ -19,8 +19,9 @@
  */
 import {readdir, readFile} from 'node:fs/promises'
 import path from 'node:path'
+import {gunzipSync} from 'node:zlib'
 
-import type {CoreV1Api} from '@kubernetes/client-node'
+import type {CoordinationV1Api, CoreV1Api} from '@kubernetes/client-node'
 
 import {PrerequisiteError} from '../cli/errors.js'
 import type {ResolvedEnvironment} from '../config/environments.js'
@@ -214,4 +215,61 @@ export async function ensureStateNamespace(
     return {created: false}
   }
   return {created: true}
+}
+
+/**
+ * Every `terraform init` with the kubernetes backend makes the state of workspace `default` (an
+ * empty Secret idp never writes to). When `env down` has deleted the last other workspace of the
+ * service, that Secret and its Lease go too, so nothing of the service's state is left behind. It
+ * stays when another workspace of the service is there (the backend's labels say whose), when it
+ * holds resources or outputs (someone used `default` by hand), or while its Lease is held; a
+ * resourceVersion precondition keeps a write that came in between. A later init makes it again.
+ */
+export async function removeIdleDefaultState(
+  core: CoreV1Api,
+  coordination: CoordinationV1Api,
+  params: {namespace: string; suffix: string; secret: string},
+): Promise<{removed: boolean; reason?: string}> {
+  const {isNotFound, isConflict, kubeCall, kubeError} = await import('../kube/client.js')
+  const {namespace, suffix, secret: name} = params
+  const secrets = await kubeCall(`list Secrets in ${namespace}`, () => core.listNamespacedSecret({namespace, labelSelector: `tfstate=true,tfstateSecretSuffix=${suffix}`}))
+  const others = secrets.items.filter((s) => s.metadata?.labels?.tfstateWorkspace !== 'default').map((s) => s.metadata?.labels?.tfstateWorkspace)
+  if (others.length > 0) return {removed: false, reason: `workspace ${[...new Set(others)].join(', ')} of the service still has state`}
+  const secret = secrets.items.find((s) => s.metadata?.name === name)
+  if (!secret) return {removed: false, reason: 'already gone'}
+  if (!emptyState(secret.data?.tfstate)) return {removed: false, reason: 'workspace default holds resources or outputs; left alone'}
+  const leaseName = `lock-${name}`
+  let lease
+  try {
+    lease = await coordination.readNamespacedLease({name: leaseName, namespace})
+  } catch (error) {
+    if (!isNotFound(error)) throw kubeError(error, `read Lease ${namespace}/${leaseName}`)
+  }
+  if (lease?.spec?.holderIdentity) return {removed: false, reason: 'its lock is held'}
+  try {
+    await core.deleteNamespacedSecret({name, namespace, body: {preconditions: {resourceVersion: secret.metadata?.resourceVersion}}})
+  } catch (error) {
+    if (isNotFound(error)) return {removed: false, reason: 'already gone'}
+    if (isConflict(error)) return {removed: false, reason: 'written meanwhile; left alone'}
+    throw kubeError(error, `delete Secret ${namespace}/${name}`)
+  }
+  if (lease) {
+    try {
+      await coordination.deleteNamespacedLease({name: leaseName, namespace, body: {preconditions: {resourceVersion: lease.metadata?.resourceVersion}}})
+    } catch (error) {
+      if (!isNotFound(error) && !isConflict(error)) throw kubeError(error, `delete Lease ${namespace}/${leaseName}`)
+    }
+  }
+  return {removed: true}
+}
+
+/** Whether a state Secret's `tfstate` (base64 of gzipped JSON, as the backend writes it) has no resources and no outputs. */
+function emptyState(data: string | undefined): boolean {
+  if (!data) return true
+  try {
+    const state = JSON.parse(gunzipSync(Buffer.from(data, 'base64')).toString('utf8')) as {resources?: unknown[]; outputs?: Record<string, unknown>}
+    return (state.resources ?? []).length === 0 && Object.keys(state.outputs ?? {}).length === 0
+  } catch {
+    return false
+  }
 }
