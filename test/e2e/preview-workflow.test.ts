@@ -5,14 +5,17 @@
 // --publish`) to the GitHub stand-in, each job checks it out from there into a fresh workspace,
 // installs idp with the workflow's own `npm install --global "$IDP_PACKAGE"` from a registry
 // serving `npm pack` of this worktree, pushes the image to a real OCI registry, and runs idp
-// with the kubeconfig secret of the Kubernetes stand-in (vcluster double, real helm, terraform).
-// The assertions read the state left behind: cluster objects, the registry, helm's releases,
-// the Terraform state Secret, the pull request's comment.
+// with the kubeconfig secret of the Kubernetes stand-in (vcluster double, real helm), and applies
+// the bundled Terraform module (an S3 bucket) with real terraform and the real aws provider
+// against the S3 stand-in, reached through the credentials step's AWS_ENDPOINT_URL_* variables.
+// The assertions read the state left behind: cluster objects, the registry, helm's releases, the
+// Terraform state Secret, the bucket, the pull request's comment.
 import {execFileSync} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import {gunzipSync} from 'node:zlib'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {parse, stringify} from 'yaml'
 
@@ -25,6 +28,7 @@ import {doublesBinDir} from '../support/doubles/harness.js'
 import {type GitHubStandIn, startGitHubStandIn} from '../support/github-stand-in/index.js'
 import {type KubeStandIn, startKubeStandIn} from '../support/kube-stand-in/index.js'
 import {startRegistry, type TestRegistry} from '../support/registry/index.js'
+import {type S3StandIn, startS3StandIn} from '../support/s3-stand-in/index.js'
 import {helmBinary, RUN_MARKER_ENV, terraformConfigFile, toolsBinDir} from '../support/tool-env.js'
 
 const DEV_TOKEN = `ghp_dev${randomBytes(12).toString('hex')}`
@@ -37,6 +41,7 @@ let kube: KubeStandIn
 let registry: TestRegistry
 let gh: GitHubStandIn
 let npm: NpmRegistry
+let s3: S3StandIn
 let root: string
 let dev: string
 let machineEnv: Record<string, string>
@@ -58,28 +63,12 @@ const git = (args: string[]) => execFileSync('git', ['-c', 'user.name=Dev', '-c'
 /** The developer pushes to the repository on the stand-in (its bare repository: the stand-in is GitHub). */
 const push = (refspec: string) => git(['push', '-q', repo.gitDir, refspec])
 
-/** A Terraform module of built-in resources only (runs offline), with the template's backend and outputs. */
-const BUILT_IN_INFRA = [
-  'terraform {',
-  '  backend "kubernetes" {}',
-  '}',
-  'variable "service" { type = string }',
-  'variable "env" { type = string }',
-  'variable "region" {',
-  '  type    = string',
-  '  default = "us-east-1"',
-  '}',
-  'resource "terraform_data" "bucket" {',
-  '  input = "${var.service}-${var.env}"',
-  '}',
-  'output "bucket_name" { value = terraform_data.bucket.output }',
-  'output "region" { value = var.region }',
-  '',
-].join('\n')
+const AWS_ROLE_ARN = 'arn:aws:iam::123456789012:role/preview-environments'
 
 async function run(action: 'opened' | 'synchronize' | 'closed', extra: {before?: string; merged?: boolean} = {}): Promise<WorkflowResult> {
   const workflow = execFileSync('git', ['--git-dir', repo.gitDir, 'show', `${pr.mergeSha}:.github/workflows/preview.yml`], {encoding: 'utf8'})
-  const {actions, pushed: now} = localActions({registries: {'ghcr.io': registry}})
+  const {AWS_REGION: _region, ...aws} = s3.env()
+  const {actions, pushed: now} = localActions({registries: {'ghcr.io': registry}, aws: {env: aws}})
   const result = await runWorkflow(
     {
       workflow,
@@ -93,7 +82,7 @@ async function run(action: 'opened' | 'synchronize' | 'closed', extra: {before?:
       serverUrl: gh.serverUrl,
       apiUrl: gh.apiUrl,
       secrets: {GITHUB_TOKEN: ACTIONS_TOKEN, PREVIEW_KUBECONFIG: fs.readFileSync(kube.kubeconfig('host', {context: 'kind-dev'}), 'utf8')},
-      vars: {NPM_CONFIG_REGISTRY: npm.url},
+      vars: {NPM_CONFIG_REGISTRY: npm.url, AWS_ROLE_ARN},
       actions,
       machineEnv,
       root: path.join(root, 'runner'),
@@ -125,7 +114,12 @@ function explain(result: WorkflowResult): string {
 const host = () => kube.store('host')
 const namespace = () => `${SERVICE}-pr-${pr.number}`
 const virtual = () => `vcluster-${namespace()}-pr-${pr.number}`
-const stateSecret = () => host().get('v1', 'Secret', `tfstate-pr-${pr.number}-idp-${SERVICE}`, 'idp-system')
+const stateSecret = () => host().get('v1', 'Secret', `tfstate-${namespace()}-idp-${SERVICE}`, 'idp-system')
+/** The resources in the environment's Terraform state (the backend keeps it gzipped in the Secret). */
+const stateResources = () => {
+  const state = JSON.parse(gunzipSync(Buffer.from(stateSecret()!.data!.tfstate!, 'base64')).toString('utf8')) as {resources: Array<{type: string}>}
+  return state.resources.map((r) => r.type).sort()
+}
 const deploymentImage = () => kube.store(virtual()).get('apps/v1', 'Deployment', SERVICE, 'default')?.spec?.template?.spec?.containers?.[0]?.image
 const helmReleases = () => kube.store(virtual()).list('v1', 'Secret', 'default').filter((s) => s.metadata?.labels?.owner === 'helm').map((s) => `${s.metadata?.labels?.name}.v${s.metadata?.labels?.version}:${s.metadata?.labels?.status}`).sort()
 const comments = () => gh.state.comments.filter((c) => c.repo === repo.fullName && c.issue === pr.number)
@@ -143,11 +137,12 @@ function allOutput(result: WorkflowResult): string {
 beforeAll(async () => {
   root = fs.mkdtempSync(path.join(os.tmpdir(), 'idp-preview-workflow-'))
   fs.mkdirSync(path.join(root, 'dev-home'))
-  ;[kube, registry, gh, npm] = await Promise.all([
+  ;[kube, registry, gh, npm, s3] = await Promise.all([
     startKubeStandIn({controllerDelayMs: 10, argocd: false}),
     startRegistry(),
     startGitHubStandIn({tokens: {[DEV_TOKEN]: 'dev', [ACTIONS_TOKEN]: BOT}, orgs: [{login: 'acme', members: {dev: 'admin'}}]}),
     startNpmRegistry([packIdp()]),
+    startS3StandIn(),
   ])
   // The runner machine: its tools on PATH (helm, kubectl, terraform, node, git, the vcluster
   // double), the Terraform CLI config with the provider mirror, nothing of this shell's settings.
@@ -183,18 +178,15 @@ beforeAll(async () => {
   }
   expect(repo.defaultBranch).toBe('main')
 
-  // What this world changes in the generated service, on main, as its team would:
-  // - image.repository: the registry standing in for ghcr.io (idp checks the image exists there);
-  // - infra/: built-in resources only, same backend, variables and outputs (no AWS here).
+  // The one change to the generated service, on main: image.repository names the registry that
+  // stands in for ghcr.io (idp checks that the image exists there and deploys it from there).
   const config = parse(fs.readFileSync(path.join(dev, '.idp.yml'), 'utf8')) as {image: {repository: string}; clusters: {dev: {context: string}}}
   expect(config.image.repository).toBe('ghcr.io/acme/shop')
   expect(config.clusters.dev.context).toBe('kind-dev')
   config.image.repository = `${registry.host}/acme/shop`
   fs.writeFileSync(path.join(dev, '.idp.yml'), stringify(config))
-  for (const file of fs.readdirSync(path.join(dev, 'infra'))) fs.rmSync(path.join(dev, 'infra', file), {recursive: true})
-  fs.writeFileSync(path.join(dev, 'infra', 'main.tf'), BUILT_IN_INFRA)
   git(['add', '-A'])
-  git(['commit', '-qm', 'Images from the registry stand-in; infra of built-in resources'])
+  git(['commit', '-qm', 'Images from the registry stand-in'])
   push('main:refs/heads/main')
 
   // A pull request from a feature branch.
@@ -207,9 +199,9 @@ beforeAll(async () => {
 }, 300_000)
 
 afterAll(async () => {
-  await Promise.all([kube?.stop(), registry?.stop(), gh?.stop(), npm?.stop()])
+  await Promise.all([kube?.stop(), registry?.stop(), gh?.stop(), npm?.stop(), s3?.stop()])
   if (root) fs.rmSync(root, {recursive: true, force: true})
-})
+}, 120_000)
 
 describe('preview.yml, run as GitHub runs it, over a pull request', () => {
   let firstSha = ''
@@ -221,7 +213,7 @@ describe('preview.yml, run as GitHub runs it, over a pull request', () => {
     expect(job(result, 'down').ran).toBe(false)
     const up = job(result, 'up')
     expect(up.concurrencyGroup).toBe(`preview-${pr.number}`)
-    // Steps that ran and were skipped, in order, by their if: (no AWS role: no credentials step).
+    // Every step ran, in order (infra/*.tf exists and vars.AWS_ROLE_ARN is set: terraform and AWS credentials too).
     expect(up.steps.map((s) => `${s.name}:${s.outcome}`)).toEqual([
       expect.stringMatching(/^Run actions\/checkout@.*:success$/u),
       expect.stringMatching(/^Run docker\/setup-buildx-action@.*:success$/u),
@@ -232,7 +224,7 @@ describe('preview.yml, run as GitHub runs it, over a pull request', () => {
       expect.stringMatching(/^Run azure\/setup-helm@.*:success$/u),
       expect.stringMatching(/^Run loft-sh\/setup-vcluster@.*:success$/u),
       expect.stringMatching(/^Run hashicorp\/setup-terraform@.*:success$/u),
-      expect.stringMatching(/^Run aws-actions\/configure-aws-credentials@.*:skipped$/u),
+      expect.stringMatching(/^Run aws-actions\/configure-aws-credentials@.*:success$/u),
       'Kubeconfig:success',
       'Install idp:success',
       'Preview environment up:success',
@@ -253,7 +245,10 @@ describe('preview.yml, run as GitHub runs it, over a pull request', () => {
     expect(kube.clusters.list()).toContain(virtual())
     expect(deploymentImage()).toBe(`${registry.host}/acme/shop:${firstSha}`)
     expect(helmReleases()).toEqual([`${SERVICE}.v1:deployed`])
-    expect(stateSecret()).toBeDefined()
+    expect(stateResources()).toEqual(['aws_s3_bucket', 'aws_s3_bucket_lifecycle_configuration', 'aws_s3_bucket_ownership_controls', 'aws_s3_bucket_public_access_block', 'aws_s3_bucket_server_side_encryption_configuration', 'aws_s3_bucket_versioning'])
+    // The bucket, made by the real aws provider through the credentials step's endpoints.
+    expect(s3.bucketNames()).toEqual([namespace()])
+    expect(s3.bucket(namespace())).toMatchObject({region: 'us-east-1', tags: {service: SERVICE, env: `pr-${pr.number}`, 'managed-by': 'idp'}, ownership: 'BucketOwnerEnforced'})
     // What the workflow reports: env.json in the job summary, and the sticky PR comment.
     const envJson = parseJson(fs.readFileSync(path.join(up.dirs.runnerTemp, 'env.json'), 'utf8'))
     expect(envJson).toMatchObject({status: 0, result: {env: `pr-${pr.number}`, image: {image: `${registry.host}/acme/shop:${firstSha}`, status: 'present'}}})
@@ -280,14 +275,15 @@ describe('preview.yml, run as GitHub runs it, over a pull request', () => {
     expect(await manifestStatus('acme/shop', pr.headSha)).toBe(200)
     expect(deploymentImage()).toBe(`${registry.host}/acme/shop:${pr.headSha}`)
     expect(helmReleases()).toEqual([`${SERVICE}.v1:superseded`, `${SERVICE}.v2:deployed`])
-    expect(stateSecret()).toBeDefined()
+    expect(stateResources()).toContain('aws_s3_bucket')
+    expect(s3.bucketNames()).toEqual([namespace()])
     // One sticky comment, now naming the new commit.
     expect(comments()).toHaveLength(1)
     expect(comments()[0]?.body).toContain(pr.headSha)
     expect(allOutput(result)).not.toContain(ACTIONS_TOKEN)
   }, 600_000)
 
-  it('closed: the down job removes the environment, its vcluster and its Terraform state', async () => {
+  it('closed: the down job removes the environment, its vcluster, its bucket and its Terraform state', async () => {
     const result = await run('closed', {merged: false})
     expect(result.conclusion, explain(result)).toBe('success')
     expect(job(result, 'up').ran).toBe(false)
@@ -298,6 +294,7 @@ describe('preview.yml, run as GitHub runs it, over a pull request', () => {
     const ns = host().get('v1', 'Namespace', namespace())
     expect(ns === undefined || ns.metadata?.deletionTimestamp !== undefined).toBe(true)
     expect(stateSecret()).toBeUndefined()
+    expect(s3.bucketNames()).toEqual([])
     expect(host().list('v1', 'Secret', 'idp-system').map((s) => s.metadata?.name)).toEqual([])
     expect(comments()[0]?.body).toContain('torn down')
     expect(allOutput(result)).not.toContain(ACTIONS_TOKEN)

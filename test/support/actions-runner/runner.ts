@@ -21,7 +21,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import {parse as parseYaml} from 'yaml'
 
-import {condition, type Contexts, interpolate, type Place} from './expressions.js'
+import {condition, type Contexts, ExpressionFailure, interpolate, type Place} from './expressions.js'
 
 export class WorkflowError extends Error {
   override name = 'WorkflowError'
@@ -140,17 +140,19 @@ function stringMap(value: unknown, where: string): Record<string, string> {
 
 /** Does this event (and its activity type) trigger the workflow's `on:`? */
 export function triggers(on: unknown, eventName: string, action: string | undefined): boolean {
-  if (typeof on === 'string') return on === eventName
-  if (Array.isArray(on)) return on.includes(eventName)
-  if (!on || typeof on !== 'object') throw new WorkflowError('on: must be a string, a list or a mapping')
-  if (!(eventName in (on as Yaml))) return false
-  const filter = (on as Yaml)[eventName] as Yaml | null
-  if (!filter) return true
-  refuse(`on.${eventName}`, Object.keys(filter), new Set(['types']))
-  const types = filter.types as string[] | undefined
-  // Without types, pull_request runs for opened, synchronize and reopened.
-  const effective = types ?? (eventName === 'pull_request' ? ['opened', 'synchronize', 'reopened'] : undefined)
-  return !effective || (action !== undefined && effective.includes(action))
+  let filter: Yaml | null = null
+  if (typeof on === 'string' || Array.isArray(on)) {
+    if (!(typeof on === 'string' ? [on] : on).includes(eventName)) return false
+  } else if (on && typeof on === 'object') {
+    if (!(eventName in (on as Yaml))) return false
+    filter = (on as Yaml)[eventName] as Yaml | null
+    if (filter) refuse(`on.${eventName}`, Object.keys(filter), new Set(['types']))
+  } else {
+    throw new WorkflowError('on: must be a string, a list or a mapping')
+  }
+  // Without types, pull_request runs for opened, synchronize and reopened only.
+  const types = (filter?.types as string[] | undefined) ?? (eventName === 'pull_request' ? ['opened', 'synchronize', 'reopened'] : undefined)
+  return !types || (action !== undefined && types.includes(action))
 }
 
 /** Parse a GITHUB_OUTPUT / GITHUB_ENV file: NAME=value lines and NAME<<DELIMITER heredocs. */
@@ -420,7 +422,8 @@ async function runJob(options: WorkflowRunOptions, workflow: Yaml, workflowName:
         throw new WorkflowError(`steps[${index}]: neither run nor uses`)
       }
     } catch (error) {
-      if (error instanceof WorkflowError) throw error
+      // What the runner does not understand stops the run: it is never a step's ordinary failure.
+      if (error instanceof WorkflowError || error instanceof ExpressionFailure) throw error
       record.error = (error as Error).message
       ok = false
     }
