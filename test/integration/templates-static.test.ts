@@ -300,7 +300,7 @@ describe.each(bundled)('template %s', (templateName) => {
     expect(preview.jobs.up?.if).toBe("github.event.action != 'closed'")
     expect(runs('up')).toContain('idp env up --pr "$PR_NUMBER" --sha "$GIT_SHA"')
     expect(preview.jobs.down?.if).toBe("github.event.action == 'closed'")
-    expect(runs('down')).toContain('idp env down "pr-$PR_NUMBER"')
+    expect(runs('down')).toContain('idp env down --pr "$PR_NUMBER"')
   })
 
   it('has workflows that actionlint passes, every action pinned to the commit of a release, and installs exactly this idp', async () => {
