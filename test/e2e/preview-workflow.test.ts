@@ -65,14 +65,15 @@ const push = (refspec: string) => git(['push', '-q', repo.gitDir, refspec])
 
 const AWS_ROLE_ARN = 'arn:aws:iam::123456789012:role/preview-environments'
 
-async function run(action: 'opened' | 'synchronize' | 'closed', extra: {before?: string; merged?: boolean} = {}): Promise<WorkflowResult> {
-  const workflow = execFileSync('git', ['--git-dir', repo.gitDir, 'show', `${pr.mergeSha}:.github/workflows/preview.yml`], {encoding: 'utf8'})
+async function run(action: 'opened' | 'synchronize' | 'closed', options: {before?: string; merged?: boolean; workflow?: string; only?: string[]} = {}): Promise<WorkflowResult> {
+  const {workflow: file = 'preview.yml', only, ...extra} = options
+  const workflow = execFileSync('git', ['--git-dir', repo.gitDir, 'show', `${pr.mergeSha}:.github/workflows/${file}`], {encoding: 'utf8'})
   const {AWS_REGION: _region, ...aws} = s3.env()
   const {actions, pushed: now} = localActions({registries: {'ghcr.io': registry}, aws: {env: aws}})
   const result = await runWorkflow(
     {
       workflow,
-      workflowPath: '.github/workflows/preview.yml',
+      workflowPath: `.github/workflows/${file}`,
       eventName: 'pull_request',
       event: pullRequestEvent(repo, pr, action, extra),
       sha: pr.mergeSha,
@@ -87,6 +88,7 @@ async function run(action: 'opened' | 'synchronize' | 'closed', extra: {before?:
       machineEnv,
       root: path.join(root, 'runner'),
       runId: 1000 + ++runs,
+      ...(only ? {only} : {}),
     },
     (line) => {
       logs.push(line)
@@ -281,6 +283,19 @@ describe('preview.yml, run as GitHub runs it, over a pull request', () => {
     expect(comments()).toHaveLength(1)
     expect(comments()[0]?.body).toContain(pr.headSha)
     expect(allOutput(result)).not.toContain(ACTIONS_TOKEN)
+  }, 600_000)
+
+  it("ci.yml on the pull request: the chart, infra and image jobs (test needs the service's npm dependencies from the network)", async () => {
+    const before = pushed.length
+    const result = await run('synchronize', {workflow: 'ci.yml', only: ['image', 'chart', 'infra']})
+    expect(result.conclusion, explain(result)).toBe('success')
+    expect(result.jobs.map((j) => `${j.id}:${j.ran}:${j.conclusion}`)).toEqual(['test:false:skipped', 'image:true:success', 'chart:true:success', 'infra:true:success'])
+    // push: false builds without pushing.
+    expect(pushed.length).toBe(before)
+    expect(job(result, 'chart').steps.map((s) => s.outcome)).toEqual(['success', 'success', 'success', 'success'])
+    const infra = job(result, 'infra').steps.at(-1)!
+    expect(infra.stdout).toMatch(/Success! The configuration is valid/u)
+    expect(infra.stdout).toMatch(/\d+ passed, 0 failed/u)
   }, 600_000)
 
   it('closed: the down job removes the environment, its vcluster, its bucket and its Terraform state', async () => {

@@ -80,6 +80,8 @@ export interface WorkflowRunOptions {
   root: string
   runId: number
   runNumber?: number
+  /** Run only these jobs (the others are reported as not run): for a workflow with a job this machine cannot run. */
+  only?: string[]
 }
 
 export interface StepResult {
@@ -264,7 +266,15 @@ export async function runWorkflow(options: WorkflowRunOptions, log: (line: strin
   const jobs = workflow.jobs as Record<string, Yaml>
   if (!jobs || typeof jobs !== 'object') throw new WorkflowError(`${options.workflowPath}: no jobs`)
   const results: JobResult[] = []
-  for (const [id, job] of Object.entries(jobs)) results.push(await runJob(options, workflow, workflowName, id, job, log))
+  for (const only of options.only ?? []) if (!(only in jobs)) throw new WorkflowError(`${options.workflowPath}: no job ${only}`)
+  for (const [id, job] of Object.entries(jobs)) {
+    if (options.only && !options.only.includes(id)) {
+      log(`job ${id}: not selected`)
+      results.push({id, ran: false, conclusion: 'skipped', steps: [], summary: '', dirs: {home: '', runnerTemp: '', workspace: ''}})
+      continue
+    }
+    results.push(await runJob(options, workflow, workflowName, id, job, log))
+  }
   const conclusion = results.some((j) => j.conclusion === 'failure') ? 'failure' : results.every((j) => j.conclusion === 'skipped') ? 'skipped' : 'success'
   return {triggered: true, jobs: results, conclusion}
 }
