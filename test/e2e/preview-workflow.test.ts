@@ -206,6 +206,7 @@ afterAll(async () => {
 }, 120_000)
 
 describe('preview.yml, run as GitHub runs it, over a pull request', () => {
+  /** The head commit the pull request was opened with. */
   let firstSha = ''
 
   it('opened: the up job builds and pushes the image, installs this idp from the registry and brings the environment up', async () => {
@@ -287,7 +288,7 @@ describe('preview.yml, run as GitHub runs it, over a pull request', () => {
 
   it("ci.yml on the pull request: the chart, infra and image jobs (test needs the service's npm dependencies from the network)", async () => {
     const before = pushed.length
-    const result = await run('synchronize', {workflow: 'ci.yml', only: ['image', 'chart', 'infra']})
+    const result = await run('synchronize', {before: firstSha, workflow: 'ci.yml', only: ['image', 'chart', 'infra']})
     expect(result.conclusion, explain(result)).toBe('success')
     expect(result.jobs.map((j) => `${j.id}:${j.ran}:${j.conclusion}`)).toEqual(['test:false:skipped', 'image:true:success', 'chart:true:success', 'infra:true:success'])
     // push: false builds without pushing.

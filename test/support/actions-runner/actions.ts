@@ -105,7 +105,12 @@ export function localActions(options: LocalActionsOptions): {actions: ActionMapp
         const context = path.resolve(c.workspace, c.inputs.context ?? '.')
         if (!fs.existsSync(path.join(context, 'Dockerfile'))) throw new Error(`no Dockerfile in the build context ${context}`)
         const tags = (c.inputs.tags ?? '').split(/[\n,]/u).map((t) => t.trim()).filter(Boolean)
-        if (tags.length === 0) throw new Error('no tags')
+        if (tags.length === 0) {
+          // buildx: "tag is needed when pushing to registry"; without push an untagged build is fine.
+          if (c.inputs.push === 'true') throw new Error('ERROR: tag is needed when pushing to registry')
+          c.log(`built ${context} (no tags, not pushed)`)
+          return
+        }
         for (const reference of tags) {
           const match = /^([^/]+\.[^/]+|localhost(?::\d+)?)\/([a-z0-9._/-]+):([\w][\w.-]{0,127})$/u.exec(reference)
           if (!match) throw new Error(`invalid tag ${JSON.stringify(reference)}: expected registry/repository:tag in lowercase`)

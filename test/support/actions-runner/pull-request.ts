@@ -68,6 +68,7 @@ export function pullRequestEvent(
   action: 'opened' | 'synchronize' | 'reopened' | 'closed',
   extra: {before?: string; merged?: boolean; at?: Date} = {},
 ): Record<string, unknown> {
+  if (action === 'synchronize' && !extra.before) throw new Error('a synchronize event needs the previous head commit (before)')
   const at = (extra.at ?? new Date()).toISOString().replace(/\.\d+Z$/u, 'Z')
   const closed = action === 'closed'
   const repository = repositoryJson(repo)
