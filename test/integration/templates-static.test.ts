@@ -300,7 +300,7 @@ describe.each(bundled)('template %s', (templateName) => {
     expect(preview.jobs.up?.if).toBe("github.event.action != 'closed'")
     expect(runs('up')).toContain('idp env up --pr "$PR_NUMBER" --sha "$GIT_SHA"')
     expect(preview.jobs.down?.if).toBe("github.event.action == 'closed'")
-    expect(runs('down')).toContain('idp env down "pr-$PR_NUMBER"')
+    expect(runs('down')).toContain('idp env down --pr "$PR_NUMBER"')
   })
 
   it('has workflows that actionlint passes, every action pinned to the commit of a release, and installs exactly this idp', async () => {
@@ -362,22 +362,24 @@ describe('infra/ Terraform module', () => {
 })
 
 describe('typescript-service without cloud resources', () => {
-  it('drops infra/ and the terraform wiring, and the chart exports no bucket', async () => {
+  it('drops infra/ and the terraform wiring, and the chart exports no bucket; an owner in capitals gives a lowercase image name', async () => {
     const dir = path.join(work, 'no-infra')
     fs.mkdirSync(dir)
-    const envelope = await idp(['create', NAME, '--template', 'typescript-service', '--no-input', '--dir', dir, '--set', 'enableInfra=false', '--set', 'repoUrl=github.com?owner=acme&repo=shop-api'], dir)
+    const envelope = await idp(['create', NAME, '--template', 'typescript-service', '--no-input', '--dir', dir, '--set', 'enableInfra=false', '--set', 'repoUrl=github.com?owner=Acme&repo=Shop-API'], dir)
     expect(envelope.status).toBe(0)
     const out = path.join(dir, NAME)
     expect(fs.existsSync(path.join(out, 'infra'))).toBe(false)
     const config = parse(fs.readFileSync(path.join(out, '.idp.yml'), 'utf8')) as {repo: {owner: string}; image: {repository: string}; environments: Record<string, {terraform?: unknown}>}
     expect(Object.values(config.environments).map((e) => e.terraform)).toEqual([undefined, undefined, undefined])
-    expect(config.repo.owner).toBe('acme')
+    expect(config.repo.owner).toBe('Acme')
+    // As the preview workflow pushes it (ghcr.io/${GITHUB_REPOSITORY,,}): image names are lowercase.
     expect(config.image.repository).toBe('ghcr.io/acme/shop-api')
     expect(checkConfigText(fs.readFileSync(path.join(out, '.idp.yml'), 'utf8'), '.idp.yml').problems).toEqual([])
     const catalog = parse(fs.readFileSync(path.join(out, 'catalog-info.yaml'), 'utf8')) as Entity
-    expect(catalog.metadata.annotations?.['github.com/project-slug']).toBe('acme/shop-api')
+    expect(catalog.metadata.annotations?.['github.com/project-slug']).toBe('Acme/Shop-API')
     const {stdout} = await run(helmBinary(4), ['template', NAME, 'chart', '-f', 'chart/values-staging.yaml'], out)
     expect(container(manifests(stdout)).env.map((e) => e.name)).not.toContain('BUCKET_NAME')
+    expect((container(manifests(stdout)) as unknown as {image: string}).image).toMatch(/^ghcr\.io\/acme\/shop-api:/u)
   })
 })
 

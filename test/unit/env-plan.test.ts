@@ -75,6 +75,15 @@ describe('planEnvUp', () => {
     expect(text).not.toContain('workspace select')
   })
 
+  it("gives helm .idp.yml's image.repository with the tag: the image that runs is the one checked", async () => {
+    const plan = planEnvUp({env: await env('pr-7'), imageTag: 'v1', imageRepository: 'registry.example.com/acme/shop', timeoutMs: 300_000}, facts())
+    const helm = plan.steps.find((s) => s.id === 'helm')!.action as {argv: string[]}
+    expect(helm.argv.join(' ')).toContain('--set-string env=pr-7 --set-string image.repository=registry.example.com/acme/shop --set-string image.tag=v1 --wait')
+    // Without a tag helm keeps the chart's image: no repository either.
+    const untagged = planEnvUp({env: await env('pr-7'), imageRepository: 'registry.example.com/acme/shop', timeoutMs: 300_000}, facts())
+    expect((untagged.steps.find((s) => s.id === 'helm')!.action as {argv: string[]}).argv.join(' ')).not.toContain('image.')
+  })
+
   it('uses --atomic on helm 3', async () => {
     const plan = planEnvUp({env: await env('ns-1'), timeoutMs: 60_000}, facts({helmMajor: 3}))
     const helm = plan.steps.find((s) => s.id === 'helm')!.action

@@ -94,6 +94,11 @@ export interface EnvUpMetadata {
 export interface EnvUpOptions {
   env: ResolvedEnvironment
   imageTag?: string
+  /**
+   * image.repository of .idp.yml: given to helm with the tag, so the image that runs is the one
+   * whose existence was checked (not whatever repository the chart's own values name).
+   */
+  imageRepository?: string
   /** Overrides the configured ttl. */
   ttlMs?: number
   /** helm --wait timeout (and the base of other timeouts). */
@@ -329,6 +334,7 @@ export function planEnvUp(options: EnvUpOptions, facts: EnvUpFacts): Plan<EnvUpM
   if (env.helm) {
     const releaseNamespace = envReleaseNamespace(env)
     const set: Record<string, string | number | boolean> = {...env.helm.set}
+    if (options.imageTag && options.imageRepository) set['image.repository'] = options.imageRepository
     if (options.imageTag) set['image.tag'] = options.imageTag
     // The chart reads the Secrets by name (the bundled charts: envFrom of each name in `secrets`).
     env.secrets?.items.forEach((item, i) => (set[`secrets[${i}]`] = item.name))

@@ -149,7 +149,7 @@ export const envUp: Service<EnvUpRequest, EnvUpResult> = async (request, deps) =
   const prComment = poster ? target : undefined
   const holder = context.lockHolder(git.owner)
   const plan = planEnvUp(
-    {env, imageTag, ttlMs, timeoutMs, ...(prComment ? {prComment} : {})},
+    {env, imageTag, ...(imageTag && config.image ? {imageRepository: config.image.repository} : {}), ttlMs, timeoutMs, ...(prComment ? {prComment} : {})},
     {helmMajor: tools.helmMajor, owner: git.owner, holder, sha, pr: pr ?? (env.vars.pr === undefined ? undefined : Number(env.vars.pr)), now: deps.now(), paths, existing, tools: tools.tools, ...(secretsRead ? {secrets: secretsRead.facts} : {}), ...(terraformState ? {terraformState} : {})},
   )
   // The result describes the environment exactly as the plan does.

@@ -590,8 +590,9 @@ export async function startGitHubStandIn(options: StandInOptions): Promise<GitHu
       return
     }
 
-    const m = url.pathname.match(/^\/([^/]+)\/([^/]+?)\.git(\/.*)$/u)
-    if (m) return gitRequest(req, res, url, m[1] as string, m[2] as string, m[3] as string, auth)
+    // GitHub serves a repository with and without .git (actions/checkout fetches https://github.com/OWNER/REPO).
+    const m = url.pathname.match(/^\/([^/]+)\/([^/]+?)(?:\.git(\/.*)|(\/(?:info\/refs|git-upload-pack|git-receive-pack)))$/u)
+    if (m) return gitRequest(req, res, url, m[1] as string, m[2] as string, (m[3] ?? m[4]) as string, auth)
     res.writeHead(404, {'content-type': 'text/plain'})
     res.end('Not Found\n')
   }
