@@ -46,7 +46,7 @@ describe('idp deploy (strategy argocd, --core)', () => {
     expect(stored.metadata?.labels).toMatchObject({'app.kubernetes.io/managed-by': 'idp', 'idp.dev/service': 'shop', 'idp.dev/env': 'staging'})
     expect(stored.spec).toMatchObject({
       project: 'shop',
-      source: {repoURL: 'https://github.com/acme/shop', path: 'chart', targetRevision: 'main', helm: {valueFiles: ['values-staging.yaml'], parameters: [{name: 'env', value: 'staging'}, {name: 'image.tag', value: 'v1.2.3'}]}},
+      source: {repoURL: 'https://github.com/acme/shop', path: 'chart', targetRevision: 'main', helm: {valueFiles: ['values-staging.yaml'], parameters: [{name: 'env', value: 'staging'}, {name: 'image.repository', value: 'ghcr.io/acme/shop'}, {name: 'image.tag', value: 'v1.2.3'}]}},
       destination: {server: 'https://kubernetes.default.svc', namespace: 'shop-staging'},
       syncPolicy: {syncOptions: ['CreateNamespace=true']},
     })

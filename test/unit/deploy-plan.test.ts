@@ -98,6 +98,18 @@ describe('planDeploy (helm)', () => {
     expect(plan.metadata).toMatchObject({release: 'shop', rollback: 'KUBECONFIG=/state/clusters/dev/kubeconfig helm rollback shop --namespace shop-staging'})
   })
 
+  it(".idp.yml's image.repository goes with the tag (helm --set-string, Argo CD --helm-set-string): the image that runs is the one checked", async () => {
+    const {config, root, env} = await load()
+    const imageRepository = 'registry.example.com/acme/shop'
+    const helm = planForJson(planDeploy({env: env('staging'), strategy: 'helm', imageTag: 'v9', imageRepository, timeoutMs: 120_000, graceMs: 30_000, root}, facts())).steps[1]!
+    expect(helm.argv!.join(' ')).toContain('--set-string env=staging --set-string image.repository=registry.example.com/acme/shop --set-string image.tag=v9 --wait')
+    const argocd = planForJson(planDeploy({env: env('staging'), strategy: 'argocd', argocd: config.deploy.argocd, imageTag: 'v1.2.3', imageRepository, timeoutMs: 300_000, graceMs: 30_000, root}, facts()))
+    expect(argocd.steps.find((s) => s.id === 'app')!.argv!.join(' ')).toContain('--helm-set-string image.repository=registry.example.com/acme/shop --helm-set-string image.tag=v1.2.3')
+    // Without a tag the chart's own image stays: no repository alone.
+    const untagged = planForJson(planDeploy({env: env('staging'), strategy: 'helm', imageRepository, timeoutMs: 120_000, graceMs: 30_000, root}, facts())).steps[1]!
+    expect(untagged.argv!.join(' ')).not.toContain('image.repository')
+  })
+
   it('helm: with a holder, the environment\'s Lease (the one env up takes) is held around the upgrade', async () => {
     const {root, env} = await load()
     const plan = planForJson(planDeploy({env: env('staging'), strategy: 'helm', timeoutMs: 60_000, graceMs: 30_000, root}, facts({holder: 'ci on box (pid 1)'})))

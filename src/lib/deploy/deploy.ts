@@ -76,7 +76,7 @@ export const deploy: Service<DeployRequest, DeployResult> = async (request, deps
 
   const envPaths = envStatePaths(deps.stateDir, env.service, env.name, env.cluster.alias)
   const plan = planDeploy(
-    {env, strategy: settings.strategy, ...(settings.argocd ? {argocd: settings.argocd} : {}), ...(revision ? {revision} : {}), ...(imageTag ? {imageTag} : {}), timeoutMs, graceMs, root: loaded.root},
+    {env, strategy: settings.strategy, ...(settings.argocd ? {argocd: settings.argocd} : {}), ...(revision ? {revision} : {}), ...(imageTag ? {imageTag} : {}), ...(imageTag && config.image ? {imageRepository: config.image.repository} : {}), timeoutMs, graceMs, root: loaded.root},
     {helmMajor: tools.helmMajor, argocd: argocdConnection(deps.env), paths: deployPaths(envPaths.dir, envPaths.hostKubeconfig), tools: tools.tools, holder: context.lockHolder(git.owner)},
   )
   const about = plan.metadata

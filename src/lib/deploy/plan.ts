@@ -93,6 +93,11 @@ export interface DeployOptions {
   /** --revision: overrides deploy.argocd.targetRevision. */
   revision?: string
   imageTag?: string
+  /**
+   * image.repository of .idp.yml: set with the tag (as env up does), so the image that runs is the
+   * one whose existence was checked, not whatever repository the chart's own values name.
+   */
+  imageRepository?: string
   /** How long the deploy may wait for health. */
   timeoutMs: number
   /** Directory of .idp.yml, assumed to be the repository root Argo CD syncs (values files become relative to argocd.path). */
@@ -235,8 +240,9 @@ export function planDeploy(options: DeployOptions, facts: DeployFacts): Plan<Dep
   return options.strategy === 'argocd' ? planArgocd(options, facts) : planHelm(options, facts)
 }
 
-function helmSet(env: ResolvedEnvironment, imageTag: string | undefined): Record<string, string | number | boolean> {
+function helmSet(env: ResolvedEnvironment, imageTag: string | undefined, imageRepository: string | undefined): Record<string, string | number | boolean> {
   const set: Record<string, string | number | boolean> = {...env.helm?.set}
+  if (imageTag && imageRepository) set['image.repository'] = imageRepository
   if (imageTag) set['image.tag'] = imageTag
   return set
 }
@@ -277,7 +283,7 @@ function planArgocd(options: DeployOptions, facts: DeployFacts): Plan<DeployMeta
     destNamespace: env.namespace,
     appNamespace,
     valuesFiles: argocdValuesFiles(env.helm?.values ?? [], options.root, argocd.path),
-    helmSet: helmSet(env, options.imageTag),
+    helmSet: helmSet(env, options.imageTag, options.imageRepository),
     labels: {[LABELS.managedBy]: MANAGED_BY_VALUE, [LABELS.service]: env.service, [LABELS.env]: env.name, ...(env.team ? {[LABELS.team]: sanitizeLabelValue(env.team)} : {})},
     createNamespace: true,
     globals,
@@ -341,7 +347,7 @@ function planHelm(options: DeployOptions, facts: DeployFacts): Plan<DeployMetada
     namespace: env.namespace,
     createNamespace: true,
     values: env.helm!.values,
-    set: helmSet(env, options.imageTag),
+    set: helmSet(env, options.imageTag, options.imageRepository),
     wait: true,
     timeout: `${seconds(options.timeoutMs)}s`,
     rollbackOnFailure: true,
