@@ -10,6 +10,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {type BackstageBackend, startBackstage} from '../support/backstage.js'
 import {type CliRun, parseJson, runCli} from '../support/cli.js'
+import {filesUnder} from '../support/files.js'
 import {type GitHubStandIn, startGitHubStandIn} from '../support/github-stand-in/index.js'
 
 const FIXTURE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/templates/backstage-style')
@@ -60,13 +61,6 @@ async function waitForEntity(name: string, timeoutMs = 60_000): Promise<Record<s
   }
 }
 
-async function filesUnder(dir: string): Promise<string[]> {
-  const out: string[] = []
-  for (const entry of await readdir(dir, {withFileTypes: true, recursive: true}).catch(() => [])) {
-    if (entry.isFile()) out.push(path.join(entry.parentPath, entry.name))
-  }
-  return out
-}
 
 const createArgs = (name: string, base: string, ...more: string[]) => ['create', name, '--template', FIXTURE, '--set', 'owner=team-a', '--set', `repoUrl=github.com?owner=acme&repo=${name}`, '--dir', base, '--no-input', '--publish', ...more]
 
@@ -121,7 +115,7 @@ describe('idp create --publish registers in a real Backstage catalog', () => {
 
     // The token reached no output and no file (the new repository, its .git, idp's state).
     for (const text of outputs) expect(text).not.toContain(backstage.token)
-    for (const file of [...(await filesUnder(base)), ...(await filesUnder(path.join(scratch, 'state'))), ...(await filesUnder(path.join(scratch, 'home')))]) {
+    for (const file of [...filesUnder(base), ...filesUnder(path.join(scratch, 'state')), ...filesUnder(path.join(scratch, 'home'))]) {
       expect((await readFile(file)).includes(backstage.token), file).toBe(false)
     }
   })

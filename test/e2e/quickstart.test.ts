@@ -14,6 +14,7 @@ import path from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {repoRoot, runJs, runProcess} from '../support/cli.js'
+import {fileHolds, filesUnder} from '../support/files.js'
 import {type KubeStandIn, startKubeStandIn} from '../support/kube-stand-in/index.js'
 import {startRegistry, type TestRegistry} from '../support/registry/index.js'
 import {type S3StandIn, startS3StandIn} from '../support/s3-stand-in/index.js'
@@ -168,9 +169,9 @@ describe('the README Quickstart, as written', () => {
   it('the AWS secret key reached terraform only: no output, journal or state file of idp holds it', () => {
     const secret = s3.credentials.secretAccessKey
     for (const s of steps) expect(s.stdout + s.stderr).not.toContain(secret)
-    const files = fs.readdirSync(user.stateDir, {recursive: true, withFileTypes: true}).filter((e) => e.isFile())
+    const files = filesUnder(user.stateDir)
     expect(files.length).toBeGreaterThan(0)
-    for (const file of files) expect(fs.readFileSync(path.join(file.parentPath, file.name), 'utf8')).not.toContain(secret)
+    for (const file of files) expect(fileHolds(file, secret), file).toBe(false)
   })
 
   it("left the user's kubeconfig as it was", () => {

@@ -8,6 +8,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {type EnvWorld, type RunOutcome, startEnvWorld} from '../fixtures/env/world.js'
 import {startVaultStandIn, type VaultStandIn} from '../support/vault-stand-in/index.js'
+import {filesUnder} from '../support/files.js'
 import type {KubeObject} from '../support/kube-stand-in/index.js'
 
 const CANARY = `canary-${randomUUID()}`
@@ -295,11 +296,6 @@ describe('idp doctor checks Vault without reading a value', () => {
 })
 
 describe('the canary', () => {
-  function filesUnder(dir: string): string[] {
-    if (!fs.existsSync(dir)) return []
-    return fs.readdirSync(dir, {withFileTypes: true, recursive: true}).filter((entry) => entry.isFile()).map((entry) => path.join(entry.parentPath, entry.name))
-  }
-
   it('is found nowhere but in the Kubernetes Secrets', async () => {
     // One more run that holds the Secret in the cluster for the search (and prints in every way).
     vault.kv.put('kv', 'shop/ns-9/api', {API_KEY})

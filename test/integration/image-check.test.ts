@@ -10,6 +10,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {type DeployWorld, startDeployWorld} from '../fixtures/deploy/world.js'
 import {type EnvWorld, startEnvWorld} from '../fixtures/env/world.js'
 import {startRegistry, type TestRegistry} from '../support/registry/index.js'
+import {filesUnder} from '../support/files.js'
 
 // The worlds skip the check (their fixtures' image is on ghcr.io); these tests turn it back on.
 const CHECK = {IDP_SKIP_IMAGE_CHECK: undefined}
@@ -36,10 +37,8 @@ function useRegistry(project: string, host: string): void {
 /** Every file under a directory, concatenated (journals, kubeconfigs, values files). */
 function allFiles(dir: string): string {
   if (!fs.existsSync(dir)) return ''
-  return fs
-    .readdirSync(dir, {recursive: true, withFileTypes: true})
-    .filter((entry) => entry.isFile())
-    .map((entry) => fs.readFileSync(path.join(entry.parentPath, entry.name), 'utf8'))
+  return filesUnder(dir)
+    .map((file) => fs.readFileSync(file, 'utf8'))
     .join('\n')
 }
 
