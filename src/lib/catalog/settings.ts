@@ -1,6 +1,6 @@
 import {PrerequisiteError, UsageError} from '../cli/errors.js'
 import {registerSecret} from '../cli/redact.js'
-import {isLoopbackHost} from '../registry/reference.js'
+import {cleartextToAnotherMachine} from '../cli/http.js'
 
 /**
  * Where idp reaches the Backstage catalog, and with what: the base URL from `--backstage-url`,
@@ -63,7 +63,7 @@ export function requireBaseUrl(settings: BackstageSettings): {baseUrl: string; t
 export function assertTokenTransport(settings: BackstageSettings, env: NodeJS.ProcessEnv): void {
   if (!settings.token || !settings.baseUrl) return
   const url = new URL(settings.baseUrl)
-  if (url.protocol !== 'http:' || isLoopbackHost(url.host) || /^(?:1|true|yes)$/iu.test(env.IDP_BACKSTAGE_ALLOW_HTTP?.trim() ?? '')) return
+  if (!cleartextToAnotherMachine(url, env, 'IDP_BACKSTAGE_ALLOW_HTTP')) return
   throw new PrerequisiteError(`The Backstage URL ${url.origin} (${settings.baseUrlFrom ?? 'BACKSTAGE_URL'}) is plain http to another machine: BACKSTAGE_TOKEN would cross the network unencrypted. idp sent nothing.`, {
     hint: `Use https://. Plain http is used only on this machine (localhost, 127.0.0.1, [::1]); if the network to ${url.host} is private and trusted, opt in with IDP_BACKSTAGE_ALLOW_HTTP=true.`,
   })

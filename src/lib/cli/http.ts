@@ -9,6 +9,8 @@
 import http from 'node:http'
 import https from 'node:https'
 
+import {isLoopbackHost} from '../registry/reference.js'
+
 export interface HttpJsonRequest {
   method: 'GET' | 'POST' | 'PUT' | 'DELETE'
   url: URL
@@ -85,4 +87,14 @@ function unreachable(error: unknown): HttpUnreachable {
   const code = (error as {code?: unknown}).code
   const message = error instanceof Error ? error.message : String(error)
   return new HttpUnreachable(message.split('\n')[0] ?? message, typeof code === 'string' ? code : undefined)
+}
+
+/**
+ * Whether a token sent to `url` would cross the network in clear: plain http to a host other than
+ * this machine (localhost, 127.0.0.1, [::1]), and the user has not opted in with `optIn` (e.g.
+ * IDP_VAULT_ALLOW_HTTP=true) for a network they trust. The one rule for every client idp sends a
+ * token with (Vault, the Backstage catalog; the registry client talks http only to loopback).
+ */
+export function cleartextToAnotherMachine(url: URL, env: NodeJS.ProcessEnv, optIn: string): boolean {
+  return url.protocol === 'http:' && !isLoopbackHost(url.host) && !/^(?:1|true|yes)$/iu.test(env[optIn]?.trim() ?? '')
 }

@@ -17,8 +17,7 @@ import {CancelledError, PrerequisiteError, RemoteError} from '../cli/errors.js'
 import {MAX_INPUT_BYTES, readBoundedText} from '../cli/paths.js'
 import {redact, registerSecret} from '../cli/redact.js'
 import type {VaultSettings} from '../config/environments.js'
-import {httpJson, HttpUnreachable} from '../cli/http.js'
-import {isLoopbackHost} from '../registry/reference.js'
+import {cleartextToAnotherMachine, httpJson, HttpUnreachable} from '../cli/http.js'
 
 /**
  * A value read from Vault joins the redactor's list when it is at least 8 characters: by
@@ -58,7 +57,7 @@ export async function vaultTarget(settings: VaultSettings, env: NodeJS.ProcessEn
   if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new PrerequisiteError(`The Vault address ${address} is not http(s).`, {hint: 'Use https://host:8200.'})
   // The token and every secret read cross the network: plain http only to this machine (a dev
   // server, a local agent), as idp's registry client, unless the user says the network is trusted.
-  if (url.protocol === 'http:' && !isLoopbackHost(url.host) && !/^(?:1|true|yes)$/iu.test(env.IDP_VAULT_ALLOW_HTTP?.trim() ?? '')) {
+  if (cleartextToAnotherMachine(url, env, 'IDP_VAULT_ALLOW_HTTP')) {
     throw new PrerequisiteError(`The Vault address ${url.origin} (${settings.address ? 'secrets.vault.address' : 'VAULT_ADDR'}) is plain http to another machine: the Vault token and every secret read would cross the network unencrypted. idp sent nothing.`, {
       hint: `Use https:// (with VAULT_CACERT or secrets.vault.caCert for a private CA). Plain http is used without asking only on this machine (localhost, 127.0.0.1, [::1]); if the network to ${url.host} is private and trusted, opt in with IDP_VAULT_ALLOW_HTTP=true.`,
     })
