@@ -2,13 +2,27 @@ import {execFileSync, spawn} from 'node:child_process'
 import {chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import {afterAll, beforeEach, describe, expect, it} from 'vitest'
+import {afterAll, beforeEach, describe, expect, it, vi} from 'vitest'
 
 import {entryFile} from '../../src/lib/cli/cache.js'
 import {CancelledError, PrerequisiteError, TimeoutError, ToolError} from '../../src/lib/cli/errors.js'
 import {clearSecretsForTests, registerSecret} from '../../src/lib/cli/redact.js'
 import {clearToolCacheForTests, createToolRunner, findExecutable} from '../../src/lib/tools/runner.js'
 import {headline} from '../../src/lib/tools/tool-error.js'
+
+// execa as the runner loads it, noting whether idp was already listening for SIGINT when each
+// child was started (the child's group is detached: a Ctrl-C before the listener would orphan it).
+const sigintListenersAtSpawn: number[] = []
+vi.mock('execa', async (importOriginal) => {
+  const real = await importOriginal<typeof import('execa')>()
+  return {
+    ...real,
+    execa: ((...args: Parameters<typeof real.execa>) => {
+      sigintListenersAtSpawn.push(process.listenerCount('SIGINT'))
+      return real.execa(...args)
+    }) as typeof real.execa,
+  }
+})
 
 const work = mkdtempSync(path.join(os.tmpdir(), 'idp-runner-'))
 afterAll(() => rmSync(work, {recursive: true, force: true}))
@@ -38,26 +52,39 @@ const systemPath = process.env.PATH ?? ''
 /** The fakes plus the shell utilities their scripts use (sleep, seq), and nothing else. */
 const fakePath = [bin, '/usr/bin', '/bin'].join(path.delimiter)
 
-/** Running: kill(pid, 0) succeeds and it is not a zombie waiting for PID 1 to reap it. */
-function alive(pid: number): boolean {
+/** The process's state and start time (clock ticks since boot) from /proc, or undefined when it is gone. */
+function procStat(pid: number): {state: string; start: string} | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    // Fields after the name start at field 3 (state); starttime is field 22.
+    return {state: fields[0] ?? '', start: fields[19] ?? ''}
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Running: kill(pid, 0) succeeds and it is not a zombie waiting for PID 1 to reap it. With `start` (from procStat while it ran), only the same process counts:
+ * the CI container's pid_max is 32768 and the suite starts thousands of processes, so a pid can be
+ * given to a new process seconds after ours died.
+ */
+function alive(pid: number, start?: string): boolean {
   try {
     process.kill(pid, 0)
   } catch {
     return false
   }
   if (!existsSync('/proc/self/stat')) return true
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    return !/^[ZX]$/u.test(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0] ?? '')
-  } catch {
-    return false
-  }
+  const stat = procStat(pid)
+  if (!stat || /^[ZX]$/u.test(stat.state)) return false
+  return start === undefined || stat.start === start
 }
 
-async function waitFor(check: () => boolean, ms = 5000): Promise<void> {
+async function waitFor(check: () => boolean, ms = 5000, explain?: () => string): Promise<void> {
   const deadline = Date.now() + ms
   while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time')
+    if (Date.now() > deadline) throw new Error(`condition not met in time${explain ? `: ${explain()}` : ''}`)
     await new Promise((r) => setTimeout(r, 20))
   }
 }
@@ -320,6 +347,16 @@ describe('stopping process trees', () => {
     await expect(runner.run('helm', ['install'], {env: {FAKE_SCRIPT: 'exit 0'}, signal: controller.signal})).rejects.toBeInstanceOf(CancelledError)
   })
 
+  it('listens for SIGINT before each child is started, and stops listening once none runs', async () => {
+    const runner = createToolRunner({pathEnv: fakePath, versionCache: false})
+    const before = process.listenerCount('SIGINT')
+    sigintListenersAtSpawn.length = 0
+    await runner.run('helm', ['status'], {env: {FAKE_SCRIPT: 'exit 0'}})
+    // The version probe and the command itself.
+    expect(sigintListenersAtSpawn).toEqual([before + 1, before + 1])
+    expect(process.listenerCount('SIGINT')).toBe(before)
+  })
+
   it('SIGINT to the idp process kills the children and then the process exits', async () => {
     const pids = path.join(work, 'sigint.pids')
     const script = path.join(work, 'sigint.mts')
@@ -334,12 +371,14 @@ describe('stopping process trees', () => {
     const child = spawn(process.execPath, ['--import', 'tsx', script], {stdio: 'ignore', cwd: path.resolve(import.meta.dirname, '../..')})
     const exited = new Promise<{code: number | null; signal: string | null}>((resolve) => child.on('exit', (code, signal) => resolve({code, signal})))
     await waitFor(() => pidsIn(pids).length === 3, 20_000)
+    const started = new Map(pidsIn(pids).map((pid) => [pid, procStat(pid)?.start]))
     child.kill('SIGINT')
     const {signal} = await exited
     // Default SIGINT behaviour is kept once the children are gone.
     expect(signal).toBe('SIGINT')
     // The whole tree was sent SIGKILL before the exit; on a loaded machine the kernel may take a
     // moment to finish the last of them, so allow it one, and no more.
-    await waitFor(() => pidsIn(pids).every((pid) => !alive(pid)), 3000)
+    const left = () => [...started].filter(([pid, start]) => alive(pid, start)).map(([pid]) => `${pid} (${procStat(pid)?.state ?? 'gone'})`)
+    await waitFor(() => left().length === 0, 3000, () => `still running: ${left().join('; ')}`)
   })
 })

@@ -207,16 +207,26 @@ async function spawnTree(file: string, args: readonly string[], options: SpawnOp
   const started = Date.now()
   // Loaded on the first process start: a command that finds every answer cached starts none.
   const {execa} = await loadExeca()
-  const subprocess = execa(file, [...args], {
-    cwd: options.cwd,
-    env: options.env,
-    extendEnv: options.extendEnv ?? true,
-    ...(options.input === undefined ? {stdin: 'ignore' as const} : {input: options.input}),
-    detached: !isWindows,
-    reject: false,
-    windowsHide: true,
-    stripFinalNewline: true,
-  })
+  // Listen before the child exists: its group is detached, so a Ctrl-C that killed idp with the
+  // default action before the listener was in place would leave it running (seen on a loaded
+  // machine, where the child's tree ran before idp returned from spawn()).
+  installHandlers()
+  let subprocess: ReturnType<typeof execa>
+  try {
+    subprocess = execa(file, [...args], {
+      cwd: options.cwd,
+      env: options.env,
+      extendEnv: options.extendEnv ?? true,
+      ...(options.input === undefined ? {stdin: 'ignore' as const} : {input: options.input}),
+      detached: !isWindows,
+      reject: false,
+      windowsHide: true,
+      stripFinalNewline: true,
+    })
+  } catch (error) {
+    if (active.size === 0) uninstallHandlers()
+    throw error
+  }
 
   let stoppedBy: SpawnOutcome['stoppedBy']
   let stopSignal: NodeJS.Signals | undefined
@@ -229,10 +239,7 @@ async function spawnTree(file: string, args: readonly string[], options: SpawnOp
   }
 
   const child: ActiveChild | undefined = subprocess.pid === undefined ? undefined : {pid: subprocess.pid, cancel: (signal) => stop('signal', signal)}
-  if (child) {
-    active.add(child)
-    installHandlers()
-  }
+  if (child) active.add(child)
   const timer = options.timeoutMs ? setTimeout(() => stop('timeout'), options.timeoutMs) : undefined
   const onAbort = () => stop('abort')
   options.signal?.addEventListener('abort', onAbort, {once: true})
