@@ -17,10 +17,10 @@ vi.mock('execa', async (importOriginal) => {
   const real = await importOriginal<typeof import('execa')>()
   return {
     ...real,
-    execa: ((...args: Parameters<typeof real.execa>) => {
+    execa: ((...args: unknown[]) => {
       sigintListenersAtSpawn.push(process.listenerCount('SIGINT'))
-      return real.execa(...args)
-    }) as typeof real.execa,
+      return (real.execa as (...a: unknown[]) => unknown)(...args)
+    }) as unknown as typeof real.execa,
   }
 })
 
