@@ -220,6 +220,28 @@ describe('when the catalog refuses, or cannot be asked', () => {
     expect(refused.code).toBe(6)
     expect(refused.stderr).toContain('The Backstage catalog refused to validate an entity (401): AuthenticationError:')
   })
+
+  it('catalog validate: what only the catalog refuses (a dependsOn without a kind) is exit 3 with the catalog\'s own error', async () => {
+    const dir = await mkdtemp(path.join(scratch, 'validate-refs-'))
+    const component = ['apiVersion: backstage.io/v1alpha1', 'kind: Component', 'metadata:', '  name: payments', 'spec:', '  type: service', '  lifecycle: production', '  owner: team-a', '  dependsOn:', '    - payments-db', '']
+    await writeFile(path.join(dir, 'catalog-info.yaml'), component.join('\n'))
+    // Backstage's validators accept it (dependsOn is a list of strings)...
+    const offline = await idp(['catalog', 'validate', '--dir', dir, '--offline', '--json'], {BACKSTAGE_URL: backstage.baseUrl})
+    expect(offline.code).toBe(0)
+    expect((parseJson(offline.stdout) as {result: {entities: unknown[]}}).result.entities).toEqual([{ref: 'component:default/payments', line: 1, valid: true}])
+    // ...the catalog, which turns dependsOn into relations, cannot: `payments-db` names no kind.
+    const remote = await idp(['catalog', 'validate', '--dir', dir, '--json'], {BACKSTAGE_URL: backstage.baseUrl})
+    expect(remote.code).toBe(3)
+    const problems = (parseJson(remote.stdout) as {error: {details: {problems: Array<{line: number; path: string; message: string}>}}}).error.details.problems
+    expect(problems).toHaveLength(1)
+    expect(problems[0]).toMatchObject({line: 1, path: 'component:default/payments'})
+    expect(problems[0]?.message.startsWith(`${backstage.baseUrl} (validate-entity): `)).toBe(true)
+    expect(problems[0]?.message).toContain('BuiltinKindsEntityProcessor threw an error while postprocessing; caused by Error: Entity reference "payments-db" had missing or empty kind')
+    const human = await idp(['catalog', 'validate', '--dir', dir], {BACKSTAGE_URL: backstage.baseUrl})
+    expect(human.code).toBe(3)
+    expect(human.stderr).toContain(`line 1: component:default/payments: ${backstage.baseUrl} (validate-entity): `)
+  })
+
 })
 
 describe('the undo of a registration (Ctrl-C while it runs: the interrupted step is undone first)', () => {
