@@ -4,7 +4,9 @@
 //
 // BACKSTAGE_MODULES is a node_modules holding @backstage/plugin-scaffolder-backend@3.0.1 and
 // @backstage/plugin-scaffolder-node (not a dependency of idp: see docs/create.md, "Parity with
-// Backstage"). Each template is rendered by the built idp (`create --json`, no git push), then by
+// Backstage"); BACKSTAGE_NODE the Node that runs it (default: this one; its isolated-vm 5 builds
+// for Node 18 to 22, while idp may run on a newer Node). The test suite runs this script
+// (test/e2e/backstage-parity.test.ts) with the install test/support/setup-backstage.mjs makes. Each template is rendered by the built idp (`create --json`, no git push), then by
 // Backstage's NunjucksWorkflowRunner with the same parameters (scripts/parity/backstage-driver.mjs),
 // and the two trees are compared (paths, bytes, links, the executable bit). Exit 1 on any difference.
 import {execFileSync, spawnSync} from 'node:child_process'
@@ -13,11 +15,15 @@ import os from 'node:os'
 import path from 'node:path'
 
 const root = path.resolve(import.meta.dirname, '..', '..')
-const modules = process.env.BACKSTAGE_MODULES
-if (!modules || !fs.existsSync(path.join(modules, '@backstage/plugin-scaffolder-backend/package.json'))) {
-  process.stderr.write('Set BACKSTAGE_MODULES to a node_modules with @backstage/plugin-scaffolder-backend@3.0.1 installed.\n')
+// Default: the install the test suite made (`node test/support/setup-backstage.mjs scaffolder`).
+const suiteInstall = path.join(root, '.tools', 'backstage-scaffolder')
+const modules = process.env.BACKSTAGE_MODULES || path.join(suiteInstall, 'node_modules')
+if (!fs.existsSync(path.join(modules, '@backstage/plugin-scaffolder-backend/package.json'))) {
+  process.stderr.write(`No @backstage/plugin-scaffolder-backend in ${modules}: run \`node test/support/setup-backstage.mjs scaffolder\` (with Node 20 or 22), or set BACKSTAGE_MODULES to a node_modules that has it.\n`)
   process.exit(2)
 }
+const recordedNode = path.join(suiteInstall, 'node')
+const backstageNode = process.env.BACKSTAGE_NODE || (!process.env.BACKSTAGE_MODULES && fs.existsSync(recordedNode) ? fs.readFileSync(recordedNode, 'utf8').trim() : process.execPath)
 const backstageVersion = JSON.parse(fs.readFileSync(path.join(modules, '@backstage/plugin-scaffolder-backend/package.json'), 'utf8')).version
 
 const REPO = ['--set', 'repoUrl=github.com?owner=acme&repo=svc']
@@ -79,7 +85,7 @@ for (const [i, c] of cases.entries()) {
   const outDir = path.join(work, `backstage-${i}`)
   let answer
   try {
-    const stdout = execFileSync(process.execPath, ['--no-node-snapshot', path.join(root, 'scripts/parity/backstage-driver.mjs'), modules, path.join(c.dir, 'template.yaml'), JSON.stringify(envelope.result.values), outDir], {encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe']})
+    const stdout = execFileSync(backstageNode, ['--no-node-snapshot', path.join(root, 'scripts/parity/backstage-driver.mjs'), modules, path.join(c.dir, 'template.yaml'), JSON.stringify(envelope.result.values), outDir], {encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe']})
     answer = JSON.parse(stdout.trim().split('\n').pop())
   } catch (error) {
     answer = JSON.parse(String(error.stdout || '{}').trim().split('\n').pop() || '{}')
