@@ -161,6 +161,24 @@ describe('when the catalog refuses, or cannot be asked', () => {
     expect(json.stdout).toContain('  Not registered in the Backstage catalog: no Backstage URL (--backstage-url, backstage.baseUrl in .idp.yml or BACKSTAGE_URL).\n')
   })
 
+  it('a BACKSTAGE_URL the shell holds that is not a URL stops only --publish (exit 4, nothing made); without it, a warning', async () => {
+    const base = await mkdtemp(path.join(scratch, 'base-'))
+    const bad = {BACKSTAGE_URL: 'backstage.example.com'}
+    const published = await idp([...createArgs('bad-url-pub', base), '--json'], bad)
+    expect(published.code).toBe(4)
+    expect((parseJson(published.stdout) as {error: {message: string}}).error.message).toBe('BACKSTAGE_URL "backstage.example.com" is not an http(s) URL.')
+    expect(await readdir(base)).toEqual([])
+    expect(gh.state.repos.has('acme/bad-url-pub')).toBe(false)
+    const local = await idp(['create', 'bad-url-local', '--template', 'typescript-service', '--dir', base, '--no-input', '--set', 'repoUrl=github.com?owner=acme&repo=bad-url-local', '--json'], bad)
+    expect(local.code).toBe(0)
+    const envelope = parseJson(local.stdout) as {warnings: string[]}
+    expect(envelope.warnings).toContain('BACKSTAGE_URL "backstage.example.com" is not an http(s) URL. Ignored: without --publish nothing is registered (no catalog-import link is printed).')
+    expect(await readdir(base)).toEqual(['bad-url-local'])
+    // The flag is never ignored: a bad --backstage-url is a usage error even without --publish.
+    const flag = await idp(['create', 'bad-url-flag', '--template', 'typescript-service', '--dir', base, '--no-input', '--backstage-url', 'backstage.example.com'])
+    expect(flag.code).toBe(2)
+  })
+
   it('--dry-run shows the registration step, without the token, and changes nothing', async () => {
     const base = await mkdtemp(path.join(scratch, 'base-'))
     const run = await idp([...createArgs('reg-dry', base), '--backstage-url', backstage.baseUrl, '--dry-run'])

@@ -80,13 +80,28 @@ export interface CreateResult {
   dryRun: boolean
 }
 
+/**
+ * The catalog settings of this run. A BACKSTAGE_URL the shell holds that is not an http(s) URL
+ * stops only a run that would use it (--publish registers there); otherwise it is a warning, and
+ * the catalog-import link is left out. --backstage-url and backstage.baseUrl are always checked.
+ */
+function backstageSettingsForCreate(request: CreateRequest, config: {baseUrl?: string} | undefined, deps: Deps): ReturnType<typeof backstageSettings> {
+  try {
+    return backstageSettings({flag: request.backstageUrl, config, env: deps.env})
+  } catch (error) {
+    if (request.publish || request.backstageUrl || config?.baseUrl) throw error
+    deps.out.warn(`${(error as Error).message} Ignored: without --publish nothing is registered (no catalog-import link is printed).`)
+    return backstageSettings({env: {...deps.env, BACKSTAGE_URL: undefined}})
+  }
+}
+
 export const create: Service<CreateRequest, CreateResult> = async (request, deps: Deps) => {
   // Bad input fails before anything else, even before the template is read.
   if (request.name !== undefined) assertDnsLabel(request.name, 'name')
   const renderTimeoutMs = parseTimeout(request.renderTimeout ?? DEFAULT_RENDER_TIMEOUT)
   const loaded = await loadConfig({dir: request.dir, env: deps.env})
   const config = loaded?.config
-  const backstage = backstageSettings({flag: request.backstageUrl, config: config?.backstage, env: deps.env})
+  const backstage = backstageSettingsForCreate(request, config?.backstage, deps)
   const extraDirs = templateDirs(request.templateDirs, loaded, request.dir)
   // On a terminal the name comes first (it names the directory), with a default, checked as typed.
   const name =
