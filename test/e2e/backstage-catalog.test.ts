@@ -9,7 +9,7 @@ import {fileURLToPath} from 'node:url'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {type BackstageBackend, startBackstage} from '../support/backstage.js'
-import {type CliRun, parseJson, runCli} from '../support/cli.js'
+import {type CliRun, parseJson, runCli, runProcess} from '../support/cli.js'
 import {filesUnder} from '../support/files.js'
 import {type GitHubStandIn, startGitHubStandIn} from '../support/github-stand-in/index.js'
 
@@ -298,5 +298,17 @@ describe('the undo of a registration (Ctrl-C while it runs: the interrupted step
     // Nothing registered, nothing to undo.
     const never = createHandlers({runner: createToolRunner({env: {}}), publisher, catalog, state: {created: [], repository}})
     expect(await never.handlers['backstage.unregister']!(unregister, ctx)).toEqual({removed: false})
+
+    // The clean-up line printed when the registration is kept runs as printed: sh, the token from the environment.
+    const kept = createHandlers({runner: createToolRunner({env: {}}), publisher, catalog, state: {created: [], repository}})
+    await kept.handlers['backstage.register']!(register, ctx)
+    const keptId = await catalog.locationId(target)
+    expect(keptId).toBeDefined()
+    const line = describeAction(unregister, kept.describe)
+    expect(line).toContain(`/api/catalog/locations/${keptId}`)
+    const curl = await runProcess('sh', ['-c', line], {env: {BACKSTAGE_TOKEN: backstage.token}})
+    expect(curl.stderr).toBe('')
+    expect(curl.code).toBe(0)
+    expect(await catalog.locationId(target)).toBeUndefined()
   })
 })
