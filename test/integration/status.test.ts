@@ -422,13 +422,34 @@ describe('idp status', () => {
     const stdout = Object.assign(new TextSink(), {isTTY: true})
     const stderr = new TextSink()
     const controller = new AbortController()
-    const deps = createDeps({env: {...env, CI: undefined}, out: new Output({json: false, verbose: false, stdout, stderr}), signal: controller.signal, bin: 'idp', interactive: false})
+    const created = createDeps({env: {...env, CI: undefined}, out: new Output({json: false, verbose: false, stdout, stderr}), signal: controller.signal, bin: 'idp', interactive: false})
+    // Every `vcluster connect` the watch runs, by environment.
+    const connects: string[] = []
+    const runner: ToolRunner = {
+      resolve: (tool) => created.runner.resolve(tool),
+      require: (tool) => created.runner.require(tool),
+      removedEnv: (e) => created.runner.removedEnv(e),
+      run: (tool, argv, options) => {
+        if (tool === 'vcluster' && argv[0] === 'connect') connects.push(argv.find((a) => /pr-\d/u.test(a)) ?? argv.join(' '))
+        return created.runner.run(tool, argv, options)
+      },
+    }
+    const deps = {...created, runner}
+    const tmpBefore = fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith('idp-vcluster-'))
     const watching = status({dir: repo, allServices: false, watch: true, interval: '1s', json: false}, deps)
     watching.catch(() => {})
     const frames = () => stdout.text.split('\x1b[H\x1b[2J').slice(1)
-    for (let i = 0; i < 150 && frames().length < 2; i++) await new Promise((r) => setTimeout(r, 100))
+    for (let i = 0; i < 150 && frames().length < 3; i++) await new Promise((r) => setTimeout(r, 100))
+    // pr-5's vcluster, read well, stays connected across rounds: one `vcluster connect` for the whole watch;
+    // pr-6's (gone) is tried again each round. Its kubeconfig lives in a temporary directory until the end.
+    const rounds = frames().length
+    expect(rounds).toBeGreaterThanOrEqual(3)
+    expect(connects.filter((c) => c.includes('pr-5'))).toHaveLength(1)
+    expect(connects.filter((c) => c.includes('pr-6')).length).toBeGreaterThanOrEqual(rounds)
     controller.abort(new CancelledError('Cancelled by SIGINT.'))
     await expect(watching).rejects.toBeInstanceOf(CancelledError)
+    // Ctrl-C closed it: no temporary kubeconfig is left.
+    expect(fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith('idp-vcluster-'))).toEqual(tmpBefore)
     expect(stdout.text.startsWith('\x1b[H\x1b[2J')).toBe(true)
     expect(frames().length).toBeGreaterThanOrEqual(2)
     for (const frame of frames()) {

@@ -87,9 +87,24 @@ export interface ReadClusterOptions {
   /** List idp's Argo CD Applications too (as resources on the cluster: argocd --core's way). */
   argocd: boolean
   /** Read inside the vcluster previews: the tools to connect, the slots shared by every cluster (reads, and connect processes), vcluster.server per environment. */
-  vclusters?: {runner: ToolRunner; reads: Slots; connects: Slots; server?: (record: EnvRecord) => string | undefined}
+  vclusters?: {runner: ToolRunner; reads: Slots; connects: Slots; server?: (record: EnvRecord) => string | undefined; pool?: VclusterPool}
   timeoutMs?: number
   signal?: AbortSignal
+}
+
+/**
+ * The vclusters opened by earlier rounds of `idp status --watch`, by cluster and namespace: a
+ * connection that read well is used again, so a watch runs `vcluster connect` once per vcluster,
+ * not once per round. The owner closes every entry when it is done (their temporary kubeconfigs
+ * go with them); one that fails, or whose environment is gone, is closed at once.
+ */
+export type VclusterPool = Map<string, {connection: ClusterConnection; close: () => Promise<void>}>
+
+/** Close and forget every pooled vcluster. */
+export async function closeVclusterPool(pool: VclusterPool): Promise<void> {
+  const entries = [...pool.values()]
+  pool.clear()
+  await Promise.all(entries.map((entry) => entry.close()))
 }
 
 const message = (error: unknown) => redact(error instanceof Error ? error.message : String(error))
@@ -185,6 +200,17 @@ async function readVclusters(records: EnvRecord[], host: ClusterConnection, opti
   const previews = records.filter((r) => r.driver === 'vcluster')
   // Every `vcluster connect` waits for a process slot; the time limit of each starts with its process.
   const connecting: ToolRunner = {resolve: (tool) => runner.resolve(tool), require: (tool) => runner.require(tool), removedEnv: (env) => runner.removedEnv(env), run: (tool, argv, runOptions) => connects.run(() => runner.run(tool, argv, runOptions))}
+  // Pooled vclusters of this cluster whose environment is gone are closed now, not at the end of the watch.
+  if (options.vclusters!.pool) {
+    const pool = options.vclusters!.pool
+    const current = new Set(previews.map((record) => poolKey(host, record)))
+    const gone = [...pool.keys()].filter((key) => key.startsWith(`${host.target.alias}\0`) && !current.has(key))
+    await Promise.all(gone.map(async (key) => {
+      const entry = pool.get(key)
+      pool.delete(key)
+      await entry?.close()
+    }))
+  }
   const read = await Promise.all(
     previews.map((record) =>
       reads.run(async () => {
@@ -198,6 +224,8 @@ async function readVclusters(records: EnvRecord[], host: ClusterConnection, opti
   return new Map(read)
 }
 
+const poolKey = (host: ClusterConnection, record: EnvRecord) => `${host.target.alias}\0${record.namespace}`
+
 /**
  * Inside one vcluster: its connection (`vcluster connect` under the time limit, from its start),
  * then helm's release Secrets of the service and the Deployments in `default` (Pods only when one
@@ -208,12 +236,18 @@ async function readVcluster(record: EnvRecord, host: ClusterConnection, runner: 
   const timeoutMs = options.timeoutMs ?? 10_000
   const where = `inside the vcluster of ${record.env} on cluster "${record.cluster}"`
   const empty: VclusterReading = {ok: false, releases: [], deployments: [], pods: []}
+  const pool = options.vclusters?.pool
+  const key = poolKey(host, record)
   let opened: Awaited<ReturnType<typeof import('../env/vcluster-kubeconfig.js').openVcluster>> | undefined
   let limit: ReturnType<typeof deadline> | undefined
   try {
-    if (!via.kept && (await runner.resolve('vcluster')).status === 'missing') return {...empty, error: 'vcluster is not installed (and env up did not run on this machine): the vcluster cannot be read'}
-    const {openVcluster} = await import('../env/vcluster-kubeconfig.js')
-    opened = await openVcluster(record, host, runner, via, {...(options.signal ? {signal: options.signal} : {}), timeoutMs})
+    opened = pool?.get(key)
+    pool?.delete(key)
+    if (!opened) {
+      if (!via.kept && (await runner.resolve('vcluster')).status === 'missing') return {...empty, error: 'vcluster is not installed (and env up did not run on this machine): the vcluster cannot be read'}
+      const {openVcluster} = await import('../env/vcluster-kubeconfig.js')
+      opened = await openVcluster(record, host, runner, via, {...(options.signal ? {signal: options.signal} : {}), timeoutMs})
+    }
     limit = deadline(timeoutMs, options.signal)
     const {clients} = opened.connection
     const call = clients.withSignal(limit.signal)
@@ -224,7 +258,13 @@ async function readVcluster(record: EnvRecord, host: ClusterConnection, runner: 
     ])
     const items = deployments.items as DeploymentLike[]
     const pods = items.some(notReady) ? ((await listed(limit, options.signal, `list Pods ${where}`, () => clients.core.listNamespacedPod({namespace}, call))).items as PodLike[]) : []
-    return {ok: true, releases: latestReleases(await Promise.all(secrets.items.map((s) => helmReleaseOfSecret(s)))), deployments: items, pods}
+    const reading: VclusterReading = {ok: true, releases: latestReleases(await Promise.all(secrets.items.map((s) => helmReleaseOfSecret(s)))), deployments: items, pods}
+    // Read well: kept for the next round of a watch (then not closed here).
+    if (pool) {
+      pool.set(key, opened)
+      opened = undefined
+    }
+    return reading
   } catch (error) {
     if (options.signal?.aborted) throw options.signal.reason
     return {...empty, error: limit?.expired() ? `no answer within ${limit.seconds} s` : message(error).split('\n')[0]!}

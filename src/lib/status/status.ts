@@ -27,7 +27,7 @@ import {configuredClusters} from '../env/cluster.js'
 import {vclusterServer} from '../env/vcluster-kubeconfig.js'
 import {relativeExpiry, roughDuration} from '../env/format.js'
 import {envSelector, type EnvRecord, LABELS, sanitizeLabelValue} from '../env/labels.js'
-import {type ClusterReading, readCluster, slots, VCLUSTER_CONNECTS, VCLUSTER_READS, type VclusterReading} from './read.js'
+import {type ClusterReading, closeVclusterPool, readCluster, slots, VCLUSTER_CONNECTS, VCLUSTER_READS, type VclusterPool, type VclusterReading} from './read.js'
 import {sleep} from '../cli/sleep.js'
 
 export interface StatusRequest {
@@ -171,7 +171,7 @@ export const status: Service<StatusRequest, StatusResult> = async (request, deps
 }
 
 /** One look at every configured cluster, put together. */
-export async function readStatus(request: Pick<StatusRequest, 'dir' | 'allServices' | 'owner'>, loaded: LoadedConfig, deps: Pick<Deps, 'stateDir' | 'env' | 'signal' | 'now' | 'bin' | 'runner'>): Promise<StatusResult> {
+export async function readStatus(request: Pick<StatusRequest, 'dir' | 'allServices' | 'owner'>, loaded: LoadedConfig, deps: Pick<Deps, 'stateDir' | 'env' | 'signal' | 'now' | 'bin' | 'runner'>, pool?: VclusterPool): Promise<StatusResult> {
   const {config} = loaded
   const now = deps.now()
   const service = request.allServices ? undefined : config.service.name
@@ -180,7 +180,7 @@ export async function readStatus(request: Pick<StatusRequest, 'dir' | 'allServic
   // Where idp deploy reaches Argo CD: its API server (ARGOCD_SERVER) is read once, else the Applications on each cluster.
   const connection = argocdConnection(deps.env)
   const viaServer = argocd && connection.mode === 'server' ? listServerApplications(connection.server, service ? {service, appNamespace: config.deploy.argocd?.namespace} : {}, deps) : undefined
-  const vclusters = {runner: deps.runner, reads: slots(VCLUSTER_READS), connects: slots(VCLUSTER_CONNECTS), server: (record: EnvRecord) => (record.service === config.service.name ? vclusterServer(config, record.env, loaded.root) : undefined)}
+  const vclusters = {runner: deps.runner, reads: slots(VCLUSTER_READS), connects: slots(VCLUSTER_CONNECTS), server: (record: EnvRecord) => (record.service === config.service.name ? vclusterServer(config, record.env, loaded.root) : undefined), ...(pool ? {pool} : {})}
   const [readings, server] = await Promise.all([
     Promise.all(targets.map((target) => readCluster(target, {stateDir: deps.stateDir, processEnv: deps.env, ...(service ? {service} : {}), now, argocd: argocd && !viaServer, vclusters, signal: deps.signal}))),
     viaServer,
@@ -550,10 +550,20 @@ export function statusLines(result: StatusResult): Map<string, string> {
 
 /** Until Ctrl-C: redraw on a terminal; elsewhere a line per item that changed (all of them the first time). */
 async function watch(request: StatusRequest, loaded: LoadedConfig, deps: Deps, intervalMs: number): Promise<never> {
+  // The vclusters read well stay open between rounds (one `vcluster connect` each per watch), closed on the way out.
+  const pool: VclusterPool = new Map()
+  try {
+    return await watchRounds(request, loaded, deps, intervalMs, pool)
+  } finally {
+    await closeVclusterPool(pool)
+  }
+}
+
+async function watchRounds(request: StatusRequest, loaded: LoadedConfig, deps: Deps, intervalMs: number, pool: VclusterPool): Promise<never> {
   const terminal = deps.out.stdoutIsTerminal()
   let previous = new Map<string, string>()
   for (;;) {
-    const result = await readStatus(request, loaded, deps)
+    const result = await readStatus(request, loaded, deps, pool)
     const now = deps.now()
     if (terminal) {
       const view: View = {bin: deps.bin, cwd: process.cwd(), now, dir: request.dir, ...(deps.env.IDP_CONFIG ? {configFile: deps.env.IDP_CONFIG} : {})}
