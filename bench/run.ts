@@ -24,7 +24,7 @@ import {type EnvWorld, startEnvWorld} from '../test/fixtures/env/world.js'
 import {DEPLOY_PROJECT} from '../test/fixtures/deploy/world.js'
 import {type KubeObject, startKubeStandIn} from '../test/support/kube-stand-in/index.js'
 import {isolatedUser} from '../test/support/user-env.js'
-import {mirrorConfig, packedAwsMirror} from '../test/support/tf-packed-mirror.js'
+import {mirrorConfig, packedAwsMirror, unpackedMirror} from '../test/support/tf-packed-mirror.js'
 
 const root = path.resolve(import.meta.dirname, '..')
 const runs = Number(process.env.BENCH_RUNS ?? 15)
@@ -425,12 +425,26 @@ async function measureProviders(world: EnvWorld): Promise<ProvidersMeasurement[]
       if (up.code !== 0) throw new Error(`env up ${name} exited ${up.code}: ${up.stderr.slice(-800)}`)
       const steps = (JSON.parse(up.stdout) as {result: {steps: Array<{id: string; durationMs?: number}>}}).result.steps
       const dataDir = path.join(stateDir(env), 'envs', 'shop', name, 'terraform')
-      envs.push({env: name, dataDirMb: round(ownBytes(dataDir) / 1e6, 2), initMs: steps.find((step) => step.id === 'terraform-init')?.durationMs ?? -1})
+      envs.push({env: name, dataDirMb: round(ownBytes(dataDir) / 1e6, 3), initMs: steps.find((step) => step.id === 'terraform-init')?.durationMs ?? -1})
     }
     const cacheMb = round(ownBytes(path.join(cacheHome, 'idp', 'terraform-plugins')) / 1e6, 1)
     out.push({mode, envs, cacheMb, totalMb: round(cacheMb + envs.reduce((sum, e) => sum + e.dataDirMb, 0), 1)})
   }
   return out
+}
+
+/** The machine has the offline provider mirror the providers case packs (setup-tools found one). */
+function hasProviderMirror(): boolean {
+  try {
+    return existsSync(path.join(unpackedMirror(), 'registry.terraform.io', 'hashicorp', 'aws'))
+  } catch {
+    return false
+  }
+}
+
+/** MB, or kB under one MB. */
+function size(mb: number): string {
+  return mb >= 1 ? `${round(mb, 1)} MB` : `${round(mb * 1000, 1)} kB`
 }
 
 async function measureStatus(): Promise<StatusMeasurement[]> {
@@ -670,7 +684,7 @@ async function main(): Promise<void> {
     if (status.length === 0) skipped.push('idp status with latency')
     const concurrency = world && ids.has('env:up') && process.env.BENCH_SKIP_CONCURRENCY !== '1' && selected(CONCURRENCY_CASE) ? await measureConcurrency(world) : undefined
     if (!concurrency) skipped.push('env up wall time with slow tools')
-    const providers = world && ids.has('env:up') && selected(PROVIDERS_CASE) ? await measureProviders(world) : undefined
+    const providers = world && ids.has('env:up') && selected(PROVIDERS_CASE) && hasProviderMirror() ? await measureProviders(world) : undefined
     if (!providers) skipped.push(PROVIDERS_CASE)
 
     const header = '| case | median | min | max | `node -e 0` | ratio | target | peak RSS | ok |\n|---|---|---|---|---|---|---|---|---|'
@@ -702,7 +716,7 @@ async function main(): Promise<void> {
     if (providers) {
       process.stdout.write(
         `\n| ${PROVIDERS_CASE}: two env ups, hashicorp/aws | data dir, 1st env | data dir, 2nd env | plugin cache | disk in all | init, 1st env | init, 2nd env |\n|---|---|---|---|---|---|---|\n${providers
-          .map((p) => `| ${p.mode} | ${p.envs[0]!.dataDirMb} MB | ${p.envs[1]!.dataDirMb} MB | ${p.cacheMb} MB | ${p.totalMb} MB | ${p.envs[0]!.initMs} ms | ${p.envs[1]!.initMs} ms |`)
+          .map((p) => `| ${p.mode} | ${size(p.envs[0]!.dataDirMb)} | ${size(p.envs[1]!.dataDirMb)} | ${p.cacheMb} MB | ${p.totalMb} MB | ${p.envs[0]!.initMs} ms | ${p.envs[1]!.initMs} ms |`)
           .join('\n')}\n`,
       )
     }
