@@ -10,7 +10,7 @@
  * Like the other cases it is measured warm: one `env up` of another environment first.
  */
 import {execFile, execFileSync, spawn} from 'node:child_process'
-import {chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, appendFileSync} from 'node:fs'
+import {appendFileSync, chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 
@@ -24,6 +24,7 @@ import {type EnvWorld, startEnvWorld} from '../test/fixtures/env/world.js'
 import {DEPLOY_PROJECT} from '../test/fixtures/deploy/world.js'
 import {type KubeObject, startKubeStandIn} from '../test/support/kube-stand-in/index.js'
 import {isolatedUser} from '../test/support/user-env.js'
+import {mirrorConfig, packedAwsMirror, unpackedMirror} from '../test/support/tf-packed-mirror.js'
 
 const root = path.resolve(import.meta.dirname, '..')
 const runs = Number(process.env.BENCH_RUNS ?? 15)
@@ -31,6 +32,7 @@ const runs = Number(process.env.BENCH_RUNS ?? 15)
 const only = process.env.BENCH_ONLY ?? ''
 const selected = (name: string) => name.includes(only)
 const CONCURRENCY_CASE = 'concurrency'
+const PROVIDERS_CASE = 'terraform providers'
 const bin = path.join(root, 'bin/run.js')
 /**
  * Another build's bin/run.js (e.g. a worktree of the previous commit, built): each start-up run of
@@ -380,6 +382,71 @@ interface StatusMeasurement {
  * requests per run, and the latency's cost against the target (wall within start-up plus twice one
  * cluster's slowest list call, start-up being the same run without latency).
  */
+interface ProvidersMeasurement {
+  mode: string
+  /** Per environment: bytes its Terraform data dir holds itself (links not followed), and its init's time. */
+  envs: Array<{env: string; dataDirMb: number; initMs: number}>
+  /** idp's plugin cache, when used. */
+  cacheMb: number
+  totalMb: number
+}
+
+/** Bytes of the regular files under `dir`, links not followed (what du counts). */
+function ownBytes(dir: string): number {
+  if (!existsSync(dir)) return 0
+  let sum = 0
+  for (const entry of readdirSync(dir, {withFileTypes: true})) {
+    const full = path.join(dir, entry.name)
+    if (entry.isDirectory()) sum += ownBytes(full)
+    else if (entry.isFile()) sum += statSync(full).size
+  }
+  return sum
+}
+
+/**
+ * Disk and time of two `env up`s of a module that uses hashicorp/aws (as every bundled template's
+ * infra does), installed from a packed mirror as from the registry: each data dir with its own
+ * copy (the plugin cache off, TF_PLUGIN_CACHE_DIR empty: idp before it had one), and with idp's
+ * shared plugin cache.
+ */
+async function measureProviders(world: EnvWorld): Promise<ProvidersMeasurement[]> {
+  const aws = await packedAwsMirror()
+  const rc = mirrorConfig(path.join(world.root, 'bench-providers.tfrc'), aws.mirror)
+  const out: ProvidersMeasurement[] = []
+  for (const [index, mode] of ['own copy per environment (cache off)', 'shared plugin cache (default)'].entries()) {
+    const project = path.join(world.root, `providers-${index}`)
+    cpSync(world.project, project, {recursive: true})
+    writeFileSync(path.join(project, 'infra', 'versions.tf'), 'terraform {\n  required_providers {\n    aws = {\n      source  = "hashicorp/aws"\n      version = "~> 5.0"\n    }\n  }\n}\n')
+    const cacheHome = path.join(world.root, `providers-cache-${index}`)
+    const env = {...world.env, TF_CLI_CONFIG_FILE: rc, XDG_CACHE_HOME: cacheHome, ...(index === 0 ? {TF_PLUGIN_CACHE_DIR: ''} : {})}
+    const envs: ProvidersMeasurement['envs'] = []
+    for (const name of [`pr-${index}1`, `pr-${index}2`]) {
+      const up = await run([process.execPath, bin, 'env', 'up', name, '--sha', 'abc1234', '--json', '--dir', project], env, project)
+      if (up.code !== 0) throw new Error(`env up ${name} exited ${up.code}: ${up.stderr.slice(-800)}`)
+      const steps = (JSON.parse(up.stdout) as {result: {steps: Array<{id: string; durationMs?: number}>}}).result.steps
+      const dataDir = path.join(stateDir(env), 'envs', 'shop', name, 'terraform')
+      envs.push({env: name, dataDirMb: round(ownBytes(dataDir) / 1e6, 3), initMs: steps.find((step) => step.id === 'terraform-init')?.durationMs ?? -1})
+    }
+    const cacheMb = round(ownBytes(path.join(cacheHome, 'idp', 'terraform-plugins')) / 1e6, 1)
+    out.push({mode, envs, cacheMb, totalMb: round(cacheMb + envs.reduce((sum, e) => sum + e.dataDirMb, 0), 1)})
+  }
+  return out
+}
+
+/** The machine has the offline provider mirror the providers case packs (setup-tools found one). */
+function hasProviderMirror(): boolean {
+  try {
+    return existsSync(path.join(unpackedMirror(), 'registry.terraform.io', 'hashicorp', 'aws'))
+  } catch {
+    return false
+  }
+}
+
+/** MB, or kB under one MB. */
+function size(mb: number): string {
+  return mb >= 1 ? `${round(mb, 1)} MB` : `${round(mb * 1000, 1)} kB`
+}
+
 async function measureStatus(): Promise<StatusMeasurement[]> {
   if (!selected(STATUS_CASES.previews) && !selected(STATUS_CASES.team)) return []
   const kube = await startKubeStandIn({controllerDelayMs: 5})
@@ -617,6 +684,8 @@ async function main(): Promise<void> {
     if (status.length === 0) skipped.push('idp status with latency')
     const concurrency = world && ids.has('env:up') && process.env.BENCH_SKIP_CONCURRENCY !== '1' && selected(CONCURRENCY_CASE) ? await measureConcurrency(world) : undefined
     if (!concurrency) skipped.push('env up wall time with slow tools')
+    const providers = world && ids.has('env:up') && selected(PROVIDERS_CASE) && hasProviderMirror() ? await measureProviders(world) : undefined
+    if (!providers) skipped.push(PROVIDERS_CASE)
 
     const header = '| case | median | min | max | `node -e 0` | ratio | target | peak RSS | ok |\n|---|---|---|---|---|---|---|---|---|'
     const rows = results.map((r) => `| ${r.name} | ${r.medianMs} ms | ${r.minMs} | ${r.maxMs} | ${r.baselineMedianMs} ms | ${r.ratio}× | ≤ ${r.target}× | ${r.peakRssMb} MB${r.rssTargetMb ? ` (≤ ${r.rssTargetMb})` : ''} | ${r.ok ? 'yes' : 'NO'} |`)
@@ -644,11 +713,18 @@ async function main(): Promise<void> {
             : `The slow tools are shell wrappers (no C compiler): idp never remembers a script's version, so this run also waited for a delayed version probe per tool.\n`),
       )
     }
+    if (providers) {
+      process.stdout.write(
+        `\n| ${PROVIDERS_CASE}: two env ups, hashicorp/aws | data dir, 1st env | data dir, 2nd env | plugin cache | disk in all | init, 1st env | init, 2nd env |\n|---|---|---|---|---|---|---|\n${providers
+          .map((p) => `| ${p.mode} | ${size(p.envs[0]!.dataDirMb)} | ${size(p.envs[1]!.dataDirMb)} | ${p.cacheMb} MB | ${p.totalMb} MB | ${p.envs[0]!.initMs} ms | ${p.envs[1]!.initMs} ms |`)
+          .join('\n')}\n`,
+      )
+    }
     if (skipped.length > 0) process.stdout.write(`\nNot measured: ${skipped.join('; ')}\n`)
     // A filtered run is a quick look, not a result to publish: results.json keeps the full run.
     if (!only) writeFileSync(
       path.join(root, 'bench/results.json'),
-      `${JSON.stringify({date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, loadavg: os.loadavg().map((l) => round(l, 2)), runs, results, status, concurrency, skipped}, null, 2)}\n`,
+      `${JSON.stringify({date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, loadavg: os.loadavg().map((l) => round(l, 2)), runs, results, status, concurrency, providers, skipped}, null, 2)}\n`,
     )
   } finally {
     process.off('SIGINT', onSignal)

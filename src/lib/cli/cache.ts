@@ -38,7 +38,12 @@ export function cacheKey(...inputs: readonly string[]): string {
 
 /** A file under idp's cache directory (`$XDG_CACHE_HOME/idp`). */
 export function cachePath(...parts: string[]): string {
-  return path.join(cacheDir(), ...parts)
+  return cachePathOf(process.env, ...parts)
+}
+
+/** cachePath as `env` places idp's cache directory (a service's deps.env, a tool's environment). */
+export function cachePathOf(env: NodeJS.ProcessEnv, ...parts: string[]): string {
+  return path.join(cacheDir(env), ...parts)
 }
 
 /**

@@ -13,7 +13,7 @@ import {loadConfig} from '../config/load.js'
 import {dryRunText, type JsonPlan, planForJson} from '../plan/format.js'
 import type {StepRecord} from '../plan/types.js'
 import * as context from './context.js'
-import {envStatePaths, JOURNALS} from './paths.js'
+import {envStatePaths, JOURNALS, withPluginCache} from './paths.js'
 import {type EnvDownMetadata, planEnvDown} from './plan-down.js'
 import {terraformDeleteWorkspaceAction, terraformDestroyAction, terraformInitAction} from './plan-up.js'
 import {commandLine} from '../plan/format.js'
@@ -58,7 +58,7 @@ export const envDown: Service<EnvDownRequest, EnvDownResult> = async (request, d
   const env = resolveEnvironment(config, name, {root: loaded.root, vars: context.templateVars({pr, sha: git.sha ?? 'unknown', branch: git.branch ?? 'unknown'})})
   if (env.protected) throw new UsageError(`Environment ${name} is protected; idp env down refuses it.`, {hint: 'Remove `protected: true` from .idp.yml first if you really mean to tear it down.'})
 
-  const paths = envStatePaths(deps.stateDir, env.service, env.name, env.cluster.alias)
+  const paths = await withPluginCache(envStatePaths(deps.stateDir, env.service, env.name, env.cluster.alias), deps.env, env.terraform !== undefined)
   const terraformState = env.terraform ? await terraformStateOf(env) : undefined
   if (terraformState?.backend === 'local' && isCi(deps.env)) {
     deps.out.warn(localStateDownWarning(env))

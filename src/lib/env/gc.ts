@@ -21,6 +21,7 @@ import type {V1Namespace} from '@kubernetes/client-node'
 
 import {isOwnedBy, type EnvRecord, parseEnvRecord} from './labels.js'
 import {envStatePaths} from './paths.js'
+import {idpPluginCacheFor} from '../tools/terraform-plugin-cache.js'
 import {planEnvDown} from './plan-down.js'
 import {ENV_STEP} from './plan-up.js'
 import {localStateDownWarning, type TerraformState, terraformStateOf} from './tf-state.js'
@@ -246,12 +247,13 @@ export const envGc: Service<EnvGcRequest, EnvGcResult> = async (request, deps: D
   // Where each selected environment's Terraform state lives, read from its module once.
   const envOf = (record: EnvRecord) => envForRecord(record, targetOf.get(record.cluster)!, loaded)
   const stateOf = await terraformStates(selection.remove.map(({record}) => envOf(record)), deps)
+  const pluginCache = await idpPluginCacheFor(deps.env)
   const planFor = (record: EnvRecord) => {
     const env = envOf(record)
     const terraformState = env.terraform ? stateOf.get(stateKey(env)) : undefined
     return planEnvDown(
       {env, found: 'ours', driver: record.driver === 'vcluster' ? 'vcluster' : 'namespace', timeoutMs},
-      {holder, paths: envStatePaths(deps.stateDir, record.service, record.env, record.cluster), ...(terraformState ? {terraformState} : {})},
+      {holder, paths: {...envStatePaths(deps.stateDir, record.service, record.env, record.cluster), ...(env.terraform && pluginCache ? {tfPluginCache: pluginCache} : {})}, ...(terraformState ? {terraformState} : {})},
     )
   }
   const brief = (r: EnvRecord) => ({service: r.service, env: r.env, cluster: r.cluster, namespace: r.namespace})

@@ -1,5 +1,7 @@
 import path from 'node:path'
 
+import {idpPluginCacheFor} from '../tools/terraform-plugin-cache.js'
+
 /**
  * Where idp keeps an environment's local files: `env up`/`down`/`gc` write them (the planners
  * name them in steps), `env kubeconfig`/`status` read them. Local state only helps; the cluster's
@@ -23,6 +25,13 @@ export interface EnvStatePaths {
   tfPlan: string
   /** TF_DATA_DIR: per environment, so two environments of one module never share `.terraform`. */
   tfData: string
+  /**
+   * TF_PLUGIN_CACHE_DIR idp gives terraform: its shared provider cache (tools/terraform-plugin-cache.ts),
+   * so the environments' data dirs link to one copy of each provider. Absent when the user has a
+   * plugin cache of their own (or turned it off): terraform then runs with theirs. Set by the
+   * services (withPluginCache), which read the user's settings; not a state file, never removed.
+   */
+  tfPluginCache?: string
 }
 
 /** The record each command keeps of its last run of an environment, in the environment's state dir (plan/journal.ts). */
@@ -58,4 +67,10 @@ export function envKubeconfigPath(stateDir: string, service: string, env: string
 /** The private host-cluster kubeconfig idp writes per cluster alias. */
 export function clusterKubeconfigPath(stateDir: string, clusterAlias: string): string {
   return path.join(stateDir, 'clusters', clusterAlias, 'kubeconfig')
+}
+
+/** An environment's paths with the plugin cache idp gives its terraform, when the user has none (idpPluginCacheFor). */
+export async function withPluginCache(paths: EnvStatePaths, env: NodeJS.ProcessEnv, terraform: boolean): Promise<EnvStatePaths> {
+  const dir = terraform ? await idpPluginCacheFor(env) : undefined
+  return dir ? {...paths, tfPluginCache: dir} : paths
 }

@@ -138,16 +138,22 @@ function withLockTimeout(argv: string[], subcommand: string): string[] {
  * select` step runs, and an environment whose workspace an older idp selected with that command
  * (the `environment` file in TF_DATA_DIR) resolves to the same workspace.
  */
-export function terraformAction(env: ResolvedEnvironment, paths: Pick<EnvStatePaths, 'tfData'>, argv: string[], timeoutMs?: number, workspace = env.terraform!.workspace): ToolAction {
-  return {kind: 'tool', tool: 'terraform', argv, cwd: env.terraform!.dir, env: {TF_DATA_DIR: paths.tfData, TF_WORKSPACE: workspace}, ...(timeoutMs === undefined ? {} : {timeoutMs})}
+export function terraformAction(env: ResolvedEnvironment, paths: TerraformPaths, argv: string[], timeoutMs?: number, workspace = env.terraform!.workspace): ToolAction {
+  // The plugin cache goes on every terraform command, not init alone, so a printed command (a
+  // hint saying to run `terraform init`, a clean-up) reaches the same providers idp's did.
+  const cache: Record<string, string> = paths.tfPluginCache ? {TF_PLUGIN_CACHE_DIR: paths.tfPluginCache} : {}
+  return {kind: 'tool', tool: 'terraform', argv, cwd: env.terraform!.dir, env: {TF_DATA_DIR: paths.tfData, TF_WORKSPACE: workspace, ...cache}, ...(timeoutMs === undefined ? {} : {timeoutMs})}
 }
 
+/** What every terraform action of an environment runs with: its data dir, and idp's plugin cache when it gives one. */
+export type TerraformPaths = Pick<EnvStatePaths, 'tfData' | 'tfPluginCache'>
+
 /** Terraform refuses to delete the workspace it is in, so this runs from `default`. */
-export function terraformDeleteWorkspaceAction(env: ResolvedEnvironment, paths: Pick<EnvStatePaths, 'tfData'>): ToolAction {
+export function terraformDeleteWorkspaceAction(env: ResolvedEnvironment, paths: TerraformPaths): ToolAction {
   return terraformAction(env, paths, terraformWorkspaceDeleteArgs({workspace: env.terraform!.workspace}), undefined, 'default')
 }
 
-export function terraformDestroyAction(env: ResolvedEnvironment, paths: Pick<EnvStatePaths, 'tfData' | 'tfVars'>, timeoutMs?: number): ToolAction {
+export function terraformDestroyAction(env: ResolvedEnvironment, paths: TerraformPaths & Pick<EnvStatePaths, 'tfVars'>, timeoutMs?: number): ToolAction {
   return terraformAction(env, paths, withLockTimeout(terraformDestroyArgs({varFiles: [paths.tfVars]}), 'destroy'), timeoutMs)
 }
 
@@ -158,7 +164,7 @@ export function terraformDestroyAction(env: ResolvedEnvironment, paths: Pick<Env
  * module directory holds local state left by an older idp, -migrate-state -force-copy, so
  * Terraform moves it into the cluster (checked beforehand: none of it is there yet).
  */
-export function terraformInitAction(env: ResolvedEnvironment, paths: Pick<EnvStatePaths, 'tfData' | 'hostKubeconfig'>, state: TerraformState | undefined, timeoutMs?: number): ToolAction {
+export function terraformInitAction(env: ResolvedEnvironment, paths: TerraformPaths & Pick<EnvStatePaths, 'hostKubeconfig'>, state: TerraformState | undefined, timeoutMs?: number): ToolAction {
   if (state === undefined || state.backend === 'local') return terraformAction(env, paths, terraformInitArgs(), timeoutMs)
   // A backend that lists its workspaces (kubernetes, s3, ...) makes init refuse a TF_WORKSPACE it
   // does not have yet once it has two or more: init runs in `default`, which always exists, and

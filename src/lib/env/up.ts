@@ -16,7 +16,7 @@ import {dryRunText, type JsonPlan, planForJson, shellQuote} from '../plan/format
 import {opResult, type StepRecord} from '../plan/types.js'
 import type {ImageCheck} from '../registry/client.js'
 import * as context from './context.js'
-import {envStatePaths, JOURNALS} from './paths.js'
+import {envStatePaths, JOURNALS, withPluginCache} from './paths.js'
 import {ENV_STEP, type EnvUpMetadata, envReleaseNamespace, lockOf, planEnvUp} from './plan-up.js'
 import {postFailureComment, prCommentPoster} from './pr-comment.js'
 import {readSecretsOf} from '../secrets/read.js'
@@ -129,7 +129,7 @@ export const envUp: Service<EnvUpRequest, EnvUpResult> = async (request, deps) =
   if (hostProblem !== undefined && !(hostProblem instanceof PrerequisiteError || hostProblem instanceof RemoteError || hostProblem instanceof TimeoutError)) throw hostProblem
   context.assertPrerequisites([...(stateProblem ? [stateProblem] : []), ...tools.errors, ...(image?.problem && !dryRun ? [image.problem] : []), ...(hostProblem ? [hostProblem] : [])])
 
-  const paths = envStatePaths(deps.stateDir, env.service, env.name, env.cluster.alias)
+  const paths = await withPluginCache(envStatePaths(deps.stateDir, env.service, env.name, env.cluster.alias), deps.env, env.terraform !== undefined)
   let existing: 'ours' | 'none' | undefined
   if (hostAnswer && 'state' in hostAnswer) {
     const host = hostAnswer.state

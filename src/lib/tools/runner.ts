@@ -4,9 +4,12 @@ import path from 'node:path'
 
 import {cacheKey, cachePath, defineCache, entryFile, fileIdentity} from '../cli/cache.js'
 import {CancelledError, TimeoutError, ToolError} from '../cli/errors.js'
+import {acquireFileLock, type ReleaseLock} from '../cli/file-lock.js'
 import {loadExeca} from '../cli/lazy.js'
 import {redact, redactArgv, registerSecret, SECRET_ENV_VARS} from '../cli/redact.js'
+import {ensurePrivateDir} from '../cli/paths.js'
 import {removedToolEnv} from './git.js'
+import {effectivePluginCache, idpPluginCacheDir, pluginCacheLockFile} from './terraform-plugin-cache.js'
 import {formatCommand, STDERR_TAIL_LINES, stripAnsi, tailLines, toolError} from './tool-error.js'
 import type {RunOptions, ToolInfo, ToolName, ToolRunner} from './types.js'
 import {assertUsable, TOOL_SPECS, toolInfo} from './versions.js'
@@ -372,6 +375,37 @@ export function nodeScriptEnv(env: NodeJS.ProcessEnv): Record<string, string> {
   return kept
 }
 
+// ---- Terraform's plugin cache ----------------------------------------------------------------
+
+/** The subcommand of a terraform argv: the first word after the global options (-chdir=...). */
+export function terraformSubcommand(args: readonly string[]): string | undefined {
+  return args.find((arg) => !arg.startsWith('-'))
+}
+
+/**
+ * Terraform does not lock its plugin cache, and two `terraform init`s installing into it at once
+ * may leave a broken entry. An init that uses one (idp's, or the user's own) waits for any other
+ * idp's init on the same cache (terraform-plugin-cache.ts); idp's own cache directory is created
+ * (0700) first. The whole environment of the child says which cache it uses.
+ */
+async function lockPluginCache(env: Record<string, string | undefined>, options: {signal?: AbortSignal; timeoutMs?: number; log: (line: string) => void}): Promise<ReleaseLock | undefined> {
+  const whole: NodeJS.ProcessEnv = {...process.env}
+  for (const [name, value] of Object.entries(env)) {
+    if (value === undefined) delete whole[name]
+    else whole[name] = value
+  }
+  const dir = await effectivePluginCache(whole)
+  if (!dir) return undefined
+  if (path.resolve(dir) === path.resolve(idpPluginCacheDir(whole))) await ensurePrivateDir(dir)
+  const file = pluginCacheLockFile(whole, dir)
+  return acquireFileLock(file, {
+    what: `terraform init with the plugin cache ${dir}`,
+    signal: options.signal,
+    ...(options.timeoutMs === undefined ? {} : {timeoutMs: options.timeoutMs}),
+    onWait: (holder) => options.log(`waiting for ${holder ? `process ${holder.pid}` : 'another idp process'} to finish its terraform init with the plugin cache ${dir} (lock ${file})`),
+  })
+}
+
 // ---- The runner ---------------------------------------------------------------------------
 
 const versionCache = new Map<string, Promise<ToolInfo>>()
@@ -448,15 +482,21 @@ export function createToolRunner(options: ToolRunnerOptions = {}): ToolRunner {
         .join(' ')
       log(`$ ${formatCommand(tool, argv)}${runOptions.cwd ? `  (in ${runOptions.cwd})` : ''}${shownEnv ? `  [env ${shownEnv}]` : ''}`)
 
-      const outcome = await spawnTree(info.path!, args, {
-        cwd: runOptions.cwd,
-        env,
-        input: runOptions.input,
-        timeoutMs: runOptions.timeoutMs,
-        signal: runOptions.signal,
-        graceMs,
-        onLine: runOptions.onLine && (runOptions.rawStdout ? (line, stream) => stream === 'stderr' && runOptions.onLine!(line, stream) : runOptions.onLine),
-      })
+      const release = tool === 'terraform' && terraformSubcommand(args) === 'init' ? await lockPluginCache(env, {signal: runOptions.signal, timeoutMs: runOptions.timeoutMs, log}) : undefined
+      let outcome: SpawnOutcome
+      try {
+        outcome = await spawnTree(info.path!, args, {
+          cwd: runOptions.cwd,
+          env,
+          input: runOptions.input,
+          timeoutMs: runOptions.timeoutMs,
+          signal: runOptions.signal,
+          graceMs,
+          onLine: runOptions.onLine && (runOptions.rawStdout ? (line, stream) => stream === 'stderr' && runOptions.onLine!(line, stream) : runOptions.onLine),
+        })
+      } finally {
+        await release?.()
+      }
       log(`  ${tool} ${outcome.stoppedBy ? `stopped (${outcome.stoppedBy})` : `exited ${outcome.exitCode ?? outcome.signal}`} after ${outcome.durationMs}ms`)
 
       const command = formatCommand(tool, argv)
