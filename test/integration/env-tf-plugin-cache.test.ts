@@ -83,6 +83,8 @@ describe('terraform providers: one copy in idp plugin cache', () => {
     // env down leaves the shared cache alone.
     const down = await world.run(['env', 'down', 'pr-1', '--json'], {env})
     expect(down.code).toBe(0)
+    // Its own data dir is gone (links removed, not followed): the cache keeps the provider.
+    expect(fs.existsSync(dataDir('pr-1'))).toBe(false)
     expect(fs.statSync(cached).size).toBeGreaterThan(aws.unpackedBytes * 0.9)
     expect(fs.realpathSync(providerIn(path.join(dataDir('pr-2'), 'providers')))).toBe(fs.realpathSync(providerIn(cache)))
   }, 300_000)

@@ -148,10 +148,13 @@ describe('terraform workspaces and failures (real terraform)', () => {
     expect(up.code, up.stderr).toBe(0)
     expect(up.json.result.steps.find((s: {id: string}) => s.id === 'terraform-apply').result).toMatchObject({outputs: ['name']})
     expect(stateIn('shop-any-9').resources[0]!.instances[0]!.attributes.input.value).toBe('any-9/2')
+    expect(fs.existsSync(path.join(world.stateDir, 'idp', 'envs', 'shop', 'any-9', 'terraform'))).toBe(true)
     const down = await world.run(['env', 'down', 'any-9', '--json'])
     expect(down.code, down.stderr).toBe(0)
     expect(stateSecret('shop-any-9')).toBeUndefined()
     expect(fs.existsSync(path.join(world.stateDir, 'idp', 'envs', 'shop', 'any-9', 'terraform.tfvars.json'))).toBe(false)
+    // Terraform's data dir of the environment (modules, provider links, the selected workspace) goes too.
+    expect(fs.existsSync(path.join(world.stateDir, 'idp', 'envs', 'shop', 'any-9', 'terraform'))).toBe(false)
   })
 
   describe('sensitive outputs, known at plan time and computed during apply', () => {

@@ -300,7 +300,7 @@ describe('envStatus', () => {
     // ns-53 is the environment whose helm step failed under keepOnFailure above.
     const result = await envStatus({dir: world.project, env: 'ns-53'}, testDeps({env: world.env, runner: new RecordingRunner()}).deps)
     expect(result.lastRun).toMatchObject({command: 'env up', status: 'failed', failedStep: {id: 'helm', error: expect.stringContaining('UPGRADE FAILED')}})
-    expect(result.lastRun?.cleanup).toEqual(expect.arrayContaining([expect.stringMatching(/^KUBECONFIG=\S+ kubectl delete namespace shop-ns-53 --ignore-not-found$/u), expect.stringMatching(/^rm -f \S+ns-53\/kubeconfig$/u)]))
+    expect(result.lastRun?.cleanup).toEqual(expect.arrayContaining([expect.stringMatching(/^KUBECONFIG=\S+ kubectl delete namespace shop-ns-53 --ignore-not-found$/u), expect.stringMatching(/^rm -rf \S+ns-53\/kubeconfig$/u)]))
     expect(renderEnvStatus(result, {bin: 'idp', cwd: world.project, now: new Date(), dir: world.project})).toMatch(/last run: {3}env up failed at "helm upgrade --install shop[^"]*": .*UPGRADE FAILED/u)
   })
 

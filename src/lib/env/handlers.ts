@@ -219,7 +219,8 @@ export function createEnvHandlers(options: EnvHandlerOptions): Handlers<keyof En
 
     async 'env.removeFiles'(action) {
       const p = action.params
-      for (const file of p.files) await rm(file, {force: true})
+      // A directory among them (Terraform's data dir) goes with what it holds; links are removed, never followed.
+      for (const file of p.files) await rm(file, {force: true, recursive: true})
       return {removed: p.files}
     },
 

@@ -167,7 +167,8 @@ export function planEnvDown(options: EnvDownOptions, facts: EnvDownFacts): Plan<
   steps.push({
     id: ENV_STEP.localFiles,
     title: 'Remove local files of the environment',
-    action: removeFilesAction([paths.kubeconfig, paths.tfValues, paths.tfVars, paths.tfPlan]),
+    // Terraform's data dir too (modules, provider links, the selected workspace): the workspace is gone.
+    action: removeFilesAction([paths.kubeconfig, paths.tfValues, paths.tfVars, paths.tfPlan, paths.tfData]),
     dependsOn: beforeCleanup.length > 0 ? beforeCleanup : [ENV_STEP.lock],
   })
   steps.push({id: ENV_STEP.unlock, title: `Release the lock of ${env.name}`, action: unlockAction(host, names.lease, facts.holder), dependsOn: [ENV_STEP.localFiles]})

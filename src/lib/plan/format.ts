@@ -73,7 +73,7 @@ function manualCommand(action: ApiAction | LocalAction): string | undefined {
     case 'access.delete':
       return kubectl(action.params.kubeconfig, ['delete', 'rolebinding', action.params.name, '--namespace', action.params.namespace, '--ignore-not-found'])
     case 'env.removeFiles':
-      return shellQuote(['rm', '-f', ...action.params.files])
+      return shellQuote(['rm', '-rf', ...action.params.files])
     case 'create.undoRender':
       return action.params.removeTarget ? shellQuote(['rm', '-rf', action.params.targetDir]) : undefined
     case 'github.deleteRepo':
