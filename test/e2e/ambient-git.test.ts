@@ -35,6 +35,21 @@ describe('git variables in the shell', () => {
     expect(git(other, 'status', '--porcelain')).toBe('')
   })
 
+  it('a dry run prints each git command as idp would run it, `env -u` included, and --json names them (unset)', async () => {
+    const other = path.join(root, 'other-dry')
+    const shell = {HOME: root, GIT_DIR: path.join(other, '.git'), GIT_WORK_TREE: other}
+    const argv = ['create', 'svc', '--template', 'typescript-service', '--dir', path.join(root, 'dry'), '--set', 'repoUrl=github.com?owner=acme&repo=svc', '--no-input', '--dry-run']
+    const text = await runCli(argv, {env: shell})
+    expect(text.code, text.stderr).toBe(0)
+    expect(text.stdout).toContain(`$ cd ${path.join(root, 'dry', 'svc')} && env -u GIT_DIR -u GIT_WORK_TREE git -c core.hooksPath=/dev/null init --initial-branch main`)
+    const json = await runCli([...argv, '--json'], {env: shell})
+    const steps = (JSON.parse(json.stdout) as {result: {plan: {steps: {tool?: string; action: {unset?: string[]}}[]}}}).result.plan.steps
+    expect(steps.filter((step) => step.tool === 'git').map((step) => step.action.unset)).toEqual([['GIT_DIR', 'GIT_WORK_TREE'], ['GIT_DIR', 'GIT_WORK_TREE'], ['GIT_DIR', 'GIT_WORK_TREE']])
+    // Without them in the shell, nothing to unset.
+    const plain = await runCli([...argv, '--json'], {env: {HOME: root}})
+    expect(plain.stdout).not.toContain('"unset"')
+  })
+
   it('a failed git command is printed with `env -u` for the variables idp removed, so it runs as idp ran it', () => {
     const error = toolError('git', ['-c', 'core.hooksPath=/dev/null', 'init'], {exitCode: 128, stdout: '', stderr: 'fatal: something odd'}, {cwd: '/work/svc', unset: ['GIT_DIR', 'GIT_WORK_TREE']})
     expect(error.hint).toBe('Run `cd /work/svc && env -u GIT_DIR -u GIT_WORK_TREE git -c core.hooksPath=/dev/null init` yourself to investigate (secrets shown as *** must be filled in), or re-run idp with --verbose.')

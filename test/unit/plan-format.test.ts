@@ -82,12 +82,11 @@ describe('formatPlan', () => {
       [
         'Plan: Bring up pr-1 of shop on dev (5 steps)',
         '1. Create namespace shop-pr-1  [kubectl]  (runs with 5)',
-        '     $ kubectl create namespace shop-pr-1',
-        '       (KUBECONFIG=/state/dev.kubeconfig)',
-        '     undo: $ kubectl delete namespace shop-pr-1 --ignore-not-found',
+        '     $ KUBECONFIG=/state/dev.kubeconfig kubectl create namespace shop-pr-1',
+        '     undo: $ KUBECONFIG=/state/dev.kubeconfig kubectl delete namespace shop-pr-1 --ignore-not-found',
         '2. Apply infrastructure  [terraform]  (runs with 3, 4, 5)',
-        "     $ terraform apply -auto-approve -var 'note=it'\\''s here'",
-        '       (in /repo/infra; timeout 600s)',
+        "     $ cd /repo/infra && terraform apply -auto-approve -var 'note=it'\\''s here'",
+        '       (timeout 600s)',
         '3. Create vcluster  [argocd]  (after 1)  (runs with 2, 5)',
         "     $ argocd login argocd.example.com --auth-token '***' --grpc-web",
         '4. Label namespace  [kubernetes API]  (runs with 2, 5)',
@@ -112,6 +111,30 @@ describe('formatPlan', () => {
     expect(text).toContain("$ git push '--token=***' 'https://***@example.com/r.git'")
     expect(text).toContain('1. Use ***  [git]')
     expect(text).not.toMatch(/hunter2|zzzzzz|pw@/u)
+  })
+})
+
+describe('a dry run\'s command lines', () => {
+  it('run as idp runs the tool: the variables the runner removes are in the plan (unset) and in the printed line', () => {
+    const runner = {removedEnv: (env?: Record<string, string | undefined>) => ['GIT_DIR', 'GIT_WORK_TREE'].filter((name) => env?.[name] === undefined)}
+    const gitPlan: Plan = {
+      version: 1,
+      kind: 'create',
+      summary: 'Create shop',
+      steps: [
+        {id: 'commit', title: 'Commit', action: {kind: 'tool', tool: 'git', argv: ['commit', '-m', 'first'], cwd: '/w/shop', env: {GIT_AUTHOR_NAME: 'A'}}, undo: [{kind: 'tool', tool: 'git', argv: ['reset'], cwd: '/w/shop', env: {GIT_DIR: '/w/shop/.git'}}]},
+      ],
+      metadata: {},
+    }
+    const json = planForJson(gitPlan, runner)
+    expect(json.steps[0]?.action).toMatchObject({unset: ['GIT_DIR', 'GIT_WORK_TREE']})
+    // The action sets GIT_DIR itself: only GIT_WORK_TREE is removed.
+    expect(json.steps[0]?.undo?.[0]).toMatchObject({unset: ['GIT_WORK_TREE']})
+    expect(formatPlan(json)).toContain('     $ cd /w/shop && GIT_AUTHOR_NAME=A env -u GIT_DIR -u GIT_WORK_TREE git commit -m first\n')
+    expect(formatPlan(json)).toContain('     undo: $ cd /w/shop && GIT_DIR=/w/shop/.git env -u GIT_WORK_TREE git reset')
+    // Without a runner (or with nothing to remove) there is no unset.
+    expect(planForJson(gitPlan).steps[0]?.action).not.toHaveProperty('unset')
+    expect(planForJson(gitPlan, {removedEnv: () => []}).steps[0]?.action).not.toHaveProperty('unset')
   })
 })
 

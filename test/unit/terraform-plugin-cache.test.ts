@@ -95,7 +95,7 @@ describe('the plans and the printed commands carry the cache', () => {
     expect(tools.length).toBeGreaterThanOrEqual(7)
     for (const action of tools) expect(action).toMatchObject({kind: 'tool', tool: 'terraform', env: {TF_PLUGIN_CACHE_DIR: cache}})
     expect(commandLine(terraformInitAction(env, paths, undefined))).toBe(`cd ${FIXTURE_PROJECT}/infra && TF_DATA_DIR=/state/envs/shop/pr-7/terraform TF_WORKSPACE=shop-pr-7 TF_PLUGIN_CACHE_DIR=${cache} terraform init -input=false -no-color`)
-    expect(formatPlan(up)).toContain('env TF_DATA_DIR, TF_WORKSPACE, TF_PLUGIN_CACHE_DIR')
+    expect(formatPlan(up)).toContain(`$ cd ${FIXTURE_PROJECT}/infra && TF_DATA_DIR=/state/envs/shop/pr-7/terraform TF_WORKSPACE=shop-pr-7 TF_PLUGIN_CACHE_DIR=${cache} terraform init -input=false -no-color`)
   })
 
   it("with the user's own cache the actions carry none (terraform reads theirs)", async () => {

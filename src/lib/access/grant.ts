@@ -58,7 +58,7 @@ export const accessGrant: Service<AccessGrantRequest, AccessGrantResult> = async
     grantedBy,
     ...(request.reason ? {reason: request.reason} : {}),
   })
-  const base = {...plan.metadata, plan: planForJson(plan)}
+  const base = {...plan.metadata, plan: planForJson(plan, deps.runner)}
   if (request.dryRun) return {...base, dryRun: true}
   const [{connectEnv}, {createAccessHandlers}] = await Promise.all([import('./connect.js'), import('./handlers.js')])
   await connectEnv(target, deps.stateDir, deps.env)

@@ -62,8 +62,8 @@ export const accessRevoke: Service<AccessRevokeRequest, AccessRevokeResult> = as
   const summary = request.expired ? `Revoke ${items.length} expired grant${items.length === 1 ? '' : 's'} of ${service}` : `Revoke ${request.all ? 'every role' : request.role} of ${user} on ${request.env}`
   const plan = planAccessRevoke({service, items, onlyIfExpired: request.expired, summary})
   const listed = plan.metadata.items
-  if (request.dryRun) return {revoked: listed.map((r) => ({...r, deleted: false})), dryRun: true, plan: planForJson(plan)}
-  if (items.length === 0) return {revoked: [], dryRun: false, plan: planForJson(plan), steps: []}
+  if (request.dryRun) return {revoked: listed.map((r) => ({...r, deleted: false})), dryRun: true, plan: planForJson(plan, deps.runner)}
+  if (items.length === 0) return {revoked: [], dryRun: false, plan: planForJson(plan, deps.runner), steps: []}
   const [{createAccessHandlers}, {connectCluster}] = await Promise.all([import('./handlers.js'), import('../env/cluster.js')])
   // The steps read each cluster's private kubeconfig; a listing above has written it, a named grant has not.
   if (named) await connectCluster(named.cluster, {stateDir: deps.stateDir, requireReachable: true, env: deps.env})
@@ -72,7 +72,7 @@ export const accessRevoke: Service<AccessRevokeRequest, AccessRevokeResult> = as
     const outcome = opResult(plan, applied, plan.steps[index]!.id, 'access.delete')
     return {...r, deleted: Boolean(outcome?.deleted), ...(outcome?.reason ? {note: outcome.reason} : {}), ...(outcome?.roleRemoved ? {roleRemoved: outcome.roleRemoved} : {})}
   })
-  return {revoked, dryRun: false, plan: planForJson(plan), steps: applied.steps}
+  return {revoked, dryRun: false, plan: planForJson(plan, deps.runner), steps: applied.steps}
 }
 
 export const renderAccessRevoke: Human<AccessRevokeResult> = (result) => {

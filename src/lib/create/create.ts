@@ -175,7 +175,7 @@ export const create: Service<CreateRequest, CreateResult> = async (request, deps
         : {}),
       dryRun: request.dryRun,
     }
-    if (request.dryRun) return {plan: planForJson(prepared.plan), ...base}
+    if (request.dryRun) return {plan: planForJson(prepared.plan, deps.runner), ...base}
 
     // The token's way to the catalog is checked before the first change, not after the repository exists.
     if (prepared.catalogRegistration?.register) assertTokenTransport(backstage, deps.env)

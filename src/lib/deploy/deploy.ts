@@ -84,7 +84,7 @@ export const deploy: Service<DeployRequest, DeployResult> = async (request, deps
     ...deployTarget(about),
     ...(about.imageTag ? {imageTag: about.imageTag} : {}),
     rollback: about.rollback,
-    plan: planForJson(plan),
+    plan: planForJson(plan, deps.runner),
     ...(image ? {image: image.check} : {}),
   }
   if (request.dryRun) return {...base, ...(about.targetRevision ? {revision: about.targetRevision} : {}), dryRun: true}

@@ -135,7 +135,7 @@ export const deployRollback: Service<DeployRollbackRequest, DeployRollbackResult
     to,
     ...(revision ? {revision} : {}),
     ...(imageTag ? {imageTag} : {}),
-    plan: planForJson(plan),
+    plan: planForJson(plan, deps.runner),
   }
   if (request.dryRun) return {...base, dryRun: true}
 

@@ -86,7 +86,7 @@ export const envDown: Service<EnvDownRequest, EnvDownResult> = async (request, d
   const poster = target ? await prCommentPoster(config, deps.env) : undefined
   const prComment = poster ? target : undefined
   const plan = planEnvDown({env, found: found === 'unknown' ? 'ours' : found, ...(driver ? {driver} : {}), timeoutMs, ...(prComment ? {prComment} : {})}, {holder: context.lockHolder(git.owner), paths, ...(terraformState ? {terraformState} : {})})
-  const base = {env: env.name, service: env.service, namespace: env.namespace, cluster: env.cluster.alias, found, alreadyGone: found === 'absent', plan: planForJson(plan)}
+  const base = {env: env.name, service: env.service, namespace: env.namespace, cluster: env.cluster.alias, found, alreadyGone: found === 'absent', plan: planForJson(plan, deps.runner)}
   if (request.dryRun) return {...base, dryRun: true}
   const {createEnvHandlers} = await import('./handlers.js')
   const applied = await deps.plans.apply(plan, {

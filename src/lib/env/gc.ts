@@ -259,7 +259,7 @@ export const envGc: Service<EnvGcRequest, EnvGcResult> = async (request, deps: D
   const brief = (r: EnvRecord) => ({service: r.service, env: r.env, cluster: r.cluster, namespace: r.namespace})
   const base = {
     service: service ?? null,
-    selected: selection.remove.map(({record, reason}) => ({...brief(record), reason, ...(request.dryRun ? {plan: planForJson(planFor(record))} : {})})),
+    selected: selection.remove.map(({record, reason}) => ({...brief(record), reason, ...(request.dryRun ? {plan: planForJson(planFor(record), deps.runner)} : {})})),
     skipped: selection.skipped.map(({record, reason}) => ({...brief(record), reason})),
     clusters: listing.clusters,
   }

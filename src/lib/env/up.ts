@@ -154,7 +154,7 @@ export const envUp: Service<EnvUpRequest, EnvUpResult> = async (request, deps) =
   )
   // The result describes the environment exactly as the plan does.
   const {update, ...about} = plan.metadata
-  const base = {...about, updated: update, teardown: idpCommandOf(deps, request.dir, ['env', 'down', env.name]), plan: planForJson(plan), ...(image ? {image: image.check} : {})}
+  const base = {...about, updated: update, teardown: idpCommandOf(deps, request.dir, ['env', 'down', env.name]), plan: planForJson(plan, deps.runner), ...(image ? {image: image.check} : {})}
   if (dryRun) return {...base, dryRun: true}
 
   const [{createEnvHandlers, createEvidenceSampler, releaseEnvLock, withHelmEvidence}] = (await preload)!

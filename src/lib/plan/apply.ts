@@ -92,7 +92,7 @@ export async function applyPlan(plan: Plan<unknown>, options: ApplyOptions): Pro
   const requested = options.concurrency ?? 4
   const concurrency = Number.isNaN(requested) || requested < 1 ? 1 : Math.floor(requested)
   const stderr = options.stderr ?? process.stderr
-  const jsonPlan = planForJson(plan)
+  const jsonPlan = planForJson(plan, options.runner)
   const steps = new Map(plan.steps.map((step) => [step.id, step]))
   const records = new Map<string, StepRecord>(plan.steps.map((step) => [step.id, {id: step.id, status: 'pending'}]))
   const results = new Map<string, unknown>()

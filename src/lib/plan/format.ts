@@ -4,7 +4,7 @@
  */
 import {redact, redactArgv, redactValue} from '../cli/redact.js'
 import {secretSelector} from '../secrets/labels.js'
-import type {ToolName} from '../tools/types.js'
+import type {ToolName, ToolRunner} from '../tools/types.js'
 import {concurrentSteps, effectiveDependencies} from './graph.js'
 import type {Action, ApiAction, LocalAction, Plan, PlanStep, ToolAction} from './types.js'
 
@@ -130,14 +130,10 @@ function tag(action: Action): string {
 
 function actionLines(action: Action): string[] {
   if (action.kind !== 'tool') return [`${action.op}: ${redact(action.summary)}`]
-  const lines = [`$ ${shellQuote([action.tool, ...redactArgv(action.argv)])}`]
-  const context: string[] = []
-  if (action.cwd) context.push(`in ${action.cwd}`)
-  if (action.kubeconfig) context.push(`KUBECONFIG=${action.kubeconfig}`)
-  if (action.env && Object.keys(action.env).length > 0) context.push(`env ${Object.keys(action.env).join(', ')}`)
-  if (action.input !== undefined) context.push(`stdin ${Buffer.byteLength(action.input)} bytes`)
-  if (action.timeoutMs !== undefined) context.push(`timeout ${Math.round(action.timeoutMs / 1000)}s`)
-  if (context.length > 0) lines.push(`  (${context.join('; ')})`)
+  // The whole command as idp runs it (directory, kubeconfig, environment), so a line pasted from a
+  // dry run reaches what idp would, not the shell's current context.
+  const lines = [`$ ${commandLine(action, action.unset)}`]
+  if (action.timeoutMs !== undefined) lines.push(`  (timeout ${Math.round(action.timeoutMs / 1000)}s)`)
   return lines
 }
 
@@ -157,13 +153,15 @@ export interface JsonPlan<M = unknown> extends Plan<M> {
 /**
  * The plan as `result.plan` under --json: plain JSON, redacted, every step's effective
  * `dependsOn` spelled out (so scripts need not know the sequential-by-default rule), and each
- * tool step carrying `tool` and `argv` next to its action for convenience.
+ * tool step carrying `tool` and `argv` next to its action for convenience. With the runner, each
+ * tool action (undo included) says which variables the runner removes from its environment
+ * (`unset`), so the dry run's command lines run as idp would run them.
  */
-export function planForJson<M>(plan: Plan<M>): JsonPlan<M> {
+export function planForJson<M>(plan: Plan<M>, runner?: Pick<ToolRunner, 'removedEnv'>): JsonPlan<M> {
   const deps = effectiveDependencies(plan)
   const concurrent = concurrentSteps(plan)
   const steps = plan.steps.map((step): JsonPlanStep => {
-    const action = jsonAction(step.action)
+    const action = jsonAction(step.action, runner)
     return {
       id: step.id,
       title: redact(step.title),
@@ -171,7 +169,7 @@ export function planForJson<M>(plan: Plan<M>): JsonPlan<M> {
       action,
       dependsOn: deps.get(step.id) ?? [],
       ...((concurrent.get(step.id) ?? []).length > 0 ? {concurrentWith: concurrent.get(step.id)} : {}),
-      ...(step.undo ? {undo: step.undo.map((undo) => jsonAction(undo))} : {}),
+      ...(step.undo ? {undo: step.undo.map((undo) => jsonAction(undo, runner))} : {}),
       ...(step.optional ? {optional: true} : {}),
     }
   })
@@ -184,14 +182,16 @@ export function planForJson<M>(plan: Plan<M>): JsonPlan<M> {
   }
 }
 
-function jsonAction(action: Action): Action {
+function jsonAction(action: Action, runner?: Pick<ToolRunner, 'removedEnv'>): Action {
   if (action.kind === 'tool') {
+    const unset = runner?.removedEnv(action.env) ?? []
     return {
       ...toJson(action),
       argv: redactArgv(action.argv),
       ...(action.env ? {env: Object.fromEntries(Object.entries(action.env).map(([k, v]) => [k, redact(v)]))} : {}),
       ...(action.input === undefined ? {} : {input: redact(action.input)}),
       ...(action.cwd === undefined ? {} : {cwd: redact(action.cwd)}),
+      ...(unset.length > 0 ? {unset} : {}),
     }
   }
   const copy = toJson(action)

@@ -24,6 +24,11 @@ export interface ToolAction {
   allowedExitCodes?: number[]
   /** Text piped to stdin. */
   input?: string
+  /**
+   * For people and scripts reading a plan: the variables the ToolRunner removes from the tool's
+   * environment (ToolRunner.removedEnv), filled in by planForJson. The runner works them out itself.
+   */
+  unset?: string[]
 }
 
 /**

@@ -165,7 +165,7 @@ export const secretsSync: Service<SecretsSyncRequest, SecretsSyncResult> = async
     restart = await deploymentsUsing(await kubeClientCache()(compared.kubeconfig), diff.namespace, changed)
   }
   const plan = planSecretsSync(compared, compared.read.facts, restart)
-  const base = {...diff, restarted: restart, plan: planForJson(plan)}
+  const base = {...diff, restarted: restart, plan: planForJson(plan, deps.runner)}
   if (request.dryRun) return {...base, dryRun: true}
   const {createEnvHandlers} = await import('../env/handlers.js')
   const applied = await deps.plans.apply(plan, {
