@@ -33,6 +33,9 @@ const only = process.env.BENCH_ONLY ?? ''
 const selected = (name: string) => name.includes(only)
 const CONCURRENCY_CASE = 'concurrency'
 const PROVIDERS_CASE = 'terraform providers'
+const GC_CASE = 'env gc'
+/** Expired environments the gc case removes, each run. */
+const GC_ENVIRONMENTS = 12
 const bin = path.join(root, 'bin/run.js')
 /**
  * Another build's bin/run.js (e.g. a worktree of the previous commit, built): each start-up run of
@@ -346,6 +349,33 @@ async function measureConcurrency(world: EnvWorld): Promise<ConcurrencyMeasureme
   }
 }
 
+interface GcMeasurement {
+  concurrency: number
+  environments: number
+  wallMs: number
+}
+
+/**
+ * `idp env gc --yes` of GC_ENVIRONMENTS expired namespace previews (helm release each, so a
+ * `helm uninstall` per environment), helm one second slower per call, as a nightly job meets
+ * them: once one at a time (--concurrency 1), once with the default (4). What grows with the
+ * number of environments is the teardown of each; the wall time shows whether they overlap.
+ */
+async function measureGc(world: EnvWorld): Promise<GcMeasurement[]> {
+  const pathValue = world.env.PATH ?? ''
+  const wrappers = slowToolsDir(path.join(world.root, 'slow-bin-gc'), ['helm'], pathValue)
+  const env = {...world.env, PATH: [wrappers.dir, pathValue].join(path.delimiter)}
+  const measured: GcMeasurement[] = []
+  for (const concurrency of [1, 4]) {
+    seedEnvironments(world.kube, {service: 'shop', count: GC_ENVIRONMENTS, prefix: `ns-gc${concurrency}-`, expiresInMs: -3_600_000})
+    const r = await run([process.execPath, bin, 'env', 'gc', '--yes', '--json', '--concurrency', String(concurrency), '--dir', world.project], env, world.project)
+    const removed = (JSON.parse(r.stdout || '{}') as {result?: {outcomes?: Array<{status: string}>}}).result?.outcomes?.filter((o) => o.status === 'removed').length
+    if (r.code !== 0 || removed !== GC_ENVIRONMENTS) throw new Error(`env gc --concurrency ${concurrency}: exit ${r.code}, removed ${removed} (expected ${GC_ENVIRONMENTS}): ${(r.stdout + r.stderr).slice(-1200)}`)
+    measured.push({concurrency, environments: GC_ENVIRONMENTS, wallMs: round(r.ms)})
+  }
+  return measured
+}
+
 /** The fixed latency every stand-in request gets in the status cases. */
 const STATUS_LATENCY_MS = 50
 
@@ -637,7 +667,7 @@ async function main(): Promise<void> {
       {name: 'idp --help', target: 2, rssTargetMb: 60, env, cwd: root, prepare: () => ({argv: ['--help']})},
     ]
     const skipped: string[] = []
-    const needsWorld = ids.has('env:up') || ids.has('env:list')
+    const needsWorld = ids.has('env:up') || ids.has('env:list') || ids.has('env:gc')
     if (needsWorld) world = await startEnvWorld()
 
     if (world && ids.has('env:up') && selected('idp env up --dry-run')) {
@@ -684,6 +714,8 @@ async function main(): Promise<void> {
     if (status.length === 0) skipped.push('idp status with latency')
     const concurrency = world && ids.has('env:up') && process.env.BENCH_SKIP_CONCURRENCY !== '1' && selected(CONCURRENCY_CASE) ? await measureConcurrency(world) : undefined
     if (!concurrency) skipped.push('env up wall time with slow tools')
+    const gc = world && ids.has('env:gc') && selected(GC_CASE) ? await measureGc(world) : undefined
+    if (!gc) skipped.push(GC_CASE)
     const providers = world && ids.has('env:up') && selected(PROVIDERS_CASE) && hasProviderMirror() ? await measureProviders(world) : undefined
     if (!providers) skipped.push(PROVIDERS_CASE)
 
@@ -713,6 +745,14 @@ async function main(): Promise<void> {
             : `The slow tools are shell wrappers (no C compiler): idp never remembers a script's version, so this run also waited for a delayed version probe per tool.\n`),
       )
     }
+    if (gc) {
+      const one = gc[0]!.wallMs
+      process.stdout.write(
+        `\n| ${GC_CASE}: ${GC_ENVIRONMENTS} expired previews, helm ${TOOL_DELAY_S} s slower per call | wall | per environment | vs one at a time |\n|---|---|---|---|\n${gc
+          .map((g) => `| --concurrency ${g.concurrency} | ${g.wallMs} ms | ${round(g.wallMs / g.environments)} ms | ${round(g.wallMs / one, 2)}× |`)
+          .join('\n')}\n`,
+      )
+    }
     if (providers) {
       process.stdout.write(
         `\n| ${PROVIDERS_CASE}: two env ups, hashicorp/aws | data dir, 1st env | data dir, 2nd env | plugin cache | disk in all | init, 1st env | init, 2nd env |\n|---|---|---|---|---|---|---|\n${providers
@@ -724,7 +764,7 @@ async function main(): Promise<void> {
     // A filtered run is a quick look, not a result to publish: results.json keeps the full run.
     if (!only) writeFileSync(
       path.join(root, 'bench/results.json'),
-      `${JSON.stringify({date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, loadavg: os.loadavg().map((l) => round(l, 2)), runs, results, status, concurrency, providers, skipped}, null, 2)}\n`,
+      `${JSON.stringify({date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, loadavg: os.loadavg().map((l) => round(l, 2)), runs, results, status, concurrency, gc, providers, skipped}, null, 2)}\n`,
     )
   } finally {
     process.off('SIGINT', onSignal)

@@ -128,6 +128,38 @@ describe('idp env gc', () => {
     expect(namespaces()).toEqual(['cart-pr-3', 'shop-manual', 'shop-pr-1', 'shop-pr-2', 'shop-staging'])
   })
 
+  it('removes several environments at once (--concurrency), each step named by its environment; --concurrency 1 one at a time', async () => {
+    const overlap = (from: number, names: string[]) => {
+      // The most namespace DELETEs the stand-in was answering at the same moment.
+      const deletes = kube.requests().slice(from).filter((r) => r.method === 'DELETE' && names.some((n) => r.path.endsWith(`/namespaces/${n}`)))
+      expect(deletes).toHaveLength(names.length)
+      return Math.max(...deletes.map((a) => deletes.filter((b) => (b.at ?? 0) <= (a.at ?? 0) && (a.at ?? 0) < (b.at ?? 0) + (b.ms ?? 0)).length))
+    }
+    const seed = (envs: string[]) => envs.forEach((e) => seedEnvironment(kube, {service: 'shop', env: e, expiresInMs: -HOUR}))
+    kube.faults.delay(150)
+    const wide = ['pr-11', 'pr-12', 'pr-13', 'pr-14', 'pr-15', 'pr-16']
+    seed(wide)
+    let from = kube.requests().length
+    const together = await runIdp(['env', 'gc', '--yes', '--concurrency', '3', '--dir', repo], env({CI: 'true'}))
+    expect(together.code, together.stderr).toBe(0)
+    expect(overlap(from, ['shop-pr-1', ...wide.map((e) => `shop-${e}`)])).toBe(3)
+    // Plain progress lines, each naming its environment; the result in the candidates' order.
+    expect(together.stderr).toContain('shop/pr-13: Delete namespace shop-pr-13')
+    expect(together.stdout.split('\n').filter((line) => line.startsWith('✓ removed')).map((line) => line.split(' ')[2])).toEqual(['shop/pr-1', ...wide.map((e) => `shop/${e}`)])
+    expect(namespaces()).toEqual(['cart-pr-3', 'shop-manual', 'shop-pr-2', 'shop-staging'])
+
+    const narrow = ['pr-21', 'pr-22', 'pr-23']
+    seed(narrow)
+    from = kube.requests().length
+    const serial = await runIdp(['env', 'gc', '--yes', '--concurrency', '1', '--json', '--dir', repo], env())
+    expect(serial.code, serial.stderr).toBe(0)
+    expect(overlap(from, narrow.map((e) => `shop-${e}`))).toBe(1)
+    expect((JSON.parse(serial.stdout) as GcJson).result.outcomes.map((o) => `${o.env}:${o.status}`)).toEqual(['pr-21:removed', 'pr-22:removed', 'pr-23:removed'])
+
+    const bad = await runIdp(['env', 'gc', '--yes', '--concurrency', '0', '--json', '--dir', repo], env())
+    expect(bad.code).toBe(2)
+  })
+
   it('without a terminal, removing needs --yes: exit 2 naming it, nothing removed', async () => {
     seedEnvironment(kube, {service: 'shop', env: 'pr-5', expiresInMs: -HOUR})
     const {code, stdout} = await runIdp(['env', 'gc', '--json', '--dir', repo], env())

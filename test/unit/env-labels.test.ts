@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 
-import {RemoteError} from '../../src/lib/cli/errors.js'
+import {CancelledError, RemoteError} from '../../src/lib/cli/errors.js'
 import {envForRecord, gcFailure, runGc, selectForGc} from '../../src/lib/env/gc.js'
 import {relativeExpiry, roughDuration} from '../../src/lib/env/format.js'
 import {ANNOTATIONS, envMetadata, envSelector, type EnvRecord, isOwnedBy, LABELS, parseEnvRecord, sanitizeLabelValue} from '../../src/lib/env/labels.js'
@@ -161,6 +161,60 @@ describe('gc selection', () => {
     expect(failure.exitCode).toBe(6)
     expect(failure.message).toBe('gc removed 1 of 2 environments; 1 failed:\n  shop/pr-1 on dev: Kubernetes refused to delete Namespace shop-pr-1: 500')
     expect(gcFailure({outcomes: run.outcomes.filter((o) => o.status !== 'failed'), errors: new Map()})).toBeUndefined()
+  })
+})
+
+describe('runGc with concurrency', () => {
+  const owned = (env: string) => ({metadata: {labels: {[LABELS.managedBy]: 'idp', [LABELS.service]: 'shop', [LABELS.env]: env}}})
+  const candidates = (n: number) => Array.from({length: n}, (_, i) => ({record: record({env: `pr-${i + 1}`, namespace: `shop-pr-${i + 1}`}), reason: 'expired'}))
+
+  it('runs at most `concurrency` removals at once, keeps the candidates\' order, and isolates a failure', async () => {
+    let running = 0
+    let most = 0
+    const run = await runGc({
+      candidates: candidates(7),
+      concurrency: 3,
+      readNamespace: async (r) => owned(r.env),
+      plan: (r) => ({version: 1, kind: 'env.down', summary: r.env, steps: [], metadata: {}}),
+      async apply(plan) {
+        running++
+        most = Math.max(most, running)
+        // Later candidates finish first, so completion order differs from the candidates' order.
+        await new Promise((resolve) => setTimeout(resolve, 40 - Number(plan.summary.slice(3)) * 4))
+        running--
+        if (plan.summary === 'pr-2') throw new RemoteError('Kubernetes refused to delete Namespace shop-pr-2: 500')
+      },
+    })
+    expect(most).toBe(3)
+    expect(run.outcomes.map((o) => `${o.env}:${o.status}`)).toEqual(['pr-1:removed', 'pr-2:failed', 'pr-3:removed', 'pr-4:removed', 'pr-5:removed', 'pr-6:removed', 'pr-7:removed'])
+    expect([...run.errors.keys()]).toEqual(['dev/shop-pr-2'])
+  })
+
+  it('Ctrl-C starts nothing new, waits for the removals under way, and ends cancelled with what was done', async () => {
+    const controller = new AbortController()
+    const started: string[] = []
+    let inFlight = 0
+    const error = await runGc({
+      candidates: candidates(6),
+      concurrency: 2,
+      signal: controller.signal,
+      readNamespace: async (r) => owned(r.env),
+      plan: (r) => ({version: 1, kind: 'env.down', summary: r.env, steps: [], metadata: {}}),
+      async apply(plan) {
+        started.push(plan.summary)
+        inFlight++
+        if (plan.summary === 'pr-3') controller.abort()
+        await new Promise((resolve) => setTimeout(resolve, plan.summary === 'pr-2' ? 60 : 15))
+        inFlight--
+        // A plan under way sees the same signal and ends cancelled.
+        if (controller.signal.aborted) throw new CancelledError('Cancelled.')
+      },
+    }).then(() => undefined, (e: unknown) => e)
+    expect(error).toBeInstanceOf(CancelledError)
+    // pr-2 was still running when pr-3 was cancelled: runGc waited for both.
+    expect(inFlight).toBe(0)
+    expect(started).toEqual(['pr-1', 'pr-2', 'pr-3'])
+    expect((error as CancelledError).details).toEqual({outcomes: [expect.objectContaining({env: 'pr-1', status: 'removed'})]})
   })
 })
 

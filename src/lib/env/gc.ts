@@ -38,6 +38,8 @@ export interface EnvGcRequest {
   keepOnFailure: boolean
   /** Remove without asking on a terminal. */
   yes: boolean
+  /** How many environments to remove at once (default GC_CONCURRENCY). */
+  concurrency?: number
 }
 
 /** The same environment fields as an outcome, so --dry-run and a real run read alike. */
@@ -171,6 +173,8 @@ export interface GcRunOptions {
   apply(plan: Plan<unknown>, record: EnvRecord): Promise<void>
   signal?: AbortSignal
   onStart?(candidate: GcCandidate): void
+  /** How many environments are removed at once (default 1). */
+  concurrency?: number
 }
 
 export interface GcRunResult {
@@ -179,12 +183,23 @@ export interface GcRunResult {
   errors: Map<string, unknown>
 }
 
-/** Remove each candidate in turn; a failure is recorded and the next one goes on. */
+/** How many environments gc removes at once unless told (--concurrency), and the most it will. */
+export const GC_CONCURRENCY = 4
+export const GC_MAX_CONCURRENCY = 16
+
+/**
+ * Remove the candidates, up to `concurrency` at a time (default 1): each environment's removal is
+ * independent (its own namespace, Lease, Terraform workspace and data dir), so a nightly job with
+ * many expired previews takes about the time of the slowest `concurrency`-th of them, not their
+ * sum. A failure is recorded and the others go on. Outcomes come back in the candidates' order.
+ * Ctrl-C starts nothing new, waits for the removals under way (their plans see the same signal
+ * and stop), then ends with CancelledError carrying the outcomes so far.
+ */
 export async function runGc(options: GcRunOptions): Promise<GcRunResult> {
-  const outcomes: GcOutcome[] = []
+  const outcomes: Array<GcOutcome | undefined> = []
   const errors = new Map<string, unknown>()
-  for (const candidate of options.candidates) {
-    if (options.signal?.aborted) throw new CancelledError('Cancelled by the user.', {details: {outcomes}})
+  let cancelled = false
+  const removeCandidate = async (candidate: GcCandidate, index: number): Promise<void> => {
     const {record, reason} = candidate
     const base = {service: record.service, env: record.env, cluster: record.cluster, namespace: record.namespace, reason}
     options.onStart?.(candidate)
@@ -200,15 +215,29 @@ export async function runGc(options: GcRunOptions): Promise<GcRunResult> {
         await options.apply(options.plan(record), record)
         return {...base, status: 'removed'}
       }
-      outcomes.push(options.withLock ? await options.withLock(record, removeOne) : await removeOne())
+      outcomes[index] = options.withLock ? await options.withLock(record, removeOne) : await removeOne()
     } catch (error) {
-      if (error instanceof CancelledError || options.signal?.aborted) throw new CancelledError('Cancelled by the user.', {details: {outcomes}})
+      if (error instanceof CancelledError || options.signal?.aborted) {
+        cancelled = true
+        return
+      }
       const idp = error instanceof IdpError ? error : undefined
-      outcomes.push({...base, status: 'failed', detail: redact(error instanceof Error ? error.message : String(error)), exitCode: idp?.exitCode ?? 1})
+      outcomes[index] = {...base, status: 'failed', detail: redact(error instanceof Error ? error.message : String(error)), exitCode: idp?.exitCode ?? 1}
       errors.set(`${record.cluster}/${record.namespace}`, error)
     }
   }
-  return {outcomes, errors}
+  let next = 0
+  const worker = async (): Promise<void> => {
+    while (next < options.candidates.length && !cancelled && !options.signal?.aborted) {
+      const index = next++
+      await removeCandidate(options.candidates[index]!, index)
+    }
+  }
+  const width = Math.max(1, Math.min(Math.floor(options.concurrency ?? 1), options.candidates.length))
+  await Promise.all(Array.from({length: width}, () => worker()))
+  const done = outcomes.filter((o): o is GcOutcome => o !== undefined)
+  if (cancelled || options.signal?.aborted) throw new CancelledError('Cancelled by the user.', {details: {outcomes: done}})
+  return {outcomes: done, errors}
 }
 
 /**
@@ -233,6 +262,10 @@ export const envGc: Service<EnvGcRequest, EnvGcResult> = async (request, deps: D
   // Bad input fails before anything is contacted.
   const olderThanMs = request.olderThan === undefined ? undefined : parseDuration(request.olderThan)
   const timeoutMs = parseTimeout(request.timeout)
+  const concurrency = request.concurrency ?? GC_CONCURRENCY
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > GC_MAX_CONCURRENCY) {
+    throw new UsageError(`--concurrency must be a whole number from 1 to ${GC_MAX_CONCURRENCY}, not ${String(request.concurrency)}.`, {hint: `e.g. ${deps.bin} env gc --concurrency 8`})
+  }
   const loaded = await loadConfig({dir: request.dir, required: true, env: deps.env})
   const {config} = loaded
   const targets = configuredClusters(loaded, request.cluster)
@@ -282,8 +315,12 @@ export const envGc: Service<EnvGcRequest, EnvGcResult> = async (request, deps: D
 
   const {acquireEnvLock, createEnvHandlers, releaseEnvLock} = await import('./handlers.js')
   const handlers = createEnvHandlers({runner: deps.runner, env: deps.env, bin: deps.bin, now: deps.now})
+  // Several at once: each step's title names its environment, and progress is plain lines (one
+  // animated list per environment would draw over the others).
+  const together = Math.min(concurrency, selection.remove.length) > 1
   const run = await runGc({
     candidates: selection.remove,
+    concurrency,
     signal: deps.signal,
     onStart: ({record, reason}) => deps.out.info(`Removing ${record.service}/${record.env} on ${record.cluster} (namespace ${record.namespace}): ${reason}`),
     readNamespace: (record) => findNamespace(listing.connections.get(record.cluster)!.clients.core, record.namespace, ` on cluster "${record.cluster}"`),
@@ -305,8 +342,9 @@ export const envGc: Service<EnvGcRequest, EnvGcResult> = async (request, deps: D
       }
     },
     plan: planFor,
-    apply: async (plan) => {
-      await deps.plans.apply(plan, {handlers, keepOnFailure: request.keepOnFailure})
+    apply: async (plan, record) => {
+      const shown = together ? {...plan, steps: plan.steps.map((step) => ({...step, title: `${record.service}/${record.env}: ${step.title}`}))} : plan
+      await deps.plans.apply(shown, {handlers, keepOnFailure: request.keepOnFailure, ...(together ? {plain: true} : {})})
     },
   })
   const failure = gcFailure(run)

@@ -34,6 +34,8 @@ export interface PlanRunOptions {
   journal?: ApplyOptions['journal']
   collectEvidence?: ApplyOptions['collectEvidence']
   describe?: ApplyOptions['describe']
+  /** Progress as plain lines even on a terminal: several plans run at once (env gc), and one animated list each would draw over the others. */
+  plain?: boolean
 }
 
 export interface PlanRunner {
@@ -48,7 +50,7 @@ export function createPlanRunner(context: {out: Output; runner: ToolRunner; sign
         runner: options.runner ?? context.runner,
         handlers: options.handlers,
         signal: context.signal,
-        renderer: context.renderer,
+        renderer: options.plain && context.renderer === 'default' ? 'simple' : context.renderer,
         verbose: context.verbose,
         ...(context.stderr ? {stderr: context.stderr} : {}),
         ...(options.keepOnFailure ? {keepOnFailure: true} : {}),
