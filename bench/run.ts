@@ -602,15 +602,16 @@ async function measureVclusterStatus(): Promise<StatusMeasurement[]> {
 
 /** One status case: a probe (every environment Healthy), then BENCH_RUNS runs with the latency and without, each beside a `node -e 0`. */
 async function measureStatusCase(kube: Awaited<ReturnType<typeof startKubeStandIn>>, env: NodeJS.ProcessEnv, repo: string, c: {name: string; argv: string[]; expect: number}): Promise<StatusMeasurement> {
-  const once = async (latency: number) => {
+  const once = async (latency: number, nodeFlags: string[] = []) => {
     kube.faults.delay(latency)
     const before = kube.requests().length
-    const r = await run([process.execPath, bin, ...c.argv], env, repo)
+    const r = await run([process.execPath, ...nodeFlags, bin, ...c.argv], env, repo)
     const sent = kube.requests().slice(before)
     if (r.code !== 0) throw new Error(`${c.argv.join(' ')} exited ${r.code}: ${(r.stdout + r.stderr).slice(-800)}`)
     return {ms: r.ms, sent, result: (JSON.parse(r.stdout) as {result: {environments: Array<{health: string}>}}).result}
   }
-  const probe = await once(STATUS_LATENCY_MS)
+  // BENCH_CPU_PROF=DIR: a CPU profile of the probe run of each status case (node --cpu-prof).
+  const probe = await once(STATUS_LATENCY_MS, process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.BENCH_CPU_PROF)}`] : [])
   if (probe.result.environments.length !== c.expect || probe.result.environments.some((e) => e.health !== 'Healthy')) {
     throw new Error(`${c.name}: ${probe.result.environments.length} environments (expected ${c.expect}, all Healthy): ${JSON.stringify(probe.result.environments.filter((e) => e.health !== 'Healthy').slice(0, 2))}`)
   }
