@@ -257,6 +257,7 @@ export function createRenderer(options: RendererOptions = {}): Renderer {
   if (cookiecutter) env.addFilter('jsonify', env.getFilter('dump'))
 
   const compile = (template: string, name?: string): nunjucks.Template => {
+    assertPlainNames(nunjucks.parser.parse(template, (env as unknown as {extensionsList: unknown}).extensionsList, (env as unknown as {opts: unknown}).opts))
     const compiled = new nunjucks.Template(template, env, name, true) as nunjucks.Template & {rootRenderFunc: (...args: any[]) => void}
     const root = compiled.rootRenderFunc
     compiled.rootRenderFunc = (e: unknown, context: unknown, frame: unknown, _runtime: unknown, cb: unknown) => root(e, context, frame, safeRuntime, cb)
@@ -268,7 +269,8 @@ export function createRenderer(options: RendererOptions = {}): Renderer {
     try {
       return compile(template, name).render(safeContext)
     } catch (error) {
-      throw new TemplateRenderError(cleanMessage(error, name), name)
+      // Refused before nunjucks ran it (assertPlainNames): marked as a sandbox refusal like those nunjucks wraps.
+      throw new TemplateRenderError(error instanceof TemplateSecurityError ? `${error.name}: ${error.message}` : cleanMessage(error, name), name)
     }
   }
 
@@ -312,6 +314,33 @@ export function createRenderer(options: RendererOptions = {}): Renderer {
   return {renderString, renderValue}
 }
 
+/**
+ * A name in a template (variable, filter, block, macro, loop or set target, import) must be an
+ * identifier. Nunjucks' lexer takes any run of characters that are not a delimiter as a name, `"`,
+ * `\\` and backquotes included, and its compiler pastes names into the JavaScript it generates
+ * between double quotes unescaped: `${{ a"&&Function`...```&&" }}` would run any code in the
+ * renderer's process, past every runtime guard above. So names are checked on the parsed
+ * template, before anything is compiled. (Dots: a filter's name may be dotted, `a.b`.)
+ */
+const PLAIN_NAME = /^[\p{L}_$][\p{L}\p{N}_$]*(?:\.[\p{L}_$][\p{L}\p{N}_$]*)*$/u
+
+function assertPlainNames(root: unknown): void {
+  const seen = new Set<unknown>()
+  const walk = (node: unknown): void => {
+    if (node === null || typeof node !== 'object' || seen.has(node)) return
+    seen.add(node)
+    if (node instanceof nunjucks.nodes.Symbol) {
+      const {value} = node as {value?: unknown}
+      if (typeof value !== 'string' || !PLAIN_NAME.test(value)) {
+        const {lineno, colno} = node as {lineno?: number; colno?: number}
+        throw new TemplateSecurityError(`${lineno === undefined ? '' : `[Line ${lineno + 1}, Column ${(colno ?? 0) + 1}] `}"${String(value)}" is not a name; a name in a template is letters, digits and "_".`)
+      }
+    }
+    for (const child of Object.values(node)) walk(child)
+  }
+  walk(root)
+}
+
 /** Filter arguments cross into host code as ordinary JSON, never as live template objects. */
 function toPlainData(value: unknown): unknown {
   if (value === undefined) return undefined
@@ -322,7 +351,7 @@ function toPlainData(value: unknown): unknown {
 declare module 'nunjucks' {
   /** Nunjucks' parser and node classes: exported by the package, left out of @types/nunjucks. */
   export const parser: {parse(src: string, extensions: unknown, opts: unknown): {children: Array<{children?: unknown[]}>}}
-  export const nodes: {TemplateData: new (...args: any[]) => unknown}
+  export const nodes: {TemplateData: new (...args: any[]) => unknown; Symbol: new (...args: any[]) => unknown}
   interface Environment {
     /** The table getFilter reads (a plain object in nunjucks). */
     filters: Record<string, unknown>
