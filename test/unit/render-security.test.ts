@@ -97,6 +97,18 @@ describe('template expressions cannot run code', () => {
       `{% block a"&&Function\`${escape}\`\`\`&&" %}{% endblock %}`,
       `{% from "x" import a"&&Function\`${escape}\`\`\`&&" %}`,
       '${{ a\\ }}',
+      // A quoted string where nunjucks' parser accepts a name: pasted just the same.
+      ...[
+        '{% set NAME = 1 %}',
+        '{% for k, NAME in {a: 1} %}{% endfor %}',
+        '{% macro m(NAME=1) %}{% endmacro %}',
+        '{% macro NAME() %}{% endmacro %}',
+        '${{ 1 is NAME }}',
+        '${{ 1 is NAME(1) }}',
+        '{% from "t" import NAME %}',
+        '{% from "t" import a as NAME %}',
+        '{% import "t" as NAME %}',
+      ].map((form) => form.replace('NAME', `'x"+(globalThis.${mark}=process.pid)+"'`)),
     ]
 
     it('plain nunjucks runs such a name as code (so the payloads are meaningful)', () => {
@@ -125,6 +137,7 @@ describe('template expressions cannot run code', () => {
 
     it('ordinary names still render: letters, digits, _, $, dotted filter names, non-ASCII letters', () => {
       const r = createRenderer({filters: {'a.b': (v: unknown) => `<${String(v)}>`}})
+      expect(r.renderString('${{ 2 is odd }}${{ 4 is divisibleby(2) }}${{ none is none }}${{ 1 is defined }}', {})).toBe('falsetruetruetrue')
       expect(r.renderString('{% set café_2 = values.name %}{% for x in [1] %}${{ café_2 | upper }}${{ x | a.b }}{% endfor %}{% macro m(k=1) %}${{ k }}{% endmacro %}${{ m(k=2) }}', {values: {name: 'shop'}})).toBe('SHOP<1>2')
     })
   })
