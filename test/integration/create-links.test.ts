@@ -156,6 +156,28 @@ describe('a template cannot reach outside its own directory or the new one', () 
     expect(fs.readdirSync(base)).toEqual([])
   })
 
+  it('a git URL\'s #subdir that is a link in the clone, or a sibling of the clone, is refused: no template elsewhere on the machine is used', async () => {
+    // A template of this machine the repository must not be able to reach.
+    const local = template('machine-local', '    - {id: fetch, action: fetch:template, input: {url: ./skeleton}}\n', {'skeleton/secret.txt': 'local-only\n'})
+    const repo = path.join(root, 'remote-tpl')
+    fs.mkdirSync(repo)
+    git(repo, 'init', '-q')
+    fs.symlinkSync(local, path.join(repo, 'sub'))
+    fs.writeFileSync(path.join(repo, 'README.md'), 'x\n')
+    git(repo, 'add', '-A')
+    git(repo, '-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-qm', 'x')
+    const before = fs.readdirSync(os.tmpdir()).filter((name) => name.startsWith('idp-template-')).length
+    for (const subdir of ['sub', `../${path.basename(root)}/machine-local`]) {
+      const base = path.join(root, `git-subdir-${subdir.length}`)
+      const error = await rejection(create(request(base, `file://${repo}#${subdir}`), testDeps({env}).deps))
+      expect(error).toBeInstanceOf(UsageError)
+      expect(error.message).toContain('leads outside the cloned repository')
+      expect(fs.existsSync(path.join(base, 'svc'))).toBe(false)
+    }
+    // The clones were removed.
+    expect(fs.readdirSync(os.tmpdir()).filter((name) => name.startsWith('idp-template-')).length).toBeLessThanOrEqual(before)
+  })
+
   it('a :file url that is a link to a file elsewhere is refused', async () => {
     const linked = template('linked-file', '    - {id: fetch, action: fetch:plain:file, input: {url: ./config, targetPath: config}}\n', {config: {link: outside}})
     const base = fs.mkdtempSync(path.join(root, 'out-'))

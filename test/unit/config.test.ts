@@ -148,6 +148,12 @@ access:
     expect(problems).toEqual([expect.objectContaining({path: 'service.name', line: 2, column: 17, message: expect.stringContaining('not a DNS-1123 label'), found: '"Shop_API"'})])
   })
 
+  it('refuses a helm chart that helm would read as an option (a positional of helm upgrade --install)', () => {
+    const {problems} = checkConfigText(minimal('environments:\n  x:\n    cluster: dev\n    helm: {chart: "--post-renderer=/tmp/evil"}\n'))
+    expect(problems).toEqual([expect.objectContaining({path: 'environments.x.helm.chart', line: 8, message: expect.stringContaining('which helm would read as an option')})])
+    expect(checkConfigText(minimal('environments:\n  x:\n    cluster: dev\n    helm: {chart: ./-chart}\n')).problems).toEqual([])
+  })
+
   it('never accepts a token-like key under github', () => {
     const {problems} = checkConfigText(minimal('github: {apiUrl: https://ghe.example.com/api/v3, token: abc}\n'))
     expect(problems).toEqual([expect.objectContaining({path: 'github.token', message: 'unknown key "token"'})])

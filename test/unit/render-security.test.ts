@@ -1,7 +1,7 @@
 import nunjucks from 'nunjucks'
 import {describe, expect, it} from 'vitest'
 
-import {createRenderer} from '../../src/lib/create/render.js'
+import {createRenderer, TemplateRenderError} from '../../src/lib/create/render.js'
 
 /**
  * Known nunjucks sandbox escapes (SSTI payloads). Plain nunjucks runs them; idp's renderer must
@@ -81,6 +81,65 @@ describe('template expressions cannot run code', () => {
       expect(() => r.renderString(`\${{ values.name | ${name} }}`, {values: {name: 'shop'}})).toThrow(new RegExp(`filter not found: ${name}`, 'u'))
     }
     expect(r.renderString('${{ values.name | upper }}', {values: {name: 'shop'}})).toBe('SHOP')
+  })
+
+  describe('a name that is not an identifier never reaches the JavaScript nunjucks compiles', () => {
+    // Nunjucks lexes `a"b` as one name and pastes it between double quotes into generated code.
+    const code = (js: string) => [...js].map((c) => (/[A-Za-z0-9]/u.test(c) ? c : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)).join('')
+    const mark = '__idpRenderEscape'
+    const escape = code(`globalThis.${mark}=process.pid;return 1`)
+    const injected = [
+      `\${{ a"&&Function\`${escape}\`\`\`&&" }}`,
+      `\${{ values.name | a"&&Function\`${escape}\`\`\`&&" }}`,
+      `{% set a"&&Function\`${escape}\`\`\`&&" = 1 %}`,
+      `{% for a"&&Function\`${escape}\`\`\`&&" in [1] %}{% endfor %}`,
+      `{% macro a"&&Function\`${escape}\`\`\`&&"() %}{% endmacro %}`,
+      `{% block a"&&Function\`${escape}\`\`\`&&" %}{% endblock %}`,
+      `{% from "x" import a"&&Function\`${escape}\`\`\`&&" %}`,
+      '${{ a\\ }}',
+      // A quoted string where nunjucks' parser accepts a name: pasted just the same.
+      ...[
+        '{% set NAME = 1 %}',
+        '{% for k, NAME in {a: 1} %}{% endfor %}',
+        '{% macro m(NAME=1) %}{% endmacro %}',
+        '{% macro NAME() %}{% endmacro %}',
+        '${{ 1 is NAME }}',
+        '${{ 1 is NAME(1) }}',
+        '{% from "t" import NAME %}',
+        '{% from "t" import a as NAME %}',
+        '{% import "t" as NAME %}',
+      ].map((form) => form.replace('NAME', `'x"+(globalThis.${mark}=process.pid)+"'`)),
+    ]
+
+    it('plain nunjucks runs such a name as code (so the payloads are meaningful)', () => {
+      const env = new nunjucks.Environment([], {autoescape: false, tags: {variableStart: '${{', variableEnd: '}}'}})
+      env.renderString(injected[0]!, {})
+      expect((globalThis as Record<string, unknown>)[mark]).toBe(process.pid)
+      delete (globalThis as Record<string, unknown>)[mark]
+    })
+
+    it.each(injected)('refuses %s before compiling it', (payload) => {
+      const r = createRenderer()
+      let error: unknown
+      try {
+        r.renderString(payload, {values: {name: 'shop'}})
+      } catch (caught) {
+        error = caught
+      }
+      expect((globalThis as Record<string, unknown>)[mark]).toBeUndefined()
+      expect(error).toBeInstanceOf(TemplateRenderError)
+      expect((error as TemplateRenderError).security).toBe(true)
+      expect((error as Error).message).toMatch(/is not a name/u)
+      // A step input is never kept as written when the sandbox refused it.
+      expect(() => r.renderValue(payload, {values: {name: 'shop'}}, 'input', () => {})).toThrow(/is not a name/u)
+      expect((globalThis as Record<string, unknown>)[mark]).toBeUndefined()
+    })
+
+    it('ordinary names still render: letters, digits, _, $, dotted filter names, non-ASCII letters', () => {
+      const r = createRenderer({filters: {'a.b': (v: unknown) => `<${String(v)}>`}})
+      expect(r.renderString('${{ 2 is odd }}${{ 4 is divisibleby(2) }}${{ none is none }}${{ 1 is defined }}', {})).toBe('falsetruetruetrue')
+      expect(r.renderString('{% set café_2 = values.name %}{% for x in [1] %}${{ café_2 | upper }}${{ x | a.b }}{% endfor %}{% macro m(k=1) %}${{ k }}{% endmacro %}${{ m(k=2) }}', {values: {name: 'shop'}})).toBe('SHOP<1>2')
+    })
   })
 
   it('include/import/extends cannot read files', () => {

@@ -112,7 +112,10 @@ export const clusterSchema = meta(
 
 export const helmSchema = meta(
   z.strictObject({
-    chart: path('Chart: a local path (relative to .idp.yml), repo/chart, or an oci:// reference.'),
+    // A positional argument of `helm upgrade --install`: "--post-renderer=x" would be read as an option.
+    chart: meta(z.string().check(z.minLength(1), z.regex(/^[^-]/u, {error: 'starts with "-", which helm would read as an option; write a local chart so named as ./-name'})), {
+      description: 'Chart: a local path (relative to .idp.yml), repo/chart, or an oci:// reference.',
+    }),
     values: meta(z._default(z.array(path('Values file, relative to .idp.yml.')), []), {description: 'Values files, applied in order.'}),
     set: meta(z._default(z.record(text(), templatedScalar), {}), {description: 'Values passed with --set (key: value).'}),
   }),

@@ -257,6 +257,7 @@ export function createRenderer(options: RendererOptions = {}): Renderer {
   if (cookiecutter) env.addFilter('jsonify', env.getFilter('dump'))
 
   const compile = (template: string, name?: string): nunjucks.Template => {
+    assertPlainNames(nunjucks.parser.parse(template, (env as unknown as {extensionsList: unknown}).extensionsList, (env as unknown as {opts: unknown}).opts))
     const compiled = new nunjucks.Template(template, env, name, true) as nunjucks.Template & {rootRenderFunc: (...args: any[]) => void}
     const root = compiled.rootRenderFunc
     compiled.rootRenderFunc = (e: unknown, context: unknown, frame: unknown, _runtime: unknown, cb: unknown) => root(e, context, frame, safeRuntime, cb)
@@ -268,7 +269,8 @@ export function createRenderer(options: RendererOptions = {}): Renderer {
     try {
       return compile(template, name).render(safeContext)
     } catch (error) {
-      throw new TemplateRenderError(cleanMessage(error, name), name)
+      // Refused before nunjucks ran it (assertPlainNames): marked as a sandbox refusal like those nunjucks wraps.
+      throw new TemplateRenderError(error instanceof TemplateSecurityError ? `${error.name}: ${error.message}` : cleanMessage(error, name), name)
     }
   }
 
@@ -310,6 +312,95 @@ export function createRenderer(options: RendererOptions = {}): Renderer {
   }
 
   return {renderString, renderValue}
+}
+
+/**
+ * A name in a template (variable, filter, test, block, macro and its arguments, loop or set
+ * target, import) must be an identifier. Nunjucks' compiler pastes names into the JavaScript it
+ * generates between double quotes, unescaped; and its lexer takes any run of characters that are
+ * not a delimiter as a name (`a"b`), while its parser takes a quoted string where a name should be
+ * in several places (`{% set "a" = 1 %}`, `is "a"`, `{% macro "m"() %}`, a loop's second variable,
+ * a macro's keyword argument). Either way `${{ 1 is 'x"+(code)+"' }}` ran any code in the
+ * renderer's process, past every runtime guard above. So names are checked on the parsed
+ * template, before anything is compiled. (Dots: a filter's name may be dotted, `a.b`.)
+ */
+const PLAIN_NAME = /^[\p{L}_$][\p{L}\p{N}_$]*(?:\.[\p{L}_$][\p{L}\p{N}_$]*)*$/u
+
+interface ParsedNode {
+  typename?: string
+  value?: unknown
+  lineno?: number
+  colno?: number
+  children?: ParsedNode[]
+  [field: string]: unknown
+}
+
+function refuseName(node: ParsedNode | undefined, shown: unknown): never {
+  const at = node?.lineno === undefined ? '' : `[Line ${node.lineno + 1}, Column ${(node.colno ?? 0) + 1}] `
+  throw new TemplateSecurityError(`${at}${JSON.stringify(String(shown))} is not a name; a name in a template is letters, digits and "_".`)
+}
+
+/** A node in a name's place: a Symbol (or a quoted string, which nunjucks accepts there) that is an identifier. */
+function assertName(node: ParsedNode | undefined): void {
+  if (node?.typename !== 'Symbol' && node?.typename !== 'Literal') return refuseName(node, node?.typename ?? 'nothing')
+  if (typeof node.value !== 'string' || !PLAIN_NAME.test(node.value)) refuseName(node, node.value)
+}
+
+function assertPlainNames(root: unknown): void {
+  const seen = new Set<unknown>()
+  const walk = (value: unknown): void => {
+    if (value === null || typeof value !== 'object' || seen.has(value)) return
+    seen.add(value)
+    const node = value as ParsedNode
+    const kids = (field: unknown) => ((field as ParsedNode | undefined)?.children ?? []) as ParsedNode[]
+    switch (node.typename) {
+      case 'Symbol':
+        assertName(node)
+        break
+      case 'Set':
+        for (const target of (node.targets as ParsedNode[] | undefined) ?? []) assertName(target)
+        break
+      case 'For':
+      case 'AsyncEach':
+      case 'AsyncAll': {
+        const name = node.name as ParsedNode | undefined
+        for (const part of name?.typename === 'Array' ? kids(name) : [name]) assertName(part)
+        break
+      }
+      case 'Macro':
+      case 'Caller':
+        assertName(node.name as ParsedNode)
+        for (const arg of kids(node.args)) {
+          if (arg.typename === 'KeywordArgs') for (const pair of kids(arg)) assertName(pair.key as ParsedNode)
+          else assertName(arg)
+        }
+        break
+      case 'Is': {
+        const right = node.right as ParsedNode | undefined
+        // `is none`, `is true`, `is false` parse as literals and name the tests null, true, false.
+        if (right?.typename === 'Literal' && (right.value === null || typeof right.value === 'boolean')) break
+        assertName(right?.typename === 'FunCall' ? (right.name as ParsedNode) : right)
+        break
+      }
+      case 'FromImport':
+        for (const name of kids(node.names)) {
+          if (name.typename === 'Pair') {
+            assertName(name.key as ParsedNode)
+            assertName(name.value as ParsedNode)
+          } else assertName(name)
+        }
+        break
+      case 'Import':
+        assertName(node.target as ParsedNode)
+        break
+      case 'Block':
+        assertName(node.name as ParsedNode)
+        break
+      default:
+    }
+    for (const child of Object.values(node)) walk(child)
+  }
+  walk(root)
 }
 
 /** Filter arguments cross into host code as ordinary JSON, never as live template objects. */

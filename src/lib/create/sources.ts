@@ -1,5 +1,5 @@
 import {existsSync, readFileSync} from 'node:fs'
-import {mkdtemp, readdir, rm, stat} from 'node:fs/promises'
+import {mkdtemp, readdir, realpath, rm, stat} from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -145,7 +145,15 @@ export async function resolveTemplate(ref: string, options: ResolveTemplateOptio
       throw error
     }
     const dir = path.resolve(tmp, subdir)
-    if (!dir.startsWith(tmp) || !(await isFile(path.join(dir, 'template.yaml')))) {
+    // Links resolved: a #subdir that is a link in the clone (or a sibling whose name starts like
+    // the clone's) would make a directory elsewhere on this machine the template.
+    const [realTmp, realDir] = await Promise.all([realpath(tmp), realpath(dir).catch(() => undefined)])
+    const relative = realDir === undefined ? '..' : path.relative(realTmp, realDir)
+    if (relative.startsWith('..') || path.isAbsolute(relative)) {
+      await cleanup()
+      throw new UsageError(`${ref}: ${subdir} leads outside the cloned repository.`, {hint: 'Point at a subdirectory of the repository itself (#templates/name), not a link out of it.'})
+    }
+    if (!(await isFile(path.join(dir, 'template.yaml')))) {
       await cleanup()
       throw new UsageError(`${ref} has no template.yaml${subdir ? ` in ${subdir}` : ' at its root'}.`, {hint: 'Point at a repository (or a #subdirectory of it) that holds a Backstage template.yaml.'})
     }
