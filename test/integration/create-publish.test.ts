@@ -5,7 +5,7 @@ import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {ToolError} from '../../src/lib/cli/errors.js'
+import {ToolError, UsageError} from '../../src/lib/cli/errors.js'
 import {createHandlers, type Publisher} from '../../src/lib/create/handlers.js'
 import {prepareCreate} from '../../src/lib/create/prepare.js'
 import {createGitHubPublisher} from '../../src/lib/create/publisher.js'
@@ -50,6 +50,31 @@ async function run(name: string, wrap: (p: Publisher) => Publisher = (p) => p) {
 }
 
 describe('idp create --publish against the GitHub stand-in', () => {
+  it('an owner or repository name that is not GitHub\'s (it goes into API paths: "..", "a/b") is a usage error before anything is written', async () => {
+    const base = await mkdtemp(path.join(scratch, 'bad-'))
+    const template = await resolveTemplate(FIXTURE)
+    const attempt = (set: string[], owner?: string) =>
+      prepareCreate({
+        template,
+        name: 'pub-bad',
+        baseDir: base,
+        set: ['owner=team-a', ...set],
+        git: {},
+        publish: {requested: true, token: TOKEN, apiUrl: gh.apiUrl, serverUrl: gh.serverUrl, ...(owner ? {owner} : {})},
+      }).then(() => undefined, (e: unknown) => e)
+    const tries = [
+      await attempt(['repoUrl=github.com?owner=..&repo=pub-bad']),
+      await attempt(['repoUrl=github.com?owner=acme&repo=..']),
+      await attempt(['repoUrl=github.com?owner=acme&repo=pub-bad'], 'acme/../orgs'),
+    ]
+    for (const error of tries) expect(error).toBeInstanceOf(UsageError)
+    expect((tries[0] as UsageError).message).toBe('".." (the template\'s repoUrl) is not a GitHub user or organization name: use letters, digits, "-" (and "_" for managed users), starting and ending with a letter or digit.')
+    expect((tries[1] as UsageError).message).toMatch(/^"\.\." \(the template's repoUrl\) is not a valid GitHub repository name/u)
+    expect((tries[2] as UsageError).message).toMatch(/^"acme\/\.\.\/orgs" \(--owner\)/u)
+    expect(await readdir(base)).toEqual([])
+    expect(gh.state.repos.has('acme/pub-bad')).toBe(false)
+  })
+
   it('creates the org repository with visibility and description, and pushes the one commit', async () => {
     const {prepared, env, state, apply} = await run('pub-ok')
     expect(prepared.catalogRegisterUrl).toContain(encodeURIComponent('https://github.com/acme/pub-ok/blob/trunk/catalog-info.yaml'))

@@ -10,6 +10,7 @@ import {ConfigError, RemoteError, UsageError} from '../../src/lib/cli/errors.js'
 import {redact} from '../../src/lib/cli/redact.js'
 import {githubSettings, toRemoteError} from '../../src/lib/github/client.js'
 import {stickyMarker} from '../../src/lib/github/pr-comments.js'
+import {githubOwnerProblem} from '../../src/lib/cli/names.js'
 import {gitAuthEnv, repositoryNameProblem} from '../../src/lib/github/repos.js'
 
 let dir: string
@@ -116,6 +117,8 @@ describe('name checks', () => {
     expect(repositoryNameProblem('shop api')).toBeDefined()
     expect(repositoryNameProblem('shop.git')).toBeDefined()
     expect(repositoryNameProblem('..')).toBeDefined()
+    for (const owner of ['acme', 'team-a', 'mona_octocorp', 'A1']) expect(githubOwnerProblem(owner), owner).toBeUndefined()
+    for (const owner of ['..', 'a/b', '-acme', 'acme-', 'a.b', '', 'a?b', 'x'.repeat(101)]) expect(githubOwnerProblem(owner), owner).toBeDefined()
     expect(stickyMarker('preview-env')).toBe('<!-- idp:preview-env -->')
     expect(() => stickyMarker('a --> b')).toThrow(UsageError)
   })

@@ -45,3 +45,25 @@ export function assertSha(value: string, from: string): string {
   }
   return value
 }
+
+/**
+ * GitHub user and organization names (`.idp.yml` repo.owner, a template's repoUrl owner, --owner):
+ * letters, digits and "-", with "_" too for Enterprise Managed Users (`mona_octocorp`); never "."
+ * or "/", since the name goes into API paths.
+ */
+export const GITHUB_OWNER = /^[A-Za-z0-9](?:[A-Za-z0-9_-]{0,98}[A-Za-z0-9])?$/u
+
+/** GitHub's rule for repository names. */
+export const GITHUB_REPO_NAME = /^[A-Za-z0-9._-]{1,100}$/u
+
+/** Why a name is not a GitHub user or organization name, or undefined. */
+export function githubOwnerProblem(owner: string): string | undefined {
+  return GITHUB_OWNER.test(owner) ? undefined : 'use letters, digits, "-" (and "_" for managed users), starting and ending with a letter or digit'
+}
+
+/** Why a name is not a GitHub repository name, or undefined; checked before any call so a bad name has no side effect. */
+export function repositoryNameProblem(name: string): string | undefined {
+  if (!GITHUB_REPO_NAME.test(name)) return 'use 1-100 letters, digits, ".", "-" or "_"'
+  if (name === '.' || name === '..' || name.toLowerCase().endsWith('.git')) return 'it must not be "." or ".." or end in ".git"'
+  return undefined
+}

@@ -1,6 +1,6 @@
 import * as z from 'zod/mini'
 
-import {dnsLabelProblem} from '../cli/names.js'
+import {dnsLabelProblem, GITHUB_OWNER, GITHUB_REPO_NAME} from '../cli/names.js'
 import {DURATION_EXAMPLES, DURATION_PATTERN, durationProblem} from './duration.js'
 import {closest} from './suggest.js'
 import {PLACEHOLDERS, templateProblems} from './template.js'
@@ -85,8 +85,8 @@ export const serviceSchema = meta(
 export const repoSchema = meta(
   z.strictObject({
     provider: meta(z._default(z.literal('github'), 'github'), {description: 'Where the repository lives. Only github for now.'}),
-    owner: meta(z.string().check(z.regex(/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,37}[A-Za-z0-9])?$/u, {error: 'not a GitHub user or organisation name'})), {description: 'GitHub organisation or user.'}),
-    name: meta(z.optional(z.string().check(z.regex(/^[A-Za-z0-9._-]{1,100}$/u, {error: 'not a GitHub repository name'}))), {description: 'Repository name; defaults to service.name.'}),
+    owner: meta(z.string().check(z.regex(GITHUB_OWNER, {error: 'not a GitHub user or organisation name'})), {description: 'GitHub organisation or user.'}),
+    name: meta(z.optional(z.string().check(z.regex(GITHUB_REPO_NAME, {error: 'not a GitHub repository name'}))), {description: 'Repository name; defaults to service.name.'}),
     visibility: meta(z._default(z.enum(['private', 'internal', 'public']), 'private'), {description: 'Visibility when idp creates the repository.'}),
     defaultBranch: meta(z._default(text(), 'main'), {description: 'Default branch.'}),
     publish: meta(z._default(z.boolean(), false), {description: 'idp create also creates the GitHub repository and pushes (when a token is set), as with --publish.'}),

@@ -2,7 +2,7 @@ import {readdir, stat} from 'node:fs/promises'
 import path from 'node:path'
 
 import {InternalError, PrerequisiteError, UsageError} from '../cli/errors.js'
-import {assertDnsLabel} from '../cli/names.js'
+import {assertDnsLabel, githubOwnerProblem, repositoryNameProblem} from '../cli/names.js'
 import {visible} from '../cli/output.js'
 import {registerSecret} from '../cli/redact.js'
 import type {Plan} from '../plan/types.js'
@@ -176,6 +176,12 @@ export async function prepareCreate(input: PrepareInput): Promise<PreparedCreate
       const visibility = input.publish.visibility ?? pub?.visibility ?? input.config?.repo?.visibility ?? 'private'
       const description = pub?.description ?? (typeof values.description === 'string' ? values.description : undefined)
       publish = {owner: input.publish.owner ?? pub?.repo?.owner ?? input.config?.repo?.owner, name: pub?.repo?.repo ?? name, visibility, description}
+      // Both go into GitHub API paths: a bad one (`..`, `a/b`) stops here, before anything is written.
+      const from = input.publish.owner ? '--owner' : pub?.repo?.owner ? "the template's repoUrl" : '.idp.yml repo.owner'
+      const ownerProblem = publish.owner === undefined ? undefined : githubOwnerProblem(publish.owner)
+      if (ownerProblem) throw new UsageError(`"${publish.owner}" (${from}) is not a GitHub user or organization name: ${ownerProblem}.`, {hint: 'Give the owner as GitHub shows it, e.g. --owner acme, or repoUrl=github.com?owner=acme&repo=NAME.'})
+      const nameProblem = repositoryNameProblem(publish.name)
+      if (nameProblem) throw new UsageError(`"${publish.name}" (${pub?.repo?.repo ? "the template's repoUrl" : 'the service name'}) is not a valid GitHub repository name: ${nameProblem}.`, {hint: 'e.g. repoUrl=github.com?owner=acme&repo=shop-api'})
     }
   }
 

@@ -1,4 +1,5 @@
 import {UsageError} from '../cli/errors.js'
+import {repositoryNameProblem} from '../cli/names.js'
 import {registerSecret} from '../cli/redact.js'
 import {DEFAULT_SERVER_URL, githubCall, hasStatus, toRemoteError, type GitHubClient} from './client.js'
 
@@ -24,14 +25,7 @@ export interface RepositoryInfo {
   visibility: RepositoryVisibility
 }
 
-/** GitHub's rule for repository names; checked before any call so a bad name has no side effect. */
-const REPO_NAME = /^[A-Za-z0-9._-]{1,100}$/u
-
-export function repositoryNameProblem(name: string): string | undefined {
-  if (!REPO_NAME.test(name)) return 'use 1-100 letters, digits, ".", "-" or "_"'
-  if (name === '.' || name === '..' || name.toLowerCase().endsWith('.git')) return 'it must not be "." or ".." or end in ".git"'
-  return undefined
-}
+export {repositoryNameProblem} from '../cli/names.js'
 
 /**
  * Create an empty repository (no auto-init, so the caller's first push decides the history) under the
