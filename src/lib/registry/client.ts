@@ -3,7 +3,9 @@
  * /v2/<name>/manifests/<tag>` with the manifest media types a runtime pulls, following the
  * registry's challenge the way docker and containerd do (401 + `WWW-Authenticate: Bearer
  * realm,service,scope` → GET a token from the realm, anonymously or with the credentials →
- * retry; 401 + `Basic` → retry with the credentials). Node's fetch (undici); nothing cached.
+ * retry; 401 + `Basic` → retry with the credentials). Through idp's one HTTP client
+ * (cli/http.ts, node:http/https), which follows the registry's redirects (at most 5) and never
+ * takes the Authorization header to another origin; nothing cached.
  *
  * Credentials come from the environment only (never argv): IDP_REGISTRY_USERNAME and
  * IDP_REGISTRY_PASSWORD for the registry IDP_REGISTRY_HOST names (as `docker login <host>` binds
@@ -15,6 +17,7 @@
  * redactor before use.
  */
 import {CancelledError, type IdpError, PrerequisiteError, RemoteError, TimeoutError} from '../cli/errors.js'
+import {httpRequest, type HttpResponse} from '../cli/http.js'
 import {registerSecret} from '../cli/redact.js'
 import {formatReference, type ImageReference, isLoopbackHost, registryBaseUrl} from './reference.js'
 
@@ -120,7 +123,7 @@ export interface Challenge {
 }
 
 /** Parse a WWW-Authenticate header (one challenge: `Bearer realm="...",service="...",scope="..."`). */
-export function parseChallenge(header: string | null): Challenge | undefined {
+export function parseChallenge(header: string | null | undefined): Challenge | undefined {
   if (!header) return undefined
   const match = /^\s*([A-Za-z][\w-]*)\s*(.*)$/su.exec(header)
   if (!match) return undefined
@@ -147,7 +150,7 @@ export async function checkImage(ref: ImageReference, options: CheckImageOptions
   const timer = setTimeout(() => controller.abort(new CheckAborted('timeout')), limitMs)
   timer.unref?.()
   const credentials = registryCredentials(ref.registry, options.env)
-  const session = new Session(ref, credentials, controller.signal, options.env)
+  const session = new Session(ref, credentials, controller.signal, options.env, limitMs)
   try {
     if (options.signal.aborted) throw new CancelledError(`Cancelled before checking image ${image}.`)
     return await session.check(image)
@@ -187,18 +190,14 @@ class RegistryFailure extends Error {
   }
 }
 
-/** The connection error behind a failed fetch, as one short phrase (ECONNREFUSED 127.0.0.1:5000, ENOTFOUND ...). */
+/** The connection error behind a failed request, as one short phrase (ECONNREFUSED 127.0.0.1:5000, ENOTFOUND ...). */
 function networkReason(error: unknown): string {
-  let current: unknown = error
-  for (let i = 0; i < 4 && current instanceof Error; i++) {
-    const {code} = current as Error & {code?: unknown}
-    if (typeof code === 'string' && code !== 'UND_ERR_SOCKET') {
-      const withHost = /\b[A-Z_]+\b\s+(\S+)$/u.exec(current.message)?.[1]
-      return withHost ? `${code} ${withHost}` : code
-    }
-    current = current.cause
-  }
-  return error instanceof Error ? error.message : String(error)
+  const code = (error as {code?: unknown} | undefined)?.code
+  const message = error instanceof Error ? error.message : String(error)
+  if (typeof code !== 'string') return message
+  // node:http words them `connect ECONNREFUSED 127.0.0.1:5000`, `getaddrinfo ENOTFOUND registry.invalid`.
+  const withHost = /\b[A-Z_]+\b\s+(\S+)$/u.exec(message)?.[1]
+  return withHost ? `${code} ${withHost}` : code
 }
 
 /** One check's requests against one registry: the URL, the credentials, a token once obtained. */
@@ -211,6 +210,8 @@ class Session {
     private readonly credentials: RegistryCredentials | undefined,
     private readonly signal: AbortSignal,
     private readonly env: NodeJS.ProcessEnv,
+    /** The check's own limit: the signal ends it; each request's no-answer timeout is only a backstop behind it. */
+    private readonly limitMs: number,
   ) {
     this.base = registryBaseUrl(ref.registry)
     this.url = `${this.base}/v2/${ref.repository}/manifests/${ref.digest ?? ref.tag ?? 'latest'}`
@@ -220,7 +221,7 @@ class Session {
     let response = await this.request('HEAD', this.url)
     let authorization: string | undefined
     if (response.status === 401) {
-      const challenge = parseChallenge(response.headers.get('www-authenticate'))
+      const challenge = parseChallenge(response.headers['www-authenticate'])
       if (challenge?.scheme === 'bearer' && challenge.params.realm) {
         authorization = `Bearer ${await this.token(challenge.params, image)}`
       } else if (challenge?.scheme === 'basic' && this.credentials) {
@@ -230,8 +231,8 @@ class Session {
     }
     const {status} = response
     if (status === 200) {
-      const digest = response.headers.get('docker-content-digest') ?? undefined
-      const mediaType = response.headers.get('content-type')?.split(';')[0]?.trim()
+      const digest = response.headers['docker-content-digest']
+      const mediaType = response.headers['content-type']?.split(';')[0]?.trim()
       return {check: {image, status: 'present', ...(digest ? {digest} : {}), ...(mediaType ? {mediaType} : {})}}
     }
     if (status === 404) {
@@ -244,7 +245,7 @@ class Session {
         details: {image, registryStatus: 404, ...(code ? {registryCode: code} : {})},
       }))
     }
-    if (status === 401 || status === 403) throw this.denied(image, status, response.headers.get('www-authenticate'))
+    if (status === 401 || status === 403) throw this.denied(image, status, response.headers['www-authenticate'])
     const reason = `${this.ref.registry} answered ${status}${response.statusText ? ` ${response.statusText}` : ''}`
     throw new RegistryFailure('error', reason, new RemoteError(`Registry ${this.ref.registry} failed to answer whether image ${image} exists (${reason}).`, {
       hint: `${status >= 500 ? 'The registry had a server error: retry in a moment.' : 'Check image.repository in .idp.yml.'} ${SKIP}`,
@@ -252,8 +253,8 @@ class Session {
     }))
   }
 
-  private denied(image: string, status: number, header?: string | null): RegistryFailure {
-    const challengeError = parseChallenge(header ?? null)?.params.error
+  private denied(image: string, status: number, header?: string): RegistryFailure {
+    const challengeError = parseChallenge(header)?.params.error
     const reason = `${this.ref.registry} answered ${status}${challengeError ? ` (${challengeError})` : ''}`
     const problem = this.credentials
       ? new PrerequisiteError(`Registry ${this.ref.registry} refused the credentials from ${this.credentials.source} for ${this.ref.repository} (${reason.replace(`${this.ref.registry} answered `, '')}), so idp cannot check that image ${image} exists.`, {
@@ -280,11 +281,8 @@ class Session {
     // Credentials go only where they cannot be read on the way: https, or this machine.
     const sendCredentials = this.credentials && (realm.protocol === 'https:' || isLoopbackHost(realm.host))
     const response = await this.request('GET', realm.toString(), sendCredentials ? basic(this.credentials!) : undefined, 'application/json')
-    if (response.status === 401 || response.status === 403) {
-      await response.body?.cancel()
-      throw this.denied(image, response.status)
-    }
-    const text = await response.text()
+    if (response.status === 401 || response.status === 403) throw this.denied(image, response.status)
+    const {text} = response
     if (response.status !== 200) {
       const reason = `token endpoint ${realm.origin}${realm.pathname} answered ${response.status}`
       throw new RegistryFailure('error', reason, new RemoteError(`Registry ${this.ref.registry} did not give a token to check image ${image} (${reason}).`, {hint: SKIP, details: {image, registryStatus: response.status}}))
@@ -306,7 +304,7 @@ class Session {
   private async errorCode(authorization: string | undefined): Promise<string | undefined> {
     try {
       const response = await this.request('GET', this.url, authorization)
-      const body = JSON.parse(await response.text()) as {errors?: Array<{code?: unknown}>}
+      const body = JSON.parse(response.text) as {errors?: Array<{code?: unknown}>}
       const code = body.errors?.[0]?.code
       return typeof code === 'string' && /^[A-Z_]{1,64}$/u.test(code) ? code : undefined
     } catch (error) {
@@ -315,27 +313,11 @@ class Session {
     }
   }
 
-  private async request(method: 'HEAD' | 'GET', url: string, authorization?: string, accept = MANIFEST_ACCEPT): Promise<Response> {
-    const headers: Record<string, string> = {accept, 'user-agent': 'idp'}
-    if (authorization) headers.authorization = authorization
-    // Redirects are followed here, not by fetch: the Authorization header never goes to another origin.
-    let current = new URL(url)
-    for (let hop = 0; ; hop++) {
-      const response = await fetch(current, {method, headers, signal: this.signal, redirect: 'manual'})
-      const location = REDIRECT.has(response.status) ? response.headers.get('location') : null
-      if (!location || hop === 5) {
-        if (method === 'HEAD') await response.body?.cancel()
-        return response
-      }
-      await response.body?.cancel()
-      const next = new URL(location, current)
-      if (next.origin !== current.origin) delete headers.authorization
-      current = next
-    }
+  private request(method: 'HEAD' | 'GET', url: string, authorization?: string, accept = MANIFEST_ACCEPT): Promise<HttpResponse> {
+    const headers: Record<string, string> = {accept, 'user-agent': 'idp', ...(authorization ? {authorization} : {})}
+    return httpRequest({method, url: new URL(url), headers, signal: this.signal, timeoutMs: this.limitMs + 1000, maxRedirects: 5})
   }
 }
-
-const REDIRECT = new Set([301, 302, 303, 307, 308])
 
 function basic(credentials: RegistryCredentials): string {
   const encoded = Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64')
