@@ -6,7 +6,7 @@ import os from 'node:os'
 import path from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {envStatePaths} from '../../src/lib/env/paths.js'
+import {envStatePaths, envStateDir} from '../../src/lib/env/paths.js'
 import {doublesBinDir} from '../support/doubles/harness.js'
 import {runIdp, seedEnvironment} from '../support/env-seed.js'
 import {type KubeStandIn, startKubeStandIn} from '../support/kube-stand-in/index.js'
@@ -96,6 +96,29 @@ describe('idp env status', () => {
       status: 2,
       error: {code: 'USAGE', message: 'Environment "pr-9" of service shop not found on cluster dev.', hint: `Existing environments: pr-1, pr-2. Create pr-9 with \`idp env up pr-9 --dir ${repo}\`.`},
     })
+  })
+
+  it('an environment whose env up failed and was undone: exit 2, and the hint says how that run ended', async () => {
+    // The journal an undone `env up` leaves on this machine (the environment itself is gone).
+    const {writeJournal} = await import('../../src/lib/plan/journal.js')
+    const dir = envStateDir(path.join(state(), 'idp'), 'shop', 'pr-8')
+    await writeJournal(dir, {
+      version: 1,
+      key: 'journal',
+      status: 'failed',
+      startedAt: '2026-01-02T03:04:00.000Z',
+      updatedAt: '2026-01-02T03:04:05.000Z',
+      plan: {version: 1, kind: 'env-up', summary: 'Bring up pr-8', steps: [{id: 'helm', title: 'helm upgrade --install shop (./chart)'}]} as never,
+      steps: [{id: 'helm', status: 'failed', error: 'helm exited with code 1: Error: boom'}, {id: 'namespace', status: 'undone'}] as never,
+    })
+    const {code, stdout} = await runIdp(['env', 'status', 'pr-8', '--json', '--dir', repo], env())
+    expect(code).toBe(2)
+    const {error} = JSON.parse(stdout) as {error: {message: string; hint: string; details: {lastRun: {command: string; status: string}}}}
+    expect(error.message).toBe('Environment "pr-8" of service shop not found on cluster dev.')
+    expect(error.hint).toBe(
+      `Its last run on this machine: env up failed at "helm upgrade --install shop (./chart)": helm exited with code 1: Error: boom (2026-01-02T03:04:05.000Z, this machine). Existing environments: pr-1, pr-2. Create pr-8 with \`idp env up pr-8 --dir ${repo}\`.`,
+    )
+    expect(error.details.lastRun).toMatchObject({command: 'env up', status: 'failed'})
   })
 })
 

@@ -241,6 +241,11 @@ describe('terraform workspaces and failures (real terraform)', () => {
       expect(error.details.undone).toEqual(expect.arrayContaining(['terraform-init', 'namespace', 'lock']))
       expect(error.details.undoFailures).toBeUndefined()
       expect(stateSecret('shop-tf-1')).toBeUndefined()
+      // The undo leaves no Terraform data dir behind either (as env down does not).
+      expect(fs.existsSync(path.join(world.stateDir, 'idp', 'envs', 'shop', 'tf-1', 'terraform'))).toBe(false)
+      // The generic "run `cd ... terraform apply ...` yourself" would name a place the undo removed.
+      expect(error.hint).not.toMatch(/yourself to investigate/u)
+      expect(error.hint).toMatch(/^What this run made was undone, .*--keep-on-failure/u)
     })
 
     it('up again once the module is fixed succeeds', async () => {
@@ -258,7 +263,14 @@ describe('terraform workspaces and failures (real terraform)', () => {
       fs.writeFileSync(path.join(failing(), 'main.tf'), module(true))
       const up = await world.run(['env', 'up', 'tf-2', '--sha', 'abc1234', '--keep-on-failure', '--json'])
       expect(up.code).toBe(5)
-      expect(up.json.error.details.cleanup.join('\n')).toContain('TF_WORKSPACE=default terraform workspace delete -no-color shop-tf-2')
+      const cleanup: string[] = up.json.error.details.cleanup
+      const dataDir = path.join(world.stateDir, 'idp', 'envs', 'shop', 'tf-2', 'terraform')
+      const deleteAt = cleanup.findIndex((line) => line.endsWith('TF_WORKSPACE=default terraform workspace delete -no-color shop-tf-2'))
+      expect(deleteAt).toBeGreaterThanOrEqual(0)
+      // The complete clean-up: the data dir after the workspace delete that still needs it.
+      expect(cleanup.findIndex((line) => line === `rm -rf ${dataDir}`)).toBeGreaterThan(deleteAt)
+      // Kept: the command of the hint runs where idp ran it.
+      expect(up.json.error.hint).toMatch(/yourself to investigate/u)
       expect(stateIn('shop-tf-2').resources.map((r) => r.name)).toContain('made')
       const down = await world.run(['env', 'down', 'tf-2', '--json'])
       expect(down.code).toBe(0)

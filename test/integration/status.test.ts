@@ -309,6 +309,13 @@ describe('idp status', () => {
     expect(out.stderr).toMatch(/Warning: Skipped cluster "gone"/u)
   })
 
+  it('no environment shown while a cluster was not read: says so, never a bare "No environments."', async () => {
+    const out = await idp(['status', '--owner', 'nobody@example.com'])
+    expect(out.code).toBe(0)
+    expect(out.stdout).not.toMatch(/^No environments\.$/mu)
+    expect(out.stdout).toMatch(/^No environments on dev, edge; cluster gone not reachable \(not read\)\.$/mu)
+  })
+
   it('--all-services --owner team-a: the team view across services, by the team label', async () => {
     const out = await idp(['status', '--all-services', '--owner', 'team-a', '--json'])
     expect(out.code).toBe(0)

@@ -54,10 +54,12 @@ describe('planEnvUp', () => {
         file: '/state/envs/shop/pr-7/tf-values.yaml',
       },
     })
-    // A fresh environment's workspace is destroyed and deleted (from default) if a later step fails.
+    // A fresh environment's workspace is destroyed and deleted (from default) if a later step fails,
+    // then the data dir init made goes (after the workspace delete, which still reads it).
     expect(step('terraform-init').undo).toEqual([
       expect.objectContaining({argv: ['destroy', '-lock-timeout=5m', '-input=false', '-no-color', '-auto-approve', '-var-file=/state/envs/shop/pr-7/terraform.tfvars.json'], env: tfEnv}),
       expect.objectContaining({argv: ['workspace', 'delete', '-no-color', 'shop-pr-7'], env: {...tfEnv, TF_WORKSPACE: 'default'}}),
+      {kind: 'local', op: 'env.removeFiles', summary: `remove ${tfEnv.TF_DATA_DIR}`, params: {files: [tfEnv.TF_DATA_DIR]}},
     ])
     expect(step('helm').tool).toBe('helm')
     expect(step('helm').argv).toEqual([

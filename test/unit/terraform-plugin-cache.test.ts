@@ -86,7 +86,8 @@ describe('the plans and the printed commands carry the cache', () => {
     expect(paths.tfPluginCache).toBe(cache)
     const up = planEnvUp({env, timeoutMs: 60_000}, {helmMajor: 4, owner: 'a', holder: 'h', now: new Date(0), paths})
     const init = up.steps.find((step) => step.id === 'terraform-init')!
-    const tools = [init.action, ...(init.undo ?? [])]
+    // The init step's undo ends by removing the data dir (a local op, no terraform).
+    const tools = [init.action, ...(init.undo ?? []).filter((action) => action.kind === 'tool')]
     const apply = up.steps.find((step) => step.id === 'terraform-apply')!.action
     if (apply.kind !== 'local' || apply.op !== 'env.terraformApply') throw new Error('apply is an env.terraformApply op')
     tools.push(apply.params.apply, apply.params.outputs)

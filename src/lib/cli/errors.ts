@@ -85,6 +85,12 @@ export class ToolError extends IdpError {
   override readonly code = 'TOOL'
   override readonly exitCode = EXIT.tool
   readonly facts: ToolErrorFacts
+  /**
+   * Set when the hint is the generic "run `<command>` yourself to investigate": the executor
+   * replaces that hint once it has undone what the command ran in (its kubeconfig, namespace,
+   * files), since the command would then no longer run as idp ran it.
+   */
+  investigate?: boolean
 
   constructor(message: string, facts: ToolErrorFacts, options: IdpErrorOptions = {}) {
     super(message, {...options, details: {...options.details, ...facts}})

@@ -314,7 +314,8 @@ export function planEnvUp(options: EnvUpOptions, facts: EnvUpFacts): Plan<EnvUpM
       dependsOn: [state?.backend === 'kubernetes' ? ENV_STEP.terraformState : ENV_STEP.terraformVars],
       // Undone here rather than with apply: an apply that failed half-way left resources in the
       // workspace, and a workspace that is not empty cannot be deleted.
-      ...undoIfFresh([terraformDestroyAction(env, paths, timeoutMs), terraformDeleteWorkspaceAction(env, paths)]),
+      // Then the data dir init made (TF_DATA_DIR: modules, provider links), as env down removes it.
+      ...undoIfFresh([terraformDestroyAction(env, paths, timeoutMs), terraformDeleteWorkspaceAction(env, paths), removeFilesAction([paths.tfData])]),
     })
     // One `terraform apply`: nobody reviews a plan between the two in `env up`, and a saved plan
     // would be a second terraform start (providers, backend, state lock) and a file holding

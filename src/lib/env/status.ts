@@ -77,6 +77,12 @@ async function lastRunOf(dir: string, warn: (message: string) => void): Promise<
   return runs.sort((a, b) => b.updatedAt.localeCompare(a.updatedAt))[0]
 }
 
+/** `env up failed at "helm upgrade ...": <first line of the error> (<when>, this machine)`. */
+function lastRunLine(run: LastRun): string {
+  const failure = run.failedStep ? ` at "${run.failedStep.title}"${run.failedStep.error ? `: ${run.failedStep.error.split('\n')[0]}` : ''}` : ''
+  return `${run.command} ${run.status}${failure} (${run.updatedAt}, this machine)`
+}
+
 /**
  * `idp env status`: find the environment by its labels on the configured clusters (so it works
  * from any machine), then read what the cluster says about it now. Exits 2 when no environment
@@ -95,9 +101,15 @@ export const envStatus: Service<EnvStatusRequest, EnvStatusResult> = async (requ
   if (!record) {
     const existing = [...new Set(listing.environments.map((r) => r.env))]
     const read = listing.clusters.filter((c) => c.ok).map((c) => c.cluster)
+    // A failed `env up` that was undone leaves no environment, only its journal here: say how that
+    // run ended, which is what the person asking for the status of a missing environment wants.
+    const lastRun = await lastRunOf(envStateDir(deps.stateDir, service, name), (message) => deps.out.warn(message))
+    const last = lastRun ? `Its last run on this machine: ${lastRunLine(lastRun)}. ` : ''
     throw new UsageError(`Environment "${name}" of service ${service} not found on cluster${read.length === 1 ? '' : 's'} ${read.join(', ')}.`, {
-      hint: existing.length > 0 ? `Existing environments: ${existing.join(', ')}. Create ${name} with \`${idpCommandOf(deps, request.dir, ['env', 'up', name])}\`.` : `This service has no environments. Create one with \`${idpCommandOf(deps, request.dir, ['env', 'up', name])}\`.`,
-      details: {existing},
+      hint:
+        last +
+        (existing.length > 0 ? `Existing environments: ${existing.join(', ')}. Create ${name} with \`${idpCommandOf(deps, request.dir, ['env', 'up', name])}\`.` : `This service has no environments. Create one with \`${idpCommandOf(deps, request.dir, ['env', 'up', name])}\`.`),
+      details: {existing, ...(lastRun ? {lastRun} : {})},
     })
   }
   if (matches.length > 1) deps.out.warn(`Environment ${name} exists on several clusters (${matches.map((m) => m.cluster).join(', ')}); showing ${record.cluster}. Pass --cluster to pick one.`)
@@ -131,8 +143,7 @@ export const renderEnvStatus: Human<EnvStatusResult> = (result, view) => {
   if (result.kubeconfig) lines.push(`  kubeconfig: ${result.kubeconfig}`)
   const run = result.lastRun
   if (run) {
-    const failure = run.failedStep ? ` at "${run.failedStep.title}"${run.failedStep.error ? `: ${run.failedStep.error.split('\n')[0]}` : ''}` : ''
-    lines.push(`  last run:   ${run.command} ${run.status}${failure} (${run.updatedAt}, this machine)`)
+    lines.push(`  last run:   ${lastRunLine(run)}`)
     for (const command of run.cleanup ?? []) lines.push(`    clean up: ${command}`)
   }
   const {deployments, helmReleases, vcluster, workloads} = result.live

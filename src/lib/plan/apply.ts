@@ -4,7 +4,7 @@
  * collects evidence, then undoes what was done in reverse. Services reach it only through their
  * PlanRunner (run.ts); listr2 itself loads only when something is shown (not under --json).
  */
-import {CancelledError, InternalError, toIdpError} from '../cli/errors.js'
+import {CancelledError, InternalError, toIdpError, ToolError} from '../cli/errors.js'
 import {loadListr} from '../cli/lazy.js'
 import {visible} from '../cli/output.js'
 import {redact, redactValue} from '../cli/redact.js'
@@ -289,6 +289,12 @@ export async function applyPlan(plan: Plan<unknown>, options: ApplyOptions): Pro
         notes.push(`Undo failed for ${outcome.failures.map((f) => `"${redact(steps.get(f.step)!.title)}" (${f.error})`).join(', ')}. Clean up by hand:\n${indentLines(manual)}`)
       } else if (outcome.undone.length > 0) {
         notes.push(`Undid ${outcome.undone.length} step(s).`)
+      }
+      // "Run `KUBECONFIG=... helm upgrade ...` yourself" named a place the undo just removed (the
+      // private kubeconfig, the namespace, the values file): as printed it would fail or reach
+      // something else. What runs as printed is the idp command again, keeping what it makes.
+      if (outcome.undone.length > 0 && error instanceof ToolError && error.investigate) {
+        error.hint = `What this run made was undone, so the failing ${error.facts.tool} command cannot be run again by hand as idp ran it. To investigate, run the same idp command with --keep-on-failure: it keeps what it made and its hint then names the command to run yourself; or add --verbose to see each command and its output.`
       }
     }
     if (cleanup.length > 0) details.cleanup = cleanup

@@ -493,7 +493,15 @@ export const renderStatus: Human<StatusResult> = (result, view) => {
   }
   lines.push('')
   if (result.environments.length === 0) {
-    lines.push('No environments.')
+    // "No environments." only when every cluster was read: an unreachable one may hold some.
+    const unread = result.clusters.filter((c) => !c.reachable).map((c) => c.cluster)
+    lines.push(
+      unread.length === 0
+        ? 'No environments.'
+        : unread.length === result.clusters.length
+          ? `No environments read: cluster${unread.length === 1 ? '' : 's'} ${unread.join(', ')} not reachable.`
+          : `No environments on ${result.clusters.filter((c) => c.reachable).map((c) => c.cluster).join(', ')}; cluster${unread.length === 1 ? '' : 's'} ${unread.join(', ')} not reachable (not read).`,
+    )
   } else {
     const rows = result.environments.map((e) => [
       `${mark(e)} ${e.env}`,

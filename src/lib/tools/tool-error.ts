@@ -87,8 +87,10 @@ export function toolError(tool: ToolName, argv: string[], outcome: {exitCode?: n
   const what = outcome.exitCode === undefined ? `was killed by ${outcome.signal ?? 'a signal'}` : `exited with code ${outcome.exitCode}`
   const line = headline(evidence)
   const prefix = placePrefix(place)
-  const hint =
-    hintFor(tool, argv, evidence, prefix) ?? `Run \`${prefix}${formatCommand(tool, argv)}\` yourself to investigate (secrets shown as *** must be filled in), or re-run idp with --verbose.`
-  return new ToolError(`${tool} ${what}${line ? `: ${line}` : ''}`, {tool, argv, exitCode: outcome.exitCode, signal: outcome.signal, stderrTail}, {hint})
+  const known = hintFor(tool, argv, evidence, prefix)
+  const hint = known ?? `Run \`${prefix}${formatCommand(tool, argv)}\` yourself to investigate (secrets shown as *** must be filled in), or re-run idp with --verbose.`
+  const error = new ToolError(`${tool} ${what}${line ? `: ${line}` : ''}`, {tool, argv, exitCode: outcome.exitCode, signal: outcome.signal, stderrTail}, {hint})
+  if (known === undefined) error.investigate = true
+  return error
 }
 
