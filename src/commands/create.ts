@@ -14,11 +14,11 @@ Nothing is written before the name, the template, every parameter and the target
 
   static override examples = [
     {description: 'Create my-svc from the bundled TypeScript template, answering prompts', command: '<%= config.bin %> <%= command.id %> my-svc --template typescript-service'},
-    {description: 'Non-interactive, as in CI', command: '<%= config.bin %> <%= command.id %> my-svc --template typescript-service --set owner=team-a --no-input'},
+    {description: 'Non-interactive, as in CI', command: '<%= config.bin %> <%= command.id %> my-svc --template typescript-service --set owner=team-a --set repoUrl=\'github.com?owner=acme&repo=my-svc\' --no-input'},
     {description: 'Answers from a file', command: '<%= config.bin %> <%= command.id %> my-svc --template typescript-service --values answers.yaml'},
     {description: 'Show the plan of a local template without writing anything', command: '<%= config.bin %> <%= command.id %> my-svc --template ./my-templates/go --dry-run'},
     {description: 'Also create the GitHub repository and push (needs GITHUB_TOKEN)', command: "<%= config.bin %> <%= command.id %> my-svc --template typescript-service --set repoUrl='github.com?owner=acme&repo=my-svc' --publish"},
-    {description: 'Publish and register the new component in the Backstage catalog (token from the environment, never a flag)', command: "BACKSTAGE_TOKEN=... <%= config.bin %> <%= command.id %> my-svc --template typescript-service --set owner=team-a --publish --backstage-url https://backstage.example.com"},
+    {description: 'Publish and register the new component in the Backstage catalog (token from the environment, never a flag)', command: "BACKSTAGE_TOKEN=... <%= config.bin %> <%= command.id %> my-svc --template typescript-service --set owner=team-a --set repoUrl='github.com?owner=acme&repo=my-svc' --publish --backstage-url https://backstage.example.com"},
     {description: 'A template straight from git', command: '<%= config.bin %> <%= command.id %> my-svc --template https://github.com/acme/templates.git#go-service'},
   ]
 

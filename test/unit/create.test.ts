@@ -121,6 +121,11 @@ spec:
     expect(problem('github.com?repo=shop')).toMatch(/names no owner/u)
     expect(problem('github.com?owner=acme')).toMatch(/names no repository/u)
     expect(problem('github.com?owner=acme&repo=sh op')).toMatch(/characters GitHub does not allow/u)
+    // GitHub refuses these: an account name that starts or ends with a dash, a repository named . or ..
+    expect(problem('github.com?owner=-acme&repo=shop')).toMatch(/owner "-acme" that GitHub does not allow: an account name cannot start or end with "-"/u)
+    expect(problem('github.com?owner=acme-&repo=shop')).toMatch(/cannot start or end with "-"/u)
+    expect(problem('github.com?owner=acme&repo=..')).toMatch(/repository cannot be named "\.\."/u)
+    expect(problem('github.com?owner=acme_corp&repo=shop.api')).toBeUndefined()
     expect(problem('github.com?owner=acme&repo=shop')).toBeUndefined()
     // A pattern is explained in words, never as a regular expression.
     expect(problem('github.com?owner=acme&repo=shop') ?? '').not.toContain('^')

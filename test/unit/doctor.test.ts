@@ -139,6 +139,25 @@ describe('idp doctor on this machine', () => {
     expect(stderr + stdout).not.toContain(token)
   })
 
+  it("the closing hint ('run idp doctor again') names --dir and --env, and run as printed from the same directory checks the same repository", async () => {
+    const dir = writeRepo('again-hint', fullConfig, kubeconfig('http://127.0.0.1:1'))
+    const elsewhere = path.join(work, 'elsewhere')
+    mkdirSync(elsewhere, {recursive: true})
+    const env = {PATH: '/usr/local/bin:/usr/bin:/bin', GITHUB_SHA: 'abc1234'}
+    for (const extra of [[], ['--env', 'pr-1']]) {
+      const first = await runCli(['doctor', '--json', '--dir', dir, ...extra], {cwd: elsewhere, env: {GITHUB_TOKEN: undefined, GH_TOKEN: undefined, ...env}})
+      expect(first.code).toBe(4)
+      const envelope = JSON.parse(first.stdout) as {error: {hint: string; details: {checks: Check[]}}}
+      const command = /run `([^`]+)` again/u.exec(envelope.error.hint)?.[1]
+      expect(command).toBe(['idp', 'doctor', ...extra, '--dir', dir].join(' '))
+      // As printed (idp → the built CLI), from the directory the user was in: the same checks, not an empty directory's.
+      const again = await runCli([...command!.split(' ').slice(1), '--json'], {cwd: elsewhere, env: {GITHUB_TOKEN: undefined, GH_TOKEN: undefined, ...env}})
+      expect(again.code).toBe(4)
+      const checks = (JSON.parse(again.stdout) as {error: {details: {checks: Check[]}}}).error.details.checks
+      expect(checks.map((c) => `${c.name}:${c.status}`)).toEqual(envelope.error.details.checks.map((c) => `${c.name}:${c.status}`))
+    }
+  })
+
   it("the unreachable context's hint, run as printed from another directory with the shell's KUBECONFIG elsewhere, reaches the configured kubeconfig", async () => {
     const dir = writeRepo('down-hint', fullConfig, kubeconfig('http://127.0.0.1:1'))
     const {code, stdout} = await idp(['doctor', '--json', '--dir', dir], {PATH: '/usr/local/bin:/usr/bin:/bin', KUBECONFIG: path.join(work, 'decoy')})

@@ -194,6 +194,8 @@ function repoUrlProblem(value: string, schema: PropertySchema): string | undefin
   const repo = url.searchParams.get('repo')
   if (!repo) return `names no repository: add &repo=NAME, e.g. ${example}`
   if (!/^[A-Za-z0-9._-]+$/u.test(repo) || !/^[A-Za-z0-9._-]+$/u.test(owner)) return 'has an owner or repository name with characters GitHub does not allow (letters, digits, ".", "_" and "-")'
+  if (owner.startsWith('-') || owner.endsWith('-')) return `has an owner "${owner}" that GitHub does not allow: an account name cannot start or end with "-"`
+  if (repo === '.' || repo === '..') return `names a repository GitHub does not allow: a repository cannot be named "${repo}"`
   return undefined
 }
 

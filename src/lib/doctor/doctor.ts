@@ -6,7 +6,7 @@
 import os from 'node:os'
 import path from 'node:path'
 
-import type {Deps, Human, Service} from '../cli/deps.js'
+import {type Deps, type Human, idpCommandOf, type Service} from '../cli/deps.js'
 import {ConfigError, type IdpError, PrerequisiteError, UsageError} from '../cli/errors.js'
 import {assertDnsLabel, assertImageTag} from '../cli/names.js'
 import {table} from '../cli/output.js'
@@ -101,12 +101,12 @@ export const doctor: Service<DoctorRequest, DoctorResult> = async (request, deps
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error
     configError = error
-    checks.push({name: 'config', kind: 'config', status: 'fail', required: true, detail: error.message.split('\n')[0], hint: error.hint ?? `Run \`${deps.bin} config validate\` to see every problem.`})
+    checks.push({name: 'config', kind: 'config', status: 'fail', required: true, detail: error.message.split('\n')[0], hint: error.hint ?? `Run \`${idpCommandOf(deps, request.dir, ['config', 'validate'])}\` to see every problem.`})
   }
 
   if (request.env !== undefined && !config) {
     if (configError) throw configError
-    throw new UsageError(`--env ${request.env} needs an .idp.yml; there is none in ${request.dir}.`, {hint: `Run \`${deps.bin} doctor\` without --env, or create the service with \`${deps.bin} create\`.`})
+    throw new UsageError(`--env ${request.env} needs an .idp.yml; there is none in ${request.dir}.`, {hint: `Run \`${idpCommandOf(deps, request.dir, ['doctor'])}\` without --env, or create the service with \`${deps.bin} create\`.`})
   }
   // --env: the environment as env up or deploy would resolve it (an unknown name is a usage error before any check).
   let env: ResolvedEnvironment | undefined
@@ -137,7 +137,7 @@ export const doctor: Service<DoctorRequest, DoctorResult> = async (request, deps
   const failed = checks.filter((check) => check.status === 'fail')
   if (configError) throw new ConfigError(configError.message, configError.problems, {hint: configError.hint, details: {checks, ok}})
   throw new PrerequisiteError(`${failed.length} required check${failed.length === 1 ? '' : 's'} failed: ${failed.map((check) => check.name).join(', ')}.`, {
-    hint: failed.length === 1 && failed[0]!.hint ? failed[0]!.hint : `Fix the items marked ✗ above (each has a hint) and run \`${deps.bin} doctor\` again.`,
+    hint: failed.length === 1 && failed[0]!.hint ? failed[0]!.hint : `Fix the items marked ✗ above (each has a hint) and run \`${idpCommandOf(deps, request.dir, ['doctor', ...(env ? ['--env', env.name] : [])])}\` again.`,
     details: {checks, ok},
   })
 }
