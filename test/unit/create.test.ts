@@ -124,7 +124,8 @@ spec:
     // GitHub refuses these: an account name that starts or ends with a dash, a repository named . or ..
     expect(problem('github.com?owner=-acme&repo=shop')).toMatch(/owner "-acme" that GitHub does not allow: an account name cannot start or end with "-"/u)
     expect(problem('github.com?owner=acme-&repo=shop')).toMatch(/cannot start or end with "-"/u)
-    expect(problem('github.com?owner=acme&repo=..')).toMatch(/repository cannot be named "\.\."/u)
+    expect(problem('github.com?owner=acme&repo=..')).toMatch(/names a repository GitHub does not allow \("\.\.": it must not be "\." or "\.\." or end in "\.git"\)/u)
+    expect(problem('github.com?owner=acme&repo=shop.git')).toMatch(/names a repository GitHub does not allow/u)
     expect(problem('github.com?owner=acme_corp&repo=shop.api')).toBeUndefined()
     expect(problem('github.com?owner=acme&repo=shop')).toBeUndefined()
     // A pattern is explained in words, never as a regular expression.

@@ -1,6 +1,7 @@
 import {parse as parseYaml} from 'yaml'
 
 import {UsageError} from '../cli/errors.js'
+import {repositoryNameProblem} from '../cli/names.js'
 import {readBoundedText} from '../cli/paths.js'
 import type {ParameterPage, PropertySchema, TemplateDocument} from './template-schema.js'
 
@@ -195,7 +196,8 @@ function repoUrlProblem(value: string, schema: PropertySchema): string | undefin
   if (!repo) return `names no repository: add &repo=NAME, e.g. ${example}`
   if (!/^[A-Za-z0-9._-]+$/u.test(repo) || !/^[A-Za-z0-9._-]+$/u.test(owner)) return 'has an owner or repository name with characters GitHub does not allow (letters, digits, ".", "_" and "-")'
   if (owner.startsWith('-') || owner.endsWith('-')) return `has an owner "${owner}" that GitHub does not allow: an account name cannot start or end with "-"`
-  if (repo === '.' || repo === '..') return `names a repository GitHub does not allow: a repository cannot be named "${repo}"`
+  const repoProblem = repositoryNameProblem(repo)
+  if (repoProblem) return `names a repository GitHub does not allow ("${repo}": ${repoProblem})`
   return undefined
 }
 
