@@ -32,7 +32,7 @@ An unreachable cluster is an attention item and a warning; the others are still 
   ]
 
   static override flags = {
-    'all-services': Flags.boolean({description: "Every service's idp environments on the configured clusters, not only this repository's.", env: 'IDP_ALL_SERVICES'}),
+    'all-services': Flags.boolean({description: "Every service's idp environments on the configured clusters, not only this repository's.", env: 'IDP_ALL_SERVICES', allowNo: true}),
     owner: Flags.string({description: 'Only environments of this team (service owner, e.g. team-a) or person (who brought them up).', env: 'IDP_OWNER'}),
     watch: Flags.boolean({char: 'w', description: 'Read again every --interval until Ctrl-C: redraw on a terminal, print only changes otherwise. Not with --json.'}),
     interval: Flags.string({description: 'How often --watch reads, e.g. 5s, 1m (whole seconds; default 5s).', env: 'IDP_INTERVAL'}),

@@ -1,4 +1,4 @@
-import {existsSync, mkdtempSync, rmSync} from 'node:fs'
+import {existsSync, mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
@@ -65,6 +65,24 @@ describe('idp CLI contract', () => {
     const r = await idp(['create', '--template', 'typescript-service', '--dir', home, '--json'])
     expect(r.code).toBe(2)
     expect(JSON.parse(r.stdout).error.message).toMatch(/name/iu)
+  })
+
+  it('a flag beats the environment: every switch an IDP_* variable can turn on has a --no- form that turns it off', async () => {
+    const manifest = JSON.parse(readFileSync(path.resolve('oclif.manifest.json'), 'utf8')) as {commands: Record<string, {flags: Record<string, {type: string; env?: string; allowNo?: boolean}>}>}
+    const missing = Object.entries(manifest.commands).flatMap(([id, command]) =>
+      Object.entries(command.flags)
+        // --no-input is itself the "off" switch of prompting.
+        .filter(([name, flag]) => flag.type === 'boolean' && flag.env && name !== 'no-input' && !flag.allowNo)
+        .map(([name, flag]) => `${id} --${name} (${flag.env})`),
+    )
+    expect(missing).toEqual([])
+    // IDP_DRY_RUN=true in the shell, --no-dry-run on the command line: the service is created.
+    const r = await runCli(['create', 'flagwins', '--template', 'typescript-service', '--dir', home, '--set', 'repoUrl=github.com?owner=acme&repo=flagwins', '--no-dry-run', '--json'], {cwd: home, env: {HOME: home, CI: 'true', IDP_DRY_RUN: 'true'}})
+    expect(r.code, r.stderr).toBe(0)
+    expect(existsSync(path.join(home, 'flagwins', '.git'))).toBe(true)
+    const planned = await runCli(['create', 'planned', '--template', 'typescript-service', '--dir', home, '--set', 'repoUrl=github.com?owner=acme&repo=planned', '--json'], {cwd: home, env: {HOME: home, CI: 'true', IDP_DRY_RUN: 'true'}})
+    expect(planned.code).toBe(0)
+    expect(existsSync(path.join(home, 'planned'))).toBe(false)
   })
 
   it('success is {status: 0, result, warnings} with nothing else on stdout', async () => {

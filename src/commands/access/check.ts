@@ -26,8 +26,8 @@ Exit status: 0 whenever the check ran (read "allowed" in the output or JSON). Wi
     verb: Flags.string({description: 'Verb of the request, e.g. get, list, create, delete.'}),
     resource: Flags.string({description: 'Resource as kubectl names it: pods, pods/log, deployments.apps, deployments.apps/scale.'}),
     'resource-name': Flags.string({description: 'Name of one object (for roles limited by resourceNames).'}),
-    group: Flags.boolean({description: 'USER names an RBAC Group rather than a User.', env: 'IDP_ACCESS_GROUP'}),
-    'exit-code': Flags.boolean({description: 'Exit 1 when the answer is no.', env: 'IDP_EXIT_CODE'}),
+    group: Flags.boolean({description: 'USER names an RBAC Group rather than a User.', env: 'IDP_ACCESS_GROUP', allowNo: true}),
+    'exit-code': Flags.boolean({description: 'Exit 1 when the answer is no.', env: 'IDP_EXIT_CODE', allowNo: true}),
   }
 
   async execute(): Promise<Served<AccessCheckResult>> {

@@ -27,7 +27,7 @@ Then, in the environment's namespace on its cluster, it server-side applies a Ro
     env: Flags.string({description: 'Environment (an exact name or one a pattern such as pr-* matches).', env: 'IDP_ENV'}),
     ttl: Flags.string({description: 'How long the grant lasts, e.g. 30m, 4h (default: policy.maxTtl, else 8h; never longer than policy.maxTtl).', env: 'IDP_ACCESS_TTL'}),
     reason: Flags.string({description: 'Why access is needed (recorded on the binding; required for roles in policy.requireReason).', env: 'IDP_ACCESS_REASON'}),
-    group: Flags.boolean({description: 'USER names an RBAC Group rather than a User.', env: 'IDP_ACCESS_GROUP'}),
+    group: Flags.boolean({description: 'USER names an RBAC Group rather than a User.', env: 'IDP_ACCESS_GROUP', allowNo: true}),
   }
 
   async execute(): Promise<Served<AccessGrantResult>> {

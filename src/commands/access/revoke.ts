@@ -27,7 +27,7 @@ export default class AccessRevoke extends BaseCommand<typeof AccessRevoke, Acces
     all: Flags.boolean({description: 'Revoke every role USER holds in --env.', exclusive: ['role', 'expired']}),
     expired: Flags.boolean({description: 'Revoke every expired grant (in --env, or in every environment).', exclusive: ['role', 'all']}),
     env: Flags.string({description: 'Environment.', env: 'IDP_ENV'}),
-    group: Flags.boolean({description: 'USER names an RBAC Group rather than a User.', env: 'IDP_ACCESS_GROUP'}),
+    group: Flags.boolean({description: 'USER names an RBAC Group rather than a User.', env: 'IDP_ACCESS_GROUP', allowNo: true}),
   }
 
   async execute(): Promise<Served<AccessRevokeResult>> {

@@ -19,7 +19,7 @@ Safe for a scheduled CI job: only namespaces labelled app.kubernetes.io/managed-
   static override flags = {
     ...changeFlags,
     'older-than': Flags.string({description: 'Select environments created longer ago than this duration (e.g. 24h, 7d) instead of those past their expires-at.', env: 'IDP_OLDER_THAN'}),
-    'all-services': Flags.boolean({description: 'Include the idp environments of every service on the configured clusters, not only this repository\'s.', env: 'IDP_ALL_SERVICES'}),
+    'all-services': Flags.boolean({description: 'Include the idp environments of every service on the configured clusters, not only this repository\'s.', env: 'IDP_ALL_SERVICES', allowNo: true}),
     cluster: Flags.string({char: 'c', description: 'Only this cluster alias from .idp.yml.', env: 'IDP_CLUSTER'}),
     timeout: Flags.string({description: 'Limit for each teardown step.', env: 'IDP_TIMEOUT', default: '10m'}),
     concurrency: Flags.integer({description: 'How many environments to remove at once (1 to 16).', default: 4, min: 1, max: 16}),

@@ -20,7 +20,7 @@ export default class EnvKubeconfig extends BaseCommand<typeof EnvKubeconfig, Env
 
   static override flags = {
     write: Flags.string({description: 'Copy the kubeconfig to this file (mode 0600).', env: 'IDP_KUBECONFIG_WRITE'}),
-    force: Flags.boolean({description: 'Let --write overwrite an existing file, even one of your kubeconfig files.', env: 'IDP_FORCE'}),
+    force: Flags.boolean({description: 'Let --write overwrite an existing file, even one of your kubeconfig files.', env: 'IDP_FORCE', allowNo: true}),
   }
 
   async execute(): Promise<Served<EnvKubeconfigResult>> {

@@ -17,7 +17,7 @@ A cluster that cannot be reached is a warning and the others are still listed; w
   ]
 
   static override flags = {
-    'all-services': Flags.boolean({description: 'List the idp environments of every service, not only this repository\'s.', env: 'IDP_ALL_SERVICES'}),
+    'all-services': Flags.boolean({description: 'List the idp environments of every service, not only this repository\'s.', env: 'IDP_ALL_SERVICES', allowNo: true}),
     cluster: Flags.string({char: 'c', description: 'Only this cluster alias from .idp.yml.', env: 'IDP_CLUSTER'}),
   }
 

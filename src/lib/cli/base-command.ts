@@ -21,12 +21,13 @@ export const imageCheckFlags = {
   'skip-image-check': Flags.boolean({
     description: 'Do not ask the registry whether the image (image.repository of .idp.yml with the tag) exists before changing anything; for clusters that pull from a registry this machine cannot reach.',
     env: 'IDP_SKIP_IMAGE_CHECK',
+    allowNo: true,
   }),
 }
 
 export const changeFlags = {
-  'dry-run': Flags.boolean({description: 'Print the plan (numbered steps with exact argv) and change nothing.', env: 'IDP_DRY_RUN'}),
-  'keep-on-failure': Flags.boolean({description: 'On failure or Ctrl-C, keep what was done and print the commands that clean it up.', env: 'IDP_KEEP_ON_FAILURE'}),
+  'dry-run': Flags.boolean({description: 'Print the plan (numbered steps with exact argv) and change nothing.', env: 'IDP_DRY_RUN', allowNo: true}),
+  'keep-on-failure': Flags.boolean({description: 'On failure or Ctrl-C, keep what was done and print the commands that clean it up.', env: 'IDP_KEEP_ON_FAILURE', allowNo: true}),
 }
 
 /**
@@ -57,9 +58,9 @@ export abstract class BaseCommand<T extends typeof Command, R = unknown> extends
   static override baseFlags = {
     json: Flags.boolean({description: 'Print one JSON document on stdout ({status, result, warnings} or {status, error}); logs go to stderr.', helpGroup: 'GLOBAL'}),
     'no-input': Flags.boolean({description: 'Never prompt; a missing value is a usage error. Implied when stdin is not a TTY or CI is set.', env: 'IDP_NO_INPUT', helpGroup: 'GLOBAL'}),
-    yes: Flags.boolean({char: 'y', description: 'Answer yes to confirmations.', env: 'IDP_YES', helpGroup: 'GLOBAL'}),
+    yes: Flags.boolean({char: 'y', description: 'Answer yes to confirmations.', env: 'IDP_YES', allowNo: true, helpGroup: 'GLOBAL'}),
     dir: Flags.string({description: 'Repository to act on.', env: 'IDP_DIR', default: '.', helpGroup: 'GLOBAL'}),
-    verbose: Flags.boolean({description: 'Show debug output and stack traces.', env: 'IDP_VERBOSE', helpGroup: 'GLOBAL'}),
+    verbose: Flags.boolean({description: 'Show debug output and stack traces.', env: 'IDP_VERBOSE', allowNo: true, helpGroup: 'GLOBAL'}),
   }
 
   static override enableJsonFlag = false
