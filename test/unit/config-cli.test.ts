@@ -1,5 +1,5 @@
 import {execFile} from 'node:child_process'
-import {existsSync, mkdtempSync, readFileSync, rmSync} from 'node:fs'
+import {existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import {promisify} from 'node:util'
@@ -94,5 +94,32 @@ describe('bin/run.js config validate (built CLI)', () => {
     const problems = envelope.error.details.problems as {line: number; column: number; path: string}[]
     expect(problems.map((p) => `${p.line}:${p.column} ${p.path}`)).toContain('4:3 service.ownr')
     expect(problems).toHaveLength(7)
+  })
+})
+
+describe('bin/run.js config example (built CLI)', () => {
+  const exec = promisify(execFile)
+  const idp = (args: string[], cwd: string) => exec(process.execPath, [path.join(root, 'bin/run.js'), ...args], {cwd, env: {PATH: process.env.PATH, HOME: cwd}}).catch((e: unknown) => e as {code: number; stdout: string; stderr: string})
+
+  it('prints the annotated example shipped with idp from any directory, writes it to a new file only, and the file validates', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'idp-config-example-'))
+    try {
+      const shipped = readFileSync(path.join(root, '.idp.yml.example'), 'utf8')
+      const printed = (await idp(['config', 'example'], dir)) as {stdout: string}
+      expect(printed.stdout).toBe(shipped)
+      const written = (await idp(['config', 'example', '--output', '.idp.yml'], dir)) as {stdout: string}
+      expect(written.stdout).toBe('Wrote the annotated example of .idp.yml to .idp.yml\n')
+      expect(readFileSync(path.join(dir, '.idp.yml'), 'utf8')).toBe(shipped)
+      const valid = (await idp(['config', 'validate', '--file', '.idp.yml', '--dir', dir], dir)) as {stdout: string}
+      expect(valid.stdout).toMatch(/^✓ \.idp\.yml is valid/u)
+      // Never over an existing file: exit 2, the file as it was.
+      writeFileSync(path.join(dir, '.idp.yml'), 'version: 1\n')
+      const again = (await idp(['config', 'example', '--output', '.idp.yml', '--json'], dir)) as {code: number; stdout: string}
+      expect(again.code).toBe(2)
+      expect(JSON.parse(again.stdout).error.message).toMatch(/^Cannot write \.idp\.yml: it already exists\./u)
+      expect(readFileSync(path.join(dir, '.idp.yml'), 'utf8')).toBe('version: 1\n')
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
+    }
   })
 })

@@ -65,7 +65,7 @@ describe('loadConfig', () => {
     const error = await loadConfig({dir: tmp, required: true}).catch((e: unknown) => e)
     expect(error).toBeInstanceOf(ConfigError)
     expect((error as ConfigError).message).toMatch(/^No \.idp\.yml found in /u)
-    expect((error as ConfigError).hint).toBe('Create one: see .idp.yml.example, or scaffold a service with `idp create`.')
+    expect((error as ConfigError).hint).toBe('Scaffold a service with `idp create`, or write one: `idp config example` shows every key, explained.')
   })
 
   it('reports all problems of the found file, with its path', async () => {

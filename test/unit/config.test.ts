@@ -81,7 +81,7 @@ describe('.idp.yml validation', () => {
     expect(configError.details?.problems).toBe(configError.problems)
     expect(configError.message.split('\n')[0]).toBe('broken/.idp.yml is not valid (7 problems):')
     expect(configError.message).toContain('broken/.idp.yml:9:14  environments.pr-*.cluster: unknown cluster "dve" (expected one of dev, found "dve") — did you mean dev?')
-    expect(configError.hint).toContain('.idp.yml.example')
+    expect(configError.hint).toContain('idp config example')
   })
 
   it('reports YAML syntax errors with line and column', () => {

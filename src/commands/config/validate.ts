@@ -9,7 +9,7 @@ export default class ConfigValidate extends BaseCommand<typeof ConfigValidate, C
   static override examples = [
     {description: 'Validate the config of the repository in the current directory', command: '<%= config.bin %> <%= command.id %>'},
     {description: 'Validate another repository, as JSON for CI', command: '<%= config.bin %> <%= command.id %> --dir ../shop --json'},
-    {description: 'Validate a specific file', command: '<%= config.bin %> <%= command.id %> --file .idp.yml.example'},
+    {description: 'Validate a specific file', command: '<%= config.bin %> <%= command.id %> --file config/staging.idp.yml'},
   ]
 
   static override flags = {

@@ -30,7 +30,7 @@ const SUBJECT = /^[A-Za-z0-9]([A-Za-z0-9._@:+=-]*[A-Za-z0-9])?$/u
 export function accessConfig(config: Pick<IdpConfig, 'access'>): AccessConfig {
   if (!config.access || Object.keys(config.access.roles).length === 0) {
     throw new UsageError('No access roles are configured: .idp.yml has no access.roles.', {
-      hint: 'Add an access: section with roles (e.g. `access: {roles: {viewer: view}}`); see .idp.yml.example.',
+      hint: 'Add an access: section with roles (e.g. `access: {roles: {viewer: view}}`); `idp config example` shows them.',
     })
   }
   return config.access

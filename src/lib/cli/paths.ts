@@ -1,7 +1,10 @@
 import {randomBytes} from 'node:crypto'
+import {existsSync, readFileSync} from 'node:fs'
 import {chmod, mkdir, readFile, rename, rm, stat, writeFile} from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
+import {fileURLToPath} from 'node:url'
+import {InternalError} from './errors.js'
 
 /**
  * Where idp keeps its own files (XDG base directories). State holds private kubeconfigs and
@@ -71,3 +74,27 @@ export async function readBoundedText(file: string, maxBytes = MAX_INPUT_BYTES):
   if (info.size > maxBytes) throw Object.assign(new Error(`${file} is ${info.size} bytes; at most ${maxBytes} bytes (1 MiB) are read`), {code: 'EFBIG'})
   return readFile(file, 'utf8')
 }
+
+/** idp's name on the npm registry (package.json `name`; the command it installs is `idp`). */
+export const PACKAGE_NAME = 'idp-cli'
+
+/**
+ * The installed idp package: the nearest folder above this module holding idp's package.json.
+ * Walking up (rather than counting folders) holds for the sources, the tsc layout and the bundle:
+ * the package root, from src/lib/create or dist/lib/create alike.
+ */
+export function packageRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url))
+  for (;;) {
+    const manifest = path.join(dir, 'package.json')
+    if (existsSync(manifest)) {
+      try {
+        if ((JSON.parse(readFileSync(manifest, 'utf8')) as {name?: string}).name === PACKAGE_NAME) return dir
+      } catch {}
+    }
+    const parent = path.dirname(dir)
+    if (parent === dir) throw new InternalError(`Cannot find the idp package root (no package.json named "${PACKAGE_NAME}" above the installed code).`)
+    dir = parent
+  }
+}
+

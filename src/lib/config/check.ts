@@ -1,13 +1,14 @@
 /**
- * `idp config validate` and `idp config schema`: the config file checked whole (every problem at
- * once, with file:line:col), and the JSON Schema editors use to check it as it is typed.
+ * `idp config validate`, `idp config schema` and `idp config example`: the config file checked
+ * whole (every problem at once, with file:line:col), the JSON Schema editors use to check it as it
+ * is typed, and the annotated example every key is documented in.
  */
-import {rename, rm, writeFile} from 'node:fs/promises'
+import {readFile, rename, rm, writeFile} from 'node:fs/promises'
 import path from 'node:path'
 
 import type {Human, Service} from '../cli/deps.js'
 import {UsageError} from '../cli/errors.js'
-import {displayPath} from '../cli/paths.js'
+import {displayPath, packageRoot} from '../cli/paths.js'
 import {loadConfig} from './load.js'
 
 export interface ConfigValidateRequest {
@@ -71,3 +72,34 @@ export const configSchema: Service<ConfigSchemaRequest, ConfigSchemaResult> = as
 /** The schema itself is the product: raw JSON on stdout, ready to redirect. */
 export const renderConfigSchema: Human<ConfigSchemaResult> = (result) =>
   result.output ? `Wrote the JSON Schema of .idp.yml to ${result.output}` : JSON.stringify(result.schema, null, 2)
+
+export interface ConfigExampleRequest {
+  dir: string
+  /** Write the example to this new file (relative to `dir`) instead of printing it; never over an existing one. */
+  output?: string
+}
+
+export interface ConfigExampleResult {
+  /** The annotated example .idp.yml, every key with a comment. */
+  example: string
+  output?: string
+}
+
+/** The annotated `.idp.yml.example` that ships with idp (the package root), wherever idp is installed. */
+export const configExample: Service<ConfigExampleRequest, ConfigExampleResult> = async (request) => {
+  const example = await readFile(path.join(packageRoot(), '.idp.yml.example'), 'utf8')
+  if (!request.output) return {example}
+  const target = path.resolve(request.dir, request.output)
+  try {
+    // wx: a file (or a link) already at that name is never written over or through.
+    await writeFile(target, example, {flag: 'wx'})
+  } catch (error) {
+    const exists = (error as NodeJS.ErrnoException).code === 'EEXIST'
+    throw new UsageError(`Cannot write ${displayPath(target)}: ${exists ? 'it already exists' : (error as Error).message}.`, {
+      hint: exists ? 'Give another --output (e.g. .idp.yml.example) and copy what you need from it.' : 'Check that the directory exists and is writable.',
+    })
+  }
+  return {example, output: displayPath(target)}
+}
+
+export const renderConfigExample: Human<ConfigExampleResult> = (result) => (result.output ? `Wrote the annotated example of .idp.yml to ${result.output}` : result.example.replace(/\n$/u, ''))

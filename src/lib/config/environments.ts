@@ -139,7 +139,7 @@ export function resolveEnvironment(config: IdpConfig, name: string, options: Res
     const suggestion = closest(name, keys.filter((key) => !key.includes('*')))
     throw new UsageError(
       keys.length === 0 ? `No environment "${name}": .idp.yml defines no environments.` : `No environment "${name}" in .idp.yml. Configured: ${keys.join(', ')}.${suggestion ? ` Did you mean ${suggestion}?` : ''}`,
-      {hint: keys.length === 0 ? 'Add an environments: section to .idp.yml (see .idp.yml.example).' : 'Use a configured name, or one a pattern matches (pr-* matches pr-123); or add the environment to .idp.yml.'},
+      {hint: keys.length === 0 ? 'Add an environments: section to .idp.yml (`idp config example` shows one).' : 'Use a configured name, or one a pattern matches (pr-* matches pr-123); or add the environment to .idp.yml.'},
     )
   }
   const {key, pattern, settings} = match

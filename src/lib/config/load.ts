@@ -62,7 +62,7 @@ export async function loadConfig(options: LoadConfigOptions): Promise<LoadedConf
 
   if (!options.required) return undefined
   throw new ConfigError(`No .idp.yml found in ${displayPath(dir)}${gitRoot(dir) && gitRoot(dir) !== dir ? ` or its parents up to ${displayPath(gitRoot(dir)!)}` : ''}.`, [], {
-    hint: 'Create one: see .idp.yml.example, or scaffold a service with `idp create`.',
+    hint: 'Scaffold a service with `idp create`, or write one: `idp config example` shows every key, explained.',
   })
 }
 

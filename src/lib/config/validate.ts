@@ -88,7 +88,7 @@ export function configError(problems: ConfigProblem[], file?: string): ConfigErr
   const name = file ?? '.idp.yml'
   const count = problems.length === 1 ? '1 problem' : `${problems.length} problems`
   return new ConfigError(`${name} is not valid (${count}):\n${problems.map((p) => `  ${formatProblem(p)}`).join('\n')}`, problems, {
-    hint: `Fix the lines above; \`idp config schema --output idp.schema.json\` gives your editor completion and checks. Every key is documented in .idp.yml.example.`,
+    hint: `Fix the lines above; \`idp config schema --output idp.schema.json\` gives your editor completion and checks. Every key is explained in \`idp config example\`.`,
   })
 }
 

@@ -1,10 +1,9 @@
-import {existsSync, readFileSync} from 'node:fs'
 import {mkdtemp, readdir, realpath, rm, stat} from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import {fileURLToPath} from 'node:url'
 
-import {InternalError, UsageError} from '../cli/errors.js'
+import {UsageError} from '../cli/errors.js'
+import {packageRoot} from '../cli/paths.js'
 import type {ToolRunner} from '../tools/types.js'
 import {readTemplateFile, type TemplateDocument} from './template-schema.js'
 
@@ -40,28 +39,7 @@ export interface TemplateListing {
   path: string
 }
 
-/** idp's name on the npm registry (package.json `name`; the command it installs is `idp`). */
-export const PACKAGE_NAME = 'idp-cli'
-
-/**
- * The installed idp package: the nearest folder above this module holding idp's package.json.
- * Walking up (rather than counting folders) holds for the sources, the tsc layout and the bundle:
- * the package root, from src/lib/create or dist/lib/create alike.
- */
-export function packageRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url))
-  for (;;) {
-    const manifest = path.join(dir, 'package.json')
-    if (existsSync(manifest)) {
-      try {
-        if ((JSON.parse(readFileSync(manifest, 'utf8')) as {name?: string}).name === PACKAGE_NAME) return dir
-      } catch {}
-    }
-    const parent = path.dirname(dir)
-    if (parent === dir) throw new InternalError(`Cannot find the idp package root (no package.json named "${PACKAGE_NAME}" above the installed code).`)
-    dir = parent
-  }
-}
+export {PACKAGE_NAME} from '../cli/paths.js'
 
 export function bundledTemplatesDir(): string {
   return path.join(packageRoot(), 'templates')

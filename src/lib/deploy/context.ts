@@ -24,7 +24,7 @@ export function deploySettings(config: IdpConfig, env: ResolvedEnvironment): {st
   if (strategy === 'argocd') {
     if (!config.deploy.argocd) {
       throw new ConfigError('deploy.strategy is argocd but deploy.argocd is missing.', [{path: 'deploy.argocd', message: 'required with strategy argocd', expected: '{repoURL, path, ...}'}], {
-        hint: 'Add deploy.argocd: {repoURL: ..., path: ...} to .idp.yml (see .idp.yml.example), or set deploy.strategy: helm.',
+        hint: 'Add deploy.argocd: {repoURL: ..., path: ...} to .idp.yml (`idp config example` shows it), or set deploy.strategy: helm.',
       })
     }
     return {strategy, argocd: config.deploy.argocd}

@@ -96,7 +96,7 @@ export const doctor: Service<DoctorRequest, DoctorResult> = async (request, deps
       root = loaded.root
       checks.push({name: 'config', kind: 'config', status: 'ok', required: true, path: loaded.filepath, detail: `${path.relative(process.cwd(), loaded.filepath) || loaded.filepath} is valid`})
     } else {
-      checks.push({name: 'config', kind: 'config', status: 'warn', required: false, detail: `no .idp.yml in ${request.dir} (only git is required)`, hint: `Create one with \`${deps.bin} create\`, or see .idp.yml.example.`})
+      checks.push({name: 'config', kind: 'config', status: 'warn', required: false, detail: `no .idp.yml in ${request.dir} (only git is required)`, hint: `Create one with \`${deps.bin} create\`; every key is explained in \`${deps.bin} config example\`.`})
     }
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error
