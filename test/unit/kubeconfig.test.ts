@@ -11,7 +11,7 @@ import {parse} from 'yaml'
 
 import {PrerequisiteError} from '../../src/lib/cli/errors.js'
 import {clearSecretsForTests, redact} from '../../src/lib/cli/redact.js'
-import {readKubeconfig, resolveContext, writePrivateKubeconfig} from '../../src/lib/kube/kubeconfig.js'
+import {readKubeconfig, resolveContext, selectContext, writePrivateKubeconfig} from '../../src/lib/kube/kubeconfig.js'
 import {checkReachable, reachTargetOf} from '../../src/lib/kube/reach.js'
 
 const work = mkdtempSync(path.join(os.tmpdir(), 'idp-kubeconfig-'))
@@ -95,7 +95,16 @@ describe('reading kubeconfig like kubectl', () => {
     expect(error).toBeInstanceOf(PrerequisiteError)
     expect(error.exitCode).toBe(4)
     expect(error.message).toContain('Kube context "kind-dev" not found')
-    expect(error.hint).toContain('Available contexts: dev, prod, kind-kind')
+    expect(error.hint).toBe('Available contexts: dev, prod, kind-kind. Set clusters.<name>.context in .idp.yml to one of them, or add the context to your kubeconfig. `kind create cluster --name dev` makes it locally.')
+    // `kind create cluster` alone would make kind-kind: the hint names the cluster.
+    const none = (() => {
+      try {
+        selectContext({files: [], contexts: new Map(), clusters: new Map(), users: new Map()} as unknown as Parameters<typeof selectContext>[0], 'kind-dev')
+      } catch (e) {
+        return e as PrerequisiteError
+      }
+    })()
+    expect(none?.hint).toBe('No contexts are defined. `kind create cluster --name dev` makes it locally. Create one with your cloud CLI\'s "update-kubeconfig", or set KUBECONFIG to a file that has it.')
   })
 
   it('an explicit kubeconfig path must exist', async () => {

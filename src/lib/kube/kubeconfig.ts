@@ -159,11 +159,13 @@ export function selectContext(config: Kubeconfig, name: string): ResolvedContext
   const context = config.contexts.get(name)
   if (!context) {
     const available = [...config.contexts.keys()]
+    // kind names its contexts kind-<cluster>: `kind create cluster` alone makes kind-kind, not the one asked for.
+    const kind = /^kind-[a-z0-9][a-z0-9.-]*$/u.test(name) ? `\`kind create cluster --name ${name.slice(5)}\` makes it locally. ` : ''
     throw new PrerequisiteError(`Kube context "${name}" not found (${where(config)}).`, {
       hint:
         available.length > 0
-          ? `Available contexts: ${available.join(', ')}. Set clusters.<name>.context in .idp.yml to one of them, or add the context to your kubeconfig.`
-          : 'No contexts are defined. Create one (e.g. `kind create cluster`, or your cloud CLI\'s "update-kubeconfig"), or set KUBECONFIG to a file that has it.',
+          ? `Available contexts: ${available.join(', ')}. Set clusters.<name>.context in .idp.yml to one of them, or add the context to your kubeconfig. ${kind}`.trim()
+          : `No contexts are defined. ${kind}Create one with your cloud CLI's "update-kubeconfig", or set KUBECONFIG to a file that has it.`,
       details: {context: name, available},
     })
   }
