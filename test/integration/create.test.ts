@@ -138,3 +138,22 @@ describe('idp create with the real git binary', () => {
     expect(await readdir(path.join(target, 'docs'))).toEqual(['mine.md'])
   })
 })
+
+describe('idp create --publish without a GitHub token (built CLI)', () => {
+  it('a real run stops with exit 4 before anything is written; --dry-run warns and still shows the publish steps', async () => {
+    const {runCli} = await import('../support/cli.js')
+    const home = await tmp()
+    const argv = ['create', 'pubx', '--template', 'typescript-service', '--dir', home, '--set', 'repoUrl=github.com?owner=acme&repo=pubx', '--publish', '--no-input']
+    const env = {HOME: home, GITHUB_TOKEN: undefined, GH_TOKEN: undefined}
+    const real = await runCli([...argv, '--json'], {env})
+    expect(real.code).toBe(4)
+    expect(JSON.parse(real.stdout).error.message).toBe('--publish needs a GitHub token, but neither GITHUB_TOKEN nor GH_TOKEN is set.')
+    expect(await readdir(home)).toEqual([])
+    const dry = await runCli([...argv, '--dry-run'], {env})
+    expect(dry.code, dry.stderr).toBe(0)
+    expect(dry.stderr).toContain('--publish needs a GitHub token (GITHUB_TOKEN or GH_TOKEN) for a real run; neither is set.')
+    expect(dry.stdout).toContain('Create GitHub repository acme/pubx (private)  [github API]')
+    expect(dry.stdout).toContain('Dry run: nothing was changed.')
+    expect(await readdir(home)).toEqual([])
+  })
+})

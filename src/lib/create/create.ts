@@ -156,7 +156,7 @@ export const create: Service<CreateRequest, CreateResult> = async (request, deps
           }
         : undefined,
       git: {branch: request.branch, authorName: request.authorName, authorEmail: request.authorEmail, envName: deps.env.GIT_AUTHOR_NAME || undefined, envEmail: deps.env.GIT_AUTHOR_EMAIL || undefined, configName: identity.name, configEmail: identity.email},
-      publish: {requested: request.publish, token: github.token, owner: request.owner, visibility: request.visibility, apiUrl: github.apiUrl, serverUrl: github.serverUrl},
+      publish: {requested: request.publish, token: github.token, owner: request.owner, visibility: request.visibility, apiUrl: github.apiUrl, serverUrl: github.serverUrl, dryRun: request.dryRun},
       backstage: {baseUrl: backstage.baseUrl, hasToken: Boolean(backstage.token)},
       warn: (message) => deps.out.warn(message),
       signal: deps.signal,

@@ -43,7 +43,8 @@ export interface PrepareInput {
   ask?: (pages: Page[], resolved: ResolvedValues) => Promise<Record<string, unknown>>
   /** Author: the flags, else the template's publish step, else GIT_AUTHOR_* of the environment, else git config, else idp's default (git's own order). */
   git: {branch?: string; authorName?: string; authorEmail?: string; envName?: string; envEmail?: string; configName?: string; configEmail?: string}
-  publish?: {requested: boolean; token?: string; owner?: string; visibility?: 'private' | 'internal' | 'public'; apiUrl: string; serverUrl: string}
+  /** `dryRun`: only a plan is wanted, so a missing token is a warning and the publish is still planned. */
+  publish?: {requested: boolean; token?: string; owner?: string; visibility?: 'private' | 'internal' | 'public'; apiUrl: string; serverUrl: string; dryRun?: boolean}
   /** The Backstage catalog (backstage settings: --backstage-url, backstage.baseUrl, BACKSTAGE_URL); whether BACKSTAGE_TOKEN is set, never the token. */
   backstage?: {baseUrl?: string; hasToken: boolean}
   warn?: (message: string) => void
@@ -167,7 +168,10 @@ export async function prepareCreate(input: PrepareInput): Promise<PreparedCreate
   let publish: (PreparedCreate['publish'] & {description?: string}) | undefined
   const wantsPublish = input.publish?.requested || input.config?.repo?.publish === true
   if (wantsPublish && input.publish) {
-    if (!input.publish.token) {
+    if (!input.publish.token && input.publish.requested && input.publish.dryRun) {
+      input.warn?.('--publish needs a GitHub token (GITHUB_TOKEN or GH_TOKEN) for a real run; neither is set. The plan below shows what a run with one would do.')
+    }
+    if (!input.publish.token && !(input.publish.requested && input.publish.dryRun)) {
       if (input.publish.requested) {
         throw new PrerequisiteError('--publish needs a GitHub token, but neither GITHUB_TOKEN nor GH_TOKEN is set.', {hint: 'export GITHUB_TOKEN="$(gh auth token)" (or a token with the repo scope), or leave out --publish to create the repository locally only.'})
       }
