@@ -49,6 +49,15 @@ describe('error taxonomy', () => {
     const top = new TimeoutError('namespace not ready', {cause: mid})
     expect(causeChain(top)).toEqual(['kube API unreachable', 'connection refused'])
   })
+
+  it('leaves out causes that say nothing new (already in the message or an earlier line)', () => {
+    // What a --publish against a closed port gave: "caused by: bad port / fetch failed / bad port".
+    const inner = new Error('bad port')
+    const fetchFailed = new TypeError('fetch failed', {cause: inner})
+    const request = new Error('bad port', {cause: fetchFailed})
+    const top = new RemoteError('Could not reach GitHub to read the authenticated user (GET http://127.0.0.1:9/api/v3/user): bad port', {cause: request})
+    expect(causeChain(top)).toEqual(['fetch failed'])
+  })
 })
 
 describe('JSON envelope', () => {

@@ -145,12 +145,19 @@ function stripOclifNoise(message: string): string {
   return message.replace(/\n\s*See more help with --help\s*$/u, '').trim()
 }
 
-/** The chain of causes below an error, as short lines, for human output and --verbose. */
+/**
+ * The chain of causes below an error, as short lines, for human output and --verbose. A cause that
+ * says nothing new (its text is already in the message or an earlier line: `…: bad port` over
+ * `bad port`, a cause repeated further down) is left out.
+ */
 export function causeChain(error: unknown, max = 5): string[] {
   const lines: string[] = []
+  const said = [error instanceof Error ? error.message : String(error)]
   let current = error instanceof Error ? error.cause : undefined
-  while (current !== undefined && lines.length < max) {
-    lines.push(current instanceof Error ? current.message : String(current))
+  for (let depth = 0; current !== undefined && lines.length < max && depth < 20; depth++) {
+    const text = current instanceof Error ? current.message : String(current)
+    if (text.trim() !== '' && !said.some((earlier) => earlier.includes(text))) lines.push(text)
+    said.push(text)
     current = current instanceof Error ? current.cause : undefined
   }
   return lines
