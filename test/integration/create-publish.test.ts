@@ -69,7 +69,8 @@ describe('idp create --publish against the GitHub stand-in', () => {
     ]
     for (const error of tries) expect(error).toBeInstanceOf(UsageError)
     expect((tries[0] as UsageError).message).toBe('".." (the template\'s repoUrl) is not a GitHub user or organization name: use letters, digits, "-" (and "_" for managed users), starting and ending with a letter or digit.')
-    expect((tries[1] as UsageError).message).toMatch(/^"\.\." \(the template's repoUrl\) is not a valid GitHub repository name/u)
+    // A repoUrl parameter is checked as it is given (--set), before prepare's own check of the publish step.
+    expect((tries[1] as UsageError).message).toMatch(/^--set: parameter "repoUrl" names a repository GitHub does not allow \("\.\.": /u)
     expect((tries[2] as UsageError).message).toMatch(/^"acme\/\.\.\/orgs" \(--owner\)/u)
     expect(await readdir(base)).toEqual([])
     expect(gh.state.repos.has('acme/pub-bad')).toBe(false)
