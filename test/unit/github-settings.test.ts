@@ -10,8 +10,8 @@ import {ConfigError, RemoteError, UsageError} from '../../src/lib/cli/errors.js'
 import {redact} from '../../src/lib/cli/redact.js'
 import {githubSettings, toRemoteError} from '../../src/lib/github/client.js'
 import {stickyMarker} from '../../src/lib/github/pr-comments.js'
-import {githubOwnerProblem} from '../../src/lib/cli/names.js'
-import {gitAuthEnv, repositoryNameProblem} from '../../src/lib/github/repos.js'
+import {githubOwnerProblem, repositoryNameProblem} from '../../src/lib/cli/names.js'
+import {gitAuthEnv} from '../../src/lib/github/repos.js'
 
 let dir: string
 beforeAll(async () => {

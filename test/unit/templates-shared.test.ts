@@ -7,7 +7,8 @@ import path from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
 
 import {OWNED_DIRS, SHARED_DIR, SYNC_COMMAND, TEMPLATES_DIR, checkTemplates, idpPackage, sharedFiles, syncTemplates, templateNames} from '../../scripts/templates.mjs'
-import {PACKAGE_NAME, listTemplates, resolveTemplate} from '../../src/lib/create/sources.js'
+import {PACKAGE_NAME} from '../../src/lib/cli/paths.js'
+import {listTemplates, resolveTemplate} from '../../src/lib/create/sources.js'
 
 describe('templates/_shared', () => {
   it('is the source of the chart, the Terraform module, .idp.yml and the preview workflow', () => {

@@ -39,8 +39,6 @@ export interface TemplateListing {
   path: string
 }
 
-export {PACKAGE_NAME} from '../cli/paths.js'
-
 export function bundledTemplatesDir(): string {
   return path.join(packageRoot(), 'templates')
 }

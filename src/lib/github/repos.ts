@@ -25,7 +25,6 @@ export interface RepositoryInfo {
   visibility: RepositoryVisibility
 }
 
-export {repositoryNameProblem} from '../cli/names.js'
 
 /**
  * Create an empty repository (no auto-init, so the caller's first push decides the history) under the
